@@ -1,0 +1,42 @@
+# Two commands: `make up` runs the whole local stack, `make test` runs the whole suite.
+# Everything is installed by these rules from PyPI (uv is bootstrapped into .tools/ with pip).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: up test lint typecheck unit schema bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+# The environment is exactly what uv.lock says (--frozen fails rather than re-resolving).
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra dev --python $(PYTHON)
+	touch $@
+
+up: $(VENV)/.synced
+	$(VENV)/bin/dsr up
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy schemas workflows connectors orchestrator sandbox
+
+test: lint typecheck
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+schema: $(VENV)/.synced
+	$(VENV)/bin/dsr schema export schemas/json
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python bench/e2e.py
+
+clean:
+	rm -rf .state .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,118 @@
+"""The connector contract: what every per-system connector declares and does.
+
+A connector is one class. It declares its name, the identifiers it can search by, the data
+categories it holds (with the retention rule the policy gives each), the operations it supports
+and its recipients (Art. 19). Every operation is idempotent and returns a typed result; failures
+are typed errors (see `_errors`). Connectors do all I/O; the workflow only passes references.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import date
+from enum import StrEnum
+from typing import ClassVar, Protocol, Self
+
+from pydantic import BaseModel, ConfigDict
+
+from connectors.base._errors import UnsupportedOperation
+from schemas.events import FieldChange
+from schemas.identifiers import IdentifierType
+from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
+from schemas.status import RetentionReason
+from schemas.subject import SubjectRef
+
+__all__ = ["Connector", "DataCategory", "ExportSink", "Operation", "Recipient", "RetentionRule"]
+
+
+class Operation(StrEnum):
+    LOCATE = "locate"
+    EXPORT = "export"
+    ERASE = "erase"
+    RECTIFY = "rectify"
+    RESTRICT = "restrict"
+    LIFT_RESTRICTION = "lift_restriction"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class RetentionRule(BaseModel):
+    """Why a category outlives an erasure request, and for how long (None: while the reason lasts)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reason: RetentionReason
+    legal_basis: str
+    years_after_financial_year: int | None = None
+    months: int | None = None
+
+
+class DataCategory(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+    purpose: str
+    retention: RetentionRule | None = None
+
+
+class Recipient(BaseModel):
+    """Someone the system discloses data to: told of rectification/erasure under Art. 19."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str
+
+
+class ExportSink(Protocol):
+    """Where a connector streams exported records, one at a time (never all in memory)."""
+
+    async def write(self, category: str, record: dict[str, object]) -> None: ...
+
+
+class Connector(ABC):
+    """Base class of every connector. Subclasses set the ClassVars and implement the operations."""
+
+    name: ClassVar[str]
+    search_identifiers: ClassVar[frozenset[IdentifierType]]
+    categories: ClassVar[tuple[DataCategory, ...]]
+    operations: ClassVar[frozenset[Operation]]
+    recipients: ClassVar[tuple[Recipient, ...]] = ()
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls) -> Self:
+        """Build the connector from its own settings (environment), never from code constants."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook; most connectors hold pools
+        """Release connections. Called once when the worker stops."""
+
+    @abstractmethod
+    async def locate(self, subject: SubjectRef) -> LocateResult:
+        """Counts per category for the subject, plus identifiers learned (e.g. customer number)."""
+
+    async def export(self, subject: SubjectRef, sink: ExportSink) -> ExportResult:
+        raise UnsupportedOperation(f"{self.name} does not support export")
+
+    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+        """Delete or anonymise per the policy; keep what must be kept, with reason and until-date.
+
+        `today` comes from the workflow (deterministic), so retention dates are reproducible.
+        """
+        raise UnsupportedOperation(f"{self.name} does not support erase")
+
+    async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
+        raise UnsupportedOperation(f"{self.name} does not support rectify")
+
+    async def restrict(self, subject: SubjectRef) -> RestrictResult:
+        raise UnsupportedOperation(f"{self.name} does not support restrict")
+
+    async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
+        raise UnsupportedOperation(f"{self.name} does not support lift_restriction")
+
+    @classmethod
+    def category(cls, name: str) -> DataCategory:
+        for category in cls.categories:
+            if category.name == name:
+                return category
+        raise KeyError(name)

@@ -1,0 +1,92 @@
+"""Settings from the environment (prefix `DSR_`). Defaults are production-sane; `dsr up` and the
+test fixtures set local values explicitly. Secrets are `SecretStr` so they never print.
+"""
+
+from __future__ import annotations
+
+import base64
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings", "parse_key_ring"]
+
+
+def parse_key_ring(raw: str) -> dict[str, bytes]:
+    """`id:secret[,id:secret...]` → {id: secret bytes}. Several keys allow rotation."""
+    ring: dict[str, bytes] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key_id, sep, secret = part.partition(":")
+        if not sep or not key_id or not secret:
+            raise ValueError("keys must be 'id:secret' pairs separated by commas")
+        ring[key_id] = secret.encode()
+    return ring
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DSR_", extra="ignore")
+
+    # Event bus
+    kafka_bootstrap_servers: str = "localhost:9092"
+    requests_topic: str = "dsr.requests.v1"
+    dlq_topic: str = "dsr.requests.v1.dlq"
+    status_topic: str = "dsr.status.v1"
+    intake_group: str = "dsr-intake"
+    # Production-sane defaults; the local broker wants short ones (LOCAL-INFRA.md).
+    kafka_session_timeout: float = 30.0
+    kafka_heartbeat_interval: float = 3.0
+    kafka_rebalance_timeout: float = 60.0
+    max_event_bytes: int = 256 * 1024
+
+    # Workflow engine
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    orchestrator_task_queue: str = "dsr-orchestrator"
+    connector_task_queue_prefix: str = "dsr-connector-"
+    # AES-256-GCM keys for Temporal payloads: `id:base64key[,id:base64key]`, first one encrypts.
+    payload_keys: SecretStr = SecretStr("")
+
+    # Store
+    database_url: str = "sqlite+aiosqlite:///dsr.db"
+
+    # Signing keys of the portal: `id:secret[,id:secret...]`.
+    signing_keys: SecretStr = SecretStr("")
+
+    # Where per-system exports are written (one folder per request).
+    export_dir: Path = Path("exports")
+
+    # Connectors: which ones this deployment runs (empty = every registered one).
+    connectors: list[str] = Field(default_factory=list)
+
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @field_validator("connectors", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    def signing_key_ring(self) -> dict[str, bytes]:
+        return parse_key_ring(self.signing_keys.get_secret_value())
+
+    def payload_key_ring(self) -> dict[str, bytes]:
+        """Payload keys decoded from base64; each must be 32 bytes (AES-256)."""
+        ring = {
+            key_id: base64.b64decode(secret)
+            for key_id, secret in parse_key_ring(self.payload_keys.get_secret_value()).items()
+        }
+        for key_id, key in ring.items():
+            if len(key) != 32:
+                raise ValueError(f"payload key {key_id!r} must be 32 bytes (base64 of 32 bytes)")
+        return ring
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pydantic v2 models at every boundary: events in and out, subject, results, records."""

@@ -1,0 +1,251 @@
+"""Event contract v1 between the customer portal and the orchestrator (fixed; the portal builds on it).
+
+Topics:
+- `dsr.requests.v1`      key = request id, value = `DsrRequestedEvent` (CloudEvents 1.0, structured JSON),
+                         headers `dsr-key-id` and `dsr-signature: v1=<hex HMAC-SHA256 of the value>`.
+- `dsr.requests.v1.dlq`  the original value and headers, plus `dsr-dlq-*` headers (`DeadLetterReason`).
+- `dsr.status.v1`        key = request id, value = `DsrStatusChangedEvent`; never personal data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Generic, Literal, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from schemas.identifiers import (
+    E164_PATTERN,
+    is_valid_organisation_number,
+    is_valid_personal_identity_number,
+)
+from schemas.status import RequestStatus, SystemStatus
+
+__all__ = [
+    "REQUESTED_TYPE",
+    "STATUS_CHANGED_TYPE",
+    "Channel",
+    "CloudEvent",
+    "DeadLetterReason",
+    "DsrRequestedData",
+    "DsrRequestedEvent",
+    "DsrStatusChangedData",
+    "DsrStatusChangedEvent",
+    "FieldChange",
+    "Locale",
+    "Rectification",
+    "RequestKind",
+    "Scope",
+    "Subject",
+    "Verification",
+    "VerificationMethod",
+]
+
+REQUESTED_TYPE = "dsr.requested.v1"
+STATUS_CHANGED_TYPE = "dsr.status_changed.v1"
+
+RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+
+
+def _personal_identity_number(value: str) -> str:
+    if not is_valid_personal_identity_number(value):
+        raise ValueError("must be 12 digits YYYYMMDDNNNC with a valid date and Luhn check digit")
+    return value
+
+
+def _organisation_number(value: str) -> str:
+    if not is_valid_organisation_number(value):
+        raise ValueError("must be NNNNNN-NNNN with a valid Luhn check digit")
+    return value
+
+
+PersonalIdentityNumber = Annotated[str, AfterValidator(_personal_identity_number)]
+OrganisationNumber = Annotated[str, AfterValidator(_organisation_number)]
+Phone = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
+def _normalise_domain(value: object) -> object:
+    return value.strip().lower().rstrip(".") if isinstance(value, str) else value
+
+
+Domain = Annotated[
+    str,
+    BeforeValidator(_normalise_domain),
+    StringConstraints(
+        max_length=253,
+        pattern=r"^([a-z0-9\u00e0-\u00ff]([a-z0-9\u00e0-\u00ff-]{0,61}[a-z0-9\u00e0-\u00ff])?\.)+[a-z]{2,63}$",
+    ),
+]
+CustomerNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+
+
+class _Strict(BaseModel):
+    """Contract models reject unknown fields: a typo in the portal must fail loudly, not vanish."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequestKind(StrEnum):
+    ACCESS = "access"
+    PORTABILITY = "portability"
+    ERASURE = "erasure"
+    RECTIFICATION = "rectification"
+    RESTRICTION = "restriction"
+    OBJECTION = "objection"
+    CONSENT_WITHDRAWAL = "consent_withdrawal"
+
+
+class Channel(StrEnum):
+    PORTAL = "portal"
+    EMAIL = "email"
+    LETTER = "letter"
+    PHONE = "phone"
+
+
+class VerificationMethod(StrEnum):
+    PORTAL_LOGIN = "portal_login"
+    BANKID = "bankid"
+    EMAIL_LINK = "email_link"
+    MANUAL_CHECK = "manual_check"
+    NONE = "none"
+
+
+class Locale(StrEnum):
+    SV = "sv"
+    EN = "en"
+
+
+class Subject(_Strict):
+    """Who the request is about. At least one strong identifier is required."""
+
+    email: EmailStr | None = None
+    customer_number: CustomerNumber | None = None
+    personal_identity_number: PersonalIdentityNumber | None = None
+    organisation_number: OrganisationNumber | None = None
+    phone: Phone | None = None
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    domains: list[Domain] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_strong_identifier(self) -> Subject:
+        if not (
+            self.email
+            or self.customer_number
+            or self.personal_identity_number
+            or self.organisation_number
+        ):
+            raise ValueError(
+                "subject needs at least one of email, customer_number, "
+                "personal_identity_number, organisation_number"
+            )
+        return self
+
+
+class Verification(_Strict):
+    method: VerificationMethod
+    verified_at: AwareDatetime | None = None
+
+    @property
+    def is_verified(self) -> bool:
+        """Identity counts as confirmed only with a real method and a time it was done."""
+        return self.method is not VerificationMethod.NONE and self.verified_at is not None
+
+
+class FieldChange(_Strict):
+    field: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    value: Annotated[str, StringConstraints(max_length=1000)]
+
+
+class Rectification(_Strict):
+    changes: list[FieldChange] = Field(min_length=1, max_length=50)
+
+
+class Scope(_Strict):
+    """Optional narrowing by the customer: only these systems / purposes."""
+
+    systems: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] = Field(
+        default_factory=list
+    )
+    purposes: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        default_factory=list
+    )
+
+
+class DsrRequestedData(_Strict):
+    request_id: RequestId
+    kind: RequestKind
+    received_at: AwareDatetime
+    channel: Channel
+    subject: Subject
+    verification: Verification
+    rectification: Rectification | None = None
+    scope: Scope | None = None
+    locale: Locale = Locale.SV
+
+    @model_validator(mode="after")
+    def _rectification_only_for_rectification(self) -> DsrRequestedData:
+        if self.kind is RequestKind.RECTIFICATION and self.rectification is None:
+            raise ValueError("kind rectification needs 'rectification.changes'")
+        if self.kind is not RequestKind.RECTIFICATION and self.rectification is not None:
+            raise ValueError("'rectification' is only allowed with kind rectification")
+        return self
+
+
+DataT = TypeVar("DataT", bound=BaseModel)
+
+
+class CloudEvent(BaseModel, Generic[DataT]):
+    """CloudEvents 1.0, structured content mode. Extension attributes are allowed, as the spec says."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"]
+    id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    source: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    type: str
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"]
+    data: DataT
+
+
+class DsrRequestedEvent(CloudEvent[DsrRequestedData]):
+    type: Literal["dsr.requested.v1"]
+
+
+class DsrStatusChangedData(_Strict):
+    """What the portal shows the customer. Outcomes and counts only: no personal data."""
+
+    request_id: RequestId
+    kind: RequestKind
+    status: RequestStatus
+    due_at: datetime
+    changed_at: datetime
+    reason: str | None = None
+    systems: list[SystemStatus] = Field(default_factory=list)
+
+
+class DsrStatusChangedEvent(CloudEvent[DsrStatusChangedData]):
+    type: Literal["dsr.status_changed.v1"]
+
+
+class DeadLetterReason(StrEnum):
+    """Machine-readable reason in the `dsr-dlq-reason` header of `dsr.requests.v1.dlq`."""
+
+    OVERSIZE = "oversize"
+    MISSING_SIGNATURE = "missing_signature"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    NOT_JSON = "not_json"
+    NOT_CLOUDEVENT = "not_cloudevent"
+    UNSUPPORTED_TYPE = "unsupported_type"
+    SCHEMA_VIOLATION = "schema_violation"
+    KEY_MISMATCH = "key_mismatch"
