@@ -5,13 +5,19 @@ test fixtures set local values explicitly. Secrets are `SecretStr` so they never
 from __future__ import annotations
 
 import base64
+import os
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "get_settings", "parse_key_ring"]
+from schemas.workflow import WorkflowTuning
+
+__all__ = ["LOCAL_ENV_FILE", "Settings", "get_settings", "parse_key_ring"]
+
+LOCAL_ENV_FILE = ".state/local.env"
 
 
 def parse_key_ring(raw: str) -> dict[str, bytes]:
@@ -28,7 +34,12 @@ def parse_key_ring(raw: str) -> dict[str, bytes]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DSR_", extra="ignore")
+    # Real environment variables win; the file is what `dsr up` writes for the shells beside it.
+    model_config = SettingsConfigDict(
+        env_prefix="DSR_",
+        extra="ignore",
+        env_file=os.environ.get("DSR_ENV_FILE", LOCAL_ENV_FILE),
+    )
 
     # Event bus
     kafka_bootstrap_servers: str = "localhost:9092"
@@ -41,6 +52,8 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval: float = 3.0
     kafka_rebalance_timeout: float = 60.0
     max_event_bytes: int = 256 * 1024
+    requests_partitions: int = 8
+    intake_datadir: Path = Path("intake-data")
 
     # Workflow engine
     temporal_address: str = "localhost:7233"
@@ -49,6 +62,10 @@ class Settings(BaseSettings):
     connector_task_queue_prefix: str = "dsr-connector-"
     # AES-256-GCM keys for Temporal payloads: `id:base64key[,id:base64key]`, first one encrypts.
     payload_keys: SecretStr = SecretStr("")
+    # Connector activity tuning (seconds); short values only for tests and the local stack.
+    activity_heartbeat_timeout: float = 30.0
+    activity_start_to_close: float = 900.0
+    retry_maximum_interval: float = 300.0
 
     # Store
     database_url: str = "sqlite+aiosqlite:///dsr.db"
@@ -71,6 +88,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    def workflow_tuning(self) -> WorkflowTuning:
+        return WorkflowTuning(
+            activity_heartbeat=timedelta(seconds=self.activity_heartbeat_timeout),
+            activity_start_to_close=timedelta(seconds=self.activity_start_to_close),
+            retry_maximum_interval=timedelta(seconds=self.retry_maximum_interval),
+        )
 
     def signing_key_ring(self) -> dict[str, bytes]:
         return parse_key_ring(self.signing_keys.get_secret_value())

@@ -200,7 +200,7 @@ class DsrRequestedData(_Strict):
         return self
 
 
-DataT = TypeVar("DataT", bound=BaseModel)
+DataT = TypeVar("DataT")
 
 
 class CloudEvent(BaseModel, Generic[DataT]):

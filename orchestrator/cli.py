@@ -1,0 +1,394 @@
+"""`dsr`: the operator's command line. Operators submit requests received by e-mail, letter or
+phone exactly as the portal would (a signed event on Kafka), and follow them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from orchestrator.intake._validation import safe_validation_detail
+from orchestrator.logging import configure_logging
+from orchestrator.settings import Settings, get_settings
+from schemas.events import (
+    REQUESTED_TYPE,
+    Channel,
+    DsrRequestedEvent,
+    RequestKind,
+    VerificationMethod,
+)
+from schemas.records import RequestSummary
+from schemas.status import RequestStatus
+
+app = typer.Typer(help="GDPR data-subject requests: submit, follow, operate.", no_args_is_help=True)
+schema_app = typer.Typer(help="Event contract (JSON Schema) for the portal team.")
+sandbox_app = typer.Typer(help="The sandbox copies of the internal systems.")
+app.add_typer(schema_app, name="schema")
+app.add_typer(sandbox_app, name="sandbox")
+console = Console()
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+# ── run the stack ─────────────────────────────────────────────────────────────────────────
+@app.command()
+def up(
+    state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its files.")] = Path(
+        ".state"
+    ),
+    customers: Annotated[int, typer.Option(help="Sandbox customers to seed on first start.")] = 200,
+) -> None:
+    """Run the whole local stack in the foreground until Ctrl-C."""
+    from orchestrator.up import run_local_stack  # noqa: PLC0415 - keeps `dsr status` fast
+
+    raise typer.Exit(run_local_stack(state_dir, customers))
+
+
+@app.command()
+def worker(
+    connector: Annotated[
+        list[str] | None, typer.Option(help="Serve only these connector queues (repeatable).")
+    ] = None,
+    no_orchestrator: Annotated[
+        bool, typer.Option(help="Do not serve the workflow/orchestrator queue.")
+    ] = False,
+    no_connectors: Annotated[bool, typer.Option(help="Serve no connector queues.")] = False,
+) -> None:
+    """Run Temporal workers: the workflow queue and one queue per connector."""
+    from workflows.worker import run_workers  # noqa: PLC0415
+
+    settings = _settings()
+    asyncio.run(
+        run_workers(
+            settings,
+            orchestrator=not no_orchestrator,
+            connectors=[] if no_connectors else connector,
+        )
+    )
+
+
+@app.command()
+def intake() -> None:
+    """Run the faust intake agent on the requests topic."""
+    from orchestrator.intake.app import run_intake  # noqa: PLC0415
+
+    run_intake(_settings())
+
+
+# ── submit ────────────────────────────────────────────────────────────────────────────────
+def _build_event(
+    *,
+    request_id: str,
+    kind: RequestKind,
+    channel: Channel,
+    subject: dict[str, Any],
+    verification: VerificationMethod,
+    received_at: datetime,
+    changes: list[str],
+    systems: list[str],
+) -> DsrRequestedEvent:
+    now = datetime.now(UTC)
+    data: dict[str, Any] = {
+        "request_id": request_id,
+        "kind": kind.value,
+        "received_at": received_at.isoformat(),
+        "channel": channel.value,
+        "subject": subject,
+        "verification": {
+            "method": verification.value,
+            "verified_at": None if verification is VerificationMethod.NONE else now.isoformat(),
+        },
+    }
+    if changes:
+        pairs = [c.split("=", 1) for c in changes]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError("--change takes field=value")
+        data["rectification"] = {"changes": [{"field": f, "value": v} for f, v in pairs]}
+    if systems:
+        data["scope"] = {"systems": systems}
+    return DsrRequestedEvent.model_validate(
+        {
+            "specversion": "1.0",
+            "id": secrets.token_hex(16),
+            "source": f"urn:dsr-cli:{channel.value}",
+            "type": REQUESTED_TYPE,
+            "time": now.isoformat(),
+            "datacontenttype": "application/json",
+            "data": data,
+        }
+    )
+
+
+@app.command()
+def submit(
+    kind: Annotated[RequestKind, typer.Option(help="What the subject asks for.")],
+    email: Annotated[str | None, typer.Option()] = None,
+    customer_number: Annotated[str | None, typer.Option()] = None,
+    personal_identity_number: Annotated[
+        str | None, typer.Option("--personal-identity-number", "--pnr")
+    ] = None,
+    organisation_number: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option()] = None,
+    domain: Annotated[list[str] | None, typer.Option(help="Repeatable.")] = None,
+    channel: Annotated[Channel, typer.Option(help="How the request reached us.")] = Channel.EMAIL,
+    verification: Annotated[
+        VerificationMethod, typer.Option(help="How identity was confirmed ('none': not yet).")
+    ] = VerificationMethod.MANUAL_CHECK,
+    request_id: Annotated[str | None, typer.Option(help="Default: a new random id.")] = None,
+    received_at: Annotated[
+        datetime | None, typer.Option(help="When we received it (the legal clock). Default: now.")
+    ] = None,
+    change: Annotated[
+        list[str] | None, typer.Option(help="Rectification field=value (repeatable).")
+    ] = None,
+    system: Annotated[list[str] | None, typer.Option(help="Limit to these systems.")] = None,
+) -> None:
+    """Publish a signed request event, exactly as the portal does."""
+    settings = _settings()
+    ring = settings.signing_key_ring()
+    if not ring:
+        raise _fail("DSR_SIGNING_KEYS is not set (run `dsr up`, or export it)")
+    key_id, secret = next(iter(ring.items()))
+    subject = {
+        k: v
+        for k, v in {
+            "email": email,
+            "customer_number": customer_number,
+            "personal_identity_number": personal_identity_number,
+            "organisation_number": organisation_number,
+            "phone": phone,
+            "name": name,
+            "domains": domain or None,
+        }.items()
+        if v
+    }
+    moment = received_at or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        event = _build_event(
+            request_id=request_id or f"req-{secrets.token_hex(8)}",
+            kind=kind,
+            channel=channel,
+            subject=subject,
+            verification=verification,
+            received_at=moment,
+            changes=change or [],
+            systems=system or [],
+        )
+    except ValidationError as error:
+        raise _fail(f"invalid request: {safe_validation_detail(error)}", 2) from None
+    except ValueError as error:
+        raise _fail(str(error), 2) from None
+
+    from orchestrator.publish import publish_request  # noqa: PLC0415
+
+    asyncio.run(publish_request(settings, event, key_id, secret))
+    console.print(event.data.request_id)
+
+
+# ── follow ────────────────────────────────────────────────────────────────────────────────
+async def _load_status(settings: Settings, request_id: str) -> RequestSummary | None:
+    """Live state from the workflow when it is running, else the stored summary."""
+    from temporalio.service import RPCError  # noqa: PLC0415
+
+    from orchestrator.store import Store  # noqa: PLC0415
+    from orchestrator.temporal_client import connect_temporal  # noqa: PLC0415
+    from schemas.workflow import workflow_id_for  # noqa: PLC0415
+
+    try:
+        client = await connect_temporal(settings)
+        handle = client.get_workflow_handle(workflow_id_for(request_id))
+        live = await handle.query("status", result_type=RequestSummary)
+        if live is not None:
+            return live
+    except (RPCError, RuntimeError, Exception):  # noqa: BLE001 - any failure falls back to store
+        pass
+    store = await Store.open(settings.database_url)
+    try:
+        return await store.get_request(request_id)
+    finally:
+        await store.close()
+
+
+def _print_summary(summary: RequestSummary) -> None:
+    console.print(
+        f"[bold]{summary.request_id}[/bold]  {summary.kind.value}  [bold]{summary.status.value}"
+        f"[/bold]  received {summary.received_at:%Y-%m-%d %H:%M}  due {summary.due_at:%Y-%m-%d}"
+    )
+    if summary.reason:
+        console.print(f"reason: {summary.reason}")
+    table = Table("system", "outcome", "counts", "retained", "export / reason")
+    for system in summary.systems:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(system.counts.items()) if v) or "-"
+        retained = (
+            "; ".join(f"{r.category} ({r.count}): {r.reason.value} until {r.until}" for r in system.retained)
+            or "-"
+        )
+        tail = system.export.uri if system.export else (system.reason or "")
+        table.add_row(system.system, system.outcome.value, counts, retained, tail)
+    console.print(table)
+
+
+@app.command()
+def status(
+    request_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show one request: status, deadline and what each system did."""
+    settings = _settings()
+    summary = asyncio.run(_load_status(settings, request_id))
+    if summary is None:
+        raise _fail(f"no request {request_id!r}")
+    if as_json:
+        sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
+    else:
+        _print_summary(summary)
+
+
+@app.command(name="list")
+def list_requests(
+    status_filter: Annotated[
+        RequestStatus | None, typer.Option("--status", help="Only requests in this status.")
+    ] = None,
+    limit: Annotated[int, typer.Option()] = 100,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List requests, newest first."""
+    from orchestrator.store import Store  # noqa: PLC0415
+
+    settings = _settings()
+
+    async def load() -> list[RequestSummary]:
+        store = await Store.open(settings.database_url)
+        try:
+            return await store.list_requests(status_filter, limit)
+        finally:
+            await store.close()
+
+    rows = asyncio.run(load())
+    if as_json:
+        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
+        return
+    table = Table("request", "kind", "status", "received", "due", "systems")
+    for r in rows:
+        table.add_row(
+            r.request_id,
+            r.kind.value,
+            r.status.value,
+            f"{r.received_at:%Y-%m-%d %H:%M}",
+            f"{r.due_at:%Y-%m-%d}",
+            ", ".join(f"{s.system}:{s.outcome.value}" for s in r.systems),
+        )
+    console.print(table)
+
+
+# ── DPO decisions (signals) ───────────────────────────────────────────────────────────────
+def _signal(request_id: str, name: str, payload: Any) -> None:
+    from orchestrator.temporal_client import connect_temporal  # noqa: PLC0415
+    from schemas.workflow import workflow_id_for  # noqa: PLC0415
+
+    settings = _settings()
+
+    async def send() -> None:
+        client = await connect_temporal(settings)
+        await client.get_workflow_handle(workflow_id_for(request_id)).signal(name, payload)
+
+    asyncio.run(send())
+    console.print(f"{name} sent to {request_id}")
+
+
+@app.command("confirm-identity")
+def confirm_identity(
+    request_id: str,
+    actor: Annotated[str, typer.Option(help="Who confirmed it.")],
+    method: Annotated[str, typer.Option()] = "manual_check",
+) -> None:
+    """Confirm the subject's identity so a waiting request proceeds."""
+    from schemas.workflow import IdentityConfirmation  # noqa: PLC0415
+
+    _signal(request_id, "confirm_identity", IdentityConfirmation(actor=actor, method=method))
+
+
+@app.command()
+def deny(
+    request_id: str,
+    actor: Annotated[str, typer.Option()],
+    reason: Annotated[str, typer.Option()],
+) -> None:
+    """Deny a request waiting for a decision (e.g. identity could not be confirmed)."""
+    from schemas.workflow import DenyDecision  # noqa: PLC0415
+
+    _signal(request_id, "deny", DenyDecision(actor=actor, reason=reason))
+
+
+@app.command()
+def resolve(
+    request_id: str,
+    actor: Annotated[str, typer.Option()],
+    action: Annotated[str, typer.Option(help="retry | close")] = "retry",
+    note: Annotated[str, typer.Option()] = "",
+) -> None:
+    """Resolve a request that needs attention: retry failed systems, or close it."""
+    from schemas.workflow import Resolution, ResolutionAction  # noqa: PLC0415
+
+    _signal(
+        request_id,
+        "resolve",
+        Resolution(actor=actor, action=ResolutionAction(action), note=note),
+    )
+
+
+# ── schema and sandbox ────────────────────────────────────────────────────────────────────
+@schema_app.command("export")
+def schema_export(directory: Path) -> None:
+    """Write the event contract as JSON Schema files (committed for the portal team)."""
+    from schemas.export import export_json_schemas  # noqa: PLC0415
+
+    for path in export_json_schemas(directory):
+        console.print(str(path))
+
+
+@sandbox_app.command("seed")
+def sandbox_seed(
+    customers: Annotated[int, typer.Option()] = 200,
+    seed: Annotated[int, typer.Option()] = 1,
+    billing_url: Annotated[
+        str | None, typer.Option(help="Default: DSR_BILLING_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """(Re)create the sandbox systems with deterministic, realistic Swedish data."""
+    from orchestrator.up import seed_sandbox  # noqa: PLC0415
+
+    _settings()
+    summary = asyncio.run(seed_sandbox(billing_url, customers, seed))
+    console.print(summary)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""The faust-streaming intake agent: thin — records in, `IntakeHandler` decides, offsets follow.
+
+Run with `dsr intake`. Faust acknowledges a record once the agent asks for the next one, and
+commits only acknowledged offsets; since `handle` returns only after Temporal or the DLQ has
+acknowledged, a crash at any point re-delivers the record, and the workflow id makes the
+re-delivery a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from orchestrator.intake._handler import IncomingRecord, IntakeHandler
+from orchestrator.logging import get_logger
+from orchestrator.settings import Settings
+from orchestrator.temporal_client import connect_temporal
+
+__all__ = ["create_app", "run_intake"]
+
+log = get_logger(__name__)
+
+
+def _header_list(headers: Any) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    items = headers.items() if isinstance(headers, dict) else headers
+    return [(str(k), bytes(v or b"")) for k, v in items]
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.intake_group,
+        broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
+        autodiscover=False,
+        web_enabled=False,
+        datadir=str(settings.intake_datadir),
+        key_serializer="raw",
+        value_serializer="raw",
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        topic_partitions=settings.requests_partitions,
+        broker_session_timeout=settings.kafka_session_timeout,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval,
+        broker_rebalance_timeout=settings.kafka_rebalance_timeout,
+        broker_commit_interval=1.0,
+    )
+    requests = app.topic(settings.requests_topic, value_serializer="raw", key_serializer="raw")
+    dead_letters = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw")
+
+    async def send_dead_letter(
+        key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        pending = await dead_letters.send(key=key, value=value, headers=headers)
+        await pending  # wait for the broker's acknowledgement before the record is acked
+
+    @app.agent(requests, name="dsr-intake")
+    async def intake(stream: faust.StreamT[bytes]) -> None:
+        handler = IntakeHandler(settings, await connect_temporal(settings), send_dead_letter)
+        async for event in stream.events():
+            message = event.message
+            await handler.handle(
+                IncomingRecord(
+                    topic=message.topic,
+                    partition=message.partition,
+                    offset=message.offset,
+                    key=message.key,
+                    value=message.value,
+                    headers=_header_list(message.headers),
+                )
+            )
+
+    # Create the DLQ topic up front so operators can subscribe before the first bad event.
+    @app.task
+    async def declare_topics() -> None:
+        await dead_letters.maybe_declare()
+
+    return app
+
+
+def run_intake(settings: Settings) -> None:
+    """Run the agent in the foreground until SIGINT/SIGTERM."""
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    log.info("intake starting", topic=settings.requests_topic)
+    worker.execute_from_commandline()

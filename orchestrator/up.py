@@ -1,0 +1,168 @@
+"""`dsr up`: the whole local stack in the foreground — broker, Temporal (with UI), sandbox
+systems, store, workers, intake agent — until Ctrl-C, which stops every child cleanly.
+
+First start writes `.state/local.env` (fresh signing and payload keys, local addresses); every
+`dsr` command run from the same folder reads it, so `dsr submit` in another shell just works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from orchestrator.localstack import (
+    ManagedProcess,
+    StartupFailed,
+    kafka_broker,
+    port_open,
+    temporal_dev_server,
+    wait_until,
+)
+from orchestrator.store import Store
+
+__all__ = ["LOCAL_PORTS", "local_env", "run_local_stack", "seed_sandbox"]
+
+LOCAL_PORTS = {"kafka": 9092, "temporal": 7233, "temporal-ui": 8233}
+console = Console()
+
+
+def _read_env_file(path: Path) -> dict[str, str]:
+    values = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#") and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return values
+
+
+def local_env(state_dir: Path) -> dict[str, str]:
+    """The local settings; keys are generated once and kept (old histories stay decryptable)."""
+    env_file = state_dir / "local.env"
+    existing = _read_env_file(env_file) if env_file.exists() else {}
+    values = {
+        "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{LOCAL_PORTS['kafka']}",
+        "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{LOCAL_PORTS['temporal']}",
+        "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'dsr.db'}",
+        "DSR_BILLING_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'billing.db'}",
+        "DSR_EXPORT_DIR": str(state_dir / "exports"),
+        "DSR_INTAKE_DATADIR": str(state_dir / "intake-data"),
+        "DSR_REQUESTS_PARTITIONS": "4",
+        # The local broker joins groups slowly with production timeouts (LOCAL-INFRA.md).
+        "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
+        "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
+        "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
+        "DSR_LOG_FORMAT": "json",
+        "DSR_SIGNING_KEYS": f"local:{secrets.token_hex(32)}",
+        "DSR_PAYLOAD_KEYS": f"local:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+    }
+    values |= {k: v for k, v in existing.items() if k in ("DSR_SIGNING_KEYS", "DSR_PAYLOAD_KEYS")}
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# Written by `dsr up`: local addresses and keys. Not for production.\n")
+        handle.writelines(f"{k}={v}\n" for k, v in values.items())
+    return values
+
+
+async def seed_sandbox(billing_url: str | None, customers: int, seed: int) -> object:
+    from sandbox.billing.seed import seed_billing  # noqa: PLC0415
+
+    url = billing_url or os.environ.get("DSR_BILLING_DATABASE_URL")
+    if not url:
+        raise StartupFailed("no billing database URL (--billing-url or DSR_BILLING_DATABASE_URL)")
+    return await seed_billing(url, customers, seed)
+
+
+async def _migrate(database_url: str) -> None:
+    store = await Store.open(database_url)
+    await store.close()
+
+
+def run_local_stack(state_dir: Path, customers: int) -> int:
+    state_dir = state_dir.resolve()
+    logs = state_dir / "logs"
+    busy = [f"{name} ({port})" for name, port in LOCAL_PORTS.items() if port_open(port)]
+    if busy:
+        console.print(f"[red]ports in use:[/red] {', '.join(busy)} — is another `dsr up` running?")
+        return 1
+    env = local_env(state_dir)
+    os.environ.update(env)
+    child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
+    started: list[ManagedProcess] = []
+    try:
+        console.print("starting Kafka-protocol broker …")
+        started.append(kafka_broker(LOCAL_PORTS["kafka"], logs))
+        console.print("starting Temporal dev server …")
+        started.append(
+            temporal_dev_server(
+                LOCAL_PORTS["temporal"],
+                state_dir / "temporal.db",
+                logs,
+                ui_port=LOCAL_PORTS["temporal-ui"],
+            )
+        )
+        if not (state_dir / "billing.db").exists():
+            console.print(f"seeding sandbox billing system with {customers} customers …")
+            summary = asyncio.run(seed_sandbox(env["DSR_BILLING_DATABASE_URL"], customers, 1))
+        else:
+            summary = None
+        asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
+        for name, command in (("worker", "worker"), ("intake", "intake")):
+            started.append(
+                ManagedProcess(
+                    name,
+                    [sys.executable, "-m", "orchestrator.cli", command],
+                    logs / f"{name}.log",
+                    env=child_env,
+                ).start()
+            )
+        wait_until(lambda: all(p.alive for p in started), 3, "workers")
+        _print_ready(state_dir, summary)
+        while all(p.alive for p in started):
+            time.sleep(0.5)
+        dead = [p for p in started if not p.alive]
+        console.print(f"[red]{', '.join(p.name for p in dead)} stopped; see {logs}[/red]")
+        return 1
+    except KeyboardInterrupt:
+        console.print("\nstopping …")
+        return 0
+    except StartupFailed as failure:
+        console.print(f"[red]{failure}[/red]")
+        return 1
+    finally:
+        for process in reversed(started):
+            process.stop()
+        console.print("stopped.")
+
+
+def _print_ready(state_dir: Path, summary: object) -> None:
+    example = getattr(summary, "examples", None)
+    email = "<a customer's e-mail>"
+    if isinstance(example, dict) and example:
+        first = next(iter(example.values()))
+        email = getattr(first, "email", None) or email
+    elif isinstance(example, list) and example:
+        email = getattr(example[0], "email", None) or email
+    console.print(
+        f"""
+[bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)
+  Kafka-protocol broker  127.0.0.1:{LOCAL_PORTS["kafka"]}  topics dsr.requests.v1, .dlq, dsr.status.v1
+  Temporal               127.0.0.1:{LOCAL_PORTS["temporal"]}   UI http://127.0.0.1:{LOCAL_PORTS["temporal-ui"]}
+  store (SQLite)         {state_dir / "dsr.db"}
+  sandbox billing        {state_dir / "billing.db"}
+  exports                {state_dir / "exports"}
+  logs                   {state_dir / "logs"}
+  settings for `dsr`     {state_dir / "local.env"}
+
+Try, in another shell:
+  .venv/bin/dsr submit --kind access --email {email}
+  .venv/bin/dsr status <request id printed above>
+"""
+    )

@@ -1,0 +1,208 @@
+"""The running orchestrator for integration tests: real worker and intake processes against the
+session broker and Temporal server, a seeded sandbox billing database and a SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from temporalio.client import Client, WorkflowHandle
+
+from orchestrator.localstack import ManagedProcess
+from orchestrator.publish import encode_request
+from orchestrator.settings import Settings
+from orchestrator.signing import signature_headers
+from orchestrator.temporal_client import connect_temporal
+from schemas.events import DsrRequestedEvent
+from schemas.records import CompletionRecord
+from schemas.workflow import workflow_id_for
+from tests.conftest import Infra
+
+CUSTOMERS = 60
+
+
+@dataclass
+class Stack:
+    infra: Infra
+    root: Path
+    env: dict[str, str]
+    worker: ManagedProcess
+    intake: ManagedProcess
+    seed: Any
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            **{k.removeprefix("DSR_").lower(): v for k, v in self.env.items() if k != "DSR_ENV_FILE"}
+        )
+
+    def process(self, name: str) -> ManagedProcess:
+        return ManagedProcess(
+            name,
+            [sys.executable, "-m", "orchestrator.cli", name],
+            self.root / "logs" / f"{name}.log",
+            env=self.env,
+        )
+
+    def restart_worker(self, *, kill: bool) -> None:
+        self.worker.kill() if kill else self.worker.stop()
+        self.worker = self.process("worker").start()
+
+    def log_text(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted((self.root / "logs").glob("*.log"))
+        )
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from sandbox.billing.seed import seed_billing
+
+    root = tmp_path_factory.mktemp("stack")
+    billing_url = f"sqlite+aiosqlite:///{root / 'billing.db'}"
+    env = infra.env(
+        DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
+        DSR_BILLING_DATABASE_URL=billing_url,
+        DSR_EXPORT_DIR=str(root / "exports"),
+        DSR_INTAKE_DATADIR=str(root / "intake-data"),
+        DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",
+    )
+    seed = asyncio.run(seed_billing(billing_url, CUSTOMERS, 7))
+    stack = Stack(infra, root, env, None, None, seed)  # type: ignore[arg-type]
+    stack.worker = stack.process("worker").start()
+    stack.intake = stack.process("intake").start()
+    try:
+        yield stack
+    finally:
+        stack.intake.stop()
+        stack.worker.stop()
+
+
+@pytest.fixture(scope="session")
+async def temporal(stack: Stack) -> Client:
+    return await connect_temporal(stack.settings)
+
+
+@pytest.fixture(scope="session")
+async def producer(stack: Stack) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=stack.infra.kafka, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+def new_request_id() -> str:
+    return f"it-{secrets.token_hex(6)}"
+
+
+def request_event(kind: str, subject: dict[str, Any], **data: Any) -> dict[str, Any]:
+    """A valid `dsr.requested.v1` event as a plain document (tests mutate it to break it)."""
+    now = datetime.now(UTC)
+    return {
+        "specversion": "1.0",
+        "id": secrets.token_hex(16),
+        "source": "urn:portal:test",
+        "type": "dsr.requested.v1",
+        "time": now.isoformat(),
+        "datacontenttype": "application/json",
+        "data": {
+            "request_id": data.pop("request_id", new_request_id()),
+            "kind": kind,
+            "received_at": (now - timedelta(minutes=5)).isoformat(),
+            "channel": "portal",
+            "subject": subject,
+            "verification": {"method": "portal_login", "verified_at": now.isoformat()},
+            **data,
+        },
+    }
+
+
+async def publish_raw(
+    producer: AIOKafkaProducer,
+    stack: Stack,
+    value: bytes,
+    *,
+    key: bytes | None,
+    headers: list[tuple[str, bytes]] | None = None,
+) -> None:
+    await producer.send_and_wait(
+        stack.settings.requests_topic, key=key, value=value, headers=headers or []
+    )
+
+
+async def publish_signed(producer: AIOKafkaProducer, stack: Stack, document: dict[str, Any]) -> str:
+    event = DsrRequestedEvent.model_validate(document)
+    value = encode_request(event)
+    key_id, secret = next(iter(stack.settings.signing_key_ring().items()))
+    await publish_raw(
+        producer,
+        stack,
+        value,
+        key=event.data.request_id.encode(),
+        headers=signature_headers(value, key_id, secret),
+    )
+    return event.data.request_id
+
+
+async def wait_for_workflow(client: Client, request_id: str, timeout: float = 60) -> WorkflowHandle:
+    """The intake starts the workflow asynchronously: await its existence, then return it."""
+    handle = client.get_workflow_handle(workflow_id_for(request_id))
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                await handle.describe()
+                return handle
+            except Exception:  # noqa: BLE001 - not started yet
+                await asyncio.sleep(0.1)
+
+
+async def completed(client: Client, request_id: str, timeout: float = 90) -> CompletionRecord:
+    handle = await wait_for_workflow(client, request_id, timeout)
+    async with asyncio.timeout(timeout):
+        return await handle.result(result_type=CompletionRecord)
+
+
+@pytest.fixture
+async def dlq(stack: Stack) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer on the DLQ from its beginning; tests pick their own records by unique key.
+
+    (Seeking to the end would rely on ListOffsets(latest), which the local broker understates.)
+    """
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.infra.kafka, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    topic = stack.settings.dlq_topic
+    async with asyncio.timeout(30):
+        while not (partitions := consumer.partitions_for_topic(topic)):
+            await consumer.force_metadata_update()
+            await asyncio.sleep(0.1)
+    tps = [TopicPartition(topic, p) for p in partitions]
+    consumer.assign(tps)
+    await consumer.seek_to_beginning(*tps)
+    yield consumer
+    await consumer.stop()
+
+
+async def dead_letters_for(
+    consumer: AIOKafkaConsumer, keys: set[bytes], timeout: float = 60
+) -> dict[bytes, Any]:
+    """Collect the DLQ records whose Kafka key is one of `keys`, until all have arrived."""
+    found: dict[bytes, Any] = {}
+    async with asyncio.timeout(timeout):
+        while set(found) != keys:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    if record.key in keys:
+                        found[record.key] = record
+    return found

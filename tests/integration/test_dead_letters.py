@@ -1,0 +1,109 @@
+"""Every event that cannot be accepted lands in the DLQ with its original bytes, its headers
+and a machine-readable reason; nothing is started; the consumer lives on."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from orchestrator.signing import signature_headers
+from schemas.workflow import workflow_id_for
+from tests.integration.conftest import (
+    Stack,
+    completed,
+    dead_letters_for,
+    new_request_id,
+    publish_raw,
+    publish_signed,
+    request_event,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _signed(stack: Stack, value: bytes) -> list[tuple[str, bytes]]:
+    key_id, secret = next(iter(stack.settings.signing_key_ring().items()))
+    return signature_headers(value, key_id, secret)
+
+
+async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer, dlq: AIOKafkaConsumer
+) -> None:
+    person = stack.seed.examples["person"]
+
+    def valid(kind: str = "access") -> tuple[str, dict]:  # type: ignore[type-arg]
+        document = request_event(kind, {"email": person.email})
+        return document["data"]["request_id"], document
+
+    cases: dict[str, tuple[str, bytes, list[tuple[str, bytes]]]] = {}
+    # not JSON, but correctly signed: the signature is checked before parsing
+    rid = new_request_id()
+    garbage = b"\x00\xffnot json at all"
+    cases["not_json"] = (rid, garbage, _signed(stack, garbage))
+    # unsigned
+    rid, doc = valid()
+    value = json.dumps(doc).encode()
+    cases["missing_signature"] = (rid, value, [])
+    # forged: signed with a key nobody gave the portal
+    rid, doc = valid("erasure")
+    value = json.dumps(doc).encode()
+    forged = signature_headers(value, "portal-1", secrets.token_bytes(32))
+    cases["bad_signature"] = (rid, value, forged)
+    # unknown key id
+    rid, doc = valid("erasure")
+    value = json.dumps(doc).encode()
+    cases["unknown_key"] = (rid, value, signature_headers(value, "stolen", b"x" * 32))
+    # unknown kind
+    rid, doc = valid()
+    doc["data"]["kind"] = "delete_everything"
+    value = json.dumps(doc).encode()
+    cases["schema_violation"] = (rid, value, _signed(stack, value))
+    # not a CloudEvent
+    rid = new_request_id()
+    value = json.dumps({"request_id": rid, "kind": "access"}).encode()
+    cases["not_cloudevent"] = (rid, value, _signed(stack, value))
+    # oversize (> 256 KiB)
+    rid, doc = valid()
+    doc["padding"] = "x" * (257 * 1024)
+    value = json.dumps(doc).encode()
+    cases["oversize"] = (rid, value, _signed(stack, value))
+    # another event type on the requests topic
+    rid, doc = valid()
+    doc["type"] = "dsr.status_changed.v1"
+    value = json.dumps(doc).encode()
+    cases["unsupported_type"] = (rid, value, _signed(stack, value))
+
+    extra_header = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    for rid, value, headers in cases.values():
+        await publish_raw(producer, stack, value, key=rid.encode(), headers=[*headers, extra_header])
+
+    found = await dead_letters_for(dlq, {rid.encode() for rid, _, _ in cases.values()})
+
+    for reason, (rid, value, headers) in cases.items():
+        record = found[rid.encode()]
+        got = dict(record.headers)
+        assert got["dsr-dlq-reason"].decode() == reason, rid
+        assert record.value == value, "the original bytes, untouched"
+        assert got["traceparent"] == extra_header[1], "original headers are kept"
+        for name, original in headers:
+            assert got[name] == original
+        assert got["dsr-dlq-source-topic"] == b"dsr.requests.v1"
+        assert int(got["dsr-dlq-source-offset"]) >= 0
+        assert person.email.encode() not in got["dsr-dlq-detail"]
+
+    schema_detail = dict(found[cases["schema_violation"][0].encode()].headers)["dsr-dlq-detail"]
+    assert b"data.kind" in schema_detail
+
+    for rid, _, _ in cases.values():
+        with pytest.raises(RPCError):
+            await temporal.get_workflow_handle(workflow_id_for(rid)).describe()
+
+    # The consumer survived all of it: a good event right after still completes.
+    rid = await publish_signed(producer, stack, request_event("access", {"email": person.email}))
+    assert (await completed(temporal, rid)).status.value == "completed"
+    assert stack.intake.alive

@@ -1,0 +1,179 @@
+"""The spine, end to end through the real broker, real Temporal and real processes:
+signed event → intake agent → DsrWorkflow → billing connector → store + status topic."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+from temporalio.client import Client
+
+from orchestrator.store import Store
+from schemas.status import RequestStatus, RetentionReason, SystemOutcome
+from tests.integration.conftest import (
+    Stack,
+    completed,
+    publish_signed,
+    request_event,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def _billing_db(stack: Stack) -> sqlite3.Connection:
+    path = stack.env["DSR_BILLING_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    return sqlite3.connect(path)
+
+
+def _system(record, name: str):  # type: ignore[no-untyped-def]
+    return next(s for s in record.systems if s.system == name)
+
+
+async def test_access_request_completes_with_billing_export(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.seed.examples["person"]
+    request_id = await publish_signed(
+        producer, stack, request_event("access", {"email": person.email})
+    )
+
+    record = await completed(temporal, request_id)
+
+    assert record.status is RequestStatus.COMPLETED
+    billing = _system(record, "billing")
+    assert billing.outcome is SystemOutcome.DONE
+    assert billing.counts["contact"] >= 1 and billing.counts["invoices"] >= 1
+    artifact = billing.export
+    assert artifact is not None
+    path = Path(url2pathname(urlparse(artifact.uri).path))
+    content = path.read_bytes()
+    assert hashlib.sha256(content).hexdigest() == artifact.sha256
+    lines = [json.loads(line) for line in content.splitlines()]
+    assert len(lines) == artifact.records == sum(billing.counts.values())
+    assert any(
+        line["category"] == "contact" and line["record"]["email"] == person.email
+        for line in lines
+    )
+    assert path.stat().st_mode & 0o077 == 0, "exports hold personal data: owner-only"
+
+    store = await Store.open(stack.env["DSR_DATABASE_URL"])
+    try:
+        stored = await store.get_completion_record(request_id)
+        assert stored is not None and stored.status is RequestStatus.COMPLETED
+        summary = await store.get_request(request_id)
+        assert summary is not None and summary.status is RequestStatus.COMPLETED
+        trail = await store.audit_trail(request_id)
+        assert [e.action.value for e in trail][0] == "request_accepted"
+        assert trail[-1].action.value in ("status_changed", "completion_recorded")
+        assert await store.verify_audit_chain() >= len(trail)
+    finally:
+        await store.close()
+
+
+async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.seed.examples["erasure"]
+    request_id = await publish_signed(
+        producer,
+        stack,
+        request_event("erasure", {"email": person.email, "name": person.name}),
+    )
+
+    record = await completed(temporal, request_id)
+
+    assert record.status is RequestStatus.COMPLETED
+    billing = _system(record, "billing")
+    assert billing.outcome is SystemOutcome.RETAINED
+    retained = {item.category: item for item in billing.retained}
+    assert set(retained) == {"invoices", "payments"}
+    for item in retained.values():
+        assert item.reason is RetentionReason.BOOKKEEPING
+        assert item.until is not None and item.until.month == 12 and item.until.day == 31
+        assert "Bokföringslagen" in item.legal_basis
+
+    with _billing_db(stack) as db:
+        (customers_left,) = db.execute(
+            "select count(*) from customers where lower(email) = ?", (person.email,)
+        ).fetchone()
+        (sessions_left,) = db.execute(
+            "select count(*) from login_sessions s join customers c on c.id = s.customer_id "
+            "where c.customer_number = ?",
+            (person.customer_number,),
+        ).fetchone()
+        (invoices_kept,) = db.execute(
+            "select count(*) from invoices i join customers c on c.id = i.customer_id "
+            "where c.customer_number = ?",
+            (person.customer_number,),
+        ).fetchone()
+    assert customers_left == 0
+    assert sessions_left == 0
+    assert invoices_kept == retained["invoices"].count
+
+
+async def test_the_same_event_twice_is_one_workflow_and_one_record(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.seed.examples["person"]
+    document = request_event("access", {"email": person.email})
+    request_id = await publish_signed(producer, stack, document)
+    first = await completed(temporal, request_id)
+    await publish_signed(producer, stack, document)  # the portal retried
+
+    log = stack.root / "logs" / "intake.log"
+    from tests.conftest import wait_for_file_text
+
+    wait_for_file_text(log, '"outcome": "duplicate"')
+    runs = [w async for w in temporal.list_workflows(f"WorkflowId = 'dsr-{request_id}'")]
+    assert len(runs) == 1
+    assert runs[0].run_id == first.workflow_run_id
+    store = await Store.open(stack.env["DSR_DATABASE_URL"])
+    try:
+        trail = await store.audit_trail(request_id)
+    finally:
+        await store.close()
+    assert [e.action.value for e in trail].count("request_accepted") == 1
+    assert [e.action.value for e in trail].count("completion_recorded") == 1
+
+
+async def test_status_events_reach_the_portal_topic_without_personal_data(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.seed.examples["person"]
+    request_id = await publish_signed(
+        producer, stack, request_event("access", {"email": person.email, "name": person.name})
+    )
+    await completed(temporal, request_id)
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka, group_id=None)
+    await consumer.start()
+    try:
+        topic = stack.settings.status_topic
+        partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        statuses: list[str] = []
+        raw: list[bytes] = []
+        while "completed" not in statuses:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for rec in records:
+                    if rec.key == request_id.encode():
+                        raw.append(rec.value)
+                        statuses.append(json.loads(rec.value)["data"]["status"])
+    finally:
+        await consumer.stop()
+    assert statuses[0] == "received" and statuses[-1] == "completed"
+    assert "in_progress" in statuses
+    event = json.loads(raw[-1])
+    assert event["type"] == "dsr.status_changed.v1" and event["specversion"] == "1.0"
+    for value in raw:
+        assert person.email.encode() not in value
+        assert person.name.encode() not in value

@@ -1,0 +1,158 @@
+"""Event contract v1: what the portal may send, and the precise reasons it is refused."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from orchestrator.intake._validation import Rejected, validate_request
+from orchestrator.signing import signature_headers
+from schemas.deadlines import legal_due_at
+from schemas.events import DeadLetterReason, DsrRequestedEvent, Subject
+from schemas.export import export_json_schemas
+from schemas.identifiers import is_valid_organisation_number, is_valid_personal_identity_number
+
+KEYS = {"k1": b"secret-one", "k2": b"secret-two"}
+
+
+def document(**data_changes: object) -> dict:  # type: ignore[type-arg]
+    data = {
+        "request_id": "req-0001abcd",
+        "kind": "erasure",
+        "received_at": "2026-01-31T09:00:00+01:00",
+        "channel": "portal",
+        "subject": {"email": "anna.svensson@example.se", "personal_identity_number": "198112189876"},
+        "verification": {"method": "bankid", "verified_at": "2026-01-31T08:59:00+01:00"},
+    }
+    data.update(data_changes)
+    return {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "urn:portal",
+        "type": "dsr.requested.v1",
+        "time": "2026-01-31T09:00:01+01:00",
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+
+
+def run(doc: object, *, key: bytes | None = b"req-0001abcd", sign_with: str | None = "k1") -> DsrRequestedEvent:
+    value = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
+    headers = dict(signature_headers(value, sign_with, KEYS[sign_with])) if sign_with else {}
+    return validate_request(key, value, headers, KEYS, 256 * 1024)
+
+
+def reason_of(doc: object, **kwargs: object) -> DeadLetterReason:
+    with pytest.raises(Rejected) as caught:
+        run(doc, **kwargs)  # type: ignore[arg-type]
+    return caught.value.reason
+
+
+def test_a_valid_event_is_accepted_with_either_rotated_key() -> None:
+    assert run(document()).data.kind.value == "erasure"
+    assert run(document(), sign_with="k2").data.subject.email == "anna.svensson@example.se"
+
+
+@pytest.mark.parametrize(
+    ("pnr", "ok"),
+    [("198112189876", True), ("198112189877", False), ("19811218987", False), ("198113189876", False)],
+)
+def test_personnummer_needs_a_date_and_a_luhn_digit(pnr: str, ok: bool) -> None:
+    assert is_valid_personal_identity_number(pnr) is ok
+
+
+@pytest.mark.parametrize(("orgnr", "ok"), [("556036-0793", True), ("556036-0794", False), ("5560360793", False)])
+def test_organisation_number_format_and_check_digit(orgnr: str, ok: bool) -> None:
+    assert is_valid_organisation_number(orgnr) is ok
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"kind": "delete_everything"}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"request_id": "short"}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"subject": {"name": "Anna"}}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"subject": {"personal_identity_number": "198112189877"}}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"subject": {"email": "a@b.se", "phone": "0701234567"}}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"received_at": "2026-01-31T09:00:00"}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"rectification": {"changes": [{"field": "email", "value": "x@y.se"}]}}, DeadLetterReason.SCHEMA_VIOLATION),
+        ({"unexpected": 1}, DeadLetterReason.SCHEMA_VIOLATION),
+    ],
+)
+def test_schema_violations(change: dict, reason: DeadLetterReason) -> None:  # type: ignore[type-arg]
+    assert reason_of(document(**change)) is reason
+
+
+def test_rectification_requires_changes() -> None:
+    assert reason_of(document(kind="rectification")) is DeadLetterReason.SCHEMA_VIOLATION
+    ok = run(document(kind="rectification", rectification={"changes": [{"field": "phone", "value": "+46701234567"}]}))
+    assert ok.data.rectification is not None
+
+
+def test_envelope_type_size_signature_and_key_reasons() -> None:
+    doc = document()
+    assert reason_of(b"{not json") is DeadLetterReason.NOT_JSON
+    assert reason_of([1, 2]) is DeadLetterReason.NOT_CLOUDEVENT
+    assert reason_of({**doc, "specversion": "0.3"}) is DeadLetterReason.NOT_CLOUDEVENT
+    assert reason_of({**doc, "type": "other.v1"}) is DeadLetterReason.UNSUPPORTED_TYPE
+    assert reason_of(doc, sign_with=None) is DeadLetterReason.MISSING_SIGNATURE
+    assert reason_of(doc, key=b"another-id") is DeadLetterReason.KEY_MISMATCH
+    huge = json.dumps({**doc, "pad": "x" * 300_000}).encode()
+    assert reason_of(huge) is DeadLetterReason.OVERSIZE
+    value = json.dumps(doc).encode()
+    forged = dict(signature_headers(value, "k1", b"wrong"))
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", value, forged, KEYS, 256 * 1024)
+    assert caught.value.reason is DeadLetterReason.BAD_SIGNATURE
+    unknown = dict(signature_headers(value, "k9", b"whatever"))
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", value, unknown, KEYS, 256 * 1024)
+    assert caught.value.reason is DeadLetterReason.UNKNOWN_KEY
+
+
+def test_a_signature_over_other_bytes_fails_even_if_the_json_is_equal() -> None:
+    value = json.dumps(document()).encode()
+    headers = dict(signature_headers(value, "k1", KEYS["k1"]))
+    tampered = value.replace(b'"erasure"', b'"access"')
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", tampered, headers, KEYS, 256 * 1024)
+    assert caught.value.reason is DeadLetterReason.BAD_SIGNATURE
+
+
+def test_rejection_details_never_echo_personal_data() -> None:
+    doc = document(subject={"email": "not-an-address", "personal_identity_number": "198112189877"})
+    with pytest.raises(Rejected) as caught:
+        run(doc)
+    assert "198112189877" not in caught.value.detail
+    assert "not-an-address" not in caught.value.detail
+    assert "subject.personal_identity_number" in caught.value.detail
+
+
+def test_subject_needs_a_strong_identifier() -> None:
+    with pytest.raises(ValidationError):
+        Subject(name="Anna", phone="+46701234567")
+    assert Subject(customer_number="K100001").customer_number == "K100001"
+
+
+@pytest.mark.parametrize(
+    ("received", "due"),
+    [
+        (datetime(2026, 1, 31, 9, tzinfo=UTC), datetime(2026, 2, 28, 9, tzinfo=UTC)),
+        (datetime(2028, 1, 31, 9, tzinfo=UTC), datetime(2028, 2, 29, 9, tzinfo=UTC)),
+        (datetime(2026, 12, 15, 9, tzinfo=UTC), datetime(2027, 1, 15, 9, tzinfo=UTC)),
+    ],
+)
+def test_one_month_deadline(received: datetime, due: datetime) -> None:
+    assert legal_due_at(received) == due
+
+
+def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
+    """The portal team builds on the committed files: they must never drift from the code."""
+    for path in export_json_schemas(tmp_path):
+        committed = Path("schemas/json") / path.name
+        assert committed.exists(), f"run `make schema` and commit {committed}"
+        assert json.loads(committed.read_text()) == json.loads(path.read_text())

@@ -1,0 +1,100 @@
+"""Worker entry point: the orchestrator queue (workflow + store/status activities) and one task
+queue per connector. `dsr worker` runs them; several processes may serve the same queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from connectors.base import Connector, connector_classes, describe
+from orchestrator.logging import get_logger
+from orchestrator.settings import Settings
+from orchestrator.status_publisher import KafkaStatusPublisher
+from orchestrator.store import Store
+from orchestrator.temporal_client import connect_temporal
+from workflows.activities import ConnectorActivities, OrchestratorActivities
+from workflows.dsr import DsrWorkflow
+
+__all__ = ["run_workers"]
+
+log = get_logger(__name__)
+
+
+def _connector_workers(
+    client: Client, settings: Settings, connectors: Sequence[Connector]
+) -> list[Worker]:
+    workers = []
+    for connector in connectors:
+        acts = ConnectorActivities(connector, settings.export_dir)
+        workers.append(
+            Worker(
+                client,
+                task_queue=describe(type(connector), settings.connector_task_queue_prefix).task_queue,
+                activities=[acts.locate, acts.export, acts.erase, acts.rectify, acts.restrict],
+                graceful_shutdown_timeout=timedelta(seconds=5),
+            )
+        )
+    return workers
+
+
+async def run_workers(
+    settings: Settings,
+    *,
+    orchestrator: bool = True,
+    connectors: list[str] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM (or `stop` is set). `connectors=[]` runs no connector queues."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    names = settings.connectors or None
+    classes = connector_classes(names)
+    selected = classes if connectors is None else {n: classes[n] for n in connectors}
+    client = await connect_temporal(settings)
+
+    async with contextlib.AsyncExitStack() as stack:
+        workers: list[Worker] = []
+        if orchestrator:
+            store = await Store.open(settings.database_url)
+            stack.push_async_callback(store.close)
+            publisher = await stack.enter_async_context(KafkaStatusPublisher(settings))
+            infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
+            acts = OrchestratorActivities(store, publisher, infos)
+            workers.append(
+                Worker(
+                    client,
+                    task_queue=settings.orchestrator_task_queue,
+                    workflows=[DsrWorkflow],
+                    activities=[acts.list_connectors, acts.publish_status, acts.record_completion],
+                    graceful_shutdown_timeout=timedelta(seconds=5),
+                )
+            )
+        instances = [cls.from_settings() for cls in selected.values()]
+        for instance in instances:
+            stack.push_async_callback(instance.aclose)
+        workers.extend(_connector_workers(client, settings, instances))
+        log.info(
+            "workers started",
+            orchestrator=orchestrator,
+            connectors=sorted(selected),
+            task_queues=[w.task_queue for w in workers],
+        )
+        running = [asyncio.create_task(w.run()) for w in workers]
+        stopper = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not stopper and task.exception() is not None:
+                log.error("worker failed", error_type=type(task.exception()).__name__)
+        await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        log.info("workers stopped")
