@@ -59,7 +59,7 @@ def up(
     customers: Annotated[int, typer.Option(help="Sandbox customers to seed on first start.")] = 200,
 ) -> None:
     """Run the whole local stack in the foreground until Ctrl-C."""
-    from orchestrator.up import run_local_stack  # noqa: PLC0415 - keeps `dsr status` fast
+    from orchestrator.up import run_local_stack
 
     raise typer.Exit(run_local_stack(state_dir, customers))
 
@@ -75,7 +75,7 @@ def worker(
     no_connectors: Annotated[bool, typer.Option(help="Serve no connector queues.")] = False,
 ) -> None:
     """Run Temporal workers: the workflow queue and one queue per connector."""
-    from workflows.worker import run_workers  # noqa: PLC0415
+    from workflows.worker import run_workers
 
     settings = _settings()
     asyncio.run(
@@ -90,7 +90,7 @@ def worker(
 @app.command()
 def intake() -> None:
     """Run the faust intake agent on the requests topic."""
-    from orchestrator.intake.app import run_intake  # noqa: PLC0415
+    from orchestrator.intake.app import run_intake
 
     run_intake(_settings())
 
@@ -202,7 +202,7 @@ def submit(
     except ValueError as error:
         raise _fail(str(error), 2) from None
 
-    from orchestrator.publish import publish_request  # noqa: PLC0415
+    from orchestrator.publish import publish_request
 
     asyncio.run(publish_request(settings, event, key_id, secret))
     console.print(event.data.request_id)
@@ -211,20 +211,20 @@ def submit(
 # ── follow ────────────────────────────────────────────────────────────────────────────────
 async def _load_status(settings: Settings, request_id: str) -> RequestSummary | None:
     """Live state from the workflow when it is running, else the stored summary."""
-    from temporalio.service import RPCError  # noqa: PLC0415
+    from temporalio.service import RPCError
 
-    from orchestrator.store import Store  # noqa: PLC0415
-    from orchestrator.temporal_client import connect_temporal  # noqa: PLC0415
-    from schemas.workflow import workflow_id_for  # noqa: PLC0415
+    from orchestrator.store import Store
+    from orchestrator.temporal_client import connect_temporal
+    from schemas.workflow import workflow_id_for
 
     try:
         client = await connect_temporal(settings)
         handle = client.get_workflow_handle(workflow_id_for(request_id))
-        live = await handle.query("status", result_type=RequestSummary)
+        live: RequestSummary | None = await handle.query("status", result_type=RequestSummary)
         if live is not None:
             return live
-    except (RPCError, RuntimeError, Exception):  # noqa: BLE001 - any failure falls back to store
-        pass
+    except RPCError:
+        pass  # not in Temporal (any more): the store has the last known state
     store = await Store.open(settings.database_url)
     try:
         return await store.get_request(request_id)
@@ -243,7 +243,10 @@ def _print_summary(summary: RequestSummary) -> None:
     for system in summary.systems:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(system.counts.items()) if v) or "-"
         retained = (
-            "; ".join(f"{r.category} ({r.count}): {r.reason.value} until {r.until}" for r in system.retained)
+            "; ".join(
+                f"{r.category} ({r.count}): {r.reason.value} until {r.until}"
+                for r in system.retained
+            )
             or "-"
         )
         tail = system.export.uri if system.export else (system.reason or "")
@@ -276,7 +279,7 @@ def list_requests(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List requests, newest first."""
-    from orchestrator.store import Store  # noqa: PLC0415
+    from orchestrator.store import Store
 
     settings = _settings()
 
@@ -306,8 +309,8 @@ def list_requests(
 
 # ── DPO decisions (signals) ───────────────────────────────────────────────────────────────
 def _signal(request_id: str, name: str, payload: Any) -> None:
-    from orchestrator.temporal_client import connect_temporal  # noqa: PLC0415
-    from schemas.workflow import workflow_id_for  # noqa: PLC0415
+    from orchestrator.temporal_client import connect_temporal
+    from schemas.workflow import workflow_id_for
 
     settings = _settings()
 
@@ -326,7 +329,7 @@ def confirm_identity(
     method: Annotated[str, typer.Option()] = "manual_check",
 ) -> None:
     """Confirm the subject's identity so a waiting request proceeds."""
-    from schemas.workflow import IdentityConfirmation  # noqa: PLC0415
+    from schemas.workflow import IdentityConfirmation
 
     _signal(request_id, "confirm_identity", IdentityConfirmation(actor=actor, method=method))
 
@@ -338,7 +341,7 @@ def deny(
     reason: Annotated[str, typer.Option()],
 ) -> None:
     """Deny a request waiting for a decision (e.g. identity could not be confirmed)."""
-    from schemas.workflow import DenyDecision  # noqa: PLC0415
+    from schemas.workflow import DenyDecision
 
     _signal(request_id, "deny", DenyDecision(actor=actor, reason=reason))
 
@@ -351,7 +354,7 @@ def resolve(
     note: Annotated[str, typer.Option()] = "",
 ) -> None:
     """Resolve a request that needs attention: retry failed systems, or close it."""
-    from schemas.workflow import Resolution, ResolutionAction  # noqa: PLC0415
+    from schemas.workflow import Resolution, ResolutionAction
 
     _signal(
         request_id,
@@ -364,7 +367,7 @@ def resolve(
 @schema_app.command("export")
 def schema_export(directory: Path) -> None:
     """Write the event contract as JSON Schema files (committed for the portal team)."""
-    from schemas.export import export_json_schemas  # noqa: PLC0415
+    from schemas.export import export_json_schemas
 
     for path in export_json_schemas(directory):
         console.print(str(path))
@@ -379,7 +382,7 @@ def sandbox_seed(
     ] = None,
 ) -> None:
     """(Re)create the sandbox systems with deterministic, realistic Swedish data."""
-    from orchestrator.up import seed_sandbox  # noqa: PLC0415
+    from orchestrator.up import seed_sandbox
 
     _settings()
     summary = asyncio.run(seed_sandbox(billing_url, customers, seed))

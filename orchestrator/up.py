@@ -72,7 +72,7 @@ def local_env(state_dir: Path) -> dict[str, str]:
 
 
 async def seed_sandbox(billing_url: str | None, customers: int, seed: int) -> object:
-    from sandbox.billing.seed import seed_billing  # noqa: PLC0415
+    from sandbox.billing.seed import seed_billing
 
     url = billing_url or os.environ.get("DSR_BILLING_DATABASE_URL")
     if not url:
@@ -153,7 +153,8 @@ def _print_ready(state_dir: Path, summary: object) -> None:
     console.print(
         f"""
 [bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)
-  Kafka-protocol broker  127.0.0.1:{LOCAL_PORTS["kafka"]}  topics dsr.requests.v1, .dlq, dsr.status.v1
+  Kafka-protocol broker  127.0.0.1:{LOCAL_PORTS["kafka"]}
+                         topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1
   Temporal               127.0.0.1:{LOCAL_PORTS["temporal"]}   UI http://127.0.0.1:{LOCAL_PORTS["temporal-ui"]}
   store (SQLite)         {state_dir / "dsr.db"}
   sandbox billing        {state_dir / "billing.db"}

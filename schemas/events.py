@@ -1,9 +1,12 @@
-"""Event contract v1 between the customer portal and the orchestrator (fixed; the portal builds on it).
+"""Event contract v1 between the customer portal and the orchestrator (fixed: the portal builds
+on it).
 
 Topics:
-- `dsr.requests.v1`      key = request id, value = `DsrRequestedEvent` (CloudEvents 1.0, structured JSON),
-                         headers `dsr-key-id` and `dsr-signature: v1=<hex HMAC-SHA256 of the value>`.
-- `dsr.requests.v1.dlq`  the original value and headers, plus `dsr-dlq-*` headers (`DeadLetterReason`).
+- `dsr.requests.v1`      key = request id, value = `DsrRequestedEvent` (CloudEvents 1.0,
+                         structured JSON), headers `dsr-key-id` and
+                         `dsr-signature: v1=<hex HMAC-SHA256 of the value>`.
+- `dsr.requests.v1.dlq`  the original value and headers, plus `dsr-dlq-*` headers
+                         (`DeadLetterReason`).
 - `dsr.status.v1`        key = request id, value = `DsrStatusChangedEvent`; never personal data.
 """
 
@@ -73,6 +76,8 @@ def _organisation_number(value: str) -> str:
 PersonalIdentityNumber = Annotated[str, AfterValidator(_personal_identity_number)]
 OrganisationNumber = Annotated[str, AfterValidator(_organisation_number)]
 Phone = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
+
+
 def _normalise_domain(value: object) -> object:
     return value.strip().lower().rstrip(".") if isinstance(value, str) else value
 
@@ -85,7 +90,9 @@ Domain = Annotated[
         pattern=r"^([a-z0-9\u00e0-\u00ff]([a-z0-9\u00e0-\u00ff-]{0,61}[a-z0-9\u00e0-\u00ff])?\.)+[a-z]{2,63}$",
     ),
 ]
-CustomerNumber = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+CustomerNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)
+]
 
 
 class _Strict(BaseModel):
@@ -132,7 +139,10 @@ class Subject(_Strict):
     personal_identity_number: PersonalIdentityNumber | None = None
     organisation_number: OrganisationNumber | None = None
     phone: Phone | None = None
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+        | None
+    ) = None
     domains: list[Domain] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")
@@ -204,7 +214,7 @@ DataT = TypeVar("DataT")
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
-    """CloudEvents 1.0, structured content mode. Extension attributes are allowed, as the spec says."""
+    """CloudEvents 1.0, structured content mode; extension attributes allowed, as the spec says."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 

@@ -51,7 +51,7 @@ def luhn_valid(ten_digits: str) -> bool:
 
 
 def is_valid_personal_identity_number(value: str) -> bool:
-    """Twelve digits YYYYMMDDNNNC: a real calendar date (day + 60 for samordningsnummer), Luhn OK."""
+    """Twelve digits YYYYMMDDNNNC: a real date (day + 60 for samordningsnummer), Luhn-valid."""
     if not _PNR.match(value):
         return False
     year, month, day = int(value[0:4]), int(value[4:6]), int(value[6:8])

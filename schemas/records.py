@@ -6,7 +6,6 @@ history and in the systems themselves. Auditors can read all of this without see
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -35,7 +34,7 @@ class RequestSummary(BaseModel):
 
 
 class CompletionRecord(BaseModel):
-    """Proof of what was done for a request, per system: found, exported, erased, retained, manual."""
+    """Proof of what was done for a request, per system: found, exported, erased, retained."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -70,7 +69,7 @@ class AuditEvent(BaseModel):
     request_id: str
     action: AuditAction
     actor: str
-    at: datetime
+    at: AwareDatetime
     details: dict[str, object] = Field(default_factory=dict)
     # Idempotency: an activity retried after a crash must not append the same entry twice.
     dedupe_key: str

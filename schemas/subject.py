@@ -45,7 +45,9 @@ class SubjectRef(BaseModel):
         if subject.email:
             found.append(Identifier(type=IdentifierType.EMAIL, value=subject.email.lower()))
         if subject.customer_number:
-            found.append(Identifier(type=IdentifierType.CUSTOMER_NUMBER, value=subject.customer_number))
+            found.append(
+                Identifier(type=IdentifierType.CUSTOMER_NUMBER, value=subject.customer_number)
+            )
         if subject.personal_identity_number:
             found.append(
                 Identifier(

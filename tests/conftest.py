@@ -3,7 +3,6 @@ ports, started once per session with the same code `dsr up` uses."""
 
 from __future__ import annotations
 
-import base64
 import os
 import secrets
 from collections.abc import Iterator
@@ -20,6 +19,8 @@ from orchestrator.localstack import (
     wait_until,
 )
 
+REPLAY_PAYLOAD_KEYS = "replay-fixture:NhJEpzadSVkJ5MNLRGhGFywf8JR5DMN7EFFSIqClg+Q="
+
 # Never let a developer's `.state/local.env` leak into what the tests run.
 os.environ["DSR_ENV_FILE"] = "/nonexistent/dsr-test.env"
 
@@ -34,9 +35,9 @@ class Infra:
     temporal: ManagedProcess
     broker: ManagedProcess
     signing_keys: str = field(default_factory=lambda: f"portal-1:{secrets.token_hex(32)}")
-    payload_keys: str = field(
-        default_factory=lambda: f"k1:{base64.b64encode(secrets.token_bytes(32)).decode()}"
-    )
+    # A fixed, test-only key: histories recorded by the integration tests must stay replayable
+    # by tests/test_replay.py. It protects nothing but the sandbox's fake people.
+    payload_keys: str = REPLAY_PAYLOAD_KEYS
 
     @property
     def kafka(self) -> str:

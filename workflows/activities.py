@@ -67,9 +67,12 @@ class JsonLinesExport:
         self._file = os.fdopen(fd, "wb")
 
     async def write(self, category: str, record: dict[str, object]) -> None:
-        line = json.dumps(
-            {"category": category, "record": record}, ensure_ascii=False, default=str
-        ).encode() + b"\n"
+        line = (
+            json.dumps(
+                {"category": category, "record": record}, ensure_ascii=False, default=str
+            ).encode()
+            + b"\n"
+        )
         self._file.write(line)
         self._digest.update(line)
         self._size += len(line)

@@ -18,11 +18,21 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # pydantic imports email_validator lazily when it first validates an EmailStr; importing it
+    # here keeps that import out of the workflow sandbox.
+    import email_validator  # noqa: F401
+
     from connectors.base import ConnectorInfo, Operation
     from schemas.deadlines import legal_due_at
     from schemas.events import RequestKind
     from schemas.records import AuditAction, CompletionRecord, RequestSummary
-    from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
+    from schemas.results import (
+        EraseResult,
+        ExportResult,
+        LocateResult,
+        RectifyResult,
+        RestrictResult,
+    )
     from schemas.status import RequestStatus, SystemOutcome, SystemStatus
     from schemas.subject import SubjectRef
     from schemas.workflow import (
@@ -166,7 +176,9 @@ class DsrWorkflow:
         if params.request.verification.is_verified:
             return True
         await self._publish(RequestStatus.AWAITING_VERIFICATION)
-        await workflow.wait_condition(lambda: self._identity is not None or self._denial is not None)
+        await workflow.wait_condition(
+            lambda: self._identity is not None or self._denial is not None
+        )
         if self._denial is not None:
             self._summary = self._require_summary().model_copy(
                 update={"reason": self._denial.reason}
@@ -198,7 +210,10 @@ class DsrWorkflow:
         located: dict[str, LocateResult] = {}
         for _round in range(params.tuning.discovery_rounds):
             results = await asyncio.gather(
-                *(self._call(params, c, Operation.LOCATE, subject, LocateResult) for c in connectors),
+                *(
+                    self._call(params, c, Operation.LOCATE, subject, LocateResult)
+                    for c in connectors
+                ),
                 return_exceptions=True,
             )
             learned = []
@@ -288,7 +303,11 @@ class DsrWorkflow:
             self._fail(info.name, error)
 
     async def _verify_erasure(
-        self, params: DsrWorkflowInput, subject: SubjectRef, info: ConnectorInfo, erased: EraseResult
+        self,
+        params: DsrWorkflowInput,
+        subject: SubjectRef,
+        info: ConnectorInfo,
+        erased: EraseResult,
     ) -> None:
         """After erasure, locate again: only what the erasure retained (with reason) may remain."""
         after = await self._call(params, info, Operation.LOCATE, subject, LocateResult)
@@ -368,7 +387,11 @@ class DsrWorkflow:
         cause: BaseException | None = error
         while isinstance(cause, ActivityError) and cause.cause is not None:
             cause = cause.cause
-        kind = cause.type if isinstance(cause, ApplicationError) and cause.type else type(cause).__name__
+        kind = (
+            cause.type
+            if isinstance(cause, ApplicationError) and cause.type
+            else type(cause).__name__
+        )
         outcome = SystemOutcome.MANUAL if kind == "AmbiguousSubject" else SystemOutcome.FAILED
         self._update(name, outcome=outcome, reason=f"{kind}: {cause}")
 

@@ -36,7 +36,9 @@ def _connector_workers(
         workers.append(
             Worker(
                 client,
-                task_queue=describe(type(connector), settings.connector_task_queue_prefix).task_queue,
+                task_queue=describe(
+                    type(connector), settings.connector_task_queue_prefix
+                ).task_queue,
                 activities=[acts.locate, acts.export, acts.erase, acts.rectify, acts.restrict],
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )

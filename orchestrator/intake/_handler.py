@@ -9,6 +9,7 @@ dead-letter topic acknowledged the record.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -42,6 +43,14 @@ DLQ_HEADERS = (
 DeadLetterSend = Callable[[bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
 
 
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _loggable_key(key: bytes | None) -> str:
+    """The Kafka key if it has the shape of a request id; anything else could be personal data."""
+    return key.decode() if key is not None and _REQUEST_ID.match(key) else "<not a request id>"
+
+
 class IncomingRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -60,7 +69,9 @@ class IntakeOutcome(StrEnum):
 
 
 class IntakeHandler:
-    def __init__(self, settings: Settings, client: Client, send_dead_letter: DeadLetterSend) -> None:
+    def __init__(
+        self, settings: Settings, client: Client, send_dead_letter: DeadLetterSend
+    ) -> None:
         self._settings = settings
         self._client = client
         self._send_dead_letter = send_dead_letter
@@ -68,7 +79,11 @@ class IntakeHandler:
         self._tuning = settings.workflow_tuning()
 
     async def handle(self, record: IncomingRecord) -> IntakeOutcome:
-        where = {"partition": record.partition, "offset": record.offset}
+        where = {
+            "partition": record.partition,
+            "offset": record.offset,
+            "key": _loggable_key(record.key),
+        }
         try:
             event = validate_request(
                 record.key,

@@ -52,6 +52,10 @@ def safe_validation_detail(error: ValidationError, limit: int = 10) -> str:
     return "; ".join(parts)
 
 
+def _error_position(exc: UnicodeDecodeError | json.JSONDecodeError) -> int:
+    return exc.start if isinstance(exc, UnicodeDecodeError) else exc.pos
+
+
 def validate_request(
     key: bytes | None,
     value: bytes | None,
@@ -70,7 +74,10 @@ def validate_request(
     try:
         document = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Rejected(DeadLetterReason.NOT_JSON, f"invalid JSON at position {exc.start if isinstance(exc, UnicodeDecodeError) else exc.pos}") from None
+        raise Rejected(
+            DeadLetterReason.NOT_JSON,
+            f"invalid JSON at position {_error_position(exc)}",
+        ) from None
     if not isinstance(document, dict):
         raise Rejected(DeadLetterReason.NOT_CLOUDEVENT, "value is not a JSON object")
     try:

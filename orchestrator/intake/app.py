@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> faust.App:
             )
 
     # Create the DLQ topic up front so operators can subscribe before the first bad event.
-    @app.task
+    @app.task  # type: ignore[untyped-decorator]  # faust ships no type hints for decorators
     async def declare_topics() -> None:
         await dead_letters.maybe_declare()
 

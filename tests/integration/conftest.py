@@ -4,30 +4,33 @@ session broker and Temporal server, a seeded sandbox billing database and a SQLi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sys
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import TopicPartition
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.localstack import ManagedProcess
 from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from orchestrator.temporal_client import connect_temporal
+from sandbox.people import Customer
 from schemas.events import DsrRequestedEvent
 from schemas.records import CompletionRecord
 from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 
-CUSTOMERS = 60
+CUSTOMERS = 80
+SEED = 7
 
 
 @dataclass
@@ -38,11 +41,16 @@ class Stack:
     worker: ManagedProcess
     intake: ManagedProcess
     seed: Any
+    used: set[int] = field(default_factory=set)
 
     @property
     def settings(self) -> Settings:
         return Settings(
-            **{k.removeprefix("DSR_").lower(): v for k, v in self.env.items() if k != "DSR_ENV_FILE"}
+            **{
+                k.removeprefix("DSR_").lower(): v
+                for k, v in self.env.items()
+                if k != "DSR_ENV_FILE"
+            }
         )
 
     def process(self, name: str) -> ManagedProcess:
@@ -56,6 +64,28 @@ class Stack:
     def restart_worker(self, *, kill: bool) -> None:
         self.worker.kill() if kill else self.worker.stop()
         self.worker = self.process("worker").start()
+
+    def fresh_customer(
+        self, kind: str = "person", *, needs: tuple[str, ...] = ("contact",)
+    ) -> Customer:
+        """A seeded, active, unambiguous customer no other test has used yet, holding at least
+        one record in each category of `needs` (so tests never interfere with each other)."""
+        from sandbox.billing.seed import seeded_customer
+
+        for index in range(CUSTOMERS):
+            if index in self.used:
+                continue
+            seeded = seeded_customer(index, SEED)
+            customer = seeded.customer
+            if (
+                str(customer.kind) == kind
+                and customer.special is None
+                and str(customer.status) == "active"
+                and all(seeded.counts.get(c, 0) > 0 for c in needs)
+            ):
+                self.used.add(index)
+                return customer
+        raise LookupError(f"no unused seeded {kind} with {needs}: seed more customers")
 
     def log_text(self) -> str:
         return "\n".join(
@@ -76,7 +106,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",
     )
-    seed = asyncio.run(seed_billing(billing_url, CUSTOMERS, 7))
+    seed = asyncio.run(seed_billing(billing_url, CUSTOMERS, SEED))
     stack = Stack(infra, root, env, None, None, seed)  # type: ignore[arg-type]
     stack.worker = stack.process("worker").start()
     stack.intake = stack.process("intake").start()
@@ -155,20 +185,39 @@ async def publish_signed(producer: AIOKafkaProducer, stack: Stack, document: dic
 
 async def wait_for_workflow(client: Client, request_id: str, timeout: float = 60) -> WorkflowHandle:
     """The intake starts the workflow asynchronously: await its existence, then return it."""
-    handle = client.get_workflow_handle(workflow_id_for(request_id))
+    handle = client.get_workflow_handle(workflow_id_for(request_id), result_type=CompletionRecord)
     async with asyncio.timeout(timeout):
         while True:
             try:
                 await handle.describe()
                 return handle
-            except Exception:  # noqa: BLE001 - not started yet
+            except RPCError as error:
+                if error.status is not RPCStatusCode.NOT_FOUND:
+                    raise
                 await asyncio.sleep(0.1)
 
 
 async def completed(client: Client, request_id: str, timeout: float = 90) -> CompletionRecord:
     handle = await wait_for_workflow(client, request_id, timeout)
     async with asyncio.timeout(timeout):
-        return await handle.result(result_type=CompletionRecord)
+        return await handle.result()
+
+
+@contextlib.asynccontextmanager
+async def topic_reader(stack: Stack, topic: str) -> AsyncIterator[AIOKafkaConsumer]:
+    """A group-less consumer reading `topic` from its beginning (all partitions)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=stack.infra.kafka,
+        group_id=None,  # no group: every partition is assigned to this consumer
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=500,  # see a topic soon after it is declared
+    )
+    await consumer.start()
+    consumer.subscribe([topic])
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
 
 
 @pytest.fixture
@@ -177,20 +226,8 @@ async def dlq(stack: Stack) -> AsyncIterator[AIOKafkaConsumer]:
 
     (Seeking to the end would rely on ListOffsets(latest), which the local broker understates.)
     """
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=stack.infra.kafka, enable_auto_commit=False, group_id=None
-    )
-    await consumer.start()
-    topic = stack.settings.dlq_topic
-    async with asyncio.timeout(30):
-        while not (partitions := consumer.partitions_for_topic(topic)):
-            await consumer.force_metadata_update()
-            await asyncio.sleep(0.1)
-    tps = [TopicPartition(topic, p) for p in partitions]
-    consumer.assign(tps)
-    await consumer.seek_to_beginning(*tps)
-    yield consumer
-    await consumer.stop()
+    async with topic_reader(stack, stack.settings.dlq_topic) as consumer:
+        yield consumer
 
 
 async def dead_letters_for(

@@ -34,7 +34,7 @@ def _signed(stack: Stack, value: bytes) -> list[tuple[str, bytes]]:
 async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer, dlq: AIOKafkaConsumer
 ) -> None:
-    person = stack.seed.examples["person"]
+    person = stack.fresh_customer()
 
     def valid(kind: str = "access") -> tuple[str, dict]:  # type: ignore[type-arg]
         document = request_event(kind, {"email": person.email})
@@ -80,7 +80,9 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
 
     extra_header = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     for rid, value, headers in cases.values():
-        await publish_raw(producer, stack, value, key=rid.encode(), headers=[*headers, extra_header])
+        await publish_raw(
+            producer, stack, value, key=rid.encode(), headers=[*headers, extra_header]
+        )
 
     found = await dead_letters_for(dlq, {rid.encode() for rid, _, _ in cases.values()})
 

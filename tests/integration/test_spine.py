@@ -11,8 +11,7 @@ from urllib.parse import urlparse
 from urllib.request import url2pathname
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.structs import TopicPartition
+from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
 
 from orchestrator.store import Store
@@ -22,6 +21,7 @@ from tests.integration.conftest import (
     completed,
     publish_signed,
     request_event,
+    topic_reader,
 )
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def _system(record, name: str):  # type: ignore[no-untyped-def]
 async def test_access_request_completes_with_billing_export(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
-    person = stack.seed.examples["person"]
+    person = stack.fresh_customer()
     request_id = await publish_signed(
         producer, stack, request_event("access", {"email": person.email})
     )
@@ -58,8 +58,7 @@ async def test_access_request_completes_with_billing_export(
     lines = [json.loads(line) for line in content.splitlines()]
     assert len(lines) == artifact.records == sum(billing.counts.values())
     assert any(
-        line["category"] == "contact" and line["record"]["email"] == person.email
-        for line in lines
+        line["category"] == "contact" and line["record"]["email"] == person.email for line in lines
     )
     assert path.stat().st_mode & 0o077 == 0, "exports hold personal data: owner-only"
 
@@ -80,7 +79,7 @@ async def test_access_request_completes_with_billing_export(
 async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
-    person = stack.seed.examples["erasure"]
+    person = stack.fresh_customer(needs=("contact", "invoices", "payments", "login_sessions"))
     request_id = await publish_signed(
         producer,
         stack,
@@ -121,7 +120,7 @@ async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
 async def test_the_same_event_twice_is_one_workflow_and_one_record(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
-    person = stack.seed.examples["person"]
+    person = stack.fresh_customer()
     document = request_event("access", {"email": person.email})
     request_id = await publish_signed(producer, stack, document)
     first = await completed(temporal, request_id)
@@ -146,30 +145,21 @@ async def test_the_same_event_twice_is_one_workflow_and_one_record(
 async def test_status_events_reach_the_portal_topic_without_personal_data(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
-    person = stack.seed.examples["person"]
+    person = stack.fresh_customer()
     request_id = await publish_signed(
         producer, stack, request_event("access", {"email": person.email, "name": person.name})
     )
     await completed(temporal, request_id)
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=stack.infra.kafka, group_id=None)
-    await consumer.start()
-    try:
-        topic = stack.settings.status_topic
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        statuses: list[str] = []
-        raw: list[bytes] = []
+    statuses: list[str] = []
+    raw: list[bytes] = []
+    async with topic_reader(stack, stack.settings.status_topic) as consumer:
         while "completed" not in statuses:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for rec in records:
                     if rec.key == request_id.encode():
                         raw.append(rec.value)
                         statuses.append(json.loads(rec.value)["data"]["status"])
-    finally:
-        await consumer.stop()
     assert statuses[0] == "received" and statuses[-1] == "completed"
     assert "in_progress" in statuses
     event = json.loads(raw[-1])
@@ -177,3 +167,45 @@ async def test_status_events_reach_the_portal_topic_without_personal_data(
     for value in raw:
         assert person.email.encode() not in value
         assert person.name.encode() not in value
+
+
+async def test_no_personal_data_from_the_event_appears_in_any_log_line(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """E-mail, personnummer and name from a request never reach the logs of any process —
+    intake, worker, Temporal server or broker — including when the request is rejected."""
+    person = stack.fresh_customer()
+    assert person.personal_identity_number is not None
+    subject = {
+        "email": person.email,
+        "personal_identity_number": person.personal_identity_number,
+        "name": person.name,
+        "phone": person.phone,
+    }
+    request_id = await publish_signed(producer, stack, request_event("access", subject))
+    await completed(temporal, request_id)
+    # and a rejected one carrying the same data (a bad kind): the DLQ path logs too
+    bad = request_event("access", subject)
+    bad["data"]["kind"] = "everything"
+    from orchestrator.signing import signature_headers
+    from tests.integration.conftest import publish_raw
+
+    value = json.dumps(bad).encode()
+    key_id, secret = next(iter(stack.settings.signing_key_ring().items()))
+    await publish_raw(
+        producer,
+        stack,
+        value,
+        key=bad["data"]["request_id"].encode(),
+        headers=signature_headers(value, key_id, secret),
+    )
+    from tests.conftest import wait_for_file_text
+
+    wait_for_file_text(stack.root / "logs" / "intake.log", bad["data"]["request_id"])
+
+    logs = stack.log_text() + "\n".join(
+        p.read_text(errors="replace") for p in (stack.infra.root / "logs").glob("*.log")
+    )
+    assert request_id in logs, "the logs do say which request they are about"
+    for value_ in (person.email, person.personal_identity_number, person.name, person.phone):
+        assert value_ not in logs

@@ -25,7 +25,10 @@ def document(**data_changes: object) -> dict:  # type: ignore[type-arg]
         "kind": "erasure",
         "received_at": "2026-01-31T09:00:00+01:00",
         "channel": "portal",
-        "subject": {"email": "anna.svensson@example.se", "personal_identity_number": "198112189876"},
+        "subject": {
+            "email": "anna.svensson@example.se",
+            "personal_identity_number": "198112189876",
+        },
         "verification": {"method": "bankid", "verified_at": "2026-01-31T08:59:00+01:00"},
     }
     data.update(data_changes)
@@ -40,7 +43,9 @@ def document(**data_changes: object) -> dict:  # type: ignore[type-arg]
     }
 
 
-def run(doc: object, *, key: bytes | None = b"req-0001abcd", sign_with: str | None = "k1") -> DsrRequestedEvent:
+def run(
+    doc: object, *, key: bytes | None = b"req-0001abcd", sign_with: str | None = "k1"
+) -> DsrRequestedEvent:
     value = doc if isinstance(doc, bytes) else json.dumps(doc).encode()
     headers = dict(signature_headers(value, sign_with, KEYS[sign_with])) if sign_with else {}
     return validate_request(key, value, headers, KEYS, 256 * 1024)
@@ -59,13 +64,20 @@ def test_a_valid_event_is_accepted_with_either_rotated_key() -> None:
 
 @pytest.mark.parametrize(
     ("pnr", "ok"),
-    [("198112189876", True), ("198112189877", False), ("19811218987", False), ("198113189876", False)],
+    [
+        ("198112189876", True),
+        ("198112189877", False),
+        ("19811218987", False),
+        ("198113189876", False),
+    ],
 )
 def test_personnummer_needs_a_date_and_a_luhn_digit(pnr: str, ok: bool) -> None:
     assert is_valid_personal_identity_number(pnr) is ok
 
 
-@pytest.mark.parametrize(("orgnr", "ok"), [("556036-0793", True), ("556036-0794", False), ("5560360793", False)])
+@pytest.mark.parametrize(
+    ("orgnr", "ok"), [("556036-0793", True), ("556036-0794", False), ("5560360793", False)]
+)
 def test_organisation_number_format_and_check_digit(orgnr: str, ok: bool) -> None:
     assert is_valid_organisation_number(orgnr) is ok
 
@@ -76,10 +88,19 @@ def test_organisation_number_format_and_check_digit(orgnr: str, ok: bool) -> Non
         ({"kind": "delete_everything"}, DeadLetterReason.SCHEMA_VIOLATION),
         ({"request_id": "short"}, DeadLetterReason.SCHEMA_VIOLATION),
         ({"subject": {"name": "Anna"}}, DeadLetterReason.SCHEMA_VIOLATION),
-        ({"subject": {"personal_identity_number": "198112189877"}}, DeadLetterReason.SCHEMA_VIOLATION),
-        ({"subject": {"email": "a@b.se", "phone": "0701234567"}}, DeadLetterReason.SCHEMA_VIOLATION),
+        (
+            {"subject": {"personal_identity_number": "198112189877"}},
+            DeadLetterReason.SCHEMA_VIOLATION,
+        ),
+        (
+            {"subject": {"email": "a@b.se", "phone": "0701234567"}},
+            DeadLetterReason.SCHEMA_VIOLATION,
+        ),
         ({"received_at": "2026-01-31T09:00:00"}, DeadLetterReason.SCHEMA_VIOLATION),
-        ({"rectification": {"changes": [{"field": "email", "value": "x@y.se"}]}}, DeadLetterReason.SCHEMA_VIOLATION),
+        (
+            {"rectification": {"changes": [{"field": "email", "value": "x@y.se"}]}},
+            DeadLetterReason.SCHEMA_VIOLATION,
+        ),
         ({"unexpected": 1}, DeadLetterReason.SCHEMA_VIOLATION),
     ],
 )
@@ -89,7 +110,12 @@ def test_schema_violations(change: dict, reason: DeadLetterReason) -> None:  # t
 
 def test_rectification_requires_changes() -> None:
     assert reason_of(document(kind="rectification")) is DeadLetterReason.SCHEMA_VIOLATION
-    ok = run(document(kind="rectification", rectification={"changes": [{"field": "phone", "value": "+46701234567"}]}))
+    ok = run(
+        document(
+            kind="rectification",
+            rectification={"changes": [{"field": "phone", "value": "+46701234567"}]},
+        )
+    )
     assert ok.data.rectification is not None
 
 

@@ -13,21 +13,33 @@ from temporalio.api.common.v1 import Payload
 
 from orchestrator.codec import AesGcmCodec, PayloadKeyMissing, encrypted_data_converter
 from orchestrator.logging import configure_logging, scrub
-from schemas.subject import Identifier, SubjectRef
 from schemas.identifiers import IdentifierType
+from schemas.subject import Identifier, SubjectRef
 
 
 def test_scrub_masks_emails_identity_numbers_and_phones() -> None:
     text = "mail anna.o@exempel.se pnr 198112189876 or 811218-9876 org 556036-0793 tel +46701234567"
     cleaned = scrub(text)
-    for secret in ("anna.o@exempel.se", "198112189876", "811218-9876", "556036-0793", "+46701234567"):
+    for secret in (
+        "anna.o@exempel.se",
+        "198112189876",
+        "811218-9876",
+        "556036-0793",
+        "+46701234567",
+    ):
         assert secret not in cleaned
 
 
-def test_log_lines_from_structlog_and_stdlib_are_redacted(capsys: pytest.CaptureFixture[str]) -> None:
+def test_log_lines_from_structlog_and_stdlib_are_redacted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     configure_logging("INFO", "json")
     structlog.get_logger("t").info(
-        "hello", email="anna@exempel.se", name="Anna Svensson", request_id="req-1", note="pnr 198112189876"
+        "hello",
+        email="anna@exempel.se",
+        name="Anna Svensson",
+        request_id="req-1",
+        note="pnr 198112189876",
     )
     logging.getLogger("some.library").warning("failed for anna@exempel.se")
     err = capsys.readouterr().err
@@ -37,7 +49,9 @@ def test_log_lines_from_structlog_and_stdlib_are_redacted(capsys: pytest.Capture
 
 
 def test_identifiers_never_render_their_values() -> None:
-    ref = SubjectRef(identifiers=(Identifier(type=IdentifierType.EMAIL, value="anna@exempel.se"),), name="Anna")
+    ref = SubjectRef(
+        identifiers=(Identifier(type=IdentifierType.EMAIL, value="anna@exempel.se"),), name="Anna"
+    )
     assert "anna@exempel.se" not in repr(ref) + str(ref) + str(ref.identifiers[0])
 
 

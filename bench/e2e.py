@@ -1,0 +1,211 @@
+"""End-to-end throughput and latency of the spine, against the floor this machine allows.
+
+    .venv/bin/python bench/e2e.py [--requests 100] [--customers 2000]
+
+Starts its own broker, Temporal dev server, sandbox billing DB, worker and intake processes (the
+same code as `dsr up`), then measures:
+  1. the floor: N no-op workflows of the same activity shape, started directly on Temporal;
+  2. the spine: N signed access requests through Kafka to completed records;
+  3. one request end to end on the idle stack (median of several).
+Prints requests/s for both, their ratio (target >= 0.7) and the single-request latency (< 2 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+from temporalio.client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.localstack import (
+    ManagedProcess,
+    free_port,
+    kafka_broker,
+    temporal_dev_server,
+)
+from orchestrator.publish import encode_request
+from orchestrator.settings import Settings
+from orchestrator.signing import signature_headers
+from orchestrator.temporal_client import connect_temporal
+from schemas.events import DsrRequestedEvent
+from schemas.records import CompletionRecord
+from schemas.workflow import workflow_id_for
+
+
+def access_event(request_id: str, email: str) -> DsrRequestedEvent:
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return DsrRequestedEvent.model_validate(
+        {
+            "specversion": "1.0",
+            "id": secrets.token_hex(8),
+            "source": "urn:bench",
+            "type": "dsr.requested.v1",
+            "time": now,
+            "datacontenttype": "application/json",
+            "data": {
+                "request_id": request_id,
+                "kind": "access",
+                "received_at": now,
+                "channel": "portal",
+                "subject": {"email": email},
+                "verification": {"method": "portal_login", "verified_at": now},
+            },
+        }
+    )
+
+
+async def wait_started_then_result(client: Client, request_id: str) -> CompletionRecord:
+    handle = client.get_workflow_handle(
+        workflow_id_for(request_id), result_type=CompletionRecord
+    )
+    while True:
+        try:
+            return await handle.result()
+        except Exception:
+            await asyncio.sleep(0.02)
+
+
+async def floor(address: str, n: int, connectors: int) -> float:
+    client = await Client.connect(address)
+    # warm-up
+    await client.execute_workflow(
+        "NoopShape", connectors, id=f"noop-warm-{secrets.token_hex(4)}", task_queue="bench-noop"
+    )
+    start = time.perf_counter()
+    handles = [
+        await client.start_workflow(
+            "NoopShape", connectors, id=f"noop-{i}-{secrets.token_hex(4)}", task_queue="bench-noop"
+        )
+        for i in range(n)
+    ]
+    await asyncio.gather(*(h.result() for h in handles))
+    return n / (time.perf_counter() - start)
+
+
+async def spine(settings: Settings, emails: list[str], n: int) -> tuple[float, list[float]]:
+    client = await connect_temporal(settings)
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    key_id, secret = next(iter(settings.signing_key_ring().items()))
+
+    async def send(request_id: str, email: str) -> None:
+        value = encode_request(access_event(request_id, email))
+        await producer.send_and_wait(
+            settings.requests_topic,
+            key=request_id.encode(),
+            value=value,
+            headers=signature_headers(value, key_id, secret),
+        )
+
+    try:
+        # warm-up (consumer group join, first workflow task)
+        warm = f"bench-warm-{secrets.token_hex(4)}"
+        await send(warm, emails[0])
+        await wait_started_then_result(client, warm)
+
+        latencies = []
+        for i in range(5):
+            rid = f"bench-lat-{i}-{secrets.token_hex(4)}"
+            t0 = time.perf_counter()
+            await send(rid, emails[i % len(emails)])
+            await wait_started_then_result(client, rid)
+            latencies.append(time.perf_counter() - t0)
+
+        ids = [f"bench-{i}-{secrets.token_hex(4)}" for i in range(n)]
+        start = time.perf_counter()
+        await asyncio.gather(*(send(rid, emails[i % len(emails)]) for i, rid in enumerate(ids)))
+        records = await asyncio.gather(*(wait_started_then_result(client, rid) for rid in ids))
+        rate = n / (time.perf_counter() - start)
+        assert all(r.status.value == "completed" for r in records)
+        return rate, latencies
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--customers", type=int, default=2000)
+    args = parser.parse_args()
+
+    from sandbox.billing.seed import seed_billing
+
+    root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
+    logs = root / "logs"
+    kafka_port, temporal_port = free_port(), free_port()
+    procs: list[ManagedProcess] = []
+    try:
+        procs.append(kafka_broker(kafka_port, logs))
+        procs.append(temporal_dev_server(temporal_port, root / "temporal.db", logs))
+        billing_url = f"sqlite+aiosqlite:///{root / 'billing.db'}"
+        summary = asyncio.run(seed_billing(billing_url, args.customers, 3))
+        emails = [e.email for e in summary.examples.values() if getattr(e, "email", None)]
+        env = {
+            "DSR_ENV_FILE": "/nonexistent",
+            "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+            "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+            "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
+            "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+            "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'dsr.db'}",
+            "DSR_BILLING_DATABASE_URL": billing_url,
+            "DSR_EXPORT_DIR": str(root / "exports"),
+            "DSR_INTAKE_DATADIR": str(root / "intake-data"),
+            "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
+            "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
+            "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
+            "DSR_LOG_LEVEL": "WARNING",
+        }
+        settings = Settings(
+            **{k.removeprefix("DSR_").lower(): v for k, v in env.items() if k != "DSR_ENV_FILE"}
+        )
+        address = f"127.0.0.1:{temporal_port}"
+
+        noop = ManagedProcess(
+            "noop-worker",
+            [sys.executable, str(ROOT / "bench" / "noop_shape.py"), address],
+            logs / "noop.log",
+        ).start()
+        procs.append(noop)
+        floor_rate = asyncio.run(floor(address, args.requests, connectors=1))
+        noop.stop()
+
+        for name in ("worker", "intake"):
+            procs.append(
+                ManagedProcess(
+                    name,
+                    [sys.executable, "-m", "orchestrator.cli", name],
+                    logs / f"{name}.log",
+                    env=env,
+                ).start()
+            )
+        spine_rate, latencies = asyncio.run(spine(settings, emails, args.requests))
+
+        print(
+            f"requests:                    {args.requests} "
+            f"(billing sandbox: {args.customers} customers)"
+        )
+        print(f"floor (no-op, same shape):   {floor_rate:6.1f} workflows/s")
+        print(f"spine (Kafka → completed):   {spine_rate:6.1f} requests/s")
+        print(f"ratio:                       {spine_rate / floor_rate:6.2f}  (target >= 0.70)")
+        print(
+            f"one request end to end:      median {statistics.median(latencies):.3f} s, "
+            f"max {max(latencies):.3f} s  (target < 2 s)"
+        )
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""The store: request summaries, completion records and the append-only, hash-chained audit trail.
+
+All three are written by workflow activities, which Temporal may retry after a crash, so every
+write is idempotent: upserting a summary again is harmless, a completion record is written once,
+and an audit entry is appended once per `dedupe_key`.
+
+Audit chain: each entry's `hash` is SHA-256 over the previous entry's hash and the canonical JSON
+of the entry (see `_hashing`); appends are serialised (PostgreSQL: a transaction-level advisory
+lock; SQLite: BEGIN IMMEDIATE), so concurrent writers in several processes never fork the chain.
+Triggers in the database reject UPDATE, DELETE (and on PostgreSQL TRUNCATE) of audit entries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.store._engine import create_engine, normalise_url, write_transaction
+from orchestrator.store._errors import AuditChainBroken, SchemaOutOfDate
+from orchestrator.store._hashing import GENESIS_HASH, canonical_json, chain_hash, entry_document
+from orchestrator.store._migrate import (
+    current_revision,
+    head_revision,
+    known_revisions,
+    upgrade_engine,
+)
+from orchestrator.store._tables import audit_events, completion_records, requests
+from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
+from schemas.status import RequestStatus
+
+__all__ = ["Store"]
+
+# pg_advisory_xact_lock key serialising audit appends ("dsr-aud" as a 56-bit number).
+AUDIT_LOCK_KEY = 0x6473722D617564
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _utc_fields(model: _M) -> _M:
+    """The model with its top-level datetimes converted to `datetime.UTC`."""
+    update = {
+        name: value.astimezone(UTC)
+        for name, value in model
+        if isinstance(value, datetime) and value.tzinfo is not None
+    }
+    return model.model_copy(update=update) if update else model
+
+
+def _require_aware(name: str, value: datetime | None) -> None:
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise ValueError(f"{name} is a naive datetime; the store needs timezone-aware datetimes")
+
+
+class Store:
+    """Async access to the store. Open with `await Store.open(url)` (or `async with`), close with
+    `await store.close()`. One instance per process is enough: it pools connections and is safe
+    for concurrent use by many tasks of one event loop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        """Wrap an engine from `_engine.create_engine`; most callers want `Store.open`."""
+        self._engine = engine
+        self._dialect = engine.dialect.name
+        # Appends from one process queue here instead of all waiting on the database lock.
+        self._append_lock = asyncio.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @classmethod
+    async def open(cls, database_url: str, *, migrate: bool = True) -> Store:
+        """Connect to `database_url` (SQLite file or PostgreSQL) and, unless `migrate=False`,
+        upgrade its schema to the newest migration. With `migrate=False` the schema must
+        already be current, or `SchemaOutOfDate` is raised."""
+        engine = create_engine(normalise_url(database_url))
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+            else:
+                current, head = await current_revision(engine), head_revision()
+                if current != head:
+                    known = current is None or current in known_revisions()
+                    raise SchemaOutOfDate(current, head, known=known)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The underlying engine (for health checks and tests; write through the methods)."""
+        return self._engine
+
+    def _insert(self, table: sa.Table) -> Any:
+        dialect_module = postgresql if self._dialect == "postgresql" else sqlite
+        return dialect_module.insert(table)
+
+    # -- request summaries ---------------------------------------------------------------------
+
+    async def upsert_request(self, summary: RequestSummary) -> None:
+        """Insert or replace the request's current state.
+
+        A summary older than the stored one (smaller `updated_at`, e.g. from a delayed retry) does
+        not overwrite it; one with the same `updated_at` does (a retry writes the same state).
+        """
+        for name in ("received_at", "due_at", "updated_at", "completed_at"):
+            _require_aware(name, getattr(summary, name))
+        row = summary.model_dump(mode="python", exclude={"systems"})
+        row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
+        for name in ("kind", "channel", "status"):
+            row[name] = str(row[name])
+        insert = self._insert(requests).values(**row)
+        statement = insert.on_conflict_do_update(
+            index_elements=[requests.c.request_id],
+            set_={name: insert.excluded[name] for name in row if name != "request_id"},
+            where=requests.c.updated_at <= insert.excluded.updated_at,
+        )
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+
+    async def get_request(self, request_id: str) -> RequestSummary | None:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(requests).where(requests.c.request_id == request_id)
+            )
+            row = result.mappings().one_or_none()
+        return None if row is None else self._summary(row)
+
+    async def list_requests(
+        self, status: RequestStatus | None = None, limit: int = 100
+    ) -> list[RequestSummary]:
+        """Requests, newest received first, optionally only those with `status`."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        query = (
+            sa.select(requests)
+            .order_by(requests.c.received_at.desc(), requests.c.request_id.desc())
+            .limit(limit)
+        )
+        if status is not None:
+            query = query.where(requests.c.status == str(RequestStatus(status)))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [self._summary(row) for row in rows]
+
+    @staticmethod
+    def _summary(row: sa.RowMapping) -> RequestSummary:
+        return _utc_fields(RequestSummary.model_validate(dict(row)))
+
+    # -- completion records --------------------------------------------------------------------
+
+    async def save_completion_record(self, record: CompletionRecord) -> CompletionRecord:
+        """Store the request's completion record once. Saving again (a retried activity) changes
+        nothing and returns the record stored first, even if the new one differs."""
+        for name in ("received_at", "due_at", "completed_at"):
+            _require_aware(name, getattr(record, name))
+        document = _utc_fields(record).model_dump(mode="json")
+        statement = (
+            self._insert(completion_records)
+            .values(request_id=record.request_id, record=document, created_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=[completion_records.c.request_id])
+        )
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+            stored = (
+                await conn.execute(
+                    sa.select(completion_records.c.record).where(
+                        completion_records.c.request_id == record.request_id
+                    )
+                )
+            ).scalar_one()
+        return _utc_fields(CompletionRecord.model_validate(stored))
+
+    async def get_completion_record(self, request_id: str) -> CompletionRecord | None:
+        async with self._engine.connect() as conn:
+            stored = (
+                await conn.execute(
+                    sa.select(completion_records.c.record).where(
+                        completion_records.c.request_id == request_id
+                    )
+                )
+            ).scalar_one_or_none()
+        return None if stored is None else _utc_fields(CompletionRecord.model_validate(stored))
+
+    # -- audit trail ---------------------------------------------------------------------------
+
+    async def append_audit(self, event: AuditEvent) -> AuditEvent:
+        """Append `event` to the audit trail and return it with `sequence`, `prev_hash` and
+        `hash` set. `at` must be timezone-aware and comes back in UTC; `details` come back as
+        stored, i.e. as pydantic writes them to JSON (datetimes as ISO strings, sets as lists,
+        NaN as null; unserialisable values raise `ValueError`). If an entry with the same
+        `dedupe_key` exists, nothing is appended and that entry is returned."""
+        _require_aware("at", event.at)
+        details = event.model_dump(mode="json", include={"details"})["details"]
+        at = event.at.astimezone(UTC)
+        document = entry_document(
+            request_id=event.request_id,
+            action=str(event.action),
+            actor=event.actor,
+            at=at,
+            details=details,
+            dedupe_key=event.dedupe_key,
+        )
+        canonical_json(document)  # fail before locking anything if it cannot be hashed
+        async with self._append_lock, write_transaction(self._engine) as conn:
+            if self._dialect == "postgresql":
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY}
+                )
+            existing = (
+                (
+                    await conn.execute(
+                        sa.select(audit_events).where(audit_events.c.dedupe_key == event.dedupe_key)
+                    )
+                )
+                .mappings()
+                .one_or_none()
+            )
+            if existing is not None:
+                return self._event(existing)
+            last_hash = (
+                await conn.execute(
+                    sa.select(audit_events.c.hash).order_by(audit_events.c.sequence.desc()).limit(1)
+                )
+            ).scalar_one_or_none()
+            prev_hash = last_hash or GENESIS_HASH
+            entry_hash = chain_hash(prev_hash, document)
+            sequence = (
+                await conn.execute(
+                    sa.insert(audit_events)
+                    .values(
+                        request_id=event.request_id,
+                        action=str(event.action),
+                        actor=event.actor,
+                        at=at,
+                        details=details,
+                        dedupe_key=event.dedupe_key,
+                        prev_hash=prev_hash,
+                        hash=entry_hash,
+                    )
+                    .returning(audit_events.c.sequence)
+                )
+            ).scalar_one()
+        return event.model_copy(
+            update={
+                "at": at,
+                "details": details,
+                "sequence": sequence,
+                "prev_hash": prev_hash,
+                "hash": entry_hash,
+            }
+        )
+
+    async def audit_trail(self, request_id: str) -> list[AuditEvent]:
+        """The request's audit entries in sequence order."""
+        async with self._engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        sa.select(audit_events)
+                        .where(audit_events.c.request_id == request_id)
+                        .order_by(audit_events.c.sequence)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [self._event(row) for row in rows]
+
+    async def verify_audit_chain(self) -> int:
+        """Recompute the whole chain in sequence order; return the number of entries verified.
+        Raises `AuditChainBroken(sequence)` at the first entry that does not match its hash or
+        does not link to the hash of the entry before it."""
+        verified = 0
+        expected_prev = GENESIS_HASH
+        async with self._engine.connect() as conn, conn.begin():
+            result = await conn.stream(
+                sa.select(audit_events)
+                .order_by(audit_events.c.sequence)
+                .execution_options(yield_per=1000)
+            )
+            async for row in result.mappings():
+                sequence = row["sequence"]
+                if row["prev_hash"] != expected_prev:
+                    raise AuditChainBroken(
+                        sequence,
+                        f"prev_hash {row['prev_hash']} is not the hash of the entry before it "
+                        f"({expected_prev})",
+                    )
+                try:
+                    recomputed = chain_hash(
+                        row["prev_hash"],
+                        entry_document(
+                            request_id=row["request_id"],
+                            action=row["action"],
+                            actor=row["actor"],
+                            at=row["at"],
+                            details=row["details"],
+                            dedupe_key=row["dedupe_key"],
+                        ),
+                    )
+                except (TypeError, ValueError) as exc:
+                    raise AuditChainBroken(sequence, f"entry cannot be hashed: {exc}") from exc
+                if recomputed != row["hash"]:
+                    raise AuditChainBroken(
+                        sequence, f"content hashes to {recomputed}, stored hash is {row['hash']}"
+                    )
+                expected_prev = row["hash"]
+                verified += 1
+        return verified
+
+    @staticmethod
+    def _event(row: sa.RowMapping) -> AuditEvent:
+        return AuditEvent(
+            request_id=row["request_id"],
+            action=AuditAction(row["action"]),
+            actor=row["actor"],
+            at=row["at"],
+            details=row["details"],
+            dedupe_key=row["dedupe_key"],
+            sequence=row["sequence"],
+            prev_hash=row["prev_hash"],
+            hash=row["hash"],
+        )

@@ -1,0 +1,109 @@
+"""Table definitions (SQLAlchemy Core). The migrations in `migrations/versions/` create exactly
+these; a test compares the two so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+__all__ = [
+    "AUDIT_APPEND_ONLY_MESSAGE",
+    "UTCDateTime",
+    "audit_events",
+    "completion_records",
+    "metadata",
+    "requests",
+]
+
+AUDIT_APPEND_ONLY_MESSAGE = "audit_events is append-only"
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL stores `timestamptz`; SQLite has no time zones, so the value is stored as naive UTC
+    (fixed-width ISO text, which also sorts correctly) and given `tzinfo=UTC` again on read.
+    Naive datetimes are refused rather than guessed at.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} (the store needs aware datetimes)"
+            )
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: object, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+# The current state of each request, upserted at every status change.
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("due_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("completed_at", UTCDateTime, nullable=True),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("systems", sa.JSON, nullable=False),
+    sa.Index(None, "status", "received_at"),
+    sa.Index(None, "received_at"),
+    sa.Index(None, "due_at"),
+)
+
+# One completion record per request, written once.
+completion_records = sa.Table(
+    "completion_records",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Append-only, hash-chained audit trail (UPDATE/DELETE are rejected by triggers).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("sequence", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("request_id", sa.Text, nullable=False, index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("dedupe_key", sa.Text, nullable=False, unique=True),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    # Never reuse a sequence number on SQLite, even if the last row were somehow removed.
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,34 @@
+"""Replay over committed histories: a change to DsrWorkflow that would break workflows already
+running in production (non-determinism) fails here, in CI, before it ships.
+
+Histories are recorded by the integration tests with DSR_RECORD_HISTORIES=1 (see
+tests/integration/test_decisions.py) and encrypted with the fixed test-only payload key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from orchestrator.codec import encrypted_data_converter
+from orchestrator.settings import Settings
+from tests.conftest import REPLAY_PAYLOAD_KEYS
+from workflows.dsr import DsrWorkflow
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed() -> None:
+    names = {p.stem for p in HISTORIES}
+    assert {"access", "erasure", "access_confirmed_identity", "erasure_denied"} <= names
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
+async def test_replay(path: Path) -> None:
+    keys = Settings(payload_keys=REPLAY_PAYLOAD_KEYS).payload_key_ring()
+    replayer = Replayer(workflows=[DsrWorkflow], data_converter=encrypted_data_converter(keys))
+    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
+    await replayer.replay_workflow(history)
