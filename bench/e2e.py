@@ -66,9 +66,7 @@ def access_event(request_id: str, email: str) -> DsrRequestedEvent:
 
 
 async def wait_started_then_result(client: Client, request_id: str) -> CompletionRecord:
-    handle = client.get_workflow_handle(
-        workflow_id_for(request_id), result_type=CompletionRecord
-    )
+    handle = client.get_workflow_handle(workflow_id_for(request_id), result_type=CompletionRecord)
     while True:
         try:
             return await handle.result()

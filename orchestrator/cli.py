@@ -39,9 +39,11 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _settings() -> Settings:
+def _settings(*, service: bool = False) -> Settings:
+    """Settings, and logging: services log at DSR_LOG_LEVEL; commands for people only warn."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    level = settings.log_level if service else "WARNING"
+    configure_logging(level, settings.log_format if service else "console")
     return settings
 
 
@@ -77,7 +79,7 @@ def worker(
     """Run Temporal workers: the workflow queue and one queue per connector."""
     from workflows.worker import run_workers
 
-    settings = _settings()
+    settings = _settings(service=True)
     asyncio.run(
         run_workers(
             settings,
@@ -92,7 +94,7 @@ def intake() -> None:
     """Run the faust intake agent on the requests topic."""
     from orchestrator.intake.app import run_intake
 
-    run_intake(_settings())
+    run_intake(_settings(service=True))
 
 
 # ── submit ────────────────────────────────────────────────────────────────────────────────
@@ -249,9 +251,16 @@ def _print_summary(summary: RequestSummary) -> None:
             )
             or "-"
         )
-        tail = system.export.uri if system.export else (system.reason or "")
+        tail = "exported" if system.export else (system.reason if not system.retained else "")
         table.add_row(system.system, system.outcome.value, counts, retained, tail)
     console.print(table)
+    for system in summary.systems:
+        if system.export is not None:
+            console.print(
+                f"export {system.system}: {system.export.uri}  "
+                f"({system.export.records} records, sha256 {system.export.sha256[:16]}…)",
+                soft_wrap=True,
+            )
 
 
 @app.command()

@@ -112,8 +112,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Chatty libraries stay at WARNING unless debugging.
-    for noisy in ("aiokafka", "kafka", "faust", "mode", "temporalio.activity"):
+    # Chatty libraries stay at WARNING. aiosqlite's DEBUG lines quote statement parameters
+    # (personal data): never below INFO, whatever the level asked for.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    for noisy in ("aiokafka", "kafka", "faust", "mode", "temporalio.activity", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
 
 

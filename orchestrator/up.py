@@ -11,6 +11,7 @@ import asyncio
 import base64
 import os
 import secrets
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,7 @@ from orchestrator.localstack import (
     wait_until,
 )
 from orchestrator.store import Store
+from sandbox.billing.seed import SeedSummary, seed_billing
 
 __all__ = ["LOCAL_PORTS", "local_env", "run_local_stack", "seed_sandbox"]
 
@@ -71,9 +73,7 @@ def local_env(state_dir: Path) -> dict[str, str]:
     return values
 
 
-async def seed_sandbox(billing_url: str | None, customers: int, seed: int) -> object:
-    from sandbox.billing.seed import seed_billing
-
+async def seed_sandbox(billing_url: str | None, customers: int, seed: int) -> SeedSummary:
     url = billing_url or os.environ.get("DSR_BILLING_DATABASE_URL")
     if not url:
         raise StartupFailed("no billing database URL (--billing-url or DSR_BILLING_DATABASE_URL)")
@@ -110,7 +110,9 @@ def run_local_stack(state_dir: Path, customers: int) -> int:
         )
         if not (state_dir / "billing.db").exists():
             console.print(f"seeding sandbox billing system with {customers} customers …")
-            summary = asyncio.run(seed_sandbox(env["DSR_BILLING_DATABASE_URL"], customers, 1))
+            summary: SeedSummary | None = asyncio.run(
+                seed_sandbox(env["DSR_BILLING_DATABASE_URL"], customers, 1)
+            )
         else:
             summary = None
         asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
@@ -137,19 +139,23 @@ def run_local_stack(state_dir: Path, customers: int) -> int:
         console.print(f"[red]{failure}[/red]")
         return 1
     finally:
+        # A second Ctrl-C must not abandon the children half-stopped.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in reversed(started):
             process.stop()
         console.print("stopped.")
 
 
-def _print_ready(state_dir: Path, summary: object) -> None:
-    example = getattr(summary, "examples", None)
-    email = "<a customer's e-mail>"
-    if isinstance(example, dict) and example:
-        first = next(iter(example.values()))
-        email = getattr(first, "email", None) or email
-    elif isinstance(example, list) and example:
-        email = getattr(example[0], "email", None) or email
+def _example_email(summary: SeedSummary | None, state_dir: Path) -> str:
+    """A seeded private person's e-mail for the example command (kept across restarts)."""
+    remembered = state_dir / "example-email"
+    if summary is not None and summary.examples.plain_person is not None:
+        remembered.write_text(summary.examples.plain_person.emails[0])
+    return remembered.read_text().strip() if remembered.exists() else "<a customer's e-mail>"
+
+
+def _print_ready(state_dir: Path, summary: SeedSummary | None) -> None:
+    email = _example_email(summary, state_dir)
     console.print(
         f"""
 [bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)

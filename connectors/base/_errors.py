@@ -7,7 +7,7 @@
     └── PermanentError                 retrying cannot help: the system is marked failed / manual
         ├── ConfigurationError         missing or wrong settings (URL, database)
         ├── AuthenticationError        bad credentials
-        ├── AmbiguousSubject           two different people behind one identifier: never erase blindly
+        ├── AmbiguousSubject           two people behind one identifier: never erase blindly
         └── UnsupportedOperation       the connector does not declare this operation
 
 Messages must never contain personal data: they reach logs, Temporal failures and the DPO.

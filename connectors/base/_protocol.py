@@ -36,7 +36,7 @@ class Operation(StrEnum):
 
 
 class RetentionRule(BaseModel):
-    """Why a category outlives an erasure request, and for how long (None: while the reason lasts)."""
+    """Why a category outlives an erasure request, and how long (None: while the reason lasts)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

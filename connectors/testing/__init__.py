@@ -1,0 +1,43 @@
+"""Test tooling shipped with the package: the connector contract suite and its helpers.
+
+    from connectors.testing import ConnectorContract, KnownSubject, RecordingSink
+
+`ConnectorContract` needs pytest (a development dependency) and is imported on first use, so
+`RecordingSink` and the other helpers can be imported where pytest is not installed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from connectors.testing._sink import RecordingSink
+from connectors.testing._support import (
+    KnownSubject,
+    dead_tcp_address,
+    discover,
+    exception_text,
+    leaked_values,
+    personal_values,
+)
+
+if TYPE_CHECKING:
+    from connectors.testing.contract import ConnectorContract
+
+__all__ = [
+    "ConnectorContract",
+    "KnownSubject",
+    "RecordingSink",
+    "dead_tcp_address",
+    "discover",
+    "exception_text",
+    "leaked_values",
+    "personal_values",
+]
+
+
+def __getattr__(name: str) -> object:
+    if name == "ConnectorContract":
+        from connectors.testing.contract import ConnectorContract
+
+        return ConnectorContract
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

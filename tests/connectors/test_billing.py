@@ -1,0 +1,698 @@
+"""The billing connector: the contract suite on SQLite and PostgreSQL, plus billing's own rules.
+
+Each contract class seeds its own database once (200 customers) and hands every test a different
+seeded subject, so tests never see each other's erasures. PostgreSQL tests create a uniquely named
+database and drop it afterwards, so parallel runs never collide.
+
+Bad credentials on PostgreSQL: the local server trusts every connection from 127.0.0.1, so a wrong
+password cannot be tested. A role that does not exist is refused at login with SQLSTATE 28000
+(invalid authorization specification, the same class as a wrong password, 28P01), and the
+connector maps class 28 to AuthenticationError. A database that does not exist (3D000) is a
+ConfigurationError.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from connectors.base import (
+    AmbiguousSubject,
+    AuthenticationError,
+    ConfigurationError,
+    PermanentError,
+    SystemUnavailable,
+)
+from connectors.billing import (
+    BOOKKEEPING_LEGAL_BASIS,
+    BillingConnector,
+    bookkeeping_until,
+)
+from connectors.billing._connector import _lookup
+from connectors.billing._errors import classify
+from connectors.testing import (
+    ConnectorContract,
+    KnownSubject,
+    RecordingSink,
+    dead_tcp_address,
+    discover,
+    leaked_values,
+    personal_values,
+)
+from sandbox.billing import (
+    SeededCustomer,
+    seed_billing,
+    seeded_customer,
+)
+from sandbox.billing import customers as customers_table
+from sandbox.billing import invoice_lines as invoice_lines_table
+from sandbox.billing import invoices as invoices_table
+from sandbox.people import Customer, generate_customers
+from schemas.events import FieldChange
+from schemas.identifiers import IdentifierType
+from schemas.status import RetentionReason
+from schemas.subject import Identifier, SubjectRef
+
+SEED = 7
+CUSTOMERS = 200
+TODAY = date(2026, 11, 25)  # billing's own tests fix "today" so retention outcomes are stable
+
+PG_HOST, PG_PORT, PG_ADMIN_USER = "127.0.0.1", 5432, "postgres"
+
+
+def _ref(*pairs: tuple[IdentifierType, str], name: str | None = None) -> SubjectRef:
+    return SubjectRef(
+        identifiers=tuple(Identifier(type=kind, value=value) for kind, value in pairs), name=name
+    )
+
+
+def _by_email(customer: Customer, *, name: bool = True) -> SubjectRef:
+    return _ref((IdentifierType.EMAIL, customer.email), name=customer.name if name else None)
+
+
+def _customers(predicate: Callable[[Customer], bool]) -> Iterator[SeededCustomer]:
+    for customer in generate_customers(CUSTOMERS, SEED):
+        if predicate(customer):
+            yield seeded_customer(customer.index, SEED)
+
+
+def _plain_person(customer: Customer) -> bool:
+    return customer.kind == "person" and customer.status == "active" and customer.special is None
+
+
+# --- the contract, on both databases ------------------------------------------------------
+
+
+class _BillingContract(ConnectorContract):
+    """Billing's fixtures for the contract suite; subclasses provide `billing_url`."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def subject_pool(cls) -> Iterator[SeededCustomer]:
+        """Plain active persons, one per test that asks: tests never share a subject."""
+        return _customers(_plain_person)
+
+    @pytest.fixture
+    async def connector(self, billing_url: str) -> AsyncIterator[BillingConnector]:
+        connector = BillingConnector(billing_url, statement_timeout=10, connect_timeout=5)
+        yield connector
+        await connector.aclose()
+
+    @pytest.fixture
+    def known_subject(
+        self, billing_url: str, subject_pool: Iterator[SeededCustomer]
+    ) -> KnownSubject:
+        seeded = next(subject_pool)
+        return KnownSubject(_by_email(seeded.customer), seeded.counts)
+
+    @pytest.fixture
+    def unknown_subject(self) -> SubjectRef:
+        return _ref(
+            (IdentifierType.EMAIL, f"nobody.{uuid.uuid4().hex[:10]}@example.invalid"),
+            (IdentifierType.CUSTOMER_NUMBER, "K999999999"),
+            (IdentifierType.PHONE, "+46700000000"),
+            name="Ingen Alls",
+        )
+
+    @pytest.fixture
+    def ambiguous_subject(self) -> SubjectRef:
+        shared = next(_customers(lambda c: c.special == "shared_email")).customer
+        return _by_email(shared)
+
+
+class TestBillingConnectorSqlite(_BillingContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    async def billing_url(cls, tmp_path_factory: pytest.TempPathFactory) -> str:
+        path = tmp_path_factory.mktemp("billing-contract") / "billing.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        await seed_billing(url, CUSTOMERS, SEED)
+        return url
+
+    @pytest.fixture
+    async def unreachable_connector(self, tmp_path: Path) -> AsyncIterator[BillingConnector]:
+        # SQLite has no address: a database file that cannot be opened is its outage.
+        connector = BillingConnector(f"sqlite+aiosqlite:///{tmp_path}/no-such-dir/billing.db")
+        yield connector
+        await connector.aclose()
+
+
+async def _postgres_admin() -> asyncpg.Connection:
+    try:
+        return await asyncpg.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_ADMIN_USER, database="postgres", timeout=5
+        )
+    except (OSError, asyncpg.PostgresError) as exc:
+        pytest.skip(f"PostgreSQL on {PG_HOST}:{PG_PORT} is not available ({type(exc).__name__})")
+
+
+@pytest.fixture(scope="module")
+async def postgres_database() -> AsyncIterator[Callable[[], Any]]:
+    """Creates uniquely named databases on the local PostgreSQL and drops them at the end."""
+    created: list[str] = []
+
+    async def create() -> str:
+        admin = await _postgres_admin()
+        name = f"dsr_test_billing_{uuid.uuid4().hex[:12]}"
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        created.append(name)
+        return f"postgresql+asyncpg://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+    yield create
+    if created:
+        admin = await _postgres_admin()
+        try:
+            for name in created:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+@pytest.mark.postgres
+class TestBillingConnectorPostgres(_BillingContract):
+    @pytest.fixture(scope="class")
+    @classmethod
+    async def billing_url(cls, postgres_database: Callable[[], Any]) -> str:
+        url: str = await postgres_database()
+        await seed_billing(url, CUSTOMERS, SEED)
+        return url
+
+    @pytest.fixture
+    async def unreachable_connector(self) -> AsyncIterator[BillingConnector]:
+        host, port = dead_tcp_address()
+        connector = BillingConnector(
+            f"postgresql+asyncpg://{PG_ADMIN_USER}@{host}:{port}/billing", connect_timeout=2
+        )
+        yield connector
+        await connector.aclose()
+
+    @pytest.fixture
+    async def bad_credentials_connector(self, billing_url: str) -> AsyncIterator[BillingConnector]:
+        role = f"dsr_no_such_role_{uuid.uuid4().hex[:8]}"
+        database = billing_url.rsplit("/", 1)[1]
+        connector = BillingConnector(
+            f"postgresql+asyncpg://{role}:wrong-password@{PG_HOST}:{PG_PORT}/{database}",
+            connect_timeout=5,
+        )
+        yield connector
+        await connector.aclose()
+
+
+@pytest.mark.postgres
+async def test_postgres_missing_database_is_a_configuration_error(
+    postgres_database: Callable[[], Any],
+) -> None:
+    await _postgres_admin()  # skips when PostgreSQL is not there
+    missing = f"dsr_test_missing_{uuid.uuid4().hex[:8]}"
+    connector = BillingConnector(
+        f"postgresql+asyncpg://{PG_ADMIN_USER}@{PG_HOST}:{PG_PORT}/{missing}"
+    )
+    try:
+        with pytest.raises(ConfigurationError) as error:
+            await connector.locate(_ref((IdentifierType.CUSTOMER_NUMBER, "K100001")))
+        assert missing not in str(error.value)
+    finally:
+        await connector.aclose()
+
+
+# --- billing's own rules (one SQLite database for the module) -----------------------------
+
+
+@pytest.fixture(scope="module")
+async def billing_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("billing-rules") / "billing.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await seed_billing(url, CUSTOMERS, SEED)
+    return url
+
+
+@pytest.fixture
+async def billing(billing_url: str) -> AsyncIterator[BillingConnector]:
+    connector = BillingConnector(billing_url)
+    yield connector
+    await connector.aclose()
+
+
+def _db_path(url: str) -> str:
+    return url.split("///", 1)[1]
+
+
+def _query(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(_db_path(url)) as conn:
+        return list(conn.execute(sql, params))
+
+
+# A separate pool per rule so that no two tests touch the same customer.
+_persons = _customers(_plain_person)
+
+
+def test_bookkeeping_until_is_the_end_of_the_seventh_following_year() -> None:
+    assert bookkeeping_until(date(2024, 12, 31)) == date(2031, 12, 31)
+    assert bookkeeping_until(date(2019, 12, 31)) == date(2026, 12, 31)
+    # a broken financial year: 7 years after the calendar year in which it ended
+    assert bookkeeping_until(date(2024, 6, 30)) == date(2031, 12, 31)
+
+
+async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    kept_from = date(TODAY.year - 7, 1, 1)  # FY 2018 and older ended its retention in 2025
+    seeded = next(
+        s
+        for s in _persons
+        if any(i.financial_year_end < kept_from for i in s.activity.invoices)
+        and any(i.financial_year_end >= kept_from for i in s.activity.invoices)
+    )
+    expired = [i for i in seeded.activity.invoices if i.financial_year_end < kept_from]
+    kept = [i for i in seeded.activity.invoices if i.financial_year_end >= kept_from]
+    customer_id = seeded.customer.index + 1
+
+    subject = await discover(billing, _by_email(seeded.customer))
+    result = await billing.erase(subject, TODAY)
+
+    assert result.deleted["invoices"] == len(expired)
+    assert result.deleted["payments"] == sum(len(i.payments) for i in expired)
+    assert result.deleted["card_tokens"] == len(seeded.activity.card_tokens)
+    assert result.deleted["login_sessions"] == len(seeded.activity.login_sessions)
+    assert result.anonymised == {"contact": 1}
+    retained = {item.category: item for item in result.retained}
+    latest = bookkeeping_until(max(i.financial_year_end for i in kept))
+    assert retained["invoices"].count == len(kept)
+    assert retained["invoices"].until == latest
+    assert retained["invoices"].reason is RetentionReason.BOOKKEEPING
+    assert retained["invoices"].legal_basis == BOOKKEEPING_LEGAL_BASIS
+    paid = [i for i in kept if i.payments]
+    assert retained["payments"].count == sum(len(i.payments) for i in kept)
+    assert retained["payments"].until == bookkeeping_until(max(i.financial_year_end for i in paid))
+    assert seeded.customer.customer_number in result.evidence
+
+    # The database: old vouchers gone with their lines, kept ones untouched, the row anonymised.
+    rows = _query(
+        billing_url,
+        "SELECT buyer_name, financial_year_end FROM invoices WHERE customer_id = ?",
+        customer_id,
+    )
+    assert len(rows) == len(kept)
+    assert all(name == kept[0].buyer_name for name, _ in rows)  # the invoice snapshot is kept
+    lines = _query(
+        billing_url,
+        "SELECT count(*) FROM invoice_lines JOIN invoices ON invoices.id = invoice_lines.invoice_id"
+        " WHERE invoices.customer_id = ?",
+        customer_id,
+    )
+    assert lines[0][0] == sum(len(i.lines) for i in kept)
+    orphans = _query(
+        billing_url,
+        "SELECT count(*) FROM invoice_lines WHERE invoice_id NOT IN (SELECT id FROM invoices)",
+    )
+    assert orphans[0][0] == 0
+    customer = _query(
+        billing_url,
+        "SELECT name, email, phone, personal_identity_number, street, postcode, city, status,"
+        " anonymised_at, customer_number FROM customers WHERE id = ?",
+        customer_id,
+    )[0]
+    assert customer[:7] == (None,) * 7
+    assert customer[7] == "anonymised"
+    assert customer[8] is not None
+    assert customer[9] == seeded.customer.customer_number
+
+
+async def test_erase_after_all_retention_ended_keeps_nothing(billing: BillingConnector) -> None:
+    seeded = next(_persons)
+    subject = await discover(billing, _by_email(seeded.customer))
+    result = await billing.erase(subject, date(2040, 1, 1))
+    assert result.retained == []
+    assert result.deleted["invoices"] == len(seeded.activity.invoices)
+    assert result.deleted["payments"] == seeded.activity.payments
+    after = await billing.locate(subject)
+    assert not after.found
+
+
+async def test_same_person_with_two_emails_is_one_subject(billing: BillingConnector) -> None:
+    first, second = _two_email_pair()
+    by_first = await billing.locate(_by_email(first))
+    assert not by_first.ambiguous
+    assert by_first.counts["contact"] == 1
+    learned = {(i.type, i.value) for i in by_first.learned}
+    assert (IdentifierType.PERSONAL_IDENTITY_NUMBER, first.personal_identity_number) in learned
+    assert (IdentifierType.CUSTOMER_NUMBER, first.customer_number) in learned
+
+    subject = await discover(billing, _by_email(first))
+    values = {(i.type, i.value) for i in subject.identifiers}
+    assert (IdentifierType.EMAIL, second.email) in values  # found through the personnummer
+    assert (IdentifierType.CUSTOMER_NUMBER, second.customer_number) in values
+    located = await billing.locate(subject)
+    assert not located.ambiguous
+    one, two = seeded_customer(first.index, SEED), seeded_customer(second.index, SEED)
+    expected = {k: one.counts[k] + two.counts[k] for k in located.counts}
+    assert located.counts == expected
+
+    result = await billing.erase(subject, TODAY)
+    assert result.anonymised == {"contact": 2}
+    assert first.customer_number in result.evidence
+    assert second.customer_number in result.evidence
+    assert not (await billing.locate(_by_email(second))).found
+
+
+def _two_email_pair() -> tuple[Customer, Customer]:
+    pair = [s.customer for s in _customers(lambda c: c.special == "two_emails" and c.index >= 50)]
+    return pair[0], pair[1]
+
+
+def _shared_email_pair() -> tuple[Customer, Customer]:
+    pair = [s.customer for s in _customers(lambda c: c.special == "shared_email" and c.index >= 50)]
+    return pair[0], pair[1]
+
+
+async def test_shared_email_is_ambiguous_and_refused(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    first, second = _shared_email_pair()
+    assert first.email == second.email
+    subject = _by_email(first)
+
+    located = await billing.locate(subject)
+    assert located.ambiguous
+    assert located.ambiguity_reason == "email matches 2 customers with different identity numbers"
+    assert located.learned == []
+    assert located.counts["contact"] == 2
+    for operation in (
+        billing.erase(subject, TODAY),
+        billing.export(subject, RecordingSink()),
+        billing.rectify(subject, [FieldChange(field="city", value="Kiruna")]),
+        billing.restrict(subject),
+    ):
+        with pytest.raises(AmbiguousSubject) as error:
+            await operation
+        leaks = len(leaked_values(str(error.value), personal_values(subject)))
+        assert leaks == 0
+    untouched = _query(
+        billing_url,
+        "SELECT count(*) FROM customers WHERE lower(email) = ? AND status = 'active'"
+        " AND restricted = 0",
+        first.email,
+    )
+    assert untouched[0][0] == 2
+
+    # Either person, found by personnummer, is one subject; the shared address is not passed on.
+    by_pnr = _ref((IdentifierType.PERSONAL_IDENTITY_NUMBER, str(first.personal_identity_number)))
+    own = await billing.locate(by_pnr)
+    assert not own.ambiguous
+    assert IdentifierType.EMAIL not in {i.type for i in own.learned}
+    result = await billing.erase(await discover(billing, by_pnr), TODAY)
+    assert result.anonymised == {"contact": 1}
+    other = _ref((IdentifierType.PERSONAL_IDENTITY_NUMBER, str(second.personal_identity_number)))
+    assert (await billing.locate(other)).counts["contact"] == 1
+
+
+async def test_a_name_that_does_not_match_makes_the_subject_ambiguous(
+    billing: BillingConnector,
+) -> None:
+    customer = next(_persons).customer
+    wrong = _ref((IdentifierType.EMAIL, customer.email), name="Helt Annan Person")
+    result = await billing.locate(wrong)
+    assert result.ambiguous
+    assert (
+        result.ambiguity_reason == "email matches a customer whose name differs from the name given"
+    )
+    # Case, accents, extra given names and the order of names do not matter.
+    for name in (customer.name.upper(), f"{customer.last_name} {customer.first_name}"):
+        assert not (
+            await billing.locate(_ref((IdentifierType.EMAIL, customer.email), name=name))
+        ).ambiguous
+
+
+async def test_identifiers_of_two_people_together_are_ambiguous(billing: BillingConnector) -> None:
+    one, other = next(_persons).customer, next(_persons).customer
+    mixed = _ref((IdentifierType.EMAIL, one.email), (IdentifierType.PHONE, other.phone))
+    result = await billing.locate(mixed)
+    assert result.ambiguous
+    assert (
+        result.ambiguity_reason
+        == "the identifiers given match 2 customers with different identity numbers"
+    )
+
+
+async def test_anonymised_customer_keeps_only_invoices(billing: BillingConnector) -> None:
+    seeded = next(_customers(lambda c: c.status == "anonymised"))
+    by_number = _ref((IdentifierType.CUSTOMER_NUMBER, seeded.customer.customer_number))
+    result = await billing.locate(by_number)
+    assert result.counts == seeded.counts
+    assert result.counts["contact"] == 0
+    assert result.counts["invoices"] == len(seeded.activity.invoices) > 0
+    assert not (await billing.locate(_by_email(seeded.customer, name=False))).found
+
+
+async def test_company_contact(billing: BillingConnector, billing_url: str) -> None:
+    seeded = next(_customers(lambda c: c.kind == "company" and c.status == "active"))
+    company = seeded.customer
+    assert company.organisation_number is not None
+    by_orgnr = _ref(
+        (IdentifierType.ORGANISATION_NUMBER, company.organisation_number.replace("-", ""))
+    )
+    assert (await billing.locate(by_orgnr)).counts == seeded.counts
+    by_email = _ref((IdentifierType.EMAIL, company.email), name=company.contact_name)
+    assert not (await billing.locate(by_email)).ambiguous  # the contact person's name matches
+
+    result = await billing.rectify(by_email, [FieldChange(field="name", value="Ny Kontaktperson")])
+    assert result.changed == {"contact": 1}
+    row = _query(
+        billing_url,
+        "SELECT name, contact_name FROM customers WHERE id = ?",
+        company.index + 1,
+    )[0]
+    assert row == (company.name, "Ny Kontaktperson")  # the company's own name is not the subject's
+
+
+async def test_rectify_validates_and_never_touches_invoices(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    seeded = next(_persons)
+    customer = seeded.customer
+    subject = _by_email(customer)
+    result = await billing.rectify(
+        subject,
+        [
+            FieldChange(field="postcode", value="41301"),
+            FieldChange(field="phone", value="070-123 45 67"),
+            FieldChange(field="email", value="not-an-address"),
+            FieldChange(field="buyer_name", value="Someone"),
+            FieldChange(field="personal_identity_number", value="199001011234"),
+        ],
+    )
+    assert result.changed == {"contact": 1}
+    assert result.rejected_fields == ["email", "buyer_name", "personal_identity_number"]
+    row = _query(
+        billing_url, "SELECT postcode, phone, email FROM customers WHERE id = ?", customer.index + 1
+    )[0]
+    assert row == ("413 01", "+46701234567", customer.email)
+    buyers = _query(
+        billing_url,
+        "SELECT DISTINCT buyer_address FROM invoices WHERE customer_id = ?",
+        customer.index + 1,
+    )
+    assert buyers == [(customer.address,)]
+
+
+async def test_restrict_sets_and_clears_the_flag(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    customer = next(_persons).customer
+    subject = _by_email(customer)
+
+    def flag() -> int:
+        return int(
+            _query(
+                billing_url, "SELECT restricted FROM customers WHERE id = ?", customer.index + 1
+            )[0][0]
+        )
+
+    assert (await billing.restrict(subject)).restricted == {"contact": 1}
+    assert flag() == 1
+    assert (await billing.lift_restriction(subject)).restricted == {"contact": 1}
+    assert flag() == 0
+    assert (
+        await billing.restrict(_ref((IdentifierType.EMAIL, "nobody@example.invalid")))
+    ).restricted == {}
+
+
+async def test_export_records(billing: BillingConnector) -> None:
+    seeded = next(s for s in _persons if s.activity.card_tokens and s.activity.login_sessions)
+    sink = RecordingSink()
+    result = await billing.export(_by_email(seeded.customer), sink)
+    assert result.artifact is None
+    assert result.counts == seeded.counts
+    (contact,) = sink.records["contact"]
+    assert contact["email"] == seeded.customer.email
+    assert contact["personal_identity_number"] == seeded.customer.personal_identity_number
+    first = sink.records["invoices"][0]
+    invoice = seeded.activity.invoices[0]
+    assert first["issued_on"] == invoice.issued_on.isoformat()
+    assert first["kept_until"] == bookkeeping_until(invoice.financial_year_end).isoformat()
+    assert first["total_ore"] == invoice.total_ore
+    assert first["total"] == f"{invoice.total_ore // 100}.{invoice.total_ore % 100:02d}"
+    assert isinstance(first["lines"], list)
+    assert len(first["lines"]) == len(invoice.lines)
+    for token in sink.records["card_tokens"]:
+        assert token["token"] == "withheld"
+        assert str(token["last4"]).isdigit()
+    ips = {str(s["ip_address"]) for s in sink.records["login_sessions"]}
+    assert ips == {s.ip_address for s in seeded.activity.login_sessions}
+
+
+async def test_export_sink_errors_are_not_disguised(billing: BillingConnector) -> None:
+    class FullDisk:
+        async def write(self, category: str, record: dict[str, object]) -> None:
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        await billing.export(_by_email(next(_persons).customer), FullDisk())
+
+
+async def test_no_personal_data_in_logs(
+    billing: BillingConnector, caplog: pytest.LogCaptureFixture
+) -> None:
+    seeded = next(_persons)
+    subject = _by_email(seeded.customer)
+    with caplog.at_level(logging.DEBUG):
+        full = await discover(billing, subject)
+        await billing.export(full, RecordingSink())
+        await billing.rectify(full, [FieldChange(field="city", value="Visby")])
+        await billing.erase(full, TODAY)
+    assert caplog.records, "the connector logs what it did"
+    leaks = len(leaked_values(caplog.text, personal_values(full)))
+    assert leaks == 0, "log lines hold personal data"
+
+
+def test_locate_lookups_are_index_searches(billing_url: str) -> None:
+    examples = {
+        IdentifierType.EMAIL: "anna@example.se",
+        IdentifierType.CUSTOMER_NUMBER: "K100001",
+        IdentifierType.PERSONAL_IDENTITY_NUMBER: "199001011234",
+        IdentifierType.ORGANISATION_NUMBER: "556677-8899",
+        IdentifierType.PHONE: "+46701234567",
+    }
+    with sqlite3.connect(_db_path(billing_url)) as conn:
+        for kind, value in examples.items():
+            compiled = _lookup(kind, value).compile(dialect=sqlite_dialect.dialect())
+            params = [compiled.params[name] for name in compiled.positiontup or []]
+            plan = " ".join(
+                row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {compiled}", params)
+            )
+            assert "USING INDEX" in plan or "USING COVERING INDEX" in plan, (kind, plan)
+            assert "SCAN customers" not in plan, (kind, plan)
+
+
+# --- configuration and failures -----------------------------------------------------------
+
+
+async def test_missing_schema_is_a_configuration_error(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    connector = BillingConnector(f"sqlite+aiosqlite:///{empty}")
+    try:
+        with pytest.raises(ConfigurationError) as error:
+            await connector.locate(_ref((IdentifierType.EMAIL, "anna@example.se")))
+        assert "anna@example.se" not in str(error.value)
+        assert error.value.__cause__ is None
+        assert error.value.__suppress_context__
+    finally:
+        await connector.aclose()
+
+
+@pytest.mark.parametrize(
+    "url", ["not a url", "mysql://user:pw@db/billing", "mssql+pyodbc://user:pw@db/billing"]
+)
+def test_bad_urls_are_configuration_errors(url: str) -> None:
+    with pytest.raises(ConfigurationError) as error:
+        BillingConnector(url)
+    assert "pw" not in str(error.value)
+
+
+def test_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("DSR_BILLING_DATABASE_URL", raising=False)
+    with pytest.raises(ConfigurationError, match="DSR_BILLING_DATABASE_URL"):
+        BillingConnector.from_settings()
+    monkeypatch.setenv("DSR_BILLING_DATABASE_URL", f"sqlite:///{tmp_path}/billing.db")
+    monkeypatch.setenv("DSR_BILLING_STATEMENT_TIMEOUT", "-1")
+    with pytest.raises(ConfigurationError) as error:
+        BillingConnector.from_settings()
+    assert "statement_timeout" in str(error.value)
+    assert "-1" not in str(error.value)
+    monkeypatch.setenv("DSR_BILLING_STATEMENT_TIMEOUT", "5")
+    connector = BillingConnector.from_settings()
+    assert "aiosqlite" in str(connector._engine.url)  # a sync URL gets the asyncio driver
+
+
+class _Orig(Exception):
+    def __init__(self, message: str, sqlstate: str) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "expected", "retryable"),
+    [
+        ("57014", SystemUnavailable, True),  # statement timeout
+        ("57P01", SystemUnavailable, True),  # admin shutdown
+        ("53300", SystemUnavailable, True),  # too many connections
+        ("40001", SystemUnavailable, True),  # serialization failure
+        ("08006", SystemUnavailable, True),  # connection failure
+        ("28P01", AuthenticationError, False),  # wrong password
+        ("28000", AuthenticationError, False),  # unknown role
+        ("3D000", ConfigurationError, False),  # no such database
+        ("42P01", ConfigurationError, False),  # no such table
+        ("42501", ConfigurationError, False),  # insufficient privilege
+        ("23505", PermanentError, False),  # unique violation
+    ],
+)
+def test_sqlstates_map_to_typed_errors(sqlstate: str, expected: type, retryable: bool) -> None:
+    secret = "anna.lind@example.se"
+    orig = _Orig(f"Key (email)=({secret}) already exists", sqlstate)
+    wrapped = sa_exc.DBAPIError("UPDATE customers SET email = $1", (secret,), orig)
+    error = classify(wrapped, "erase")
+    assert error is not None
+    assert type(error) is expected
+    assert error.retryable is retryable
+    assert secret not in str(error)
+    assert sqlstate in str(error)
+
+
+def test_timeouts_and_refused_connections_are_outages() -> None:
+    for exc in (TimeoutError(), ConnectionRefusedError(111, "refused 10.0.0.1:5432")):
+        error = classify(exc, "locate")
+        assert isinstance(error, SystemUnavailable)
+        assert "10.0.0.1" not in str(error)
+    assert classify(ValueError("a bug"), "locate") is None  # bugs are not disguised as outages
+
+
+async def test_seeded_engine_has_the_connector_tables(billing_url: str) -> None:
+    # The connector declares its own view of the schema; it must agree with the sandbox's.
+    from connectors.billing import _tables
+
+    engine = create_async_engine(billing_url)
+    try:
+        async with engine.connect() as conn:
+            for table in (_tables.customers, _tables.invoices, _tables.invoice_lines):
+                await conn.execute(select(*table.c).limit(1))
+            for sandbox_table in (customers_table, invoices_table, invoice_lines_table):
+                connector_table = getattr(_tables, sandbox_table.name)
+                assert set(connector_table.c.keys()) <= set(sandbox_table.c.keys())
+    finally:
+        await engine.dispose()
