@@ -23,7 +23,13 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_histories_are_committed() -> None:
     names = {p.stem for p in HISTORIES}
-    assert {"access", "erasure", "access_confirmed_identity", "erasure_denied"} <= names
+    assert {
+        "access",
+        "erasure",
+        "access_confirmed_identity",
+        "erasure_denied",
+        "erasure_ambiguous_closed",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sqlite3
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -128,6 +129,13 @@ async def producer(stack: Stack) -> AsyncIterator[AIOKafkaProducer]:
     await producer.start()
     yield producer
     await producer.stop()
+
+
+def billing_db(stack: Stack) -> sqlite3.Connection:
+    """A direct connection to the sandbox billing database, to check what really happened."""
+    return sqlite3.connect(
+        stack.env["DSR_BILLING_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
+    )
 
 
 def new_request_id() -> str:

@@ -13,13 +13,16 @@ from temporalio.client import Client, WorkflowHandle
 
 from schemas.records import RequestSummary
 from schemas.status import RequestStatus, SystemOutcome
-from schemas.workflow import DenyDecision, IdentityConfirmation
+from schemas.workflow import DenyDecision, IdentityConfirmation, Resolution, ResolutionAction
 from tests.integration.conftest import (
     Stack,
     completed,
     publish_signed,
     request_event,
     wait_for_workflow,
+)
+from tests.integration.conftest import (
+    billing_db as _billing_db,
 )
 
 pytestmark = pytest.mark.integration
@@ -97,3 +100,33 @@ async def test_record_histories_of_access_and_erasure(
         record = await completed(temporal, request_id)
         assert record.status is RequestStatus.COMPLETED
         await _record_history(temporal.get_workflow_handle(record.workflow_id), name)
+
+
+async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """Two people share one e-mail address: erasure by that address is manual work. The request
+    needs attention until a DPO closes it (after handling it by hand); nothing is deleted."""
+    pair = stack.seed.examples.shared_email_pair
+    assert pair is not None, "the seed contains a shared-email pair"
+    email = pair.emails[0]
+    request_id = await publish_signed(producer, stack, request_event("erasure", {"email": email}))
+    handle = await wait_for_workflow(temporal, request_id)
+
+    attention = await _status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
+    billing = next(s for s in attention.systems if s.system == "billing")
+    assert billing.outcome is SystemOutcome.MANUAL
+    assert billing.reason and email not in billing.reason
+    with _billing_db(stack) as db:
+        (still_there,) = db.execute(
+            "select count(*) from customers where lower(email) = ?", (email,)
+        ).fetchone()
+    assert still_there == 2
+
+    await handle.signal(
+        "resolve", Resolution(actor="dpo@company", action=ResolutionAction.CLOSE, note="by hand")
+    )
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED
+    assert record.reason == "closed by DPO"
+    await _record_history(handle, "erasure_ambiguous_closed")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from pathlib import Path
 from urllib.parse import urlparse
 from urllib.request import url2pathname
@@ -23,13 +22,11 @@ from tests.integration.conftest import (
     request_event,
     topic_reader,
 )
+from tests.integration.conftest import (
+    billing_db as _billing_db,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def _billing_db(stack: Stack) -> sqlite3.Connection:
-    path = stack.env["DSR_BILLING_DATABASE_URL"].removeprefix("sqlite+aiosqlite:///")
-    return sqlite3.connect(path)
 
 
 def _system(record, name: str):  # type: ignore[no-untyped-def]
