@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import os
 import secrets
 import statistics
 import sys
@@ -22,8 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -66,20 +68,48 @@ def access_event(request_id: str, email: str) -> DsrRequestedEvent:
 
 
 async def wait_started_then_result(client: Client, request_id: str) -> CompletionRecord:
+    """For a single request: poll until the intake has started it, then await its result."""
     handle = client.get_workflow_handle(workflow_id_for(request_id), result_type=CompletionRecord)
     while True:
         try:
             return await handle.result()
-        except Exception:
-            await asyncio.sleep(0.02)
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            await asyncio.sleep(0.01)
 
 
-async def floor(address: str, n: int, connectors: int) -> float:
+async def completed_on_status_topic(settings: Settings, ids: set[str]) -> None:
+    """Wait as the portal does: until every request's `completed` event is on dsr.status.v1
+    (no polling of Temporal, so the measurement does not load the server it measures)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="earliest",
+        metadata_max_age_ms=500,
+    )
+    await consumer.start()
+    consumer.subscribe([settings.status_topic])
+    pending = {i.encode() for i in ids}
+    try:
+        while pending:
+            for records in (await consumer.getmany(timeout_ms=200)).values():
+                for record in records:
+                    if record.key in pending and b'"status":"completed"' in record.value:
+                        pending.discard(record.key)
+    finally:
+        await consumer.stop()
+
+
+async def floor(
+    address: str, n: int, connectors: int, procs: list[ManagedProcess]
+) -> tuple[float, dict[str, float]]:
     client = await Client.connect(address)
     # warm-up
     await client.execute_workflow(
         "NoopShape", connectors, id=f"noop-warm-{secrets.token_hex(4)}", task_queue="bench-noop"
     )
+    before = cpu_snapshot(procs)
     start = time.perf_counter()
     handles = [
         await client.start_workflow(
@@ -88,10 +118,14 @@ async def floor(address: str, n: int, connectors: int) -> float:
         for i in range(n)
     ]
     await asyncio.gather(*(h.result() for h in handles))
-    return n / (time.perf_counter() - start)
+    rate = n / (time.perf_counter() - start)
+    after = cpu_snapshot(procs)
+    return rate, {k: (after[k] - before[k]) / n for k in after if k in before}
 
 
-async def spine(settings: Settings, emails: list[str], n: int) -> tuple[float, list[float]]:
+async def spine(
+    settings: Settings, emails: list[str], n: int, procs: list[ManagedProcess]
+) -> tuple[float, list[float], dict[str, float]]:
     client = await connect_temporal(settings)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
     await producer.start()
@@ -121,14 +155,27 @@ async def spine(settings: Settings, emails: list[str], n: int) -> tuple[float, l
             latencies.append(time.perf_counter() - t0)
 
         ids = [f"bench-{i}-{secrets.token_hex(4)}" for i in range(n)]
+        before = cpu_snapshot(procs)
         start = time.perf_counter()
+        waiting = asyncio.create_task(completed_on_status_topic(settings, set(ids)))
         await asyncio.gather(*(send(rid, emails[i % len(emails)]) for i, rid in enumerate(ids)))
-        records = await asyncio.gather(*(wait_started_then_result(client, rid) for rid in ids))
+        await waiting
         rate = n / (time.perf_counter() - start)
-        assert all(r.status.value == "completed" for r in records)
-        return rate, latencies
+        after = cpu_snapshot(procs)
+        return rate, latencies, {k: (after[k] - before[k]) / n for k in after if k in before}
     finally:
         await producer.stop()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(procs: list[ManagedProcess]) -> dict[str, float]:
+    return {p.name: cpu_seconds(p.process.pid) for p in procs if p.process is not None and p.alive}
 
 
 def main() -> None:
@@ -137,7 +184,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     args = parser.parse_args()
 
-    from sandbox.billing.seed import seed_billing
+    from sandbox.billing.seed import seed_billing, seeded_customer
 
     root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
     logs = root / "logs"
@@ -148,7 +195,12 @@ def main() -> None:
         procs.append(temporal_dev_server(temporal_port, root / "temporal.db", logs))
         billing_url = f"sqlite+aiosqlite:///{root / 'billing.db'}"
         summary = asyncio.run(seed_billing(billing_url, args.customers, 3))
-        emails = [e.email for e in summary.examples.values() if getattr(e, "email", None)]
+        emails = [
+            c.customer.email
+            for c in (seeded_customer(i, 3) for i in range(min(args.customers, 500)))
+            if c.customer.special is None and c.customer.status == "active"
+        ]
+        print(f"seeded {summary.customers} customers in {summary.seconds:.1f} s")
         env = {
             "DSR_ENV_FILE": "/nonexistent",
             "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
@@ -175,7 +227,7 @@ def main() -> None:
             logs / "noop.log",
         ).start()
         procs.append(noop)
-        floor_rate = asyncio.run(floor(address, args.requests, connectors=1))
+        floor_rate, floor_cpu = asyncio.run(floor(address, args.requests, 1, procs))
         noop.stop()
 
         for name in ("worker", "intake"):
@@ -187,7 +239,7 @@ def main() -> None:
                     env=env,
                 ).start()
             )
-        spine_rate, latencies = asyncio.run(spine(settings, emails, args.requests))
+        spine_rate, latencies, cpu = asyncio.run(spine(settings, emails, args.requests, procs))
 
         print(
             f"requests:                    {args.requests} "
@@ -196,6 +248,14 @@ def main() -> None:
         print(f"floor (no-op, same shape):   {floor_rate:6.1f} workflows/s")
         print(f"spine (Kafka → completed):   {spine_rate:6.1f} requests/s")
         print(f"ratio:                       {spine_rate / floor_rate:6.2f}  (target >= 0.70)")
+        print(
+            "floor CPU per workflow (ms): "
+            + ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in floor_cpu.items())
+        )
+        print(
+            "spine CPU per request (ms):  "
+            + ", ".join(f"{name} {seconds * 1000:.0f}" for name, seconds in cpu.items())
+        )
         print(
             f"one request end to end:      median {statistics.median(latencies):.3f} s, "
             f"max {max(latencies):.3f} s  (target < 2 s)"

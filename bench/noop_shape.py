@@ -1,6 +1,7 @@
 """The floor: a no-op workflow with the same activity shape as an access request in DsrWorkflow
-(status, list connectors, status, locate ×connectors in parallel, export ×connectors in
-parallel, record, status), started directly on Temporal. Run as a worker process by bench/e2e.py.
+(status, list connectors, status, two discovery rounds of locate ×connectors in parallel,
+export ×connectors in parallel, record, status), started directly on Temporal.
+Run as a worker process by bench/e2e.py.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class NoopShape:
         await step()  # received
         await step()  # list connectors
         await step()  # in_progress
-        await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # locate
+        for _round in range(2):  # discovery: the first locate teaches identifiers, one more round
+            await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # locate
         await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # export
         await step()  # record completion
         await step()  # completed

@@ -40,7 +40,7 @@ HEARTBEAT_EVERY = timedelta(seconds=2)
 
 
 class RecordStore(Protocol):
-    async def upsert_request(self, summary: RequestSummary) -> None: ...
+    async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent: ...
     async def append_audit(self, event: AuditEvent) -> AuditEvent: ...
     async def save_completion_record(self, record: CompletionRecord) -> CompletionRecord: ...
 
@@ -100,9 +100,11 @@ async def _heartbeating() -> AsyncIterator[None]:
     """Heartbeat while the connector works, so a dead worker is noticed within the timeout."""
 
     async def beat() -> None:
+        # First beat after one interval: most operations finish sooner and need no heartbeat
+        # RPC at all; long ones beat every interval, well inside the heartbeat timeout.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(HEARTBEAT_EVERY.total_seconds())
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:
@@ -186,8 +188,8 @@ class OrchestratorActivities:
     @activity.defn(name="orchestrator.publish_status")
     async def publish_status(self, update: StatusUpdate) -> None:
         summary = update.summary
-        await self._store.upsert_request(summary)
-        await self._store.append_audit(
+        await self._store.record_status(
+            summary,
             AuditEvent(
                 request_id=summary.request_id,
                 action=update.action,
@@ -195,7 +197,7 @@ class OrchestratorActivities:
                 at=summary.updated_at,
                 details=update.details,
                 dedupe_key=update.dedupe_key,
-            )
+            ),
         )
         await self._publisher.publish(summary)
 

@@ -7,8 +7,9 @@ I/O to activities (connectors on their own task queues; store and Kafka on the o
 Status changes are published at each step, so the portal and the DPO always see where it is.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here, deliberately: the sandbox re-executes this
+# module for every workflow run, and Temporal's decorators resolve string annotations with
+# eval through the sandbox's import proxies — real annotation objects are far cheaper.
 import asyncio
 from datetime import timedelta
 from typing import Any

@@ -510,26 +510,35 @@ class BillingConnector(Connector):
         counts = dict.fromkeys(_CATEGORY_NAMES, 0)
         counts["contact"] = len(match.live)
         for ids in _chunks(match.ids):
-            counts["invoices"] += await self._scalar(
-                conn, select(func.count()).where(invoices.c.customer_id.in_(ids))
-            )
-            counts["payments"] += await self._scalar(
-                conn,
-                select(func.count())
-                .select_from(payments.join(invoices, payments.c.invoice_id == invoices.c.id))
-                .where(invoices.c.customer_id.in_(ids)),
-            )
-            counts["card_tokens"] += await self._scalar(
-                conn, select(func.count()).where(card_tokens.c.customer_id.in_(ids))
-            )
-            counts["login_sessions"] += await self._scalar(
-                conn, select(func.count()).where(login_sessions.c.customer_id.in_(ids))
-            )
+            # One round trip for all four categories: locate runs in every discovery round.
+            row = (
+                await conn.execute(
+                    select(
+                        select(func.count())
+                        .where(invoices.c.customer_id.in_(ids))
+                        .scalar_subquery()
+                        .label("invoices"),
+                        select(func.count())
+                        .select_from(
+                            payments.join(invoices, payments.c.invoice_id == invoices.c.id)
+                        )
+                        .where(invoices.c.customer_id.in_(ids))
+                        .scalar_subquery()
+                        .label("payments"),
+                        select(func.count())
+                        .where(card_tokens.c.customer_id.in_(ids))
+                        .scalar_subquery()
+                        .label("card_tokens"),
+                        select(func.count())
+                        .where(login_sessions.c.customer_id.in_(ids))
+                        .scalar_subquery()
+                        .label("login_sessions"),
+                    )
+                )
+            ).one()
+            for category in ("invoices", "payments", "card_tokens", "login_sessions"):
+                counts[category] += int(getattr(row, category) or 0)
         return counts
-
-    @staticmethod
-    async def _scalar(conn: AsyncConnection, statement: Any) -> int:
-        return int((await conn.execute(statement)).scalar_one() or 0)
 
     async def _learned(
         self, conn: AsyncConnection, subject: SubjectRef, match: _Match

@@ -20,7 +20,7 @@ from typing import Any, Self, TypeVar
 import sqlalchemy as sa
 from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from orchestrator.store._engine import create_engine, normalise_url, write_transaction
 from orchestrator.store._errors import AuditChainBroken, SchemaOutOfDate
@@ -122,6 +122,20 @@ class Store:
         A summary older than the stored one (smaller `updated_at`, e.g. from a delayed retry) does
         not overwrite it; one with the same `updated_at` does (a retry writes the same state).
         """
+        statement = self._upsert_statement(summary)
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+
+    async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent:
+        """`upsert_request` and `append_audit` in one transaction: a state is never stored
+        without its audit entry, nor the entry without the state. Idempotent like both."""
+        statement = self._upsert_statement(summary)
+        document, details, at = self._audit_document(event)
+        async with self._append_lock, write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+            return await self._append_locked(conn, event, document, details, at)
+
+    def _upsert_statement(self, summary: RequestSummary) -> Any:
         for name in ("received_at", "due_at", "updated_at", "completed_at"):
             _require_aware(name, getattr(summary, name))
         row = summary.model_dump(mode="python", exclude={"systems"})
@@ -134,8 +148,7 @@ class Store:
             set_={name: insert.excluded[name] for name in row if name != "request_id"},
             where=requests.c.updated_at <= insert.excluded.updated_at,
         )
-        async with write_transaction(self._engine) as conn:
-            await conn.execute(statement)
+        return statement
 
     async def get_request(self, request_id: str) -> RequestSummary | None:
         async with self._engine.connect() as conn:
@@ -209,6 +222,12 @@ class Store:
         stored, i.e. as pydantic writes them to JSON (datetimes as ISO strings, sets as lists,
         NaN as null; unserialisable values raise `ValueError`). If an entry with the same
         `dedupe_key` exists, nothing is appended and that entry is returned."""
+        document, details, at = self._audit_document(event)
+        async with self._append_lock, write_transaction(self._engine) as conn:
+            return await self._append_locked(conn, event, document, details, at)
+
+    @staticmethod
+    def _audit_document(event: AuditEvent) -> tuple[dict[str, Any], Any, datetime]:
         _require_aware("at", event.at)
         details = event.model_dump(mode="json", include={"details"})["details"]
         at = event.at.astimezone(UTC)
@@ -221,45 +240,55 @@ class Store:
             dedupe_key=event.dedupe_key,
         )
         canonical_json(document)  # fail before locking anything if it cannot be hashed
-        async with self._append_lock, write_transaction(self._engine) as conn:
-            if self._dialect == "postgresql":
-                await conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY}
-                )
-            existing = (
-                (
-                    await conn.execute(
-                        sa.select(audit_events).where(audit_events.c.dedupe_key == event.dedupe_key)
-                    )
-                )
-                .mappings()
-                .one_or_none()
+        return document, details, at
+
+    async def _append_locked(
+        self,
+        conn: AsyncConnection,
+        event: AuditEvent,
+        document: dict[str, Any],
+        details: Any,
+        at: datetime,
+    ) -> AuditEvent:
+        """The append itself; the caller holds `_append_lock` and a write transaction."""
+        if self._dialect == "postgresql":
+            await conn.execute(
+                sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY}
             )
-            if existing is not None:
-                return self._event(existing)
-            last_hash = (
+        existing = (
+            (
                 await conn.execute(
-                    sa.select(audit_events.c.hash).order_by(audit_events.c.sequence.desc()).limit(1)
+                    sa.select(audit_events).where(audit_events.c.dedupe_key == event.dedupe_key)
                 )
-            ).scalar_one_or_none()
-            prev_hash = last_hash or GENESIS_HASH
-            entry_hash = chain_hash(prev_hash, document)
-            sequence = (
-                await conn.execute(
-                    sa.insert(audit_events)
-                    .values(
-                        request_id=event.request_id,
-                        action=str(event.action),
-                        actor=event.actor,
-                        at=at,
-                        details=details,
-                        dedupe_key=event.dedupe_key,
-                        prev_hash=prev_hash,
-                        hash=entry_hash,
-                    )
-                    .returning(audit_events.c.sequence)
+            )
+            .mappings()
+            .one_or_none()
+        )
+        if existing is not None:
+            return self._event(existing)
+        last_hash = (
+            await conn.execute(
+                sa.select(audit_events.c.hash).order_by(audit_events.c.sequence.desc()).limit(1)
+            )
+        ).scalar_one_or_none()
+        prev_hash = last_hash or GENESIS_HASH
+        entry_hash = chain_hash(prev_hash, document)
+        sequence = (
+            await conn.execute(
+                sa.insert(audit_events)
+                .values(
+                    request_id=event.request_id,
+                    action=str(event.action),
+                    actor=event.actor,
+                    at=at,
+                    details=details,
+                    dedupe_key=event.dedupe_key,
+                    prev_hash=prev_hash,
+                    hash=entry_hash,
                 )
-            ).scalar_one()
+                .returning(audit_events.c.sequence)
+            )
+        ).scalar_one()
         return event.model_copy(
             update={
                 "at": at,

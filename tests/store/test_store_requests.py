@@ -8,7 +8,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 
 from orchestrator.store import Store
-from schemas.records import RequestSummary
+from schemas.records import AuditEvent, RequestSummary
 from schemas.status import RequestStatus, SystemOutcome, SystemStatus
 
 Make = Callable[..., RequestSummary]
@@ -108,3 +108,29 @@ async def test_list_filters_and_orders_newest_first(store: Store, make_summary: 
     assert newest_two == everything[:2]
     with pytest.raises(ValueError, match="limit"):
         await store.list_requests(limit=0)
+
+
+async def test_record_status_stores_state_and_audit_entry_together(
+    store: Store, make_summary: Make, make_event: Callable[..., AuditEvent]
+) -> None:
+    summary = make_summary("req-atomic-1", status=RequestStatus.COMPLETED)
+    event = make_event("req-atomic-1", dedupe_key="wf/run/7")
+    entry = await store.record_status(summary, event)
+    assert entry.sequence is not None and entry.hash is not None
+    assert (await store.get_request("req-atomic-1")) == summary
+    # A retried activity: same state, same dedupe key — no second audit entry.
+    again = await store.record_status(summary, event)
+    assert again.sequence == entry.sequence
+    assert [e.dedupe_key for e in await store.audit_trail("req-atomic-1")] == ["wf/run/7"]
+    assert await store.verify_audit_chain() == 1
+
+
+async def test_record_status_is_all_or_nothing(
+    store: Store, make_summary: Make, make_event: Callable[..., AuditEvent]
+) -> None:
+    """An audit entry that cannot be stored takes the state change down with it."""
+    summary = make_summary("req-atomic-2")
+    bad = make_event("req-atomic-2", details={"x": object()})
+    with pytest.raises(ValueError, match="serialize"):
+        await store.record_status(summary, bad)
+    assert await store.get_request("req-atomic-2") is None
