@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
@@ -23,8 +24,10 @@ __all__ = [
     "ManagedProcess",
     "StartupFailed",
     "free_port",
+    "http_ready",
     "kafka_broker",
     "port_open",
+    "sandbox_server",
     "temporal_dev_server",
     "temporal_health",
     "tool_path",
@@ -199,4 +202,39 @@ def temporal_dev_server(
         "Temporal dev server",
         interval=0.2,
     )
+    return proc
+
+
+def http_ready(url: str) -> bool:
+    """True when `url` answers 200 (used for the sandbox servers' /health)."""
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:  # noqa: S310 - our own 127.0.0.1
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def sandbox_server(
+    system: str,
+    port: int,
+    database_url: str,
+    log_dir: Path,
+    options: dict[str, str] | None = None,
+) -> ManagedProcess:
+    """One HTTP sandbox system (registrar, newsletter, support) under uvicorn on 127.0.0.1."""
+    argv: list[str | os.PathLike[str]] = [
+        sys.executable,
+        "-m",
+        "sandbox.serve",
+        system,
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+    ]
+    for key, value in (options or {}).items():
+        argv += ["--option", f"{key}={value}"]
+    proc = ManagedProcess(f"sandbox-{system}", argv, log_dir / f"sandbox-{system}.log").start()
+    url = f"http://127.0.0.1:{port}/health"
+    wait_until(lambda: proc.ensure_alive() and http_ready(url), 30, f"sandbox {system}")
     return proc

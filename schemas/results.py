@@ -7,13 +7,32 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.status import ExportArtifact, RetainedItem
 from schemas.subject import Identifier
 
-__all__ = ["EraseResult", "ExportResult", "LocateResult", "RectifyResult", "RestrictResult"]
+__all__ = [
+    "EraseResult",
+    "ExportResult",
+    "LocateResult",
+    "RecipientNotification",
+    "RectifyResult",
+    "RestrictResult",
+    "UnsubscribeResult",
+]
 
 
 class _Result(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     system: str
+
+
+class RecipientNotification(BaseModel):
+    """Art. 19: a recipient (e.g. the .se registry) told of a rectification, erasure or
+    restriction. `reference` is the recipient's own id for the change (a handle, a ticket)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    recipient: str
+    action: str
+    reference: str
 
 
 class LocateResult(_Result):
@@ -41,12 +60,21 @@ class EraseResult(_Result):
     anonymised: dict[str, int] = Field(default_factory=dict)
     retained: list[RetainedItem] = Field(default_factory=list)
     evidence: str = ""
+    notified: list[RecipientNotification] = Field(default_factory=list)
 
 
 class RectifyResult(_Result):
     changed: dict[str, int] = Field(default_factory=dict)
     rejected_fields: list[str] = Field(default_factory=list)
+    notified: list[RecipientNotification] = Field(default_factory=list)
 
 
 class RestrictResult(_Result):
     restricted: dict[str, int] = Field(default_factory=dict)
+    notified: list[RecipientNotification] = Field(default_factory=list)
+
+
+class UnsubscribeResult(_Result):
+    """Objection / consent withdrawal: processing stopped, the data itself kept (not erased)."""
+
+    unsubscribed: dict[str, int] = Field(default_factory=dict)

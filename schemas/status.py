@@ -89,3 +89,5 @@ class SystemStatus(BaseModel):
     reason: str | None = None
     retained: list[RetainedItem] = Field(default_factory=list)
     export: ExportArtifact | None = None
+    # Art. 19: recipients told of the change, e.g. "se-registry" (names only, no references).
+    notified: list[str] = Field(default_factory=list)

@@ -23,7 +23,14 @@ from temporalio.exceptions import ApplicationError
 
 from connectors.base import Connector, ConnectorError, ConnectorInfo, RateLimited
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
-from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
+from schemas.results import (
+    EraseResult,
+    ExportResult,
+    LocateResult,
+    RectifyResult,
+    RestrictResult,
+    UnsubscribeResult,
+)
 from schemas.status import ExportArtifact
 from schemas.workflow import ConnectorCall, StatusUpdate
 
@@ -167,6 +174,26 @@ class ConnectorActivities:
     @activity.defn(name="connector.restrict")
     async def restrict(self, call: ConnectorCall) -> RestrictResult:
         return await self._run(lambda: self._connector.restrict(call.subject))
+
+    @activity.defn(name="connector.lift_restriction")
+    async def lift_restriction(self, call: ConnectorCall) -> RestrictResult:
+        return await self._run(lambda: self._connector.lift_restriction(call.subject))
+
+    @activity.defn(name="connector.unsubscribe")
+    async def unsubscribe(self, call: ConnectorCall) -> UnsubscribeResult:
+        return await self._run(lambda: self._connector.unsubscribe(call.subject))
+
+    def all(self) -> list[Callable[..., Awaitable[object]]]:
+        """Every operation, for registering on the connector's task queue."""
+        return [
+            self.locate,
+            self.export,
+            self.erase,
+            self.rectify,
+            self.restrict,
+            self.lift_restriction,
+            self.unsubscribe,
+        ]
 
 
 class OrchestratorActivities:

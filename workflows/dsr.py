@@ -31,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
         EraseResult,
         ExportResult,
         LocateResult,
+        RecipientNotification,
         RectifyResult,
         RestrictResult,
+        UnsubscribeResult,
     )
     from schemas.status import RequestStatus, SystemOutcome, SystemStatus
     from schemas.subject import SubjectRef
@@ -69,6 +71,10 @@ _OPERATION_FOR_KIND = {
     RequestKind.OBJECTION: Operation.UNSUBSCRIBE,
     RequestKind.CONSENT_WITHDRAWAL: Operation.UNSUBSCRIBE,
 }
+
+
+def _recipients(notifications: list[RecipientNotification]) -> list[str]:
+    return sorted({n.recipient for n in notifications})
 
 
 @workflow.defn(name="DsrWorkflow")
@@ -291,15 +297,24 @@ class DsrWorkflow:
                     info.name,
                     outcome=SystemOutcome.DONE,
                     counts=rectified.changed,
+                    notified=_recipients(rectified.notified),
                     reason=(
                         f"fields not held here: {', '.join(rectified.rejected_fields)}"
                         if rectified.rejected_fields
                         else None
                     ),
                 )
+            elif operation is Operation.UNSUBSCRIBE:
+                stopped = await self._call(params, info, operation, subject, UnsubscribeResult)
+                self._update(info.name, outcome=SystemOutcome.DONE, counts=stopped.unsubscribed)
             else:
                 restricted = await self._call(params, info, operation, subject, RestrictResult)
-                self._update(info.name, outcome=SystemOutcome.DONE, counts=restricted.restricted)
+                self._update(
+                    info.name,
+                    outcome=SystemOutcome.DONE,
+                    counts=restricted.restricted,
+                    notified=_recipients(restricted.notified),
+                )
         except (ActivityError, ApplicationError) as error:
             self._fail(info.name, error)
 
@@ -322,6 +337,7 @@ class DsrWorkflow:
                 outcome=SystemOutcome.FAILED,
                 counts=counts,
                 retained=erased.retained,
+                notified=_recipients(erased.notified),
                 reason=f"verification failed: data remains in {', '.join(leftover)}",
             )
             return
@@ -330,6 +346,7 @@ class DsrWorkflow:
             outcome=SystemOutcome.RETAINED if erased.retained else SystemOutcome.DONE,
             counts=counts,
             retained=erased.retained,
+            notified=_recipients(erased.notified),
             reason="; ".join(
                 f"{i.category}: {i.reason.value} until {i.until}" for i in erased.retained
             )

@@ -48,7 +48,7 @@ def _connector_workers(
                 task_queue=describe(
                     type(connector), settings.connector_task_queue_prefix
                 ).task_queue,
-                activities=[acts.locate, acts.export, acts.erase, acts.rectify, acts.restrict],
+                activities=acts.all(),
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )
         )

@@ -18,7 +18,14 @@ from pydantic import BaseModel, ConfigDict
 from connectors.base._errors import UnsupportedOperation
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
-from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
+from schemas.results import (
+    EraseResult,
+    ExportResult,
+    LocateResult,
+    RectifyResult,
+    RestrictResult,
+    UnsubscribeResult,
+)
 from schemas.status import RetentionReason
 from schemas.subject import SubjectRef
 
@@ -109,6 +116,11 @@ class Connector(ABC):
 
     async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
         raise UnsupportedOperation(f"{self.name} does not support lift_restriction")
+
+    async def unsubscribe(self, subject: SubjectRef) -> UnsubscribeResult:
+        """Objection (Art. 21) / consent withdrawal (Art. 7(3)): stop the processing that rests
+        on consent or legitimate interest (e.g. the newsletter) without erasing the subject."""
+        raise UnsupportedOperation(f"{self.name} does not support unsubscribe")
 
     @classmethod
     def category(cls, name: str) -> DataCategory:
