@@ -386,16 +386,60 @@ def schema_export(directory: Path) -> None:
 def sandbox_seed(
     customers: Annotated[int, typer.Option()] = 200,
     seed: Annotated[int, typer.Option()] = 1,
-    billing_url: Annotated[
-        str | None, typer.Option(help="Default: DSR_BILLING_DATABASE_URL.")
-    ] = None,
+    state_dir: Annotated[Path, typer.Option(help="The local stack's folder.")] = Path(".state"),
 ) -> None:
-    """(Re)create the sandbox systems with deterministic, realistic Swedish data."""
-    from orchestrator.up import seed_sandbox
+    """(Re)create the five sandbox systems with deterministic, realistic Swedish data
+    (stop `dsr up` first: its servers hold the databases open)."""
+    from orchestrator.up import local_estate, seed_sandbox
 
     _settings()
-    summary = asyncio.run(seed_sandbox(billing_url, customers, seed))
-    console.print(summary)
+    summaries = asyncio.run(seed_sandbox(local_estate(state_dir.resolve()), customers, seed))
+    for system, summary in summaries.items():
+        counts = getattr(summary, "counts", {})
+        console.print(f"{system}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+connector_app = typer.Typer(help="Connectors: the per-system adapters.")
+app.add_typer(connector_app, name="connector")
+
+
+@connector_app.command("new")
+def connector_new(
+    name: str,
+    directory: Annotated[Path, typer.Option("--dir", help="The repository root.")] = Path("."),
+) -> None:
+    """Scaffold a connector package, its contract test and its docs page."""
+    from connectors.scaffold import scaffold_connector
+
+    try:
+        result = scaffold_connector(name, directory)
+    except ValueError as error:
+        raise _fail(str(error), 2) from None
+    for path in getattr(result, "files", result):
+        console.print(str(path))
+    entry = getattr(result, "entry_point", None)
+    if entry:
+        console.print(
+            f'\nadd to pyproject.toml under [project.entry-points."dsr.connectors"]:\n  {entry}'
+        )
+
+
+@connector_app.command("list")
+def connector_list() -> None:
+    """The registered connectors: name, task queue, identifiers and operations."""
+    from connectors.base import connector_classes, describe
+
+    settings = _settings()
+    table = Table("connector", "task queue", "searches by", "operations")
+    for cls in connector_classes(settings.connectors or None).values():
+        info = describe(cls, settings.connector_task_queue_prefix)
+        table.add_row(
+            info.name,
+            info.task_queue,
+            ", ".join(info.search_identifiers),
+            ", ".join(info.operations),
+        )
+    console.print(table)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import BaseModel
 from rich.console import Console
 
 from orchestrator.localstack import (
@@ -27,11 +28,25 @@ from orchestrator.localstack import (
     wait_until,
 )
 from orchestrator.store import Store
-from sandbox.billing.seed import SeedSummary, seed_billing
+from sandbox.billing.seed import SeedSummary
+from sandbox.estate import HTTP_SYSTEMS, Estate
 
 __all__ = ["LOCAL_PORTS", "local_env", "run_local_stack", "seed_sandbox"]
 
-LOCAL_PORTS = {"kafka": 9092, "temporal": 7233, "temporal-ui": 8233}
+LOCAL_PORTS = {
+    "kafka": 9092,
+    "temporal": 7233,
+    "temporal-ui": 8233,
+    "registrar": 8301,
+    "newsletter": 8302,
+    "support": 8303,
+}
+_SECRET_SETTINGS = {
+    "registrar_token": "DSR_REGISTRAR_API_TOKEN",
+    "newsletter_token": "DSR_NEWSLETTER_API_TOKEN",
+    "newsletter_salt": "DSR_NEWSLETTER_BLOCKLIST_SALT",
+    "support_token": "DSR_SUPPORT_API_TOKEN",
+}
 console = Console()
 
 
@@ -44,7 +59,19 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def local_env(state_dir: Path) -> dict[str, str]:
+def local_estate(state_dir: Path) -> Estate:
+    """The five sandbox systems of the local stack, on fixed ports, with their kept secrets."""
+    env_file = state_dir / "local.env"
+    existing = _read_env_file(env_file) if env_file.exists() else {}
+    kept = {name: existing[var] for name, var in _SECRET_SETTINGS.items() if var in existing}
+    return Estate(
+        state_dir / "sandbox",
+        ports={system: LOCAL_PORTS[system] for system in HTTP_SYSTEMS},
+        secrets=kept,
+    )
+
+
+def local_env(state_dir: Path, estate: Estate) -> dict[str, str]:
     """The local settings; keys are generated once and kept (old histories stay decryptable)."""
     env_file = state_dir / "local.env"
     existing = _read_env_file(env_file) if env_file.exists() else {}
@@ -52,7 +79,6 @@ def local_env(state_dir: Path) -> dict[str, str]:
         "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{LOCAL_PORTS['kafka']}",
         "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{LOCAL_PORTS['temporal']}",
         "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'dsr.db'}",
-        "DSR_BILLING_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'billing.db'}",
         "DSR_EXPORT_DIR": str(state_dir / "exports"),
         "DSR_INTAKE_DATADIR": str(state_dir / "intake-data"),
         "DSR_REQUESTS_PARTITIONS": "4",
@@ -65,6 +91,7 @@ def local_env(state_dir: Path) -> dict[str, str]:
         "DSR_PAYLOAD_KEYS": f"local:{base64.b64encode(secrets.token_bytes(32)).decode()}",
     }
     values |= {k: v for k, v in existing.items() if k in ("DSR_SIGNING_KEYS", "DSR_PAYLOAD_KEYS")}
+    values |= estate.connector_env()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -73,11 +100,9 @@ def local_env(state_dir: Path) -> dict[str, str]:
     return values
 
 
-async def seed_sandbox(billing_url: str | None, customers: int, seed: int) -> SeedSummary:
-    url = billing_url or os.environ.get("DSR_BILLING_DATABASE_URL")
-    if not url:
-        raise StartupFailed("no billing database URL (--billing-url or DSR_BILLING_DATABASE_URL)")
-    return await seed_billing(url, customers, seed)
+async def seed_sandbox(estate: Estate, customers: int, seed: int) -> dict[str, BaseModel]:
+    """(Re)seed all five sandbox systems of the local stack."""
+    return await estate.seed(customers, seed)
 
 
 async def _migrate(database_url: str) -> None:
@@ -92,7 +117,8 @@ def run_local_stack(state_dir: Path, customers: int) -> int:
     if busy:
         console.print(f"[red]ports in use:[/red] {', '.join(busy)} — is another `dsr up` running?")
         return 1
-    env = local_env(state_dir)
+    estate = local_estate(state_dir)
+    env = local_env(state_dir, estate)
     os.environ.update(env)
     child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
     started: list[ManagedProcess] = []
@@ -108,13 +134,12 @@ def run_local_stack(state_dir: Path, customers: int) -> int:
                 ui_port=LOCAL_PORTS["temporal-ui"],
             )
         )
-        if not (state_dir / "billing.db").exists():
-            console.print(f"seeding sandbox billing system with {customers} customers …")
-            summary: SeedSummary | None = asyncio.run(
-                seed_sandbox(env["DSR_BILLING_DATABASE_URL"], customers, 1)
-            )
-        else:
-            summary = None
+        summary: SeedSummary | None = None
+        if not (estate.root / "billing.db").exists():
+            console.print(f"seeding the five sandbox systems with {customers} customers …")
+            summary = asyncio.run(estate.seed(customers, 1))["billing"]  # type: ignore[assignment]
+        console.print("starting sandbox systems (registrar, newsletter, support) …")
+        started.extend(estate.start_servers(logs))
         asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
         for name, command in (("worker", "worker"), ("intake", "intake")):
             started.append(
@@ -163,7 +188,11 @@ def _print_ready(state_dir: Path, summary: SeedSummary | None) -> None:
                          topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1
   Temporal               127.0.0.1:{LOCAL_PORTS["temporal"]}   UI http://127.0.0.1:{LOCAL_PORTS["temporal-ui"]}
   store (SQLite)         {state_dir / "dsr.db"}
-  sandbox billing        {state_dir / "billing.db"}
+  sandbox systems        billing, hosting (SQLite; hosting home directories on disk)
+                         registrar http://127.0.0.1:{LOCAL_PORTS["registrar"]} (RDAP under /rdap)
+                         newsletter http://127.0.0.1:{LOCAL_PORTS["newsletter"]}
+                         support http://127.0.0.1:{LOCAL_PORTS["support"]}
+                         data in {state_dir / "sandbox"}
   exports                {state_dir / "exports"}
   logs                   {state_dir / "logs"}
   settings for `dsr`     {state_dir / "local.env"}

@@ -24,13 +24,15 @@ from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from orchestrator.temporal_client import connect_temporal
-from sandbox.people import Customer
+from sandbox.estate import Estate
+from sandbox.people import BLOCK_SIZE, Customer
+from sandbox.presence import EVERYWHERE_SLOTS
 from schemas.events import DsrRequestedEvent
 from schemas.records import CompletionRecord
 from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 
-CUSTOMERS = 80
+CUSTOMERS = 150  # three blocks: three plain persons present in all five systems
 SEED = 7
 
 
@@ -67,14 +69,20 @@ class Stack:
         self.worker = self.process("worker").start()
 
     def fresh_customer(
-        self, kind: str = "person", *, needs: tuple[str, ...] = ("contact",)
+        self,
+        kind: str = "person",
+        *,
+        needs: tuple[str, ...] = ("contact",),
+        everywhere: bool = False,
     ) -> Customer:
         """A seeded, active, unambiguous customer no other test has used yet, holding at least
-        one record in each category of `needs` (so tests never interfere with each other)."""
+        one billing record in each category of `needs` (so tests never interfere with each
+        other). `everywhere`: one present in all five systems (see sandbox.presence); others
+        are kept for the tests that need them."""
         from sandbox.billing.seed import seeded_customer
 
         for index in range(CUSTOMERS):
-            if index in self.used:
+            if index in self.used or (index % BLOCK_SIZE in EVERYWHERE_SLOTS) != everywhere:
                 continue
             seeded = seeded_customer(index, SEED)
             customer = seeded.customer
@@ -96,19 +104,20 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    from sandbox.billing.seed import seed_billing
-
+    """All five sandbox systems seeded from the same people, their servers, and the real
+    worker and intake processes pointed at them."""
     root = tmp_path_factory.mktemp("stack")
-    billing_url = f"sqlite+aiosqlite:///{root / 'billing.db'}"
+    estate = Estate(root / "sandbox")
+    summaries = asyncio.run(estate.seed(CUSTOMERS, SEED))
+    servers = estate.start_servers(root / "logs")
     env = infra.env(
         DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-        DSR_BILLING_DATABASE_URL=billing_url,
         DSR_EXPORT_DIR=str(root / "exports"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",
+        **estate.connector_env(),
     )
-    seed = asyncio.run(seed_billing(billing_url, CUSTOMERS, SEED))
-    stack = Stack(infra, root, env, None, None, seed)  # type: ignore[arg-type]
+    stack = Stack(infra, root, env, None, None, summaries["billing"])  # type: ignore[arg-type]
     stack.worker = stack.process("worker").start()
     stack.intake = stack.process("intake").start()
     try:
@@ -116,6 +125,8 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     finally:
         stack.intake.stop()
         stack.worker.stop()
+        for server in servers:
+            server.stop()
 
 
 @pytest.fixture(scope="session")

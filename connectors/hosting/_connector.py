@@ -1,0 +1,831 @@
+"""The shared-hosting connector: control-panel accounts, their mailboxes, databases, FTP users,
+access log, home directories on disk, and the backup catalogue.
+
+Rules it applies (the company's policy, see ARCHITECTURE.md):
+- An active service is kept while the contract runs (GDPR art. 6.1 b): an erasure that does not
+  cancel the service keeps an active (or suspended, not terminated) account with its mailboxes,
+  databases, FTP users and files, and reports them retained for the contract, without an end
+  date. Terminated accounts (closed, or suspended and then terminated) are deleted completely:
+  their rows and their home directory on disk.
+- The control-panel access log (IP addresses) is deleted on every erasure.
+- Backups cannot be edited: the connector never touches them. They expire three months after
+  they were taken, so an erasure reports them retained until the latest expiry among them.
+- One identifier that leads to two different owners (a shared family e-mail address) makes the
+  subject ambiguous: the connector reports it and refuses to export, erase, rectify or restrict.
+
+Nothing personal is logged or put into an error message; the evidence of an erasure names only
+customer numbers and account usernames (the company's own references).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import Row, Select, Table, delete, func, select, union, update
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from connectors.base import (
+    AmbiguousSubject,
+    ConfigurationError,
+    Connector,
+    DataCategory,
+    ExportSink,
+    Operation,
+    RetentionRule,
+)
+from connectors.hosting._engine import create_hosting_engine
+from connectors.hosting._errors import SinkFailure, translate_errors
+from connectors.hosting._homes import HomeTree
+from connectors.hosting._matching import (
+    SEARCHABLE,
+    Match,
+    account_lookups,
+    ambiguity,
+    normalise,
+    normalise_phone,
+    same_owner,
+)
+from connectors.hosting._retry import RetryPolicy, with_retries
+from connectors.hosting._settings import HostingSettings
+from connectors.hosting._tables import (
+    access_logs,
+    accounts,
+    backups,
+    databases,
+    domains,
+    ftp_users,
+    mailboxes,
+)
+from schemas.events import FieldChange
+from schemas.identifiers import IdentifierType
+from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
+from schemas.status import RetainedItem, RetentionReason
+from schemas.subject import Identifier, SubjectRef
+
+__all__ = [
+    "BACKUP_LEGAL_BASIS",
+    "BACKUP_MONTHS",
+    "CONTRACT_LEGAL_BASIS",
+    "RECTIFIABLE_FIELDS",
+    "HostingConnector",
+]
+
+log = logging.getLogger("connectors.hosting")
+
+T = TypeVar("T")
+
+CONTRACT_LEGAL_BASIS = "Avtal (GDPR art. 6.1 b): active hosting service"
+BACKUP_LEGAL_BASIS = "Backups raderas efter 3 månader (personuppgiftspolicy)"
+BACKUP_MONTHS = 3
+# Request field -> accounts column.
+RECTIFIABLE_FIELDS = {"name": "owner_name", "email": "email", "phone": "phone"}
+
+_CONTRACT = RetentionRule(reason=RetentionReason.CONTRACT, legal_basis=CONTRACT_LEGAL_BASIS)
+_BACKUP = RetentionRule(
+    reason=RetentionReason.BACKUP_EXPIRY, legal_basis=BACKUP_LEGAL_BASIS, months=BACKUP_MONTHS
+)
+_CATEGORY_NAMES = (
+    "account",
+    "mailboxes",
+    "databases",
+    "ftp_users",
+    "access_logs",
+    "files",
+    "backups",
+)
+# Rows that hang off an account, with the category they are reported as.
+_CHILD_TABLES: tuple[tuple[str, Table], ...] = (
+    ("mailboxes", mailboxes),
+    ("databases", databases),
+    ("ftp_users", ftp_users),
+    ("access_logs", access_logs),
+)
+_IN_SERVICE_STATUSES = ("active", "suspended")
+_YIELD_PER = 500  # rows per fetch when streaming an export
+_EVIDENCE_ACCOUNTS = 20  # accounts named in the evidence; more are counted
+
+
+def _in_service(row: Row[Any]) -> bool:
+    """An active service: active or suspended, and not terminated (no closed_at)."""
+    return row.closed_at is None and row.status in _IN_SERVICE_STATUSES
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # the panel stores UTC without a zone
+    return value.isoformat()
+
+
+def _as_date(value: datetime | date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+async def _write(sink: ExportSink, category: str, record: dict[str, object]) -> None:
+    try:
+        await sink.write(category, record)
+    except Exception as exc:
+        raise SinkFailure(exc) from exc
+
+
+class _CountingSink:
+    """Counts what reaches the caller's sink: an export may only be retried before the first."""
+
+    def __init__(self, sink: ExportSink) -> None:
+        self._sink = sink
+        self.counts = dict.fromkeys(_CATEGORY_NAMES, 0)
+
+    @property
+    def written(self) -> int:
+        return sum(self.counts.values())
+
+    async def write(self, category: str, record: dict[str, object]) -> None:
+        await _write(self._sink, category, record)
+        self.counts[category] += 1
+
+
+@dataclass
+class _Erasure:
+    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES[:-1], 0))
+    kept: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES[:-1], 0))
+    kept_accounts: list[str] = field(default_factory=list)
+    removed_accounts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Backups:
+    count: int = 0
+    latest_expiry: date | None = None
+    overdue: int = 0  # past expiry on `today`: the backup system should have deleted them
+
+
+class HostingConnector(Connector):
+    """Shared hosting (webbhotell): the control panel's database and the home directories."""
+
+    name = "hosting"
+    search_identifiers = SEARCHABLE
+    categories = (
+        DataCategory(
+            name="account",
+            description=(
+                "Control-panel account: username, customer number, the owner's name, e-mail "
+                "and phone, plan, status, the domains hosted"
+            ),
+            purpose="Deliver the hosting service bought (contract)",
+            retention=_CONTRACT,
+        ),
+        DataCategory(
+            name="mailboxes",
+            description="E-mail accounts on the customer's domains: address, quota, created",
+            purpose="Deliver the hosting service bought (contract)",
+            retention=_CONTRACT,
+        ),
+        DataCategory(
+            name="databases",
+            description="The account's MySQL databases: name and size",
+            purpose="Deliver the hosting service bought (contract)",
+            retention=_CONTRACT,
+        ),
+        DataCategory(
+            name="ftp_users",
+            description="The account's FTP logins and their home paths",
+            purpose="Deliver the hosting service bought (contract)",
+            retention=_CONTRACT,
+        ),
+        DataCategory(
+            name="access_logs",
+            description="Control-panel access log: time, IP address, request, status, browser",
+            purpose="Security of the control panel (legitimate interest)",
+        ),
+        DataCategory(
+            name="files",
+            description=(
+                "Files in the account's home directory (the customer's website): path, size, "
+                "modification time"
+            ),
+            purpose="Deliver the hosting service bought (contract)",
+            retention=_CONTRACT,
+        ),
+        DataCategory(
+            name="backups",
+            description=(
+                "Weekly backup copies of the account (home directory, mailboxes, databases): "
+                "when taken, when they expire, size"
+            ),
+            purpose="Restore the service after data loss (contract)",
+            retention=_BACKUP,
+        ),
+    )
+    operations = frozenset(
+        {
+            Operation.LOCATE,
+            Operation.EXPORT,
+            Operation.ERASE,
+            Operation.RECTIFY,
+            Operation.RESTRICT,
+            Operation.LIFT_RESTRICTION,
+        }
+    )
+
+    def __init__(
+        self,
+        database_url: str | URL | None = None,
+        home_root: str | Path | None = None,
+        *,
+        engine: AsyncEngine | None = None,
+        statement_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        operation_timeout: float = 900.0,
+        pool_size: int = 5,
+        retry_attempts: int = 3,
+        retry_base_delay: float = 0.5,
+        retry_max_delay: float = 10.0,
+    ) -> None:
+        """Either a database URL (the connector owns and disposes its engine) or an engine;
+        and the root of the home directories."""
+        if home_root is None:
+            raise ConfigurationError("hosting needs the root of the home directories")
+        if engine is None:
+            if database_url is None:
+                raise ConfigurationError("hosting needs a database URL or an engine")
+            engine = create_hosting_engine(
+                database_url,
+                statement_timeout=statement_timeout,
+                connect_timeout=connect_timeout,
+                pool_size=pool_size,
+            )
+            self._owns_engine = True
+        else:
+            self._owns_engine = False
+        self._engine = engine
+        self._homes = HomeTree(Path(home_root))
+        self._operation_timeout = operation_timeout
+        self._retry = RetryPolicy(retry_attempts, retry_base_delay, retry_max_delay)
+
+    def __repr__(self) -> str:
+        return f"HostingConnector({self._engine.dialect.name})"
+
+    @classmethod
+    def from_settings(cls) -> Self:
+        try:
+            settings = HostingSettings()
+        except ValidationError as exc:
+            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+            raise ConfigurationError(
+                f"invalid hosting settings (DSR_HOSTING_*): {', '.join(fields)}"
+            ) from None
+        if settings.database_url is None or not settings.database_url.get_secret_value():
+            raise ConfigurationError("DSR_HOSTING_DATABASE_URL is not set")
+        if settings.home_root is None:
+            raise ConfigurationError("DSR_HOSTING_HOME_ROOT is not set")
+        return cls(
+            settings.database_url.get_secret_value(),
+            settings.home_root,
+            statement_timeout=settings.statement_timeout,
+            connect_timeout=settings.connect_timeout,
+            operation_timeout=settings.operation_timeout,
+            pool_size=settings.pool_size,
+            retry_attempts=settings.retry_attempts,
+            retry_base_delay=settings.retry_base_delay,
+            retry_max_delay=settings.retry_max_delay,
+        )
+
+    async def aclose(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    async def _run(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        may_retry: Callable[[], bool] = lambda: True,
+    ) -> T:
+        """One operation: typed errors, an overall timeout, retries on retryable failures."""
+
+        async def attempt() -> T:
+            with translate_errors(operation):
+                async with asyncio.timeout(self._operation_timeout):
+                    return await call()
+
+        return await with_retries(attempt, self._retry, operation, may_retry=may_retry)
+
+    # --- matching -------------------------------------------------------------------------
+
+    async def _match(self, conn: AsyncConnection, subject: SubjectRef) -> Match:
+        match = Match()
+        for identifier in subject.identifiers:
+            if identifier.type not in SEARCHABLE:
+                continue
+            value = normalise(identifier.type, identifier.value)
+            if value is None:
+                continue
+            ids: list[int] = []
+            for lookup in account_lookups(identifier.type, value):
+                for row in (await conn.execute(lookup.order_by(accounts.c.id))).all():
+                    match.rows[row.id] = row
+                    ids.append(row.id)
+            match.hits.append((identifier.type, ids))
+        match.ambiguity = ambiguity(subject, match)
+        return match
+
+    def _refuse_if_ambiguous(self, match: Match, operation: str) -> None:
+        if match.ambiguity:
+            raise AmbiguousSubject(f"hosting refuses to {operation}: {match.ambiguity}")
+
+    def _backup_keys(self, subject: SubjectRef, match: Match) -> tuple[set[str], set[str]]:
+        """Usernames and customer numbers whose backups are the subject's. Backups outlive a
+        deleted account, so the identifiers the subject brings count as well as the rows."""
+        usernames = {row.username for row in match.accounts}
+        numbers = {row.customer_number for row in match.accounts}
+        for identifier in subject.identifiers:
+            value = normalise(identifier.type, identifier.value)
+            if value is None:
+                continue
+            if identifier.type is IdentifierType.ACCOUNT_NAME:
+                usernames.add(value)
+            elif identifier.type is IdentifierType.CUSTOMER_NUMBER:
+                numbers.add(value)
+        return usernames, numbers
+
+    def _backups_of(self, subject: SubjectRef, match: Match) -> Any | None:
+        """The subject's backup ids as a derived table (a UNION of two index lookups), or None."""
+        usernames, numbers = self._backup_keys(subject, match)
+        parts: list[Select[Any]] = []
+        if usernames:
+            parts.append(select(backups.c.id).where(backups.c.username.in_(sorted(usernames))))
+        if numbers:
+            parts.append(select(backups.c.id).where(backups.c.customer_number.in_(sorted(numbers))))
+        if not parts:
+            return None
+        return union(*parts).subquery("subject_backups")
+
+    # --- locate ---------------------------------------------------------------------------
+
+    async def locate(self, subject: SubjectRef) -> LocateResult:
+        return await self._run("locate", lambda: self._locate(subject))
+
+    async def _locate(self, subject: SubjectRef) -> LocateResult:
+        async with self._engine.connect() as conn:
+            match = await self._match(conn, subject)
+            counts = await self._counts(conn, subject, match)
+            learned = [] if match.ambiguity else await self._learned(conn, subject, match)
+        for row in match.accounts:
+            counts["files"] += await self._homes.count_files(row.username)
+        log.info(
+            "hosting locate: %d accounts, ambiguous=%s",
+            len(match.rows),
+            match.ambiguity is not None,
+        )
+        return LocateResult(
+            system=self.name,
+            counts=counts,
+            learned=learned,
+            ambiguous=match.ambiguity is not None,
+            ambiguity_reason=match.ambiguity,
+        )
+
+    async def _counts(
+        self, conn: AsyncConnection, subject: SubjectRef, match: Match
+    ) -> dict[str, int]:
+        counts = dict.fromkeys(_CATEGORY_NAMES, 0)
+        counts["account"] = len(match.rows)
+        if match.ids:
+            # One round trip for the account's rows: locate runs in every discovery round.
+            row = (
+                await conn.execute(
+                    select(
+                        *(
+                            select(func.count())
+                            .select_from(table)
+                            .where(table.c.account_id.in_(match.ids))
+                            .scalar_subquery()
+                            .label(category)
+                            for category, table in _CHILD_TABLES
+                        )
+                    )
+                )
+            ).one()
+            for category, _ in _CHILD_TABLES:
+                counts[category] = int(getattr(row, category) or 0)
+        counts["backups"] = (await self._backup_summary(conn, subject, match, None)).count
+        return counts
+
+    async def _backup_summary(
+        self, conn: AsyncConnection, subject: SubjectRef, match: Match, today: date | None
+    ) -> _Backups:
+        ids = self._backups_of(subject, match)
+        if ids is None:
+            return _Backups()
+        row = (
+            await conn.execute(
+                select(func.count(), func.max(backups.c.expires_at)).select_from(
+                    backups.join(ids, ids.c.id == backups.c.id)
+                )
+            )
+        ).one()
+        overdue = 0
+        if today is not None and row[0]:
+            overdue = int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(backups.join(ids, ids.c.id == backups.c.id))
+                        .where(backups.c.expires_at < datetime.combine(today, datetime.min.time()))
+                    )
+                ).scalar_one()
+            )
+        latest = _as_date(row[1]) if row[1] is not None else None
+        return _Backups(count=int(row[0] or 0), latest_expiry=latest, overdue=overdue)
+
+    async def _learned(
+        self, conn: AsyncConnection, subject: SubjectRef, match: Match
+    ) -> list[Identifier]:
+        """Account names, customer numbers and mailbox addresses of the subject's accounts that
+        the subject did not bring (mailbox addresses only when they lead to nobody else)."""
+        known = set()
+        for identifier in subject.identifiers:
+            value = normalise(identifier.type, identifier.value)
+            known.add((identifier.type, value if value is not None else identifier.value))
+        learned: list[Identifier] = []
+
+        def add(kind: IdentifierType, value: str) -> None:
+            if (kind, value) not in known:
+                known.add((kind, value))
+                learned.append(Identifier(type=kind, value=value))
+
+        for row in match.accounts:
+            add(IdentifierType.ACCOUNT_NAME, row.username)
+            add(IdentifierType.CUSTOMER_NUMBER, row.customer_number)
+        if not match.ids:
+            return learned
+        addresses = (
+            await conn.execute(
+                select(mailboxes.c.address)
+                .where(mailboxes.c.account_id.in_(match.ids))
+                .order_by(mailboxes.c.id)
+            )
+        ).scalars()
+        for address in list(addresses):
+            value = normalise(IdentifierType.EMAIL, address)
+            if value is None or (IdentifierType.EMAIL, value) in known:
+                continue
+            if await self._only_theirs(conn, value, match):
+                add(IdentifierType.EMAIL, value)
+        return learned
+
+    async def _only_theirs(self, conn: AsyncConnection, address: str, match: Match) -> bool:
+        owner = match.accounts[0]
+        for lookup in account_lookups(IdentifierType.EMAIL, address):
+            for row in (await conn.execute(lookup)).all():
+                if not same_owner(row, owner):
+                    return False
+        return True
+
+    # --- export ---------------------------------------------------------------------------
+
+    async def export(self, subject: SubjectRef, sink: ExportSink) -> ExportResult:
+        counting = _CountingSink(sink)
+        await self._run(
+            "export",
+            lambda: self._export(subject, counting),
+            may_retry=lambda: counting.written == 0,
+        )
+        log.info("hosting export: %d records", counting.written)
+        return ExportResult(system=self.name, counts=dict(counting.counts))
+
+    async def _export(self, subject: SubjectRef, sink: _CountingSink) -> None:
+        async with self._engine.connect() as conn:
+            match = await self._match(conn, subject)
+            self._refuse_if_ambiguous(match, "export")
+            names = {row.id: row.username for row in match.accounts}
+            for row in match.accounts:
+                hosted = (
+                    await conn.execute(
+                        select(domains.c.name)
+                        .where(domains.c.account_id == row.id)
+                        .order_by(domains.c.name)
+                    )
+                ).scalars()
+                await sink.write("account", _account_record(row, list(hosted)))
+            if match.ids:
+                await self._export_children(conn, match.ids, names, sink)
+            ids = self._backups_of(subject, match)
+            if ids is not None:
+                await _stream(
+                    conn,
+                    select(backups)
+                    .select_from(backups.join(ids, ids.c.id == backups.c.id))
+                    .order_by(backups.c.created_at, backups.c.id),
+                    lambda row: sink.write("backups", _backup_record(row)),
+                )
+        for row in match.accounts:
+            async for file in self._homes.files(row.username):
+                await sink.write(
+                    "files",
+                    {
+                        "account": row.username,
+                        "path": file.path,
+                        "size_bytes": file.size_bytes,
+                        "modified_at": _iso(file.modified_at),
+                    },
+                )
+
+    async def _export_children(
+        self, conn: AsyncConnection, ids: list[int], names: dict[int, str], sink: _CountingSink
+    ) -> None:
+        await _stream(
+            conn,
+            select(mailboxes).where(mailboxes.c.account_id.in_(ids)).order_by(mailboxes.c.id),
+            lambda row: sink.write(
+                "mailboxes",
+                {
+                    "account": names[row.account_id],
+                    "address": row.address,
+                    "quota_mb": row.quota_mb,
+                    "created_at": _iso(row.created_at),
+                },
+            ),
+        )
+        await _stream(
+            conn,
+            select(databases).where(databases.c.account_id.in_(ids)).order_by(databases.c.id),
+            lambda row: sink.write(
+                "databases",
+                {"account": names[row.account_id], "name": row.name, "size_bytes": row.size_bytes},
+            ),
+        )
+        await _stream(
+            conn,
+            select(ftp_users).where(ftp_users.c.account_id.in_(ids)).order_by(ftp_users.c.id),
+            lambda row: sink.write(
+                "ftp_users",
+                {
+                    "account": names[row.account_id],
+                    "login": row.login,
+                    "home_path": row.home_path,
+                },
+            ),
+        )
+        await _stream(
+            conn,
+            select(access_logs).where(access_logs.c.account_id.in_(ids)).order_by(access_logs.c.id),
+            lambda row: sink.write(
+                "access_logs",
+                {
+                    "account": names[row.account_id],
+                    "at": _iso(row.at),
+                    "ip_address": row.ip_address,
+                    "method": row.method,
+                    "path": row.path,
+                    "status": row.status,
+                    "user_agent": row.user_agent,
+                },
+            ),
+        )
+
+    # --- erase ----------------------------------------------------------------------------
+
+    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+        return await self._run("erase", lambda: self._erase(subject, today))
+
+    async def _erase(self, subject: SubjectRef, today: date) -> EraseResult:
+        async with self._engine.connect() as conn:
+            match = await self._match(conn, subject)
+        self._refuse_if_ambiguous(match, "erase")
+        outcome = _Erasure()
+        for account_id in match.ids:
+            await self._erase_account(account_id, outcome)
+        # Backups are never touched: only counted, to say what remains and until when.
+        async with self._engine.connect() as conn:
+            kept_backups = await self._backup_summary(conn, subject, match, today)
+        retained = [
+            RetainedItem(
+                category=category,
+                count=count,
+                reason=RetentionReason.CONTRACT,
+                until=None,
+                legal_basis=CONTRACT_LEGAL_BASIS,
+            )
+            for category, count in outcome.kept.items()
+            if count
+        ]
+        if kept_backups.count:
+            retained.append(
+                RetainedItem(
+                    category="backups",
+                    count=kept_backups.count,
+                    reason=RetentionReason.BACKUP_EXPIRY,
+                    until=kept_backups.latest_expiry,
+                    legal_basis=BACKUP_LEGAL_BASIS,
+                )
+            )
+        if kept_backups.overdue:
+            log.warning(
+                "hosting erase: %d backup copies are past their expiry and still catalogued",
+                kept_backups.overdue,
+            )
+        log.info(
+            "hosting erase: %d accounts kept (active service), %d removed, %d records deleted, "
+            "%d retained",
+            len(outcome.kept_accounts),
+            len(outcome.removed_accounts),
+            sum(outcome.deleted.values()),
+            sum(item.count for item in retained),
+        )
+        return EraseResult(
+            system=self.name,
+            deleted=dict(outcome.deleted),
+            retained=retained,
+            evidence=_evidence(outcome, retained, kept_backups, today),
+        )
+
+    async def _erase_account(self, account_id: int, outcome: _Erasure) -> None:
+        """One account, one transaction. Files go before the rows: if the rows went first and
+        the disk failed, a retry could no longer find the home directory to delete."""
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(accounts)
+                    .where(accounts.c.id == account_id)
+                    .with_for_update()  # two erasures of one account run one after the other
+                )
+            ).one_or_none()
+            if row is None:  # gone since the lookup
+                return
+            outcome.deleted["access_logs"] += (
+                await conn.execute(delete(access_logs).where(access_logs.c.account_id == row.id))
+            ).rowcount
+            if _in_service(row):
+                for category, table in _CHILD_TABLES[:3]:
+                    outcome.kept[category] += int(
+                        (
+                            await conn.execute(
+                                select(func.count())
+                                .select_from(table)
+                                .where(table.c.account_id == row.id)
+                            )
+                        ).scalar_one()
+                    )
+                outcome.kept["files"] += await self._homes.count_files(row.username)
+                outcome.kept["account"] += 1
+                outcome.kept_accounts.append(row.username)
+                return
+            outcome.deleted["files"] += await self._homes.remove(row.username)
+            for category, table in _CHILD_TABLES[:3]:
+                outcome.deleted[category] += (
+                    await conn.execute(delete(table).where(table.c.account_id == row.id))
+                ).rowcount
+            await conn.execute(delete(domains).where(domains.c.account_id == row.id))
+            await conn.execute(delete(accounts).where(accounts.c.id == row.id))
+            outcome.deleted["account"] += 1
+            outcome.removed_accounts.append(row.username)
+
+    # --- rectify and restrict -------------------------------------------------------------
+
+    async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
+        values: dict[str, str] = {}
+        rejected: list[str] = []
+        for change in changes:
+            cleaned = _clean(change.field, change.value)
+            if cleaned is None:
+                if change.field not in rejected:
+                    rejected.append(change.field)
+            else:
+                values[RECTIFIABLE_FIELDS[change.field]] = cleaned
+
+        async def run() -> int:
+            async with self._engine.begin() as conn:
+                match = await self._match(conn, subject)
+                self._refuse_if_ambiguous(match, "rectify")
+                if not values or not match.ids:
+                    return 0
+                await conn.execute(
+                    update(accounts).where(accounts.c.id.in_(match.ids)).values(**values)
+                )
+                return len(match.ids)
+
+        changed = await self._run("rectify", run)
+        log.info(
+            "hosting rectify: %d fields on %d accounts, %d rejected",
+            len(values),
+            changed,
+            len(rejected),
+        )
+        return RectifyResult(
+            system=self.name,
+            changed={"account": changed} if changed else {},
+            rejected_fields=rejected,
+        )
+
+    async def restrict(self, subject: SubjectRef) -> RestrictResult:
+        return await self._set_restricted(subject, restricted=True, operation="restrict")
+
+    async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
+        return await self._set_restricted(subject, restricted=False, operation="lift_restriction")
+
+    async def _set_restricted(
+        self, subject: SubjectRef, *, restricted: bool, operation: str
+    ) -> RestrictResult:
+        async def run() -> int:
+            async with self._engine.begin() as conn:
+                match = await self._match(conn, subject)
+                self._refuse_if_ambiguous(match, operation.replace("_", " "))
+                if match.ids:
+                    await conn.execute(
+                        update(accounts)
+                        .where(accounts.c.id.in_(match.ids))
+                        .values(restricted=restricted)
+                    )
+                return len(match.ids)
+
+        count = await self._run(operation, run)
+        log.info("hosting %s: %d accounts", operation, count)
+        return RestrictResult(system=self.name, restricted={"account": count} if count else {})
+
+
+async def _stream(
+    conn: AsyncConnection,
+    statement: Select[Any],
+    write: Callable[[Row[Any]], Awaitable[None]],
+) -> None:
+    """Rows one batch at a time (a server-side cursor on MariaDB), each written as it comes."""
+    result = await conn.stream(statement.execution_options(yield_per=_YIELD_PER))
+    async for row in result:
+        await write(row)
+
+
+def _account_record(row: Row[Any], hosted: list[str]) -> dict[str, object]:
+    return {
+        "username": row.username,
+        "customer_number": row.customer_number,
+        "owner_name": row.owner_name,
+        "email": row.email,
+        "phone": row.phone,
+        "plan": row.plan,
+        "status": row.status,
+        "created_at": _iso(row.created_at),
+        "closed_at": _iso(row.closed_at),
+        "restricted": bool(row.restricted),
+        "domains": hosted,
+    }
+
+
+def _backup_record(row: Row[Any]) -> dict[str, object]:
+    return {
+        "account": row.username,
+        "customer_number": row.customer_number,
+        "created_at": _iso(row.created_at),
+        "expires_at": _iso(row.expires_at),
+        "path": row.path,
+        "size_bytes": row.size_bytes,
+        "note": "backups cannot be edited; the copy is deleted when it expires",
+    }
+
+
+def _clean(field_name: str, value: str) -> str | None:
+    """A rectified value as the panel stores it, or None if it is not acceptable."""
+    value = value.strip()
+    if field_name not in RECTIFIABLE_FIELDS or not value:
+        return None
+    if field_name == "email":
+        return normalise(IdentifierType.EMAIL, value)
+    if field_name == "phone":
+        return normalise_phone(value)
+    return " ".join(value.split()) if len(value) <= 200 else None
+
+
+def _evidence(
+    outcome: _Erasure, retained: list[RetainedItem], kept_backups: _Backups, today: date
+) -> str:
+    handled = [f"{name} (kept: active service)" for name in outcome.kept_accounts] + [
+        f"{name} (removed)" for name in outcome.removed_accounts
+    ]
+    if not handled and not retained:
+        return f"hosting erase on {today.isoformat()}: no account matched"
+    named = ", ".join(handled[:_EVIDENCE_ACCOUNTS]) or "none left (removed earlier)"
+    if len(handled) > _EVIDENCE_ACCOUNTS:
+        named += f" and {len(handled) - _EVIDENCE_ACCOUNTS} more"
+    parts = [
+        f"hosting erase on {today.isoformat()}: accounts {named}",
+        "deleted: " + ", ".join(f"{k} {v}" for k, v in outcome.deleted.items()),
+        f"home directories deleted: {len(outcome.removed_accounts)}",
+    ]
+    for item in retained:
+        until = f"until {item.until.isoformat()}" if item.until else "while the service is active"
+        parts.append(f"retained: {item.category} {item.count} {until} ({item.legal_basis})")
+    if kept_backups.overdue:
+        parts.append(
+            f"{kept_backups.overdue} backup copies are past their expiry and due for deletion "
+            "by the backup system"
+        )
+    return "; ".join(parts)

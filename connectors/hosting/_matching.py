@@ -1,0 +1,173 @@
+"""Finding a subject's accounts, and telling whether they belong to one person.
+
+The panel has no personnummer, so "one person" is decided from what it does hold: two accounts
+have the same owner when their phone numbers are equal and their owner names match (leniently:
+case, accents, punctuation and extra given names ignored). That keeps the same person with two
+customer numbers (two e-mail addresses) one subject, and makes a shared family address that
+leads to two people ambiguous. Every lookup is an equality on an indexed column.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Row, Select, select
+
+from connectors.hosting._tables import accounts, domains, mailboxes
+from schemas.identifiers import E164_PATTERN, IdentifierType
+from schemas.subject import SubjectRef
+
+__all__ = [
+    "SEARCHABLE",
+    "Match",
+    "account_lookups",
+    "ambiguity",
+    "normalise",
+    "normalise_phone",
+    "owner_count",
+    "same_owner",
+]
+
+SEARCHABLE = frozenset(
+    {
+        IdentifierType.EMAIL,
+        IdentifierType.CUSTOMER_NUMBER,
+        IdentifierType.DOMAIN,
+        IdentifierType.ACCOUNT_NAME,
+        IdentifierType.PHONE,
+    }
+)
+
+_E164 = re.compile(E164_PATTERN)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
+_ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+_CUSTOMER_NUMBER = re.compile(r"^[A-Z0-9-]{1,32}$")
+
+
+def normalise_phone(value: str) -> str | None:
+    phone = re.sub(r"[\s\-().]", "", value)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    elif phone.startswith("0"):
+        phone = "+46" + phone[1:]
+    return phone if _E164.match(phone) else None
+
+
+def normalise(kind: IdentifierType, value: str) -> str | None:
+    """The value as the panel stores it, or None if it cannot be one (then it matches nothing)."""
+    value = value.strip()
+    if kind is IdentifierType.EMAIL:
+        value = value.lower()
+        return value if _EMAIL.match(value) and len(value) <= 254 else None
+    if kind is IdentifierType.CUSTOMER_NUMBER:
+        value = value.upper()
+        return value if _CUSTOMER_NUMBER.match(value) else None
+    if kind is IdentifierType.DOMAIN:
+        value = value.lower().rstrip(".")
+        value = value.removeprefix("www.")
+        try:
+            value = value.encode("idna").decode("ascii")  # växjö.se is stored as xn--vxj-...
+        except UnicodeError:
+            return None
+        return value if _DOMAIN.match(value) else None
+    if kind is IdentifierType.ACCOUNT_NAME:
+        value = value.lower()
+        return value if _ACCOUNT.match(value) else None
+    if kind is IdentifierType.PHONE:
+        return normalise_phone(value)
+    return None
+
+
+def account_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
+    """The indexed lookups of account rows by one (normalised) identifier."""
+    if kind is IdentifierType.EMAIL:  # the contact address, or a mailbox the account holds
+        return [
+            select(accounts).where(accounts.c.email == value),
+            select(accounts)
+            .join(mailboxes, mailboxes.c.account_id == accounts.c.id)
+            .where(mailboxes.c.address == value),
+        ]
+    if kind is IdentifierType.CUSTOMER_NUMBER:
+        return [select(accounts).where(accounts.c.customer_number == value)]
+    if kind is IdentifierType.DOMAIN:
+        return [
+            select(accounts)
+            .join(domains, domains.c.account_id == accounts.c.id)
+            .where(domains.c.name == value)
+        ]
+    if kind is IdentifierType.ACCOUNT_NAME:
+        return [select(accounts).where(accounts.c.username == value)]
+    if kind is IdentifierType.PHONE:
+        return [select(accounts).where(accounts.c.phone == value)]
+    return []
+
+
+def _name_tokens(name: str) -> frozenset[str]:
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    letters = "".join(c if c.isalnum() else " " for c in folded if not unicodedata.combining(c))
+    return frozenset(letters.split())
+
+
+def names_match(given: str, candidate: str | None) -> bool:
+    """'Anna Lind' matches 'Anna Maria Lind' (and the other way round)."""
+    wanted, have = _name_tokens(given), _name_tokens(candidate or "")
+    if not wanted or not have:
+        return True
+    return wanted <= have or have <= wanted
+
+
+def same_owner(a: Row[Any], b: Row[Any]) -> bool:
+    return bool(a.phone == b.phone and names_match(a.owner_name, b.owner_name))
+
+
+def owner_count(rows: Sequence[Row[Any]]) -> int:
+    """How many different people own these accounts (connected groups of `same_owner`)."""
+    groups: list[list[Row[Any]]] = []
+    for row in rows:
+        joined = [g for g in groups if any(same_owner(row, other) for other in g)]
+        merged = [row]
+        for group in joined:
+            merged.extend(group)
+            groups.remove(group)
+        groups.append(merged)
+    return len(groups)
+
+
+@dataclass
+class Match:
+    """The subject's accounts by id, which identifier found which, and why it is ambiguous."""
+
+    rows: dict[int, Row[Any]] = field(default_factory=dict)
+    hits: list[tuple[IdentifierType, list[int]]] = field(default_factory=list)
+    ambiguity: str | None = None
+
+    @property
+    def ids(self) -> list[int]:
+        return sorted(self.rows)
+
+    @property
+    def accounts(self) -> list[Row[Any]]:
+        return [self.rows[i] for i in self.ids]
+
+
+def ambiguity(subject: SubjectRef, match: Match) -> str | None:
+    """Why the identifiers do not lead to exactly one person, in words without personal data."""
+    for kind, ids in match.hits:
+        owners = owner_count([match.rows[i] for i in dict.fromkeys(ids)])
+        if owners > 1:
+            return f"{kind.value} matches accounts of {owners} different owners"
+    owners = owner_count(match.accounts)
+    if owners > 1:
+        return f"the identifiers given match accounts of {owners} different owners"
+    if subject.name:
+        for kind, ids in match.hits:
+            if any(not names_match(subject.name, match.rows[i].owner_name) for i in ids):
+                return (
+                    f"{kind.value} matches an account whose owner name differs from the name given"
+                )
+    return None

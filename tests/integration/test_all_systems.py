@@ -1,0 +1,87 @@
+"""A subject known to all five systems: every system reports, and the completion record says
+per system what was found, exported, erased, retained (with reason and until-date) or left."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from temporalio.client import Client
+
+from sandbox.estate import SYSTEMS
+from schemas.status import RequestStatus, RetentionReason, SystemOutcome
+from tests.integration.conftest import Stack, completed, publish_signed, request_event
+
+pytestmark = pytest.mark.integration
+
+
+async def test_access_reaches_all_five_systems_with_an_export_from_each(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.fresh_customer(everywhere=True)
+    request_id = await publish_signed(
+        producer, stack, request_event("access", {"email": person.email})
+    )
+    record = await completed(temporal, request_id)
+
+    assert record.status is RequestStatus.COMPLETED
+    by_system = {s.system: s for s in record.systems}
+    assert set(by_system) == set(SYSTEMS)
+    for name, status in by_system.items():
+        assert status.outcome is SystemOutcome.DONE, (name, status.reason)
+        assert status.export is not None and status.export.records > 0, name
+        path = Path(url2pathname(urlparse(status.export.uri).path))
+        categories = {json.loads(line)["category"] for line in path.read_text().splitlines()}
+        assert categories <= set(status.counts), name
+
+
+async def test_erasure_across_all_five_keeps_exactly_what_the_law_requires(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.fresh_customer(everywhere=True)
+    request_id = await publish_signed(
+        producer,
+        stack,
+        request_event("erasure", {"email": person.email, "name": person.name}),
+    )
+    record = await completed(temporal, request_id)
+
+    by_system = {s.system: s for s in record.systems}
+    assert set(by_system) == set(SYSTEMS)
+    assert record.status is RequestStatus.COMPLETED, {
+        n: (s.outcome, s.reason) for n, s in by_system.items()
+    }
+    for name, status in by_system.items():
+        assert status.outcome in (SystemOutcome.DONE, SystemOutcome.RETAINED), (name, status)
+        for item in status.retained:
+            assert item.legal_basis and item.count > 0, (name, item)
+    reasons = {
+        (name, item.category): item.reason
+        for name, status in by_system.items()
+        for item in status.retained
+    }
+    assert reasons[("billing", "invoices")] is RetentionReason.BOOKKEEPING
+    assert ("newsletter", "blocklist") in reasons
+    assert reasons[("newsletter", "blocklist")] is RetentionReason.SUPPRESSION
+    backups = [i for i in by_system["hosting"].retained if i.category == "backups"]
+    assert backups and backups[0].reason is RetentionReason.BACKUP_EXPIRY
+    assert backups[0].until is not None
+
+
+async def test_objection_unsubscribes_without_erasing(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    person = stack.fresh_customer(everywhere=True)
+    request_id = await publish_signed(
+        producer, stack, request_event("objection", {"email": person.email})
+    )
+    record = await completed(temporal, request_id)
+    by_system = {s.system: s for s in record.systems}
+    assert by_system["newsletter"].outcome is SystemOutcome.DONE
+    assert sum(by_system["newsletter"].counts.values()) > 0
+    # systems without consent-based processing say so, and nothing there is touched
+    assert by_system["billing"].outcome is SystemOutcome.SKIPPED
