@@ -244,13 +244,7 @@ def _print_summary(summary: RequestSummary) -> None:
     table = Table("system", "outcome", "counts", "retained", "export / reason")
     for system in summary.systems:
         counts = ", ".join(f"{k}={v}" for k, v in sorted(system.counts.items()) if v) or "-"
-        retained = (
-            "; ".join(
-                f"{r.category} ({r.count}): {r.reason.value} until {r.until}"
-                for r in system.retained
-            )
-            or "-"
-        )
+        retained = "; ".join(r.describe() for r in system.retained) or "-"
         tail = "exported" if system.export else (system.reason if not system.retained else "")
         table.add_row(system.system, system.outcome.value, counts, retained, tail)
     console.print(table)

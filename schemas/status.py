@@ -66,6 +66,11 @@ class RetainedItem(BaseModel):
     until: date | None
     legal_basis: str
 
+    def describe(self) -> str:
+        """'invoices (5): bookkeeping until 2033-12-31' — no end date reads as such, not 'None'."""
+        until = f"until {self.until.isoformat()}" if self.until else "with no end date yet"
+        return f"{self.category} ({self.count}): {self.reason.value} {until}"
+
 
 class ExportArtifact(BaseModel):
     """A reference to exported data: the workflow carries this, never the data itself."""

@@ -347,10 +347,7 @@ class DsrWorkflow:
             counts=counts,
             retained=erased.retained,
             notified=_recipients(erased.notified),
-            reason="; ".join(
-                f"{i.category}: {i.reason.value} until {i.until}" for i in erased.retained
-            )
-            or None,
+            reason="; ".join(item.describe() for item in erased.retained) or None,
         )
 
     async def _call(
