@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/e2e.py [--requests 100] [--customers 2000]
 
-Starts its own broker, Temporal dev server, sandbox billing DB, worker and intake processes (the
+Starts its own broker, Temporal dev server, the five sandbox systems, worker and intake (the
 same code as `dsr up`), then measures:
   1. the floor: N no-op workflows of the same activity shape, started directly on Temporal;
   2. the spine: N signed access requests through Kafka to completed records;
@@ -184,7 +184,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     args = parser.parse_args()
 
-    from sandbox.billing.seed import seed_billing, seeded_customer
+    from sandbox.billing.seed import seeded_customer
+    from sandbox.estate import SYSTEMS, Estate
 
     root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
     logs = root / "logs"
@@ -193,14 +194,15 @@ def main() -> None:
     try:
         procs.append(kafka_broker(kafka_port, logs))
         procs.append(temporal_dev_server(temporal_port, root / "temporal.db", logs))
-        billing_url = f"sqlite+aiosqlite:///{root / 'billing.db'}"
-        summary = asyncio.run(seed_billing(billing_url, args.customers, 3))
+        estate = Estate(root / "sandbox")
+        summaries = asyncio.run(estate.seed(args.customers, 3))
+        print(f"seeded {summaries['billing'].customers} customers into the five systems")
+        procs.extend(estate.start_servers(logs))
         emails = [
             c.customer.email
             for c in (seeded_customer(i, 3) for i in range(min(args.customers, 500)))
             if c.customer.special is None and c.customer.status == "active"
         ]
-        print(f"seeded {summary.customers} customers in {summary.seconds:.1f} s")
         env = {
             "DSR_ENV_FILE": "/nonexistent",
             "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
@@ -208,13 +210,13 @@ def main() -> None:
             "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
             "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
             "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-            "DSR_BILLING_DATABASE_URL": billing_url,
             "DSR_EXPORT_DIR": str(root / "exports"),
             "DSR_INTAKE_DATADIR": str(root / "intake-data"),
             "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
             "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
             "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
             "DSR_LOG_LEVEL": "WARNING",
+            **estate.connector_env(),
         }
         settings = Settings(
             **{k.removeprefix("DSR_").lower(): v for k, v in env.items() if k != "DSR_ENV_FILE"}
@@ -227,7 +229,8 @@ def main() -> None:
             logs / "noop.log",
         ).start()
         procs.append(noop)
-        floor_rate, floor_cpu = asyncio.run(floor(address, args.requests, 1, procs))
+        connectors = len(SYSTEMS)  # the floor has the same fan-out as the real workflow
+        floor_rate, floor_cpu = asyncio.run(floor(address, args.requests, connectors, procs))
         noop.stop()
 
         for name in ("worker", "intake"):
@@ -243,7 +246,7 @@ def main() -> None:
 
         print(
             f"requests:                    {args.requests} "
-            f"(billing sandbox: {args.customers} customers)"
+            f"(five sandbox systems, {args.customers} customers)"
         )
         print(f"floor (no-op, same shape):   {floor_rate:6.1f} workflows/s")
         print(f"spine (Kafka → completed):   {spine_rate:6.1f} requests/s")
