@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -41,6 +40,12 @@ from connectors.base import (
     Recipient,
     RetentionRule,
 )
+from connectors.base.matching import (
+    name_matches_any,
+    normalise,
+    normalise_email,
+    normalise_phone,
+)
 from connectors.billing._errors import SinkFailure, translate_errors
 from connectors.billing._settings import BillingSettings
 from connectors.billing._tables import (
@@ -52,7 +57,7 @@ from connectors.billing._tables import (
     payments,
 )
 from schemas.events import FieldChange
-from schemas.identifiers import E164_PATTERN, IdentifierType
+from schemas.identifiers import IdentifierType
 from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
 from schemas.status import RetainedItem, RetentionReason
 from schemas.subject import Identifier, SubjectRef
@@ -81,6 +86,7 @@ _CATEGORY_NAMES = ("contact", "invoices", "payments", "card_tokens", "login_sess
 _CHUNK = 500  # ids per IN (...) list
 _YIELD_PER = 500  # rows per fetch when streaming an export
 _EVIDENCE_CUSTOMERS = 20  # customer numbers named in the evidence; more are counted
+_POSTCODE = re.compile(r"^[1-9][0-9]{2} ?[0-9]{2}$")  # rectified postcodes: NNN NN
 
 
 def bookkeeping_until(financial_year_end: date, years: int = BOOKKEEPING_YEARS) -> date:
@@ -171,62 +177,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-# --- identifiers and names ----------------------------------------------------------------
-
-_E164 = re.compile(E164_PATTERN)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_POSTCODE = re.compile(r"^[1-9][0-9]{2} ?[0-9]{2}$")
-
-
-def _normalise_phone(value: str) -> str | None:
-    phone = re.sub(r"[\s\-().]", "", value)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    elif phone.startswith("0"):
-        phone = "+46" + phone[1:]
-    return phone if _E164.match(phone) else None
-
-
-def _normalise(kind: IdentifierType, value: str) -> str | None:
-    """The value as the billing database stores it, or None if it cannot be one."""
-    value = value.strip()
-    if kind is IdentifierType.EMAIL:
-        return value.lower() if _EMAIL.match(value) else None
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        return value.upper() or None
-    if kind is IdentifierType.PERSONAL_IDENTITY_NUMBER:
-        digits = re.sub(r"[\s\-+]", "", value)
-        return digits if re.fullmatch(r"[0-9]{12}", digits) else None
-    if kind is IdentifierType.ORGANISATION_NUMBER:
-        digits = re.sub(r"[\s\-]", "", value)
-        if len(digits) == 12 and digits.startswith("16"):
-            digits = digits[2:]
-        return f"{digits[:6]}-{digits[6:]}" if re.fullmatch(r"[0-9]{10}", digits) else None
-    if kind is IdentifierType.PHONE:
-        return _normalise_phone(value)
-    return None
-
-
-def _name_tokens(name: str) -> frozenset[str]:
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    letters = "".join(c if c.isalnum() else " " for c in folded if not unicodedata.combining(c))
-    return frozenset(letters.split())
-
-
-def _names_match(given: str, *candidates: str | None) -> bool:
-    """Lenient: 'Anna Lind' matches 'Anna Maria Lind' (and the other way round), case, accents
-    and punctuation ignored."""
-    wanted = _name_tokens(given)
-    if not wanted:
-        return True
-    for candidate in candidates:
-        if candidate:
-            have = _name_tokens(candidate)
-            if have and (wanted <= have or have <= wanted):
-                return True
-    return False
-
-
 # --- matching -----------------------------------------------------------------------------
 
 _SEARCH_COLUMNS: dict[IdentifierType, ColumnElement[Any]] = {
@@ -295,7 +245,7 @@ def _ambiguity(subject: SubjectRef, match: _Match) -> str | None:
         for kind, ids in match.hits:
             for i in ids:
                 row = match.rows[i]
-                if _is_live(row) and not _names_match(subject.name, row.name, row.contact_name):
+                if _is_live(row) and not name_matches_any(subject.name, row.name, row.contact_name):
                     return f"{kind.value} matches a customer whose name differs from the name given"
     return None
 
@@ -496,7 +446,7 @@ class BillingConnector(Connector):
         for identifier in subject.identifiers:
             if identifier.type not in _SEARCH_COLUMNS:
                 continue
-            value = _normalise(identifier.type, identifier.value)
+            value = normalise(identifier.type, identifier.value)
             if value is None:
                 continue
             rows = (await conn.execute(_lookup(identifier.type, value))).all()
@@ -565,7 +515,7 @@ class BillingConnector(Connector):
     async def _only_theirs(
         self, conn: AsyncConnection, kind: IdentifierType, value: str, people: set[str]
     ) -> bool:
-        normalised = _normalise(kind, value)
+        normalised = normalise(kind, value)
         if normalised is None:
             return False
         rows = (await conn.execute(_lookup(kind, normalised))).all()
@@ -1034,9 +984,9 @@ def _clean(field_name: str, value: str) -> str | None:
     if field_name not in RECTIFIABLE_FIELDS or not value:
         return None
     if field_name == "email":
-        return value.lower() if _EMAIL.match(value) and len(value) <= 254 else None
+        return normalise_email(value)
     if field_name == "phone":
-        return _normalise_phone(value)
+        return normalise_phone(value)
     if field_name == "postcode":
         if not _POSTCODE.match(value):
             return None

@@ -41,6 +41,7 @@ from connectors.base import (
     Operation,
     RetentionRule,
 )
+from connectors.base.matching import normalise_phone
 from connectors.hosting._engine import create_hosting_engine
 from connectors.hosting._errors import SinkFailure, translate_errors
 from connectors.hosting._homes import HomeTree
@@ -50,7 +51,6 @@ from connectors.hosting._matching import (
     account_lookups,
     ambiguity,
     normalise,
-    normalise_phone,
     same_owner,
 )
 from connectors.hosting._retry import RetryPolicy, with_retries

@@ -10,15 +10,16 @@ leads to two people ambiguous. Every lookup is an equality on an indexed column.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, Select, select
 
+from connectors.base import matching
+from connectors.base.matching import names_match
 from connectors.hosting._tables import accounts, domains, mailboxes
-from schemas.identifiers import E164_PATTERN, IdentifierType
+from schemas.identifiers import IdentifierType
 from schemas.subject import SubjectRef
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "account_lookups",
     "ambiguity",
     "normalise",
-    "normalise_phone",
     "owner_count",
     "same_owner",
 ]
@@ -42,31 +42,15 @@ SEARCHABLE = frozenset(
     }
 )
 
-_E164 = re.compile(E164_PATTERN)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _ACCOUNT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
-_CUSTOMER_NUMBER = re.compile(r"^[A-Z0-9-]{1,32}$")
-
-
-def normalise_phone(value: str) -> str | None:
-    phone = re.sub(r"[\s\-().]", "", value)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    elif phone.startswith("0"):
-        phone = "+46" + phone[1:]
-    return phone if _E164.match(phone) else None
 
 
 def normalise(kind: IdentifierType, value: str) -> str | None:
     """The value as the panel stores it, or None if it cannot be one (then it matches nothing)."""
+    if kind not in SEARCHABLE:
+        return None
     value = value.strip()
-    if kind is IdentifierType.EMAIL:
-        value = value.lower()
-        return value if _EMAIL.match(value) and len(value) <= 254 else None
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        value = value.upper()
-        return value if _CUSTOMER_NUMBER.match(value) else None
     if kind is IdentifierType.DOMAIN:
         value = value.lower().rstrip(".")
         value = value.removeprefix("www.")
@@ -78,9 +62,7 @@ def normalise(kind: IdentifierType, value: str) -> str | None:
     if kind is IdentifierType.ACCOUNT_NAME:
         value = value.lower()
         return value if _ACCOUNT.match(value) else None
-    if kind is IdentifierType.PHONE:
-        return normalise_phone(value)
-    return None
+    return matching.normalise(kind, value)
 
 
 def account_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
@@ -105,20 +87,6 @@ def account_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
     if kind is IdentifierType.PHONE:
         return [select(accounts).where(accounts.c.phone == value)]
     return []
-
-
-def _name_tokens(name: str) -> frozenset[str]:
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    letters = "".join(c if c.isalnum() else " " for c in folded if not unicodedata.combining(c))
-    return frozenset(letters.split())
-
-
-def names_match(given: str, candidate: str | None) -> bool:
-    """'Anna Lind' matches 'Anna Maria Lind' (and the other way round)."""
-    wanted, have = _name_tokens(given), _name_tokens(candidate or "")
-    if not wanted or not have:
-        return True
-    return wanted <= have or have <= wanted
 
 
 def same_owner(a: Row[Any], b: Row[Any]) -> bool:

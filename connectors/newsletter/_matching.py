@@ -15,11 +15,11 @@ accents and punctuation ignored, so a subscriber who typed only a first name is 
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from connectors.base import matching
+from connectors.base.matching import name_tokens, names_match
 from connectors.newsletter._documents import ApiSubscriber
 from connectors.newsletter._hashing import normalise_email
 from schemas.identifiers import IdentifierType
@@ -30,26 +30,17 @@ __all__ = [
     "Match",
     "ambiguity",
     "learned",
-    "names_match",
     "normalise",
     "search_query",
     "subject_emails",
 ]
 
 SEARCHABLE = (IdentifierType.EMAIL, IdentifierType.CUSTOMER_NUMBER)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CUSTOMER_NUMBER = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
 
 def normalise(kind: IdentifierType, value: str) -> str | None:
     """The value as the newsletter stores it, or None if it cannot be one."""
-    if kind is IdentifierType.EMAIL:
-        email = normalise_email(value)
-        return email if _EMAIL.match(email) and len(email) <= 254 else None
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        number = value.strip().upper()
-        return number if _CUSTOMER_NUMBER.match(number) else None
-    return None
+    return matching.normalise(kind, value) if kind in SEARCHABLE else None
 
 
 def search_query(kind: IdentifierType, value: str) -> str:
@@ -91,21 +82,8 @@ class Match:
         return list(dict.fromkeys(found))
 
 
-def _name_tokens(name: str) -> frozenset[str]:
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    letters = "".join(c if c.isalnum() else " " for c in folded if not unicodedata.combining(c))
-    return frozenset(letters.split())
-
-
-def names_match(given: str, candidate: str) -> bool:
-    wanted, have = _name_tokens(given), _name_tokens(candidate)
-    if not wanted or not have:
-        return True  # nothing to compare: not evidence of another person
-    return wanted <= have or have <= wanted
-
-
 def _names_agree(names: Iterable[str]) -> bool:
-    named = [n for n in names if _name_tokens(n)]
+    named = [n for n in names if name_tokens(n)]
     return all(names_match(a, b) for i, a in enumerate(named) for b in named[i + 1 :])
 
 

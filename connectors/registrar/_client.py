@@ -1,31 +1,26 @@
-"""The registrar admin API over HTTP: timeouts, retries with backoff, pages, typed errors.
+"""The registrar admin API over HTTP: the shared `HttpClient`, configured for the registrar.
 
-Every call has an explicit timeout. Retryable failures (no answer, 5xx, 429) are retried with
-exponential backoff and jitter, honouring Retry-After up to a cap; when attempts run out, or the
-platform asks for a longer pause than the cap, the typed retryable error is raised so Temporal
-retries the activity later. Everything else fails at once. Lists are read page by page to the
-end, and handed out one item at a time (never a whole result set in memory).
-
-httpx logs every request line at INFO, URL included (a domain name is personal data): the
-`_RequestLineFilter` drops those lines; this client logs what it did without them.
+Timeouts, retries with backoff, Retry-After and quiet httpx logs come from
+`connectors.base.http`; what stays here is particular to the registrar's admin API: bearer-token
+auth, its typed errors (`_errors`), answers validated into pydantic models, and its cursor paging
+(`{"items": [...], "next_cursor": ..., "total": n}`, the cursor and limit sent in the query of a
+GET or the body of a POST search). Lists are handed out one item at a time (never a whole result
+set in memory).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from connectors.base import ConfigurationError, ConnectorError, SystemUnavailable
+from connectors.base import ConfigurationError, ConnectorError
+from connectors.base.http import HttpClient, RetryPolicy, cursor_pages
 from connectors.registrar._api import Page
 from connectors.registrar._errors import (
     RETRYABLE_STATUSES,
-    parse_retry_after,
     status_error,
     transport_error,
     unexpected_response,
@@ -33,29 +28,22 @@ from connectors.registrar._errors import (
 
 __all__ = ["RegistrarClient"]
 
-log = logging.getLogger("connectors.registrar")
-
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_BACKOFF = 10.0  # seconds: a single pause between attempts never exceeds this
 _MAX_PAGES = 100_000  # a platform that never stops paging is a bug, not a big subject
+# The registrar has always handed a 3xx to the caller, whose parsing then rejects it.
+_REDIRECTS = frozenset(range(300, 400))
 
 
-class _RequestLineFilter(logging.Filter):
-    """Drops httpx's request lines: they print the URL, and a URL can hold a domain name.
-    (httpcore's DEBUG traces name only the method, host and port, never the path or body.)"""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("HTTP Request")
+def _status_error(
+    status: int, *, operation: str, endpoint: str, retry_after: float | None
+) -> ConnectorError:
+    return status_error(status, operation, retry_after)
 
 
-_FILTER = _RequestLineFilter()
-
-
-def _protect_http_logs() -> None:
-    logger = logging.getLogger("httpx")  # the logger httpx logs request lines on
-    if _FILTER not in logger.filters:
-        logger.addFilter(_FILTER)
+def _transport_error(exc: httpx.HTTPError, *, operation: str, endpoint: str) -> ConnectorError:
+    return transport_error(exc, operation)
 
 
 class RegistrarClient:
@@ -73,28 +61,27 @@ class RegistrarClient:
         page_size: int,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigurationError("registrar base URL must be an http(s) URL")
         if not api_token:
             raise ConfigurationError("registrar API token is empty")
         if max_attempts < 1:
             raise ConfigurationError("registrar max_attempts must be at least 1")
-        _protect_http_logs()
-        self._timeout = httpx.Timeout(timeout)
-        self._max_attempts = max_attempts
-        self._backoff = backoff
-        self._max_retry_after = max_retry_after
         self.page_size = page_size
-        try:
-            self._http = httpx.AsyncClient(
-                base_url=base_url.rstrip("/"),
-                headers={"Authorization": f"Bearer {api_token}", "Accept": "application/json"},
-                timeout=self._timeout,
-                follow_redirects=False,  # a redirect would resend the token elsewhere
-                transport=transport,
-            )
-        except (httpx.InvalidURL, ValueError):
-            raise ConfigurationError("registrar base URL is not a valid URL") from None
+        self._http = HttpClient(
+            base_url,
+            system="registrar",
+            authorization=f"Bearer {api_token}",
+            retry=RetryPolicy(
+                max_retries=max_attempts - 1,
+                backoff_initial=backoff,
+                backoff_max=_MAX_BACKOFF,
+                retry_after_cap=max_retry_after,
+            ),
+            status_error=_status_error,
+            transport_error=_transport_error,
+            retry_statuses=RETRYABLE_STATUSES,
+            timeout=timeout,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -110,54 +97,9 @@ class RegistrarClient:
         allow: frozenset[int] = frozenset(),
     ) -> httpx.Response:
         """The response to one call (2xx, or a status in `allow`), retrying what is retryable."""
-        failure: ConnectorError | None = None
-        for attempt in range(1, self._max_attempts + 1):
-            wait = self._pause(attempt)
-            try:
-                response = await self._http.request(
-                    method, path, params=params, json=body, timeout=self._timeout
-                )
-            except httpx.HTTPError as exc:
-                failure = transport_error(exc, operation)
-                if not failure.retryable:
-                    raise failure from None
-            else:
-                status = response.status_code
-                if status < 400 or status in allow:
-                    return response
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-                failure = status_error(status, operation, retry_after)
-                if status not in RETRYABLE_STATUSES:
-                    raise failure
-                if retry_after is not None:
-                    if retry_after > self._max_retry_after:
-                        log.warning(
-                            "registrar %s: asked to wait %.0fs, more than the %.0fs cap",
-                            operation,
-                            retry_after,
-                            self._max_retry_after,
-                        )
-                        raise failure  # RateLimited (429) or SystemUnavailable (503)
-                    wait = retry_after
-            if attempt < self._max_attempts:
-                log.info(
-                    "registrar %s: attempt %d failed (%s), retrying in %.2fs",
-                    operation,
-                    attempt,
-                    type(failure).__name__,
-                    wait,
-                )
-                await asyncio.sleep(wait)
-        log.warning("registrar %s: giving up after %d attempts", operation, self._max_attempts)
-        if failure is None:  # unreachable: max_attempts >= 1, and every attempt returns or fails
-            failure = SystemUnavailable(f"registrar made no attempt at {operation}")
-        raise failure
-
-    def _pause(self, attempt: int) -> float:
-        """Exponential backoff with jitter, so many workers do not retry in lockstep."""
-        ceiling = min(_MAX_BACKOFF, self._backoff * 2.0 ** (attempt - 1))
-        jitter: float = random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not security
-        return ceiling * jitter
+        return await self._http.request(
+            method, path, operation=operation, params=params, json=body, accept=allow | _REDIRECTS
+        )
 
     async def model(
         self,
@@ -195,8 +137,8 @@ class RegistrarClient:
         page_size: int | None = None,
     ) -> AsyncIterator[M]:
         """Every item of a paged list, fetched page by page to the end."""
-        cursor: str | None = None
-        for _ in range(_MAX_PAGES):
+
+        async def fetch(cursor: str | None) -> tuple[list[M], str | None]:
             paging = {
                 "limit": page_size or self.page_size,
                 **({"cursor": cursor} if cursor else {}),
@@ -209,14 +151,13 @@ class RegistrarClient:
                 body={**(body or {}), **paging} if method != "GET" else body,
             )
             page = _parse(Page[item], response, operation)  # type: ignore[valid-type]  # runtime generic
-            for entry in page.items:
+            return page.items, page.next_cursor or None
+
+        async for items in cursor_pages(
+            fetch, stuck=lambda: unexpected_response(operation), max_pages=_MAX_PAGES
+        ):
+            for entry in items:
                 yield entry
-            if not page.next_cursor:
-                return
-            if page.next_cursor == cursor:
-                raise unexpected_response(operation)  # the same page again: it would never end
-            cursor = page.next_cursor
-        raise unexpected_response(operation)
 
     async def total(
         self, path: str, *, operation: str, params: Mapping[str, Any] | None = None

@@ -42,6 +42,7 @@ from connectors.base import (
     RetentionRule,
     SystemUnavailable,
 )
+from connectors.base.matching import normalise_email, normalise_phone
 from connectors.registrar._api import Change, Contact, Domain, RegistryUpdate
 from connectors.registrar._client import RegistrarClient
 from connectors.registrar._concurrency import run_all, run_both
@@ -52,7 +53,6 @@ from connectors.registrar._matching import (
     ambiguity,
     holder,
     normalise,
-    normalise_phone,
 )
 from connectors.registrar._records import (
     RECIPIENT_OF,
@@ -707,8 +707,7 @@ def _clean(field_name: str, value: str) -> str | None:
     if field_name not in RECTIFIABLE_FIELDS or not value:
         return None
     if field_name == "email":
-        email = normalise(IdentifierType.EMAIL, value)
-        return email if email is not None and len(email) <= 254 else None
+        return normalise_email(value)
     if field_name == "phone":
         return normalise_phone(value)
     if field_name == "postcode":

@@ -10,11 +10,12 @@ not match make the subject ambiguous: nothing is then passed on, changed or disc
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
+from connectors.base import matching
+from connectors.base.matching import name_matches_any
 from connectors.registrar._api import Contact
-from schemas.identifiers import E164_PATTERN, IdentifierType
+from schemas.identifiers import IdentifierType
 from schemas.subject import SubjectRef
 
 __all__ = [
@@ -22,7 +23,6 @@ __all__ = [
     "Match",
     "ambiguity",
     "holder",
-    "names_match",
     "normalise",
     "normalise_domain",
 ]
@@ -36,40 +36,14 @@ SEARCH_FIELDS: dict[IdentifierType, str] = {
     IdentifierType.PHONE: "phone",
 }
 
-_E164 = re.compile(E164_PATTERN)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LDH = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
-
-def normalise_phone(value: str) -> str | None:
-    phone = re.sub(r"[\s\-().]", "", value)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    elif phone.startswith("0"):
-        phone = "+46" + phone[1:]
-    return phone if _E164.match(phone) else None
 
 
 def normalise(kind: IdentifierType, value: str) -> str | None:
     """The value as the registrar stores it, or None if it cannot be one."""
-    value = value.strip()
-    if kind is IdentifierType.EMAIL:
-        return value.lower() if _EMAIL.match(value) else None
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        return value.upper() or None
-    if kind is IdentifierType.PERSONAL_IDENTITY_NUMBER:
-        digits = re.sub(r"[\s\-+]", "", value)
-        return digits if re.fullmatch(r"[0-9]{12}", digits) else None
-    if kind is IdentifierType.ORGANISATION_NUMBER:
-        digits = re.sub(r"[\s\-]", "", value)
-        if len(digits) == 12 and digits.startswith("16"):
-            digits = digits[2:]
-        return f"{digits[:6]}-{digits[6:]}" if re.fullmatch(r"[0-9]{10}", digits) else None
-    if kind is IdentifierType.PHONE:
-        return normalise_phone(value)
     if kind is IdentifierType.DOMAIN:
         return normalise_domain(value)
-    return None
+    return matching.normalise(kind, value)
 
 
 def normalise_domain(value: str) -> str | None:
@@ -92,26 +66,6 @@ def holder(contact: Contact) -> str:
     if contact.organisation_number:
         return f"org:{contact.organisation_number}"
     return f"handle:{contact.handle}"
-
-
-def _name_tokens(name: str) -> frozenset[str]:
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    letters = "".join(c if c.isalnum() else " " for c in folded if not unicodedata.combining(c))
-    return frozenset(letters.split())
-
-
-def names_match(given: str, *candidates: str | None) -> bool:
-    """Lenient: 'Anna Lind' matches 'Anna Maria Lind' (and the other way round), case, accents
-    and punctuation ignored; a company's name matches its registrant too."""
-    wanted = _name_tokens(given)
-    if not wanted:
-        return True
-    for candidate in candidates:
-        if candidate:
-            have = _name_tokens(candidate)
-            if have and (wanted <= have or have <= wanted):
-                return True
-    return False
 
 
 @dataclass
@@ -149,6 +103,6 @@ def ambiguity(subject: SubjectRef, match: Match) -> str | None:
         for kind, handles in match.hits:
             for handle in handles:
                 contact = match.contacts[handle]
-                if not names_match(subject.name, contact.name, contact.organisation):
+                if not name_matches_any(subject.name, contact.name, contact.organisation):
                     return f"{kind.value} matches a contact whose name differs from the name given"
     return None

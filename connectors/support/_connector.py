@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Self
@@ -42,11 +41,12 @@ from connectors.base import (
     Operation,
     RetentionRule,
 )
+from connectors.base.matching import normalise_email, normalise_phone
 from connectors.support._desk import Desk
 from connectors.support._erasure import CATEGORY_NAMES, Erasure
 from connectors.support._errors import SinkFailure
 from connectors.support._http import SupportApi
-from connectors.support._identity import SEARCH_FIELDS, normalise_phone
+from connectors.support._identity import SEARCH_FIELDS
 from connectors.support._matching import Match, learned_identifiers, match_subject
 from connectors.support._models import ApiTicket, ApiUser
 from connectors.support._records import (
@@ -72,7 +72,6 @@ log = logging.getLogger("connectors.support")
 LEGAL_HOLD_BASIS = "Rättslig förpliktelse / rättsliga anspråk (GDPR art. 17.3 e)"
 RECTIFIABLE_FIELDS = ("name", "email", "phone")
 _LEGAL_HOLD = RetentionRule(reason=RetentionReason.LEGAL_CLAIM, legal_basis=LEGAL_HOLD_BASIS)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 async def _write(sink: ExportSink, category: str, record: dict[str, object]) -> None:
@@ -388,7 +387,7 @@ def _clean(field_name: str, value: str) -> str | None:
     if field_name not in RECTIFIABLE_FIELDS or not value:
         return None
     if field_name == "email":
-        return value.lower() if _EMAIL.match(value) and len(value) <= 254 else None
+        return normalise_email(value)
     if field_name == "phone":
         return normalise_phone(value)
     return " ".join(value.split()) if len(value) <= 200 else None

@@ -3,17 +3,20 @@
 The desk has no identity number: a user is a name, an e-mail address, maybe a phone number and
 the company's customer number (`external_id`). So the name is what tells two people apart: an
 identifier that leads to a user with another name, or identifiers that lead to users with
-different names, are not safely one subject.
+different names, are not safely one subject. The rules themselves are the shared ones in
+`connectors.base.matching`; this module says which of them the desk uses.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 
-from schemas.identifiers import E164_PATTERN, IdentifierType
+from connectors.base import matching
+from connectors.base.matching import fold, normalise_phone
+from schemas.identifiers import IdentifierType
 
-__all__ = ["SEARCH_FIELDS", "fold", "name_tokens", "names_match", "normalise", "normalise_phone"]
+# `fold` and `normalise_phone` are re-exported for `_redaction`, which builds its patterns on them.
+__all__ = ["SEARCH_FIELDS", "fold", "normalise", "normalise_phone"]
 
 # Identifier type -> the user field the desk's search matches it against.
 SEARCH_FIELDS: dict[IdentifierType, str] = {
@@ -22,48 +25,14 @@ SEARCH_FIELDS: dict[IdentifierType, str] = {
     IdentifierType.PHONE: "phone",
 }
 
-_E164 = re.compile(E164_PATTERN)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_CUSTOMER_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_.]{0,63}$")
-
-
-def normalise_phone(value: str) -> str | None:
-    """E.164 (+46701234567) from the ways Swedes write numbers, or None."""
-    phone = re.sub(r"[\s\-().]", "", value)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    elif phone.startswith("0"):
-        phone = "+46" + phone[1:]
-    return phone if _E164.match(phone) else None
+# `external_id` is a free text field of the desk, wider than the company's customer number: the
+# customer numbers found in it (also `_` and `.`, up to 64 characters) are what kept tickets are
+# filed under, so a stricter rule here would leave held tickets unfiled.
+_EXTERNAL_ID = re.compile(r"[A-Z0-9][A-Z0-9\-_.]{0,63}")
 
 
 def normalise(kind: IdentifierType, value: str) -> str | None:
     """The value as the desk stores it, or None if it cannot be one (then it is not searched)."""
-    value = value.strip()
-    if kind is IdentifierType.EMAIL:
-        return value.lower() if _EMAIL.match(value) else None
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        return value.upper() if _CUSTOMER_NUMBER.match(value) else None
-    if kind is IdentifierType.PHONE:
-        return normalise_phone(value)
-    return None
-
-
-def fold(text: str) -> str:
-    """Case and accents ignored: 'Åsa Öberg' -> 'asa oberg'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def name_tokens(name: str) -> frozenset[str]:
-    letters = "".join(c if c.isalnum() else " " for c in fold(name))
-    return frozenset(letters.split())
-
-
-def names_match(a: str | None, b: str | None) -> bool:
-    """Lenient: 'Anna Lind' matches 'Anna Maria Lind' (and the other way round); case, accents,
-    punctuation and order ignored. A missing name matches anything."""
-    first, second = name_tokens(a or ""), name_tokens(b or "")
-    if not first or not second:
-        return True
-    return first <= second or second <= first
+    if kind not in SEARCH_FIELDS:
+        return None
+    return matching.normalise(kind, value, customer_number=_EXTERNAL_ID)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from connectors.base.matching import names_match
 from connectors.support._desk import Desk
-from connectors.support._identity import SEARCH_FIELDS, names_match, normalise
+from connectors.support._identity import SEARCH_FIELDS, normalise
 from connectors.support._models import ApiUser
 from schemas.identifiers import IdentifierType
 from schemas.subject import Identifier, SubjectRef
