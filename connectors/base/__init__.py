@@ -1,4 +1,16 @@
-"""Connector protocol, typed errors and registry. See `_errors` for the exception hierarchy."""
+"""Connector protocol, typed errors and registry, and the plumbing every connector shares.
+
+See `_errors` for the exception hierarchy. The shared modules, re-exported here (each module's
+docstring says why it is shared and how a connector configures it):
+
+- `connectors.base.http`: `HttpClient` (timeouts, retries with backoff, Retry-After, no
+  redirects), `RetryPolicy`, `parse_retry_after`, the paging loops and `protect_http_logs`;
+- `connectors.base.matching`: identifiers normalised as the systems store them, and when two
+  names are the same person's (`names_match`, `name_matches_any`);
+- `connectors.base.sql_errors`: database failures as typed errors (`SqlErrors("system")`);
+  its `classify`/`translate_errors` are imported from there by name, not re-exported here, so
+  an HTTP connector cannot pick them up by mistake.
+"""
 
 from connectors.base._errors import (
     AmbiguousSubject,
@@ -26,9 +38,44 @@ from connectors.base._registry import (
     describe,
     task_queue_for,
 )
+from connectors.base.http import (
+    HttpClient,
+    RetryPolicy,
+    StatusError,
+    TransportError,
+    cursor_pages,
+    numbered_pages,
+    parse_retry_after,
+    protect_http_logs,
+)
+from connectors.base.matching import (
+    CUSTOMER_NUMBER,
+    fold,
+    name_matches_any,
+    name_tokens,
+    names_match,
+    normalise,
+    normalise_customer_number,
+    normalise_email,
+    normalise_organisation_number,
+    normalise_personal_identity_number,
+    normalise_phone,
+)
+from connectors.base.sql_errors import (
+    MYSQL_AUTH,
+    MYSQL_CONFIG,
+    MYSQL_RETRYABLE,
+    SinkFailure,
+    SqlErrors,
+    mysql_code,
+)
 
 __all__ = [
+    "CUSTOMER_NUMBER",
     "ENTRY_POINT_GROUP",
+    "MYSQL_AUTH",
+    "MYSQL_CONFIG",
+    "MYSQL_RETRYABLE",
     "AmbiguousSubject",
     "AuthenticationError",
     "ConfigurationError",
@@ -37,15 +84,36 @@ __all__ = [
     "ConnectorInfo",
     "DataCategory",
     "ExportSink",
+    "HttpClient",
     "Operation",
     "PermanentError",
     "RateLimited",
     "Recipient",
     "RetentionRule",
+    "RetryPolicy",
     "RetryableError",
+    "SinkFailure",
+    "SqlErrors",
+    "StatusError",
     "SystemUnavailable",
+    "TransportError",
     "UnsupportedOperation",
     "connector_classes",
+    "cursor_pages",
     "describe",
+    "fold",
+    "mysql_code",
+    "name_matches_any",
+    "name_tokens",
+    "names_match",
+    "normalise",
+    "normalise_customer_number",
+    "normalise_email",
+    "normalise_organisation_number",
+    "normalise_personal_identity_number",
+    "normalise_phone",
+    "numbered_pages",
+    "parse_retry_after",
+    "protect_http_logs",
     "task_queue_for",
 ]

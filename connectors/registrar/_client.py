@@ -32,8 +32,6 @@ M = TypeVar("M", bound=BaseModel)
 
 _MAX_BACKOFF = 10.0  # seconds: a single pause between attempts never exceeds this
 _MAX_PAGES = 100_000  # a platform that never stops paging is a bug, not a big subject
-# The registrar has always handed a 3xx to the caller, whose parsing then rejects it.
-_REDIRECTS = frozenset(range(300, 400))
 
 
 def _status_error(
@@ -96,9 +94,12 @@ class RegistrarClient:
         body: Mapping[str, Any] | None = None,
         allow: frozenset[int] = frozenset(),
     ) -> httpx.Response:
-        """The response to one call (2xx, or a status in `allow`), retrying what is retryable."""
+        """The response to one call (2xx, or a status in `allow`), retrying what is retryable.
+
+        A redirect is never followed and never handed back: it is a ConfigurationError (a 3xx
+        handed back would pass for success, e.g. a DELETE counted as a deletion)."""
         return await self._http.request(
-            method, path, operation=operation, params=params, json=body, accept=allow | _REDIRECTS
+            method, path, operation=operation, params=params, json=body, accept=allow
         )
 
     async def model(

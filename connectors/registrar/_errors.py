@@ -4,12 +4,13 @@ The request URL (a domain name), the body (an e-mail address) and the response (
 all hold personal data, and httpx puts the URL into its exception messages. So a typed error
 carries only the operation, the HTTP status or the exception class, and it is raised `from None`:
 the original is not chained into logs or Temporal failures.
+
+Retries, Retry-After (`parse_retry_after`, re-exported here) and the refusal to follow redirects
+are the shared client's (`connectors.base.http`); what stays here is what the registrar's
+answers mean.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -21,6 +22,7 @@ from connectors.base import (
     RateLimited,
     SystemUnavailable,
 )
+from connectors.base.http import parse_retry_after
 
 __all__ = [
     "RETRYABLE_STATUSES",
@@ -45,22 +47,6 @@ class SinkFailure(Exception):
         self.original = original
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date), or None."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
 def transport_error(exc: httpx.HTTPError, operation: str) -> ConnectorError:
     """The typed error for a failure to get any answer from the platform."""
     if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
@@ -81,6 +67,12 @@ def status_error(status: int, operation: str, retry_after: float | None = None) 
     if status == 404:
         return ConfigurationError(
             f"registrar API has no endpoint for {operation} (HTTP 404): check the base URL"
+        )
+    if 300 <= status < 400:
+        # The shared client never follows a redirect (it would resend the token elsewhere), and a
+        # redirect is no answer to an admin call: the base URL points at the wrong place.
+        return ConfigurationError(
+            f"registrar redirected {operation} (HTTP {status}): check the base URL"
         )
     if status in (405, 501):
         return ConfigurationError(f"registrar API does not support {operation} (HTTP {status})")

@@ -16,11 +16,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Table, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sandbox._seeding import (
+    BatchLoader,
+    PairCollector,
+    add_counts,
+    async_database_url,
+    customer_identifiers,
+    elapsed,
+    finish_load,
+    fresh_database,
+    pair_label,
+)
 from sandbox.billing.records import CustomerActivity, customer_activity
 from sandbox.billing.schema import (
     card_tokens,
@@ -31,7 +40,7 @@ from sandbox.billing.schema import (
     payments,
 )
 from sandbox.billing.schema import customers as customers_table
-from sandbox.people import Customer, customer_at, generate_customers
+from sandbox.people import Customer, customer_at
 
 __all__ = [
     "SeedExample",
@@ -123,17 +132,6 @@ def category_counts(customer: Customer, activity: CustomerActivity) -> dict[str,
     }
 
 
-def async_database_url(database_url: str | URL) -> URL:
-    """`sqlite://` and `postgresql://` URLs with their asyncio drivers (aiosqlite, asyncpg)."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
-    elif backend == "postgresql" and url.get_driver_name() != "asyncpg":
-        url = url.set(drivername="postgresql+asyncpg")
-    return url
-
-
 async def seed_billing(
     database_url: str,
     customers: int,
@@ -150,81 +148,43 @@ async def seed_billing(
         raise ValueError("customers must not be negative")
     started = time.perf_counter()
     url = async_database_url(database_url)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = dict.fromkeys((t.name for t in _TABLES), 0)
     examples = _ExampleCollector()
-    try:
-        async with engine.connect() as conn:
-            if url.get_backend_name() == "sqlite":
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                await conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(_create_tables)
-            await conn.commit()
-            loader = _Loader(conn, batch_size, counts)
-            for customer in generate_customers(customers, seed):
-                activity = customer_activity(customer, seed)
-                examples.add(customer, activity)
-                await loader.add(customer, activity)
-                if loader.should_flush():
-                    await loader.flush()
-                    if progress is not None:
-                        progress(customer.index + 1)
-            await loader.flush()
-            if progress is not None:
-                progress(customers)
-            await conn.run_sync(_create_indexes)
-            if url.get_backend_name() == "postgresql":
-                for table in (customers_table, invoices):
-                    await conn.execute(
-                        text(
-                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - fixed names
-                            f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
-                        )
-                    )
-            await conn.commit()
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
-    finally:
-        await engine.dispose()
+    async with fresh_database(url, metadata) as conn:
+        loader = _Loader(conn, batch_size, counts)
+
+        def add(customer: Customer) -> None:
+            activity = customer_activity(customer, seed)
+            examples.add(customer, activity)
+            loader.add(customer, activity)
+
+        await loader.load_customers(customers, seed, add, progress)
+        await finish_load(conn, metadata, serials=(customers_table, invoices))
     return SeedSummary(
         database=url.render_as_string(hide_password=True),
         seed=seed,
         customers=customers,
         counts=counts,
         examples=examples.result(),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=elapsed(started),
     )
 
 
-def _create_tables(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table))
-
-
-def _create_indexes(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            index.create(conn)
-
-
-class _Loader:
-    """Buffers rows per table and writes them in foreign-key order with executemany."""
+class _Loader(BatchLoader):
+    """A customer's rows: the customer, its invoices (numbered here) with their lines and
+    payments, its card tokens and login sessions."""
 
     def __init__(self, conn: AsyncConnection, batch_size: int, counts: dict[str, int]) -> None:
-        self._conn = conn
-        self._batch_size = max(1, batch_size)
-        self._counts = counts
-        self._rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _TABLES}
+        super().__init__(conn, _TABLES, batch_size, counts)
         self._invoice_id = 0
 
-    async def add(self, customer: Customer, activity: CustomerActivity) -> None:
+    def add(self, customer: Customer, activity: CustomerActivity) -> None:
         customer_id = customer.index + 1
-        self._rows["customers"].append(_customer_row(customer, customer_id))
+        self.rows["customers"].append(_customer_row(customer, customer_id))
         for invoice in activity.invoices:
             self._invoice_id += 1
             invoice_id = self._invoice_id
-            self._rows["invoices"].append(
+            self.rows["invoices"].append(
                 {
                     "id": invoice_id,
                     "invoice_number": f"F{invoice.issued_on.year}-{invoice_id:07d}",
@@ -238,7 +198,7 @@ class _Loader:
                     "vat_ore": invoice.vat_ore,
                 }
             )
-            self._rows["invoice_lines"].extend(
+            self.rows["invoice_lines"].extend(
                 {
                     "invoice_id": invoice_id,
                     "description": line.description,
@@ -247,7 +207,7 @@ class _Loader:
                 }
                 for line in invoice.lines
             )
-            self._rows["payments"].extend(
+            self.rows["payments"].extend(
                 {
                     "invoice_id": invoice_id,
                     "paid_on": payment.paid_on,
@@ -257,7 +217,7 @@ class _Loader:
                 }
                 for payment in invoice.payments
             )
-        self._rows["card_tokens"].extend(
+        self.rows["card_tokens"].extend(
             {
                 "customer_id": customer_id,
                 "token": token.token,
@@ -268,7 +228,7 @@ class _Loader:
             }
             for token in activity.card_tokens
         )
-        self._rows["login_sessions"].extend(
+        self.rows["login_sessions"].extend(
             {
                 "customer_id": customer_id,
                 "started_at": session.started_at,
@@ -277,18 +237,6 @@ class _Loader:
             }
             for session in activity.login_sessions
         )
-
-    def should_flush(self) -> bool:
-        return any(len(rows) >= self._batch_size for rows in self._rows.values())
-
-    async def flush(self) -> None:
-        for table in _TABLES:  # parents before children
-            rows = self._rows[table.name]
-            if rows:
-                await self._conn.execute(table.insert(), rows)
-                self._counts[table.name] += len(rows)
-                self._rows[table.name] = []
-        await self._conn.commit()
 
 
 def _customer_row(customer: Customer, customer_id: int) -> dict[str, Any]:
@@ -326,53 +274,31 @@ def _customer_row(customer: Customer, customer_id: int) -> dict[str, Any]:
     return row
 
 
-class _ExampleCollector:
-    """Remembers the first customer (or pair) of each interesting case while seeding."""
+_Row = tuple[Customer, CustomerActivity]
 
-    def __init__(self) -> None:
-        self._found: dict[str, SeedExample] = {}
-        self._pending: dict[int, tuple[Customer, CustomerActivity]] = {}
+
+class _ExampleCollector(PairCollector[_Row, SeedExample]):
+    """Remembers the first customer (or pair) of each interesting case while seeding."""
 
     def add(self, customer: Customer, activity: CustomerActivity) -> None:
         if customer.special is not None:
-            partner = None
-            if customer.partner_index is not None:
-                partner = self._pending.pop(customer.partner_index, None)
-            if partner is None:
-                self._pending[customer.index] = (customer, activity)
-                return
-            label = "two_email_person" if customer.special == "two_emails" else "shared_email_pair"
-            self._remember(label, [partner, (customer, activity)])
+            pair = self.pair(customer, (customer, activity))
+            if pair is not None:
+                self._remember(pair_label(customer), pair)
         elif customer.status == "active" and customer.kind == "person":
             self._remember("plain_person", [(customer, activity)])
         elif customer.status == "active" and customer.kind == "company":
             self._remember("company_contact", [(customer, activity)])
 
-    def _remember(self, label: str, rows: Iterable[tuple[Customer, CustomerActivity]]) -> None:
-        if label in self._found:
+    def _remember(self, label: str, rows: Iterable[_Row]) -> None:
+        if label in self.found:
             return
         rows = list(rows)
-        totals = dict.fromkeys(CATEGORIES, 0)
-        for customer, activity in rows:
-            for category, count in category_counts(customer, activity).items():
-                totals[category] += count
-        people = [c for c, _ in rows]
-        self._found[label] = SeedExample(
+        self.found[label] = SeedExample(
             label=label,
-            customer_numbers=[c.customer_number for c in people],
-            names=list(dict.fromkeys(c.contact_name or c.name for c in people)),
-            emails=list(dict.fromkeys(c.email for c in people)),
-            phones=list(dict.fromkeys(c.phone for c in people)),
-            personal_identity_numbers=list(
-                dict.fromkeys(
-                    c.personal_identity_number for c in people if c.personal_identity_number
-                )
-            ),
-            organisation_numbers=list(
-                dict.fromkeys(c.organisation_number for c in people if c.organisation_number)
-            ),
-            expected_counts=totals,
+            **customer_identifiers([c for c, _ in rows]),
+            expected_counts=add_counts(CATEGORIES, (category_counts(c, a) for c, a in rows)),
         )
 
     def result(self) -> SeedExamples:
-        return SeedExamples(**self._found)
+        return SeedExamples(**self.found)

@@ -18,14 +18,22 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Table
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Table
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sandbox._seeding import (
+    BatchLoader,
+    PairCollector,
+    add_counts,
+    elapsed,
+    finish_load,
+    fresh_database,
+    pair_label,
+    with_async_driver,
+)
 from sandbox.hosting.records import HostingAccount, hosting_account
 from sandbox.hosting.schema import (
     access_logs,
@@ -38,7 +46,7 @@ from sandbox.hosting.schema import (
     metadata,
 )
 from sandbox.hosting.tree import prepare_home_root, write_homes
-from sandbox.people import Customer, customer_at, generate_customers
+from sandbox.people import Customer, customer_at
 
 __all__ = [
     "CATEGORIES",
@@ -54,6 +62,7 @@ __all__ = [
 
 # The categories the hosting connector reports, in its order.
 CATEGORIES = ("account", "mailboxes", "databases", "ftp_users", "access_logs", "files", "backups")
+_DRIVERS = {"sqlite": "aiosqlite", "mysql": "aiomysql", "mariadb": "aiomysql"}
 # Parents before children.
 _TABLES: tuple[Table, ...] = (
     accounts,
@@ -152,13 +161,8 @@ class HostingSeedSummary(BaseModel):
 
 def async_database_url(database_url: str | URL) -> URL:
     """SQLite with aiosqlite; MariaDB/MySQL with aiomysql and utf8mb4 (Swedish names)."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
-    elif backend in ("mysql", "mariadb"):
-        if url.get_driver_name() != "aiomysql":
-            url = url.set(drivername=f"{backend}+aiomysql")
+    url = with_async_driver(database_url, _DRIVERS)
+    if url.get_backend_name() in ("mysql", "mariadb"):
         url = url.update_query_dict({"charset": "utf8mb4"})
     return url
 
@@ -183,43 +187,20 @@ async def seed_hosting(
     url = async_database_url(database_url)
     if home_root is not None:
         await asyncio.to_thread(prepare_home_root, home_root)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = dict.fromkeys((t.name for t in _TABLES), 0)
     counts["files"] = 0
     examples = _ExampleCollector()
-    try:
-        async with engine.connect() as conn:
-            sqlite = url.get_backend_name() == "sqlite"
-            if sqlite:
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                await conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(_create_tables)
-            await conn.commit()
-            loader = _Loader(conn, home_root, batch_size, counts)
-            for customer in generate_customers(customers, seed):
-                account = hosting_account(customer, seed)
-                examples.add(customer, account)
-                if account is None:
-                    continue
+    async with fresh_database(url, metadata) as conn:
+        loader = _Loader(conn, home_root, batch_size, counts)
+
+        def add(customer: Customer) -> None:
+            account = hosting_account(customer, seed)
+            examples.add(customer, account)
+            if account is not None:
                 loader.add(account)
-                if loader.should_flush():
-                    await loader.flush()
-                    if progress is not None:
-                        progress(customer.index + 1)
-            await loader.flush()
-            if progress is not None:
-                progress(customers)
-            await conn.run_sync(_create_indexes)
-            await conn.commit()
-            if sqlite:
-                await conn.exec_driver_sql("ANALYZE")
-            else:
-                names = ", ".join(f"`{t.name}`" for t in _TABLES)
-                await conn.exec_driver_sql(f"ANALYZE TABLE {names}")
-            await conn.commit()
-    finally:
-        await engine.dispose()
+
+        await loader.load_customers(customers, seed, add, progress)
+        await finish_load(conn, metadata, analyze=_TABLES)
     return HostingSeedSummary(
         database=url.render_as_string(hide_password=True),
         home_root=str(home_root) if home_root is not None else None,
@@ -228,24 +209,13 @@ async def seed_hosting(
         accounts=counts["accounts"],
         counts=counts,
         examples=examples.result(),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=elapsed(started),
     )
 
 
-def _create_tables(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table))
-
-
-def _create_indexes(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            index.create(conn)
-
-
-class _Loader:
-    """Buffers rows per table, writes them in foreign-key order with executemany, and writes
-    the batch's home directories after the rows are committed."""
+class _Loader(BatchLoader):
+    """An account's rows, and (with a home root) its home directory, written in a worker thread
+    after the batch's rows are committed."""
 
     def __init__(
         self,
@@ -254,18 +224,15 @@ class _Loader:
         batch_size: int,
         counts: dict[str, int],
     ) -> None:
-        self._conn = conn
+        super().__init__(conn, _TABLES, batch_size, counts)
         self._home_root = home_root
-        self._batch_size = max(1, batch_size)
-        self._counts = counts
-        self._rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _TABLES}
         self._homes: list[HostingAccount] = []
         self._account_id = 0
 
     def add(self, account: HostingAccount) -> None:
         self._account_id += 1
         account_id = self._account_id
-        rows = self._rows
+        rows = self.rows
         rows["accounts"].append(
             {
                 "id": account_id,
@@ -325,41 +292,26 @@ class _Loader:
         if self._home_root is not None:
             self._homes.append(account)
 
-    def should_flush(self) -> bool:
-        return any(len(rows) >= self._batch_size for rows in self._rows.values())
-
     async def flush(self) -> None:
-        for table in _TABLES:
-            rows = self._rows[table.name]
-            if rows:
-                await self._conn.execute(table.insert(), rows)
-                self._counts[table.name] += len(rows)
-                self._rows[table.name] = []
-        await self._conn.commit()
+        await super().flush()
         if self._home_root is not None and self._homes:
             homes, self._homes = self._homes, []
             self._counts["files"] += await asyncio.to_thread(write_homes, self._home_root, homes)
 
 
-class _ExampleCollector:
-    """Remembers the first customer (or pair) of each interesting case while seeding."""
+_Row = tuple[Customer, HostingAccount]
 
-    def __init__(self) -> None:
-        self._found: dict[str, HostingSeedExample] = {}
-        self._pending: dict[int, tuple[Customer, HostingAccount]] = {}
+
+class _ExampleCollector(PairCollector[_Row, HostingSeedExample]):
+    """Remembers the first customer (or pair) of each interesting case while seeding."""
 
     def add(self, customer: Customer, account: HostingAccount | None) -> None:
         if account is None:
             return
         if customer.special is not None:
-            partner = None
-            if customer.partner_index is not None:
-                partner = self._pending.pop(customer.partner_index, None)
-            if partner is None:
-                self._pending[customer.index] = (customer, account)
-                return
-            label = "two_email_person" if customer.special == "two_emails" else "shared_email_pair"
-            self._remember(label, [partner, (customer, account)])
+            pair = self.pair(customer, (customer, account))
+            if pair is not None:
+                self._remember(pair_label(customer), pair)
         elif customer.kind == "person" and customer.status == "active" and account.in_service:
             self._remember("plain_person", [(customer, account)])
         elif customer.kind == "company" and customer.status == "active" and account.in_service:
@@ -367,27 +319,22 @@ class _ExampleCollector:
         elif customer.kind == "person" and not account.in_service:
             # Prefer a terminated account whose backups are still kept (closed within the last
             # three months); those are rare, so take the first terminated one until then.
-            earlier = self._found.get("closed_account")
+            earlier = self.found.get("closed_account")
             if earlier is None or (earlier.backups_until is None and account.backups):
                 self._remember("closed_account", [(customer, account)], replace=True)
 
     def _remember(
         self,
         label: str,
-        rows: Iterable[tuple[Customer, HostingAccount]],
+        rows: Iterable[_Row],
         *,
         replace: bool = False,
     ) -> None:
-        if label in self._found and not replace:
+        if label in self.found and not replace:
             return
-        rows = list(rows)
-        totals = dict.fromkeys(CATEGORIES, 0)
-        for _, account in rows:
-            for category, count in category_counts(account).items():
-                totals[category] += count
         held = [a for _, a in rows]
         expiries = [b.expires_at.date() for a in held for b in a.backups]
-        self._found[label] = HostingSeedExample(
+        self.found[label] = HostingSeedExample(
             label=label,
             customer_numbers=[a.customer_number for a in held],
             usernames=[a.username for a in held],
@@ -397,9 +344,9 @@ class _ExampleCollector:
             domains=[d for a in held for d in a.domains],
             mailboxes=[m.address for a in held for m in a.mailboxes],
             statuses=[a.status for a in held],
-            expected_counts=totals,
+            expected_counts=add_counts(CATEGORIES, (category_counts(a) for a in held)),
             backups_until=max(expiries) if expiries else None,
         )
 
     def result(self) -> HostingSeedExamples:
-        return HostingSeedExamples(**self._found)
+        return HostingSeedExamples(**self.found)

@@ -18,11 +18,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Table
+from sqlalchemy import Table
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.schema import CreateTable
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sandbox._seeding import (
+    BatchLoader,
+    PairCollector,
+    add_counts,
+    elapsed,
+    finish_load,
+    fresh_database,
+)
 from sandbox.newsletter.hashing import DEFAULT_BLOCKLIST_SALT, blocklist_hash
 from sandbox.newsletter.records import (
     NewsletterActivity,
@@ -41,7 +48,7 @@ from sandbox.newsletter.schema import (
     subscriber_lists,
     subscribers,
 )
-from sandbox.people import Customer, customer_at, generate_customers
+from sandbox.people import Customer, customer_at
 
 __all__ = [
     "CATEGORIES",
@@ -179,53 +186,27 @@ async def seed_newsletter(
         raise ValueError("customers must not be negative")
     started = time.perf_counter()
     url = sqlite_database_url(database_url)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = dict.fromkeys((t.name for t in _TABLES), 0)
     examples = _ExampleCollector()
-    try:
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-            await conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(_create_tables)
-            await _load_catalogue(conn, counts)
-            loader = _Loader(conn, batch_size, counts, blocklist_salt)
-            for customer in generate_customers(customers, seed):
-                activity = newsletter_activity(customer, seed)
-                examples.add(customer, activity)
-                loader.add(customer, activity)
-                if loader.should_flush():
-                    await loader.flush()
-                    if progress is not None:
-                        progress(customer.index + 1)
-            await loader.flush()
-            if progress is not None:
-                progress(customers)
-            await conn.run_sync(_create_indexes)
-            await conn.commit()
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
-    finally:
-        await engine.dispose()
+    async with fresh_database(url, metadata) as conn:
+        await _load_catalogue(conn, counts)
+        loader = _Loader(conn, batch_size, counts, blocklist_salt)
+
+        def add(customer: Customer) -> None:
+            activity = newsletter_activity(customer, seed)
+            examples.add(customer, activity)
+            loader.add(customer, activity)
+
+        await loader.load_customers(customers, seed, add, progress)
+        await finish_load(conn, metadata)
     return NewsletterSeedSummary(
         database=url.render_as_string(hide_password=True),
         seed=seed,
         customers=customers,
         counts=counts,
         examples=examples.result(),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=elapsed(started),
     )
-
-
-def _create_tables(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table))
-
-
-def _create_indexes(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            index.create(conn)
 
 
 async def _load_catalogue(conn: AsyncConnection, counts: dict[str, int]) -> None:
@@ -269,17 +250,15 @@ async def _load_catalogue(conn: AsyncConnection, counts: dict[str, int]) -> None
     await conn.commit()
 
 
-class _Loader:
-    """Buffers rows per table and writes them in foreign-key order with executemany."""
+class _Loader(BatchLoader):
+    """The streamed rows (the catalogue is loaded before): subscribers and prospects with their
+    subscriptions, views and clicks, and the blocklist's salted hashes."""
 
     def __init__(
         self, conn: AsyncConnection, batch_size: int, counts: dict[str, int], salt: str
     ) -> None:
-        self._conn = conn
-        self._batch_size = max(1, batch_size)
-        self._counts = counts
+        super().__init__(conn, _STREAMED, batch_size, counts)
         self._salt = salt
-        self._rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _STREAMED}
         self._subscriber_id = 0
 
     def add(self, customer: Customer, activity: NewsletterActivity) -> None:
@@ -287,7 +266,7 @@ class _Loader:
             if record is not None:
                 self._add_subscriber(record)
         if activity.blocklisted:  # erased on request earlier: only the salted hash is left
-            self._rows["blocklist_hashes"].append(
+            self.rows["blocklist_hashes"].append(
                 {
                     "hash": blocklist_hash(customer.email, self._salt),
                     "created_at": customer.anonymised_at or customer.created_at,
@@ -297,7 +276,7 @@ class _Loader:
     def _add_subscriber(self, record: SubscriberRecord) -> None:
         self._subscriber_id += 1
         subscriber_id = self._subscriber_id
-        self._rows["subscribers"].append(
+        self.rows["subscribers"].append(
             {
                 "id": subscriber_id,
                 "uuid": record.uuid,
@@ -309,7 +288,7 @@ class _Loader:
                 "updated_at": record.updated_at,
             }
         )
-        self._rows["subscriber_lists"].extend(
+        self.rows["subscriber_lists"].extend(
             {
                 "subscriber_id": subscriber_id,
                 "list_id": s.list_id,
@@ -319,7 +298,7 @@ class _Loader:
             }
             for s in record.subscriptions
         )
-        self._rows["campaign_views"].extend(
+        self.rows["campaign_views"].extend(
             {
                 "campaign_id": v.campaign_id,
                 "subscriber_id": subscriber_id,
@@ -327,7 +306,7 @@ class _Loader:
             }
             for v in record.views
         )
-        self._rows["link_clicks"].extend(
+        self.rows["link_clicks"].extend(
             {
                 "campaign_id": c.campaign_id,
                 "link_id": c.link_id,
@@ -337,33 +316,17 @@ class _Loader:
             for c in record.clicks
         )
 
-    def should_flush(self) -> bool:
-        return any(len(rows) >= self._batch_size for rows in self._rows.values())
 
-    async def flush(self) -> None:
-        for table in _STREAMED:  # parents before children
-            rows = self._rows[table.name]
-            if rows:
-                await self._conn.execute(table.insert(), rows)
-                self._counts[table.name] += len(rows)
-                self._rows[table.name] = []
-        await self._conn.commit()
-
-
-class _ExampleCollector:
+class _ExampleCollector(PairCollector[tuple[Customer, NewsletterActivity], SeedExample]):
     """Remembers the first customer (or pair) of each interesting case while seeding."""
 
-    def __init__(self) -> None:
-        self._found: dict[str, SeedExample] = {}
-        self._pending: dict[int, tuple[Customer, NewsletterActivity]] = {}
-
     def add(self, customer: Customer, activity: NewsletterActivity) -> None:
-        if activity.prospect is not None and "prospect" not in self._found:
-            self._found["prospect"] = _example("prospect", [], [activity.prospect])
+        if activity.prospect is not None and "prospect" not in self.found:
+            self.found["prospect"] = _example("prospect", [], [activity.prospect])
         if customer.special is not None:
             self._add_pair_member(customer, activity)
-        elif activity.blocklisted and "previously_erased" not in self._found:
-            self._found["previously_erased"] = SeedExample(
+        elif activity.blocklisted and "previously_erased" not in self.found:
+            self.found["previously_erased"] = SeedExample(
                 label="previously_erased",
                 customer_numbers=[customer.customer_number],
                 names=[customer.contact_name or customer.name],
@@ -375,27 +338,24 @@ class _ExampleCollector:
             label = "everywhere" if customer.kind == "person" else "company_contact"
             if label == "everywhere" and customer.index != 0:
                 return
-            if label not in self._found:
-                self._found[label] = _example(label, [customer], [activity.subscriber])
+            if label not in self.found:
+                self.found[label] = _example(label, [customer], [activity.subscriber])
 
     def _add_pair_member(self, customer: Customer, activity: NewsletterActivity) -> None:
-        partner = None
-        if customer.partner_index is not None:
-            partner = self._pending.pop(customer.partner_index, None)
-        if partner is None:
-            self._pending[customer.index] = (customer, activity)
+        pair = self.pair(customer, (customer, activity))
+        if pair is None:
             return
-        (first, first_activity), (second, second_activity) = partner, (customer, activity)
+        (first, first_activity), (second, second_activity) = pair
         records = [
             r for r in (first_activity.subscriber, second_activity.subscriber) if r is not None
         ]
         if not records:
             return
-        if customer.special == "two_emails" and "two_email_person" not in self._found:
-            self._found["two_email_person"] = _example("two_email_person", [first, second], records)
-        elif customer.special == "shared_email" and "shared_email_pair" not in self._found:
+        if customer.special == "two_emails" and "two_email_person" not in self.found:
+            self.found["two_email_person"] = _example("two_email_person", [first, second], records)
+        elif customer.special == "shared_email" and "shared_email_pair" not in self.found:
             example = _example("shared_email_pair", [first, second], records)
-            self._found["shared_email_pair"] = example.model_copy(
+            self.found["shared_email_pair"] = example.model_copy(
                 update={
                     "names": [first.name, second.name],
                     "ambiguous": True,
@@ -408,18 +368,14 @@ class _ExampleCollector:
             )
 
     def result(self) -> SeedExamples:
-        return SeedExamples(**self._found)
+        return SeedExamples(**self.found)
 
 
 def _example(label: str, people: list[Customer], records: list[SubscriberRecord]) -> SeedExample:
-    totals = dict.fromkeys(CATEGORIES, 0)
-    for record in records:
-        for category, count in _subscriber_counts(record).items():
-            totals[category] += count
     return SeedExample(
         label=label,
         customer_numbers=[c.customer_number for c in people],
         names=list(dict.fromkeys(r.name for r in records)),
         emails=list(dict.fromkeys(r.email for r in records)),
-        expected_counts=totals,
+        expected_counts=add_counts(CATEGORIES, (_subscriber_counts(r) for r in records)),
     )

@@ -27,6 +27,9 @@ from sandbox.registrar.store import RegistrarStore
 
 __all__ = ["create_app"]
 
+# Where a redirecting platform sends the client: an address that answers nothing (RFC 2606).
+_MOVED_TO = "https://registrar.example.invalid/"
+
 
 class _Faults:
     """Counts admin requests and injects the configured faults (deterministically)."""
@@ -47,6 +50,8 @@ class _Faults:
             raise HTTPException(503, "registrar temporarily unavailable", headers)
         if options.throttle_every and self._count % options.throttle_every == 0:
             raise HTTPException(429, "too many requests", headers)
+        if options.redirect_every and self._count % options.redirect_every == 0:
+            raise HTTPException(302, "the admin API has moved", {"Location": _MOVED_TO})
         if options.rate_limit:
             window = int(time.monotonic())
             if window != self._window:

@@ -1,8 +1,9 @@
 """The registrar sandbox's server options (`--option key=value` of `python -m sandbox.serve`).
 
 Besides the API token and the page size, the options let tests and demos make the platform
-behave like a real one on a bad day: slow, rate-limited, or failing now and then. Each fault is
-deterministic (every Nth admin request), so a test that relies on it is repeatable.
+behave like a real one on a bad day: slow, rate-limited, failing now and then, or moved behind a
+redirect. Each fault is deterministic (every Nth admin request), so a test that relies on it is
+repeatable.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class RegistrarOptions:
     retry_after: int = 1  # seconds announced in Retry-After on 429 and 503
     unavailable_every: int = 0  # every Nth admin request answers 503 (0: never)
     throttle_every: int = 0  # every Nth admin request answers 429 (0: never)
+    redirect_every: int = 0  # every Nth admin request answers 302 elsewhere (0: never)
     latency: float = 0.0  # seconds added to every admin request
 
     @classmethod

@@ -15,12 +15,21 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Table, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sandbox.people import Customer, customer_at, generate_customers
+from sandbox._seeding import (
+    BatchLoader,
+    PairCollector,
+    add_counts,
+    async_database_url,
+    customer_identifiers,
+    elapsed,
+    finish_load,
+    fresh_database,
+    pair_label,
+)
+from sandbox.people import Customer, customer_at
 from sandbox.registrar.records import (
     HOSTMASTER,
     RegistrarContact,
@@ -100,17 +109,6 @@ def seeded_registrar(index: int, seed: int) -> RegistrarRecords:
     return registrar_records(customer_at(index, seed), seed)
 
 
-def async_database_url(database_url: str | URL) -> URL:
-    """`sqlite://` and `postgresql://` URLs with their asyncio drivers (aiosqlite, asyncpg)."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
-    elif backend == "postgresql" and url.get_driver_name() != "asyncpg":
-        url = url.set(drivername="postgresql+asyncpg")
-    return url
-
-
 async def seed_registrar(
     database_url: str,
     customers: int,
@@ -125,92 +123,49 @@ async def seed_registrar(
         raise ValueError("customers must not be negative")
     started = time.perf_counter()
     url = async_database_url(database_url)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = {t.name: 0 for t in _TABLES}
     examples = _ExampleCollector()
-    try:
-        async with engine.connect() as conn:
-            if url.get_backend_name() == "sqlite":
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                await conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(_create_tables)
-            await conn.commit()
-            loader = _Loader(conn, batch_size, counts)
-            loader.add_contact(HOSTMASTER)
-            for customer in generate_customers(customers, seed):
-                records = registrar_records(customer, seed)
-                if not records.present:
-                    continue
+    async with fresh_database(url, metadata) as conn:
+        loader = _Loader(conn, batch_size, counts)
+        loader.add_contact(HOSTMASTER)
+
+        def add(customer: Customer) -> None:
+            records = registrar_records(customer, seed)
+            if records.present:
                 examples.add(records)
                 loader.add(records)
-                if loader.should_flush():
-                    await loader.flush()
-                    if progress is not None:
-                        progress(customer.index + 1)
-            await loader.flush()
-            if progress is not None:
-                progress(customers)
-            await conn.run_sync(_create_indexes)
-            if url.get_backend_name() == "postgresql":
-                await _reset_sequences(conn)
-            await conn.commit()
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
-    finally:
-        await engine.dispose()
+
+        await loader.load_customers(customers, seed, add, progress)
+        # Ids were inserted explicitly; PostgreSQL's sequences must continue after them.
+        await finish_load(conn, metadata, serials=_TABLES)
     return RegistrarSeedSummary(
         database=url.render_as_string(hide_password=True),
         seed=seed,
         customers=customers,
         counts=counts,
         examples=examples.result(),
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=elapsed(started),
     )
 
 
-def _create_tables(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table))
-
-
-def _create_indexes(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            index.create(conn)
-
-
-async def _reset_sequences(conn: AsyncConnection) -> None:
-    """Ids were inserted explicitly; PostgreSQL's sequences must continue after them."""
-    for table in _TABLES:
-        await conn.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - fixed names
-                f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
-            )
-        )
-
-
-class _Loader:
-    """Buffers rows per table and writes them in foreign-key order with executemany."""
+class _Loader(BatchLoader):
+    """A customer's registrar rows: contacts, domains (ids given here) with their contact roles,
+    and registry updates."""
 
     def __init__(self, conn: AsyncConnection, batch_size: int, counts: dict[str, int]) -> None:
-        self._conn = conn
-        self._batch_size = max(1, batch_size)
-        self._counts = counts
-        self._rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _TABLES}
+        super().__init__(conn, _TABLES, batch_size, counts)
         self._domain_id = 0
         self._update_id = 0
 
     def add_contact(self, contact: RegistrarContact) -> None:
-        self._rows["contacts"].append(_contact_row(contact))
+        self.rows["contacts"].append(_contact_row(contact))
 
     def add(self, records: RegistrarRecords) -> None:
         for contact in records.contacts:
             self.add_contact(contact)
         for domain in records.domains:
             self._domain_id += 1
-            self._rows["domains"].append(
+            self.rows["domains"].append(
                 {
                     "id": self._domain_id,
                     "name": domain.name,
@@ -220,13 +175,13 @@ class _Loader:
                     "expires_at": domain.expires_at,
                 }
             )
-            self._rows["domain_contacts"].extend(
+            self.rows["domain_contacts"].extend(
                 {"domain_id": self._domain_id, "contact_id": contact_id, "role": role}
                 for contact_id, role in domain.roles
             )
         for update in records.updates:
             self._update_id += 1
-            self._rows["registry_updates"].append(
+            self.rows["registry_updates"].append(
                 {
                     "id": self._update_id,
                     "registry": update.registry,
@@ -236,18 +191,6 @@ class _Loader:
                     "created_at": update.created_at,
                 }
             )
-
-    def should_flush(self) -> bool:
-        return any(len(rows) >= self._batch_size for rows in self._rows.values())
-
-    async def flush(self) -> None:
-        for table in _TABLES:  # parents before children
-            rows = self._rows[table.name]
-            if rows:
-                await self._conn.execute(table.insert(), rows)
-                self._counts[table.name] += len(rows)
-                self._rows[table.name] = []
-        await self._conn.commit()
 
 
 def _contact_row(contact: RegistrarContact) -> dict[str, Any]:
@@ -274,24 +217,15 @@ def _contact_row(contact: RegistrarContact) -> dict[str, Any]:
     }
 
 
-class _ExampleCollector:
+class _ExampleCollector(PairCollector[RegistrarRecords, RegistrarSeedExample]):
     """Remembers the first customer (or pair) of each interesting case while seeding."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, RegistrarSeedExample] = {}
-        self._pending: dict[int, RegistrarRecords] = {}
 
     def add(self, records: RegistrarRecords) -> None:
         customer = records.customer
         if customer.special is not None:
-            partner = None
-            if customer.partner_index is not None:
-                partner = self._pending.pop(customer.partner_index, None)
-            if partner is None:
-                self._pending[customer.index] = records
-                return
-            label = "two_email_person" if customer.special == "two_emails" else "shared_email_pair"
-            self._remember(label, [partner, records])
+            pair = self.pair(customer, records)
+            if pair is not None:
+                self._remember(pair_label(customer), pair)
             return
         if customer.status == "active" and customer.kind == "person":
             self._remember("plain_person", [records])
@@ -303,31 +237,15 @@ class _ExampleCollector:
             self._remember("lapsed_domains_only", [records])
 
     def _remember(self, label: str, rows: list[RegistrarRecords]) -> None:
-        if label in self._found:
+        if label in self.found:
             return
-        totals = dict.fromkeys(CATEGORIES, 0)
-        for records in rows:
-            for category, count in records.counts.items():
-                totals[category] += count
-        people: list[Customer] = [r.customer for r in rows]
-        self._found[label] = RegistrarSeedExample(
+        self.found[label] = RegistrarSeedExample(
             label=label,
-            customer_numbers=[c.customer_number for c in people],
-            names=list(dict.fromkeys(c.contact_name or c.name for c in people)),
-            emails=list(dict.fromkeys(c.email for c in people)),
-            phones=list(dict.fromkeys(c.phone for c in people)),
-            personal_identity_numbers=list(
-                dict.fromkeys(
-                    c.personal_identity_number for c in people if c.personal_identity_number
-                )
-            ),
-            organisation_numbers=list(
-                dict.fromkeys(c.organisation_number for c in people if c.organisation_number)
-            ),
+            **customer_identifiers([r.customer for r in rows]),
             handles=[h for r in rows for h in r.handles],
             domains={d.name: d.status for r in rows for d in r.domains},
-            expected_counts=totals,
+            expected_counts=add_counts(CATEGORIES, (r.counts for r in rows)),
         )
 
     def result(self) -> RegistrarSeedExamples:
-        return RegistrarSeedExamples(**self._found)
+        return RegistrarSeedExamples(**self.found)

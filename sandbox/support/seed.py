@@ -17,15 +17,24 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, Table, func, select, text
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
-from sqlalchemy.schema import CreateTable
+from sqlalchemy import Table, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sandbox.people import Customer, customer_at, generate_customers
+from sandbox._seeding import (
+    BatchLoader,
+    PairCollector,
+    add_counts,
+    async_database_url,
+    connect,
+    elapsed,
+    finish_load,
+    fresh_database,
+    pair_label,
+    reset_sequences,
+)
+from sandbox.people import Customer, customer_at
 from sandbox.support.records import (
     AGENTS,
     ATTACHMENT_HOST,
@@ -133,17 +142,6 @@ def seeded_support(index: int, seed: int) -> SeededSupport:
     return SeededSupport(customer, support_activity(customer, seed))
 
 
-def async_database_url(database_url: str | URL) -> URL:
-    """`sqlite://` and `postgresql://` URLs with their asyncio drivers (aiosqlite, asyncpg)."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite" and url.get_driver_name() != "aiosqlite":
-        url = url.set(drivername="sqlite+aiosqlite")
-    elif backend == "postgresql" and url.get_driver_name() != "asyncpg":
-        url = url.set(drivername="postgresql+asyncpg")
-    return url
-
-
 async def seed_support(
     database_url: str,
     customers: int,
@@ -164,42 +162,24 @@ async def seed_support(
         raise ValueError(f"the heavy user is row {HEAVY_INDEX}: seed fewer customers")
     started = time.perf_counter()
     url = async_database_url(database_url)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = dict.fromkeys((t.name for t in _TABLES), 0)
     examples = _ExampleCollector()
     heavy: SupportSeedExample | None = None
-    try:
-        async with engine.connect() as conn:
-            if url.get_backend_name() == "sqlite":
-                await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-                await conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            await conn.run_sync(metadata.drop_all)
-            await conn.run_sync(_create_tables)
-            await conn.commit()
-            loader = _Loader(conn, batch_size, counts)
-            loader.add_agents()
-            for customer in generate_customers(customers, seed):
-                activity = support_activity(customer, seed)
-                examples.add(customer, activity)
-                if activity.user is not None:
-                    loader.add(customer, activity)
-                if loader.should_flush():
-                    await loader.flush()
-                    if progress is not None:
-                        progress(customer.index + 1)
-            await loader.flush()
-            if progress is not None:
-                progress(customers)
-            if heavy_tickets:
-                heavy = await _add_heavy(loader, heavy_tickets, seed)
-            await conn.run_sync(_create_indexes)
-            if url.get_backend_name() == "postgresql":
-                await _reset_sequences(conn)
-            await conn.commit()
-            await conn.exec_driver_sql("ANALYZE")
-            await conn.commit()
-    finally:
-        await engine.dispose()
+    async with fresh_database(url, metadata) as conn:
+        loader = _Loader(conn, batch_size, counts)
+        loader.add_agents()
+
+        def add(customer: Customer) -> None:
+            activity = support_activity(customer, seed)
+            examples.add(customer, activity)
+            if activity.user is not None:
+                loader.add(customer, activity)
+
+        await loader.load_customers(customers, seed, add, progress)
+        if heavy_tickets:
+            heavy = await _add_heavy(loader, heavy_tickets, seed)
+        # PostgreSQL: ids were given explicitly, so each serial moves past the largest one.
+        await finish_load(conn, metadata, serials=_TABLES)
     found = examples.result()
     if heavy is not None:
         found = found.model_copy(update={"heavy_user": heavy})
@@ -209,7 +189,7 @@ async def seed_support(
         customers=customers,
         counts=counts,
         examples=found,
-        seconds=round(time.perf_counter() - started, 3),
+        seconds=elapsed(started),
     )
 
 
@@ -221,24 +201,20 @@ async def add_heavy_user(
     if tickets < 0:
         raise ValueError("tickets must not be negative")
     url = async_database_url(database_url)
-    engine = create_async_engine(url, hide_parameters=True)
     counts = dict.fromkeys((t.name for t in _TABLES), 0)
-    try:
-        async with engine.connect() as conn:
-            customer = customer_at(HEAVY_INDEX, seed)
-            taken = await conn.scalar(
-                select(func.count()).where(users.c.external_id == customer.customer_number)
-            )
-            if taken:
-                raise ValueError("the heavy user is already in this database")
-            loader = _Loader(conn, batch_size, counts)
-            await loader.continue_ids()
-            example = await _add_heavy(loader, tickets, seed)
-            if url.get_backend_name() == "postgresql":
-                await _reset_sequences(conn)
-            await conn.commit()
-    finally:
-        await engine.dispose()
+    async with connect(url) as conn:
+        customer = customer_at(HEAVY_INDEX, seed)
+        taken = await conn.scalar(
+            select(func.count()).where(users.c.external_id == customer.customer_number)
+        )
+        if taken:
+            raise ValueError("the heavy user is already in this database")
+        loader = _Loader(conn, batch_size, counts)
+        await loader.continue_ids()
+        example = await _add_heavy(loader, tickets, seed)
+        if url.get_backend_name() == "postgresql":
+            await reset_sequences(conn, _TABLES)
+        await conn.commit()
     return example
 
 
@@ -277,37 +253,13 @@ async def _add_heavy(loader: _Loader, count: int, seed: int) -> SupportSeedExamp
     )
 
 
-def _create_tables(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table))
-
-
-def _create_indexes(conn: Connection) -> None:
-    for table in metadata.sorted_tables:
-        for index in sorted(table.indexes, key=lambda i: str(i.name)):
-            index.create(conn)
-
-
-async def _reset_sequences(conn: AsyncConnection) -> None:
-    """PostgreSQL: ids were given explicitly, so move each serial past the largest one."""
-    for table in _TABLES:
-        await conn.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - fixed names
-                f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
-            )
-        )
-
-
-class _Loader:
-    """Buffers rows per table, gives them ids, and writes them in parent-first order."""
+class _Loader(BatchLoader):
+    """Support rows, with the ids given here: agents, end users and their organisations,
+    tickets with comments, attachments and ratings, and calls."""
 
     def __init__(self, conn: AsyncConnection, batch_size: int, counts: dict[str, int]) -> None:
-        self._conn = conn
-        self._batch_size = max(1, batch_size)
-        self._counts = counts
-        self._rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in _TABLES}
-        self._next_id: dict[str, int] = dict.fromkeys(self._rows, 1)
+        super().__init__(conn, _TABLES, batch_size, counts)
+        self._next_id: dict[str, int] = dict.fromkeys(self.rows, 1)
 
     async def continue_ids(self) -> None:
         """Adding to an existing database: new ids follow the largest ones there."""
@@ -322,7 +274,7 @@ class _Loader:
 
     def add_agents(self) -> None:
         for name, email in AGENTS:
-            self._rows["users"].append(
+            self.rows["users"].append(
                 {
                     "id": self._id("users"),
                     "name": name,
@@ -349,7 +301,7 @@ class _Loader:
         created_at: datetime,
     ) -> int:
         user_id = self._id("users")
-        self._rows["users"].append(
+        self.rows["users"].append(
             {
                 "id": user_id,
                 "name": name,
@@ -373,7 +325,7 @@ class _Loader:
         organization_id = None
         if user.organization is not None:
             organization_id = self._id("organizations")
-            self._rows["organizations"].append(
+            self.rows["organizations"].append(
                 {
                     "id": organization_id,
                     "name": user.organization[0],
@@ -392,7 +344,7 @@ class _Loader:
         ticket_ids = [self.add_ticket(user_id, organization_id, t) for t in activity.tickets]
         for call in activity.calls:
             call_id = self._id("calls")
-            self._rows["calls"].append(
+            self.rows["calls"].append(
                 {
                     "id": call_id,
                     "user_id": user_id,
@@ -408,7 +360,7 @@ class _Loader:
 
     def add_ticket(self, user_id: int, organization_id: int | None, ticket: Ticket) -> int:
         ticket_id = self._id("tickets")
-        self._rows["tickets"].append(
+        self.rows["tickets"].append(
             {
                 "id": ticket_id,
                 "subject": ticket.subject,
@@ -427,7 +379,7 @@ class _Loader:
         for comment in ticket.comments:
             comment_id = self._id("comments")
             author = user_id if comment.agent is None else comment.agent + 1  # agents: ids 1..
-            self._rows["comments"].append(
+            self.rows["comments"].append(
                 {
                     "id": comment_id,
                     "ticket_id": ticket_id,
@@ -438,7 +390,7 @@ class _Loader:
                 }
             )
             for attachment in comment.attachments:
-                self._rows["attachments"].append(
+                self.rows["attachments"].append(
                     {
                         "id": self._id("attachments"),
                         "comment_id": comment_id,
@@ -452,7 +404,7 @@ class _Loader:
                     }
                 )
         if ticket.rating is not None:
-            self._rows["satisfaction_ratings"].append(
+            self.rows["satisfaction_ratings"].append(
                 {
                     "id": self._id("satisfaction_ratings"),
                     "ticket_id": ticket_id,
@@ -464,38 +416,20 @@ class _Loader:
             )
         return ticket_id
 
-    def should_flush(self) -> bool:
-        return any(len(rows) >= self._batch_size for rows in self._rows.values())
 
-    async def flush(self) -> None:
-        for table in _TABLES:  # parents before children
-            rows = self._rows[table.name]
-            if rows:
-                await self._conn.execute(table.insert(), rows)
-                self._counts[table.name] += len(rows)
-                self._rows[table.name] = []
-        await self._conn.commit()
+_Row = tuple[Customer, SupportActivity]
 
 
-class _ExampleCollector:
+class _ExampleCollector(PairCollector[_Row, SupportSeedExample]):
     """Remembers the first customer (or pair) of each interesting case while seeding."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, SupportSeedExample] = {}
-        self._pending: dict[int, tuple[Customer, SupportActivity]] = {}
 
     def add(self, customer: Customer, activity: SupportActivity) -> None:
         if activity.user is None:
             return
         if customer.special is not None:
-            partner = None
-            if customer.partner_index is not None:
-                partner = self._pending.pop(customer.partner_index, None)
-            if partner is None:
-                self._pending[customer.index] = (customer, activity)
-                return
-            label = "two_email_person" if customer.special == "two_emails" else "shared_email_pair"
-            self._remember(label, [partner, (customer, activity)])
+            pair = self.pair(customer, (customer, activity))
+            if pair is not None:
+                self._remember(pair_label(customer), pair)
         elif customer.status == "active" and customer.kind == "person":
             self._remember("plain_person", [(customer, activity)])
             if activity.legal_hold_tickets and len(activity.legal_hold_tickets) < len(
@@ -505,16 +439,12 @@ class _ExampleCollector:
         elif customer.status == "active" and customer.kind == "company":
             self._remember("company_contact", [(customer, activity)])
 
-    def _remember(self, label: str, rows: Iterable[tuple[Customer, SupportActivity]]) -> None:
-        if label in self._found:
+    def _remember(self, label: str, rows: Iterable[_Row]) -> None:
+        if label in self.found:
             return
         rows = list(rows)
-        totals = dict.fromkeys(CATEGORIES, 0)
-        for _, activity in rows:
-            for category, count in activity.counts.items():
-                totals[category] += count
         seen = [a.user for _, a in rows if a.user is not None]
-        self._found[label] = SupportSeedExample(
+        self.found[label] = SupportSeedExample(
             label=label,
             customer_numbers=[c.customer_number for c, _ in rows],
             names=list(dict.fromkeys(u.name for u in seen)),
@@ -525,9 +455,9 @@ class _ExampleCollector:
                     c.personal_identity_number for c, _ in rows if c.personal_identity_number
                 )
             ),
-            expected_counts=totals,
+            expected_counts=add_counts(CATEGORIES, (a.counts for _, a in rows)),
             legal_hold_tickets=sum(len(a.legal_hold_tickets) for _, a in rows),
         )
 
     def result(self) -> SupportSeedExamples:
-        return SupportSeedExamples(**self._found)
+        return SupportSeedExamples(**self.found)

@@ -38,6 +38,7 @@ from connectors.testing import (
     RecordingSink,
     dead_tcp_address,
     discover,
+    exception_text,
     leaked_values,
     personal_values,
 )
@@ -135,6 +136,8 @@ _FAULTY = {
     "down": {"unavailable_every": "1", "retry_after": "0"},
     # Every request takes 2 s.
     "slow": {"latency": "2"},
+    # Every request 302 to another host: a base URL that points where the API has moved from.
+    "moved": {"redirect_every": "1"},
 }
 
 
@@ -644,6 +647,27 @@ async def test_a_slow_platform_times_out(faulty_urls: dict[str, str]) -> None:
     try:
         with pytest.raises(SystemUnavailable, match="timed out"):
             await connector.locate(_by_email(_claim(_plain).customer))
+    finally:
+        await connector.aclose()
+
+
+async def test_a_redirect_is_a_configuration_error_not_a_success(
+    faulty_urls: dict[str, str],
+) -> None:
+    # The shared client never follows a redirect (it would resend the token elsewhere); a 3xx
+    # handed back as an answer would count a DELETE that never happened as a deletion.
+    connector = _connector(faulty_urls["moved"], max_attempts=5, backoff=30)
+    customer, domain = _claim(_plain).customer, "flyttad-doman.se"
+    try:
+        with pytest.raises(ConfigurationError, match="HTTP 302") as deletion:
+            await connector._delete_domain(domain)  # at once: no 30 s backoff
+        with pytest.raises(ConfigurationError, match="HTTP 302") as erasure:
+            await connector.erase(_by_email(customer), TODAY)
+        for error in (deletion.value, erasure.value):
+            assert not error.retryable
+            assert error.__cause__ is None
+            leaked = leaked_values(exception_text(error), [customer.email, domain])
+            assert not leaked, f"{len(leaked)} personal values in the error"
     finally:
         await connector.aclose()
 

@@ -1,0 +1,254 @@
+"""The machinery the five sandbox seeders share: connecting, recreating a schema, batched loading.
+
+Each system's `seed.py` decides what rows a generated customer becomes and which subjects make
+good examples; how those rows reach the database is the same for all of them, and lives here so
+that a fix to it (a pragma, the index build, PostgreSQL's sequences) is made once:
+
+- `with_async_driver` / `async_database_url`: a database URL with its asyncio driver.
+- `fresh_database`: an engine and connection, with the schema dropped and created again
+  (SQLite tuned for a bulk load); `finish_load` builds the indexes after the load, moves
+  PostgreSQL's sequences past explicitly given ids, and analyses the tables.
+- `BatchLoader`: rows buffered per table and written parent-first with executemany, batch by
+  batch, with progress callbacks, so a million customers never sit in memory.
+- `PairCollector` and friends: the bookkeeping for example subjects (pairs of rows that belong
+  together, per-category totals, a customer's identifiers).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypedDict, TypeVar
+
+from sqlalchemy import Connection, MetaData, Table, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.schema import CreateTable
+
+from sandbox.people import Customer, generate_customers
+
+__all__ = [
+    "SQLITE_OR_POSTGRESQL",
+    "BatchLoader",
+    "Identifiers",
+    "PairCollector",
+    "Progress",
+    "add_counts",
+    "async_database_url",
+    "connect",
+    "customer_identifiers",
+    "elapsed",
+    "finish_load",
+    "fresh_database",
+    "pair_label",
+    "reset_sequences",
+    "with_async_driver",
+]
+
+Progress = Callable[[int], None]
+Item = TypeVar("Item")
+Example = TypeVar("Example")
+
+# backend name -> asyncio driver of the seeders that run on SQLite or PostgreSQL.
+SQLITE_OR_POSTGRESQL: Mapping[str, str] = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+
+
+def with_async_driver(database_url: str | URL, drivers: Mapping[str, str]) -> URL:
+    """The URL with the asyncio driver `drivers` names for its backend (others left as given)."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    driver = drivers.get(backend)
+    if driver is not None and url.get_driver_name() != driver:
+        url = url.set(drivername=f"{backend}+{driver}")
+    return url
+
+
+def async_database_url(database_url: str | URL) -> URL:
+    """`sqlite://` and `postgresql://` URLs with their asyncio drivers (aiosqlite, asyncpg)."""
+    return with_async_driver(database_url, SQLITE_OR_POSTGRESQL)
+
+
+def elapsed(started: float) -> float:
+    """Seconds since `started` (a `time.perf_counter()` reading), as a summary reports them."""
+    return round(time.perf_counter() - started, 3)
+
+
+@asynccontextmanager
+async def fresh_database(url: URL, metadata: MetaData) -> AsyncIterator[AsyncConnection]:
+    """A connection to `url` with `metadata`'s schema dropped and created again (committed).
+
+    SQLite gets WAL and no fsync for the bulk load; the engine is disposed of on the way out.
+    """
+    async with connect(url) as conn:
+        if url.get_backend_name() == "sqlite":
+            await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+            await conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(_create_tables, metadata)
+        await conn.commit()
+        yield conn
+
+
+@asynccontextmanager
+async def connect(url: URL) -> AsyncIterator[AsyncConnection]:
+    """A connection to `url` (parameters kept out of error messages); the engine is disposed of
+    on the way out."""
+    engine = create_async_engine(url, hide_parameters=True)
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    finally:
+        await engine.dispose()
+
+
+async def finish_load(
+    conn: AsyncConnection,
+    metadata: MetaData,
+    *,
+    serials: Iterable[Table] = (),
+    analyze: Sequence[Table] = (),
+) -> None:
+    """After the load: build the indexes, move PostgreSQL's sequences of `serials` (whose ids
+    were given explicitly) past the largest id, and analyse (MariaDB/MySQL: the `analyze`
+    tables)."""
+    await conn.run_sync(_create_indexes, metadata)
+    if conn.dialect.name == "postgresql":
+        await reset_sequences(conn, serials)
+    await conn.commit()
+    if conn.dialect.name in ("mysql", "mariadb"):
+        names = ", ".join(f"`{t.name}`" for t in analyze)
+        await conn.exec_driver_sql(f"ANALYZE TABLE {names}")
+    else:
+        await conn.exec_driver_sql("ANALYZE")
+    await conn.commit()
+
+
+async def reset_sequences(conn: AsyncConnection, tables: Iterable[Table]) -> None:
+    """PostgreSQL: ids were given explicitly, so move each serial past the largest one."""
+    for table in tables:
+        await conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "  # noqa: S608 - fixed names
+                f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name}), false)"
+            )
+        )
+
+
+def _create_tables(conn: Connection, metadata: MetaData) -> None:
+    for table in metadata.sorted_tables:
+        conn.execute(CreateTable(table))
+
+
+def _create_indexes(conn: Connection, metadata: MetaData) -> None:
+    for table in metadata.sorted_tables:
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            index.create(conn)
+
+
+class BatchLoader:
+    """Buffers rows per table (`self.rows[name]`) and writes them in the order of `tables`
+    (parents before children) with executemany, adding what it wrote to `counts`."""
+
+    def __init__(
+        self,
+        conn: AsyncConnection,
+        tables: Sequence[Table],
+        batch_size: int,
+        counts: dict[str, int],
+    ) -> None:
+        self._conn = conn
+        self._tables = tuple(tables)
+        self._batch_size = max(1, batch_size)
+        self._counts = counts
+        self.rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in self._tables}
+
+    def should_flush(self) -> bool:
+        return any(len(rows) >= self._batch_size for rows in self.rows.values())
+
+    async def flush(self) -> None:
+        for table in self._tables:  # parents before children
+            rows = self.rows[table.name]
+            if rows:
+                await self._conn.execute(table.insert(), rows)
+                self._counts[table.name] += len(rows)
+                self.rows[table.name] = []
+        await self._conn.commit()
+
+    async def load_customers(
+        self,
+        customers: int,
+        seed: int,
+        add: Callable[[Customer], object],
+        progress: Progress | None = None,
+    ) -> None:
+        """`add(customer)` (which buffers the customer's rows) for each of the `customers`
+        generated customers, flushing whenever a table's batch is full; `progress(n)` is called
+        with the number of customers done after every batch."""
+        for customer in generate_customers(customers, seed):
+            add(customer)
+            if self.should_flush():
+                await self.flush()
+                if progress is not None:
+                    progress(customer.index + 1)
+        await self.flush()
+        if progress is not None:
+            progress(customers)
+
+
+class PairCollector(Generic[Item, Example]):
+    """Remembers the first example of each label (`found`), and holds the first row of a special
+    pair (two e-mail addresses, a shared one) until its partner comes."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, Example] = {}
+        self._pending: dict[int, Item] = {}
+
+    def pair(self, customer: Customer, item: Item) -> list[Item] | None:
+        """Both rows of `customer`'s pair once its partner has been seen, else None (kept)."""
+        partner = None
+        if customer.partner_index is not None:
+            partner = self._pending.pop(customer.partner_index, None)
+        if partner is None:
+            self._pending[customer.index] = item
+            return None
+        return [partner, item]
+
+
+def pair_label(customer: Customer) -> str:
+    """The example label of a special pair's customer."""
+    return "two_email_person" if customer.special == "two_emails" else "shared_email_pair"
+
+
+def add_counts(categories: Iterable[str], counts: Iterable[Mapping[str, int]]) -> dict[str, int]:
+    """Per-category totals of several rows' counts (every category present, zero if unseen)."""
+    totals = dict.fromkeys(categories, 0)
+    for row in counts:
+        for category, count in row.items():
+            totals[category] += count
+    return totals
+
+
+class Identifiers(TypedDict):
+    customer_numbers: list[str]
+    names: list[str]
+    emails: list[str]
+    phones: list[str]
+    personal_identity_numbers: list[str]
+    organisation_numbers: list[str]
+
+
+def customer_identifiers(people: Sequence[Customer]) -> Identifiers:
+    """What a subject is searched by, taken from its customer rows (duplicates dropped)."""
+    return {
+        "customer_numbers": [c.customer_number for c in people],
+        "names": list(dict.fromkeys(c.contact_name or c.name for c in people)),
+        "emails": list(dict.fromkeys(c.email for c in people)),
+        "phones": list(dict.fromkeys(c.phone for c in people)),
+        "personal_identity_numbers": list(
+            dict.fromkeys(c.personal_identity_number for c in people if c.personal_identity_number)
+        ),
+        "organisation_numbers": list(
+            dict.fromkeys(c.organisation_number for c in people if c.organisation_number)
+        ),
+    }
