@@ -38,6 +38,7 @@ from connectors.base._registry import (
     describe,
     task_queue_for,
 )
+from connectors.base._settings import load_settings
 from connectors.base.http import (
     HttpClient,
     RetryPolicy,
@@ -102,6 +103,7 @@ __all__ = [
     "cursor_pages",
     "describe",
     "fold",
+    "load_settings",
     "mysql_code",
     "name_matches_any",
     "name_tokens",

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
-from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Row, Select, delete, event, func, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
@@ -39,6 +38,7 @@ from connectors.base import (
     Operation,
     Recipient,
     RetentionRule,
+    load_settings,
 )
 from connectors.base.matching import (
     name_matches_any,
@@ -400,13 +400,7 @@ class BillingConnector(Connector):
 
     @classmethod
     def from_settings(cls) -> Self:
-        try:
-            settings = BillingSettings()
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ConfigurationError(
-                f"invalid billing settings (DSR_BILLING_*): {', '.join(fields)}"
-            ) from None
+        settings = load_settings(BillingSettings, "billing")
         if settings.database_url is None or not settings.database_url.get_secret_value():
             raise ConfigurationError("DSR_BILLING_DATABASE_URL is not set")
         return cls(

@@ -27,7 +27,6 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy import Row, Select, Table, delete, func, select, union, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -40,6 +39,7 @@ from connectors.base import (
     ExportSink,
     Operation,
     RetentionRule,
+    load_settings,
 )
 from connectors.base.matching import normalise_phone
 from connectors.hosting._engine import create_hosting_engine
@@ -276,13 +276,7 @@ class HostingConnector(Connector):
 
     @classmethod
     def from_settings(cls) -> Self:
-        try:
-            settings = HostingSettings()
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ConfigurationError(
-                f"invalid hosting settings (DSR_HOSTING_*): {', '.join(fields)}"
-            ) from None
+        settings = load_settings(HostingSettings, "hosting")
         if settings.database_url is None or not settings.database_url.get_secret_value():
             raise ConfigurationError("DSR_HOSTING_DATABASE_URL is not set")
         if settings.home_root is None:

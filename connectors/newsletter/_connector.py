@@ -25,8 +25,6 @@ from collections.abc import Awaitable, Sequence
 from datetime import date
 from typing import Any, Self, TypeVar
 
-from pydantic import ValidationError
-
 from connectors.base import (
     AmbiguousSubject,
     ConfigurationError,
@@ -35,6 +33,7 @@ from connectors.base import (
     ExportSink,
     Operation,
     RetentionRule,
+    load_settings,
 )
 from connectors.newsletter._documents import ApiClick, ApiSubscriber, ApiView, parse
 from connectors.newsletter._hashing import blocklist_hash
@@ -202,13 +201,7 @@ class NewsletterConnector(Connector):
 
     @classmethod
     def from_settings(cls) -> Self:
-        try:
-            settings = NewsletterSettings()
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ConfigurationError(
-                f"invalid newsletter settings (DSR_NEWSLETTER_*): {', '.join(fields)}"
-            ) from None
+        settings = load_settings(NewsletterSettings, "newsletter")
         required = {
             "base_url": settings.base_url or "",
             "api_user": settings.api_user or "",

@@ -41,6 +41,7 @@ from connectors.base import (
     Recipient,
     RetentionRule,
     SystemUnavailable,
+    load_settings,
 )
 from connectors.base.matching import normalise_email, normalise_phone
 from connectors.registrar._api import Change, Contact, Domain, RegistryUpdate
@@ -223,13 +224,7 @@ class RegistrarConnector(Connector):
 
     @classmethod
     def from_settings(cls) -> Self:
-        try:
-            settings = RegistrarSettings()
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ConfigurationError(
-                f"invalid registrar settings (DSR_REGISTRAR_*): {', '.join(fields)}"
-            ) from None
+        settings = load_settings(RegistrarSettings, "registrar")
         if not settings.base_url:
             raise ConfigurationError("DSR_REGISTRAR_BASE_URL is not set")
         if settings.api_token is None or not settings.api_token.get_secret_value():

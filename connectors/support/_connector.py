@@ -30,8 +30,6 @@ from datetime import date
 from typing import Self
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
-
 from connectors.base import (
     AmbiguousSubject,
     ConfigurationError,
@@ -40,6 +38,7 @@ from connectors.base import (
     ExportSink,
     Operation,
     RetentionRule,
+    load_settings,
 )
 from connectors.base.matching import normalise_email, normalise_phone
 from connectors.support._desk import Desk
@@ -178,13 +177,7 @@ class SupportConnector(Connector):
 
     @classmethod
     def from_settings(cls) -> Self:
-        try:
-            settings = SupportSettings()
-        except ValidationError as exc:
-            fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
-            raise ConfigurationError(
-                f"invalid support settings (DSR_SUPPORT_*): {', '.join(fields)}"
-            ) from None
+        settings = load_settings(SupportSettings, "support")
         if not settings.base_url:
             raise ConfigurationError("DSR_SUPPORT_BASE_URL is not set")
         if settings.api_token is None or not settings.api_token.get_secret_value():
