@@ -58,6 +58,8 @@ PERMANENT_ERROR_TYPES = [
     "AmbiguousSubject",
     "UnsupportedOperation",
 ]
+# workflow.patched ids: a rule added after workflows began running (they replay without it).
+HOLD_ALL_ON_AMBIGUITY = "hold-all-systems-on-ambiguity"
 _ORCHESTRATOR_TIMEOUT = timedelta(seconds=30)
 _ORCHESTRATOR_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
@@ -137,6 +139,7 @@ class DsrWorkflow:
         self._set_systems([SystemStatus(system=c.name) for c in connectors])
 
         subject, located = await self._discover(params, connectors)
+        self._hold_if_ambiguous(located)
         pending = [c for c in connectors if self._system(c.name).outcome is SystemOutcome.PENDING]
         closing: dict[str, Any] = {}
         while True:
@@ -144,9 +147,10 @@ class DsrWorkflow:
             if self._overall_status() is RequestStatus.COMPLETED:
                 break
             # Something failed or needs a human: a DPO retries the failed systems, or closes
-            # the request once the manual work is done elsewhere.
-            await self._publish(RequestStatus.NEEDS_ATTENTION)
+            # the request once the manual work is done elsewhere. A stale decision is cleared
+            # BEFORE the status is announced: a DPO may answer while it is being published.
             self._resolution = None
+            await self._publish(RequestStatus.NEEDS_ATTENTION)
             await workflow.wait_condition(lambda: self._resolution is not None)
             resolution = self._resolution
             assert resolution is not None
@@ -174,6 +178,7 @@ class DsrWorkflow:
             for info in pending:
                 self._update(info.name, outcome=SystemOutcome.PENDING, reason=None)
             subject, located = await self._discover(params, pending, subject)
+            self._hold_if_ambiguous(located)
             pending = [c for c in pending if self._system(c.name).outcome is SystemOutcome.PENDING]
 
         return await self._finish(params, RequestStatus.COMPLETED, **closing)
@@ -251,6 +256,27 @@ class DsrWorkflow:
             else:
                 self._update(info.name, outcome=SystemOutcome.PENDING, counts=result.counts)
         return subject, located
+
+    def _hold_if_ambiguous(self, located: dict[str, LocateResult]) -> None:
+        """Ambiguity belongs to the subject, not to one system: if any system finds different
+        people behind the identifiers, nothing is exported, erased or changed anywhere (a
+        system holding one record for a shared address cannot tell) until a DPO decides."""
+        if not workflow.patched(HOLD_ALL_ON_AMBIGUITY):
+            return  # workflows started before this rule keep the behaviour they began with
+        ambiguous = sorted(name for name, result in located.items() if result.ambiguous)
+        if not ambiguous:
+            return
+        for name, result in located.items():
+            if self._system(name).outcome is SystemOutcome.PENDING:
+                self._update(
+                    name,
+                    outcome=SystemOutcome.MANUAL,
+                    counts=result.counts,
+                    reason=(
+                        f"held: the identifiers match different people in "
+                        f"{', '.join(ambiguous)}; a DPO must establish who the subject is"
+                    ),
+                )
 
     async def _execute(
         self,

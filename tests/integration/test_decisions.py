@@ -117,6 +117,13 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     billing = next(s for s in attention.systems if s.system == "billing")
     assert billing.outcome is SystemOutcome.MANUAL
     assert billing.reason and email not in billing.reason
+    # Ambiguity is the subject's: systems holding one record for the shared address (which
+    # cannot tell two people apart) are held too, and nothing was erased anywhere.
+    for system in attention.systems:
+        assert system.outcome in (SystemOutcome.MANUAL, SystemOutcome.NOT_FOUND), system
+        assert not any(k.startswith(("deleted.", "anonymised.")) for k in system.counts), system
+    held = [s for s in attention.systems if s.reason and s.reason.startswith("held:")]
+    assert held, "at least one system could not see the ambiguity itself and was held"
     with _billing_db(stack) as db:
         (still_there,) = db.execute(
             "select count(*) from customers where lower(email) = ?", (email,)
@@ -129,4 +136,4 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     record = await handle.result()
     assert record.status is RequestStatus.COMPLETED
     assert record.reason == "closed by DPO"
-    await _record_history(handle, "erasure_ambiguous_closed")
+    await _record_history(handle, "erasure_ambiguous_held")
