@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 
+from schemas.events import FieldChange
 from schemas.identifiers import E164_PATTERN, IdentifierType
 
 __all__ = [
@@ -43,6 +45,7 @@ __all__ = [
     "normalise_organisation_number",
     "normalise_personal_identity_number",
     "normalise_phone",
+    "split_changes",
 ]
 
 # The company's customer number as the systems store it (String(32) columns), upper-cased.
@@ -154,3 +157,22 @@ def name_matches_any(given: str, *candidates: str | None) -> bool:
         if have and _same_person(wanted, have):
             return True
     return False
+
+
+def split_changes(
+    changes: Iterable[FieldChange], clean: Callable[[str, str], str | None]
+) -> tuple[dict[str, str], list[str]]:
+    """Rectification input as a system can apply it: `clean(field, value)` gives the value as
+    the system stores it, or None for a field it does not hold or a value it cannot accept.
+    Returns the accepted values by field and the rejected field names (each once, in order),
+    which the workflow reports to the DPO instead of failing the whole request."""
+    values: dict[str, str] = {}
+    rejected: list[str] = []
+    for change in changes:
+        cleaned = clean(change.field, change.value)
+        if cleaned is None:
+            if change.field not in rejected:
+                rejected.append(change.field)
+        else:
+            values[change.field] = cleaned
+    return values, rejected

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Row, Select, delete, event, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -45,7 +45,9 @@ from connectors.base.matching import (
     normalise,
     normalise_email,
     normalise_phone,
+    split_changes,
 )
+from connectors.base.sqlite import prepare_sqlite_engine
 from connectors.billing._errors import SinkFailure, translate_errors
 from connectors.billing._settings import BillingSettings
 from connectors.billing._tables import (
@@ -149,32 +151,8 @@ def create_billing_engine(
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, sa_exc.InvalidRequestError):
         raise ConfigurationError("billing database URL names an unusable driver") from None
     if backend == "sqlite":
-        _protect_driver_logs()
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        prepare_sqlite_engine(engine)
     return engine
-
-
-class _NoDriverDebug(logging.Filter):
-    """Drops aiosqlite's DEBUG records: they print every statement call with its parameters
-    (e-mail addresses, personnummer), whatever the application's log level is meant to allow."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
-
-
-_DRIVER_FILTER = _NoDriverDebug()
-
-
-def _protect_driver_logs() -> None:
-    driver_log = logging.getLogger("aiosqlite")
-    if _DRIVER_FILTER not in driver_log.filters:
-        driver_log.addFilter(_DRIVER_FILTER)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 # --- matching -----------------------------------------------------------------------------
@@ -296,6 +274,23 @@ async def _write(sink: ExportSink, category: str, record: dict[str, object]) -> 
         await sink.write(category, record)
     except Exception as exc:
         raise SinkFailure(exc) from exc
+
+
+async def _stream_to_sink(
+    conn: AsyncConnection,
+    statement: Any,
+    sink: ExportSink,
+    category: str,
+    record: Callable[[Any], dict[str, object]],
+) -> int:
+    """Stream rows server-side (the statement sets yield_per) into the sink, one record at a
+    time, so a subject with many rows never sits in memory; returns how many were written."""
+    written = 0
+    result = await conn.stream(statement)
+    async for row in result:
+        await _write(sink, category, record(row))
+        written += 1
+    return written
 
 
 # --- the connector ------------------------------------------------------------------------
@@ -636,25 +631,22 @@ class BillingConnector(Connector):
             .order_by(payments.c.id)
             .execution_options(yield_per=_YIELD_PER)
         )
-        written = 0
-        result = await conn.stream(statement)
-        async for row in result:
-            await _write(
-                sink,
-                "payments",
-                {
-                    "customer_number": row.customer_number,
-                    "invoice_number": row.invoice_number,
-                    "paid_on": _iso(row.paid_on),
-                    "currency": "SEK",
-                    "amount": _sek(row.amount_ore),
-                    "amount_ore": row.amount_ore,
-                    "method": row.method,
-                    "reference": row.reference,
-                },
-            )
-            written += 1
-        return written
+        return await _stream_to_sink(
+            conn,
+            statement,
+            sink,
+            "payments",
+            lambda row: {
+                "customer_number": row.customer_number,
+                "invoice_number": row.invoice_number,
+                "paid_on": _iso(row.paid_on),
+                "currency": "SEK",
+                "amount": _sek(row.amount_ore),
+                "amount_ore": row.amount_ore,
+                "method": row.method,
+                "reference": row.reference,
+            },
+        )
 
     async def _export_card_tokens(
         self, conn: AsyncConnection, ids: Sequence[int], sink: ExportSink
@@ -674,23 +666,20 @@ class BillingConnector(Connector):
             .order_by(card_tokens.c.id)
             .execution_options(yield_per=_YIELD_PER)
         )
-        written = 0
-        result = await conn.stream(statement)
-        async for row in result:
-            await _write(
-                sink,
-                "card_tokens",
-                {
-                    "customer_number": row.customer_number,
-                    "brand": row.brand,
-                    "last4": row.last4,
-                    "expires": row.expires,
-                    "stored_at": _iso(row.created_at),
-                    "token": "withheld",
-                },
-            )
-            written += 1
-        return written
+        return await _stream_to_sink(
+            conn,
+            statement,
+            sink,
+            "card_tokens",
+            lambda row: {
+                "customer_number": row.customer_number,
+                "brand": row.brand,
+                "last4": row.last4,
+                "expires": row.expires,
+                "stored_at": _iso(row.created_at),
+                "token": "withheld",
+            },
+        )
 
     async def _export_logins(
         self, conn: AsyncConnection, ids: Sequence[int], sink: ExportSink
@@ -709,21 +698,18 @@ class BillingConnector(Connector):
             .order_by(login_sessions.c.id)
             .execution_options(yield_per=_YIELD_PER)
         )
-        written = 0
-        result = await conn.stream(statement)
-        async for row in result:
-            await _write(
-                sink,
-                "login_sessions",
-                {
-                    "customer_number": row.customer_number,
-                    "started_at": _iso(row.started_at),
-                    "ip_address": row.ip_address,
-                    "user_agent": row.user_agent,
-                },
-            )
-            written += 1
-        return written
+        return await _stream_to_sink(
+            conn,
+            statement,
+            sink,
+            "login_sessions",
+            lambda row: {
+                "customer_number": row.customer_number,
+                "started_at": _iso(row.started_at),
+                "ip_address": row.ip_address,
+                "user_agent": row.user_agent,
+            },
+        )
 
     # --- erase ----------------------------------------------------------------------------
 
@@ -863,15 +849,7 @@ class BillingConnector(Connector):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values: dict[str, str] = {}
-        rejected: list[str] = []
-        for change in changes:
-            cleaned = _clean(change.field, change.value)
-            if cleaned is None:
-                if change.field not in rejected:
-                    rejected.append(change.field)
-            else:
-                values[change.field] = cleaned
+        values, rejected = split_changes(changes, _clean)
         changed: dict[str, int] = {}
         with translate_errors("rectify"):
             async with self._engine.begin() as conn:

@@ -41,7 +41,7 @@ from connectors.base import (
     RetentionRule,
     load_settings,
 )
-from connectors.base.matching import normalise_phone
+from connectors.base.matching import normalise_phone, split_changes
 from connectors.hosting._engine import create_hosting_engine
 from connectors.hosting._errors import SinkFailure, translate_errors
 from connectors.hosting._homes import HomeTree
@@ -687,15 +687,8 @@ class HostingConnector(Connector):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values: dict[str, str] = {}
-        rejected: list[str] = []
-        for change in changes:
-            cleaned = _clean(change.field, change.value)
-            if cleaned is None:
-                if change.field not in rejected:
-                    rejected.append(change.field)
-            else:
-                values[RECTIFIABLE_FIELDS[change.field]] = cleaned
+        values, rejected = split_changes(changes, _clean)
+        values = {RECTIFIABLE_FIELDS[field]: value for field, value in values.items()}
 
         async def run() -> int:
             async with self._engine.begin() as conn:

@@ -8,7 +8,6 @@ SQLite driver's DEBUG records (which print every statement with its parameters) 
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from connectors.base import ConfigurationError
+from connectors.base.sqlite import prepare_sqlite_engine
 
 __all__ = ["create_hosting_engine"]
 
@@ -65,33 +65,10 @@ def create_hosting_engine(
     except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, sa_exc.InvalidRequestError):
         raise ConfigurationError("hosting database URL names an unusable driver") from None
     if backend == "sqlite":
-        _protect_driver_logs()
-        event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
+        prepare_sqlite_engine(engine)
     else:
         event.listen(engine.sync_engine, "connect", _mysql_session_limits(statement_timeout))
     return engine
-
-
-class _NoDriverDebug(logging.Filter):
-    """Drops aiosqlite's DEBUG records: they print every statement call with its parameters."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
-
-
-_DRIVER_FILTER = _NoDriverDebug()
-
-
-def _protect_driver_logs() -> None:
-    driver_log = logging.getLogger("aiosqlite")
-    if _DRIVER_FILTER not in driver_log.filters:
-        driver_log.addFilter(_DRIVER_FILTER)
-
-
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 def _mysql_session_limits(statement_timeout: float) -> Any:

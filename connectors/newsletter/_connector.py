@@ -35,6 +35,7 @@ from connectors.base import (
     RetentionRule,
     load_settings,
 )
+from connectors.base.matching import split_changes
 from connectors.newsletter._documents import ApiClick, ApiSubscriber, ApiView, parse
 from connectors.newsletter._hashing import blocklist_hash
 from connectors.newsletter._http import ListmonkClient, decode
@@ -428,15 +429,7 @@ class NewsletterConnector(Connector):
     # --- rectify --------------------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values: dict[str, str] = {}
-        rejected: list[str] = []
-        for change in changes:
-            cleaned = _clean(change.field, change.value)
-            if cleaned is None:
-                if change.field not in rejected:
-                    rejected.append(change.field)
-            else:
-                values[change.field] = cleaned
+        values, rejected = split_changes(changes, _clean)
         match = await self._match(subject, "rectify")
         self._refuse_if_ambiguous(match, "rectify")
         subscribers = match.ordered

@@ -43,7 +43,7 @@ from connectors.base import (
     SystemUnavailable,
     load_settings,
 )
-from connectors.base.matching import normalise_email, normalise_phone
+from connectors.base.matching import normalise_email, normalise_phone, split_changes
 from connectors.registrar._api import Change, Contact, Domain, RegistryUpdate
 from connectors.registrar._client import RegistrarClient
 from connectors.registrar._concurrency import run_all, run_both
@@ -591,15 +591,7 @@ class RegistrarConnector(Connector):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values: dict[str, str] = {}
-        rejected: list[str] = []
-        for change in changes:
-            cleaned = _clean(change.field, change.value)
-            if cleaned is None:
-                if change.field not in rejected:
-                    rejected.append(change.field)
-            else:
-                values[change.field] = cleaned
+        values, rejected = split_changes(changes, _clean)
         match = await self._match(subject, "rectify")
         self._refuse_if_ambiguous(match, "rectify")
         changed = 0

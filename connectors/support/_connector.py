@@ -40,7 +40,7 @@ from connectors.base import (
     RetentionRule,
     load_settings,
 )
-from connectors.base.matching import normalise_email, normalise_phone
+from connectors.base.matching import normalise_email, normalise_phone, split_changes
 from connectors.support._desk import Desk
 from connectors.support._erasure import CATEGORY_NAMES, Erasure
 from connectors.support._errors import SinkFailure
@@ -325,15 +325,7 @@ class SupportConnector(Connector):
     # --- rectify --------------------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values: dict[str, str] = {}
-        rejected: list[str] = []
-        for change in changes:
-            cleaned = _clean(change.field, change.value)
-            if cleaned is None:
-                if change.field not in rejected:
-                    rejected.append(change.field)
-            else:
-                values[change.field] = cleaned
+        values, rejected = split_changes(changes, _clean)
         desk = self._desk("rectify")
         match = await match_subject(desk, subject)
         _refuse_if_ambiguous(match, "rectify")
