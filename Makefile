@@ -22,7 +22,7 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --extra dev --compile-bytecode --python $(PYTHON)
 	touch $@
 
-PACKAGES := schemas orchestrator workflows connectors sandbox
+PACKAGES := schemas policy orchestrator workflows connectors sandbox devstack
 compile: $(VENV)/.synced
 	@$(VENV)/bin/python -m compileall -q $(PACKAGES)
 
@@ -34,7 +34,7 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.synced
-	$(VENV)/bin/mypy schemas workflows connectors orchestrator sandbox
+	$(VENV)/bin/mypy $(PACKAGES)
 
 test: lint typecheck compile
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.base import Connector, connector_classes
 from connectors.testing import RecordingSink
-from sandbox.estate import SYSTEMS, Estate
+from devstack.estate import SYSTEMS, Estate
 from sandbox.people import BLOCK_SIZE, customer_at
 from sandbox.presence import EVERYWHERE_SLOTS
 from schemas.events import Subject

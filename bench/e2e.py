@@ -30,7 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from orchestrator.localstack import (
+from devstack.localstack import (
     ManagedProcess,
     free_port,
     kafka_broker,
@@ -184,8 +184,8 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     args = parser.parse_args()
 
+    from devstack.estate import SYSTEMS, Estate
     from sandbox.billing.seed import seeded_customer
-    from sandbox.estate import SYSTEMS, Estate
 
     root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
     logs = root / "logs"

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from connectors.support import SupportConnector
 from connectors.testing import RecordingSink
-from orchestrator.localstack import free_port, sandbox_server
+from devstack.localstack import free_port, sandbox_server
 from sandbox.support import seed_support
 from schemas.identifiers import IdentifierType
 from schemas.subject import Identifier, SubjectRef

@@ -32,9 +32,7 @@ from schemas.status import RequestStatus
 
 app = typer.Typer(help="GDPR data-subject requests: submit, follow, operate.", no_args_is_help=True)
 schema_app = typer.Typer(help="Event contract (JSON Schema) for the portal team.")
-sandbox_app = typer.Typer(help="The sandbox copies of the internal systems.")
 app.add_typer(schema_app, name="schema")
-app.add_typer(sandbox_app, name="sandbox")
 console = Console()
 err = Console(stderr=True)
 
@@ -52,20 +50,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-# ── run the stack ─────────────────────────────────────────────────────────────────────────
-@app.command()
-def up(
-    state_dir: Annotated[Path, typer.Option(help="Where the local stack keeps its files.")] = Path(
-        ".state"
-    ),
-    customers: Annotated[int, typer.Option(help="Sandbox customers to seed on first start.")] = 200,
-) -> None:
-    """Run the whole local stack in the foreground until Ctrl-C."""
-    from orchestrator.up import run_local_stack
-
-    raise typer.Exit(run_local_stack(state_dir, customers))
-
-
+# ── run the services ──────────────────────────────────────────────────────────────────────
 @app.command()
 def worker(
     connector: Annotated[
@@ -77,7 +62,7 @@ def worker(
     no_connectors: Annotated[bool, typer.Option(help="Serve no connector queues.")] = False,
 ) -> None:
     """Run Temporal workers: the workflow queue and one queue per connector."""
-    from workflows.worker import run_workers
+    from orchestrator.worker import run_workers
 
     settings = _settings(service=True)
     asyncio.run(
@@ -374,23 +359,6 @@ def schema_export(directory: Path) -> None:
 
     for path in export_json_schemas(directory):
         console.print(str(path))
-
-
-@sandbox_app.command("seed")
-def sandbox_seed(
-    customers: Annotated[int, typer.Option()] = 200,
-    seed: Annotated[int, typer.Option()] = 1,
-    state_dir: Annotated[Path, typer.Option(help="The local stack's folder.")] = Path(".state"),
-) -> None:
-    """(Re)create the five sandbox systems with deterministic, realistic Swedish data
-    (stop `dsr up` first: its servers hold the databases open)."""
-    from orchestrator.up import local_estate, seed_sandbox
-
-    _settings()
-    summaries = asyncio.run(seed_sandbox(local_estate(state_dir.resolve()), customers, seed))
-    for system, summary in summaries.items():
-        counts = getattr(summary, "counts", {})
-        console.print(f"{system}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
 
 
 connector_app = typer.Typer(help="Connectors: the per-system adapters.")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.localstack import (
+from devstack.localstack import (
     ManagedProcess,
     free_port,
     kafka_broker,

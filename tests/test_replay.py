@@ -17,6 +17,7 @@ from orchestrator.codec import encrypted_data_converter
 from orchestrator.settings import Settings
 from tests.conftest import REPLAY_PAYLOAD_KEYS
 from workflows.dsr import DsrWorkflow
+from workflows.dsr_v1 import DsrWorkflowV1
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
@@ -41,6 +42,8 @@ def test_histories_are_committed() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
     keys = Settings(payload_keys=REPLAY_PAYLOAD_KEYS).payload_key_ring()
-    replayer = Replayer(workflows=[DsrWorkflow], data_converter=encrypted_data_converter(keys))
+    replayer = Replayer(
+        workflows=[DsrWorkflowV1, DsrWorkflow], data_converter=encrypted_data_converter(keys)
+    )
     history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
     await replayer.replay_workflow(history)

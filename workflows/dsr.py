@@ -23,8 +23,8 @@ with workflow.unsafe.imports_passed_through():
     # here keeps that import out of the workflow sandbox.
     import email_validator  # noqa: F401
 
-    from connectors.base import ConnectorInfo, Operation
-    from schemas.deadlines import legal_due_at
+    from policy.deadlines import legal_due_at
+    from schemas.connectors import ConnectorInfo, Operation
     from schemas.events import RequestKind
     from schemas.records import AuditAction, CompletionRecord, RequestSummary
     from schemas.results import (
@@ -79,7 +79,10 @@ def _recipients(notifications: list[RecipientNotification]) -> list[str]:
     return sorted({n.recipient for n in notifications})
 
 
-@workflow.defn(name="DsrWorkflow")
+# Type "DsrWorkflowV2": workflows begun under the first generation ("DsrWorkflow") replay against
+# the frozen copy in workflows/dsr_v1.py; changes to this one are versioned with workflow.patched
+# once its histories are committed.
+@workflow.defn(name="DsrWorkflowV2")
 class DsrWorkflow:
     def __init__(self) -> None:
         self._summary: RequestSummary | None = None

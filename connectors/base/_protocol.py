@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import date
-from enum import StrEnum
 from typing import ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict
 
 from connectors.base._errors import UnsupportedOperation
+from schemas.connectors import Operation
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
 from schemas.results import (
@@ -30,16 +30,6 @@ from schemas.status import RetentionReason
 from schemas.subject import SubjectRef
 
 __all__ = ["Connector", "DataCategory", "ExportSink", "Operation", "Recipient", "RetentionRule"]
-
-
-class Operation(StrEnum):
-    LOCATE = "locate"
-    EXPORT = "export"
-    ERASE = "erase"
-    RECTIFY = "rectify"
-    RESTRICT = "restrict"
-    LIFT_RESTRICTION = "lift_restriction"
-    UNSUBSCRIBE = "unsubscribe"
 
 
 class RetentionRule(BaseModel):

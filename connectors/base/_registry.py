@@ -7,26 +7,13 @@ from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from pydantic import BaseModel, ConfigDict
-
 from connectors.base._errors import ConfigurationError
-from connectors.base._protocol import Connector, Operation
-from schemas.identifiers import IdentifierType
+from connectors.base._protocol import Connector
+from schemas.connectors import ConnectorInfo
 
 __all__ = ["ENTRY_POINT_GROUP", "ConnectorInfo", "connector_classes", "describe", "task_queue_for"]
 
 ENTRY_POINT_GROUP = "dsr.connectors"
-
-
-class ConnectorInfo(BaseModel):
-    """What the workflow needs to know about a connector: its name, queue and abilities."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    task_queue: str
-    search_identifiers: list[IdentifierType]
-    operations: list[Operation]
 
 
 def task_queue_for(name: str, prefix: str = "dsr-connector-") -> str:

@@ -26,6 +26,7 @@ from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from schemas.events import DsrRequestedEvent
 from schemas.workflow import DsrWorkflowInput, workflow_id_for
+from workflows.dsr import DsrWorkflow
 
 __all__ = ["DLQ_HEADERS", "IncomingRecord", "IntakeHandler", "IntakeOutcome"]
 
@@ -110,7 +111,7 @@ class IntakeHandler:
         while True:
             try:
                 await self._client.start_workflow(
-                    "DsrWorkflow",
+                    DsrWorkflow.run,
                     params,
                     id=workflow_id_for(event.data.request_id),
                     task_queue=self._settings.orchestrator_task_queue,

@@ -45,7 +45,7 @@ from connectors.testing import (
     leaked_values,
     personal_values,
 )
-from orchestrator.localstack import ManagedProcess, free_port, sandbox_server
+from devstack.localstack import ManagedProcess, free_port, sandbox_server
 from sandbox.newsletter import SeededNewsletterCustomer, seed_newsletter, seeded_newsletter
 from sandbox.newsletter import blocklist_hash as sandbox_blocklist_hash
 from sandbox.newsletter._query import parse_query

@@ -42,7 +42,7 @@ from connectors.testing import (
     leaked_values,
     personal_values,
 )
-from orchestrator.localstack import ManagedProcess, free_port, sandbox_server
+from devstack.localstack import ManagedProcess, free_port, sandbox_server
 from sandbox.people import Customer, generate_customers
 from sandbox.registrar import RegistrarRecords, registrar_records, seed_registrar, seeded_registrar
 from schemas.events import FieldChange

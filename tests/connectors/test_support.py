@@ -40,7 +40,7 @@ from connectors.testing import (
     leaked_values,
     personal_values,
 )
-from orchestrator.localstack import ManagedProcess, free_port, sandbox_server
+from devstack.localstack import ManagedProcess, free_port, sandbox_server
 from sandbox.people import Customer, customer_at, generate_customers
 from sandbox.support import (
     SeededSupport,

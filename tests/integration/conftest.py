@@ -19,12 +19,12 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.localstack import ManagedProcess
+from devstack.estate import Estate
+from devstack.localstack import ManagedProcess
 from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from orchestrator.temporal_client import connect_temporal
-from sandbox.estate import Estate
 from sandbox.people import BLOCK_SIZE, Customer
 from sandbox.presence import EVERYWHERE_SLOTS
 from schemas.events import DsrRequestedEvent

@@ -12,7 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
 
-from sandbox.estate import SYSTEMS
+from devstack.estate import SYSTEMS
 from schemas.status import RequestStatus, RetentionReason, SystemOutcome
 from tests.integration.conftest import Stack, completed, publish_signed, request_event
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 def dsr(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli", *args],
+        [sys.executable, "-m", "devstack.cli", *args],
         env={**os.environ, **stack.env},
         capture_output=True,
         text=True,

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.localstack import free_port, sandbox_server
+from devstack.localstack import free_port, sandbox_server
 from sandbox.newsletter import blocklist_hash, seed_newsletter, seeded_newsletter
 from sandbox.newsletter._options import NewsletterOptions
 from sandbox.newsletter.app import create_app

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.localstack import free_port, sandbox_server
+from devstack.localstack import free_port, sandbox_server
 from sandbox.people import generate_customers
 from sandbox.registrar import (
     HOSTMASTER,

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestrator.localstack import free_port, sandbox_server
+from devstack.localstack import free_port, sandbox_server
 from sandbox.support import SeededSupport, seed_support, seeded_support
 from sandbox.support._ratelimit import TokenBucket
 from sandbox.support.app import create_app

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from orchestrator.intake._validation import Rejected, validate_request
 from orchestrator.signing import signature_headers
-from schemas.deadlines import legal_due_at
+from policy.deadlines import legal_due_at
 from schemas.events import DeadLetterReason, DsrRequestedEvent, Subject
 from schemas.export import export_json_schemas
 from schemas.identifiers import is_valid_organisation_number, is_valid_personal_identity_number

@@ -19,7 +19,8 @@ from pathlib import Path
 from pydantic import BaseModel
 from rich.console import Console
 
-from orchestrator.localstack import (
+from devstack.estate import HTTP_SYSTEMS, Estate
+from devstack.localstack import (
     ManagedProcess,
     StartupFailed,
     kafka_broker,
@@ -29,7 +30,6 @@ from orchestrator.localstack import (
 )
 from orchestrator.store import Store
 from sandbox.billing.seed import SeedSummary
-from sandbox.estate import HTTP_SYSTEMS, Estate
 
 __all__ = ["LOCAL_PORTS", "local_env", "run_local_stack", "seed_sandbox"]
 

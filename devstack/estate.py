@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from orchestrator.localstack import ManagedProcess, free_port, sandbox_server
+from devstack.localstack import ManagedProcess, free_port, sandbox_server
 
 __all__ = ["HTTP_SYSTEMS", "SYSTEMS", "Estate"]
 

@@ -22,6 +22,7 @@ from orchestrator.store import Store
 from orchestrator.temporal_client import connect_temporal
 from workflows.activities import ConnectorActivities, OrchestratorActivities
 from workflows.dsr import DsrWorkflow
+from workflows.dsr_v1 import DsrWorkflowV1
 
 __all__ = ["run_workers"]
 
@@ -86,7 +87,7 @@ async def run_workers(
                 Worker(
                     client,
                     task_queue=settings.orchestrator_task_queue,
-                    workflows=[DsrWorkflow],
+                    workflows=[DsrWorkflow, DsrWorkflowV1],
                     workflow_runner=WORKFLOW_RUNNER,
                     activities=[acts.list_connectors, acts.publish_status, acts.record_completion],
                     graceful_shutdown_timeout=timedelta(seconds=5),
