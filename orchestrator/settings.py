@@ -82,6 +82,46 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "json"
 
+    # Connection security for production clusters (plain TCP on the local stack).
+    # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL; SASL: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    # Temporal: TLS (optionally mutual, with client cert and key) and/or an API key.
+    temporal_tls: bool = False
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
+
+    # Policy: the company's retention and deadline rules (empty = the shipped policy/default.yaml).
+    policy_file: Path | None = None
+    # Intake: how far in the future `received_at` may lie (clock skew between portal and us).
+    clock_skew_allowance: float = 300.0
+
+    # Access packages (encrypted archives) for access and portability requests.
+    package_dir: Path = Path("packages")
+
+    # Observability: `host:port` of this process's metrics/health endpoint (empty = off);
+    # OpenTelemetry export is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTel variable).
+    metrics_bind: str = ""
+
+    # DPO desk: API/dashboard bind, bearer tokens `name:role:sha256hex[,...]`, the codec server
+    # for the Temporal Web UI, and the Ed25519 key (base64 of the 32-byte seed) signing audit heads.
+    api_bind: str = "127.0.0.1:8400"
+    api_tokens: SecretStr = SecretStr("")
+    codec_bind: str = "127.0.0.1:8401"
+    codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
+    audit_signing_key: SecretStr = SecretStr("")
+    audit_checkpoint_topic: str = "dsr.audit-checkpoints.v1"
+    # Keyed hash of subject identifiers (repeated-request detection): base64 secret.
+    subject_hash_key: SecretStr = SecretStr("")
+
     @field_validator("connectors", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
