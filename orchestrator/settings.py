@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     log_format: str = "json"
 
     # Connection security for production clusters (plain TCP on the local stack).
-    # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL; SASL: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512.
+    # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL;
+    # SASL: PLAIN | SCRAM-SHA-256 | SCRAM-SHA-512.
     kafka_security_protocol: str = "PLAINTEXT"
     kafka_sasl_mechanism: str | None = None
     kafka_sasl_username: str | None = None
