@@ -404,6 +404,18 @@ def connector_list() -> None:
     console.print(table)
 
 
+# Command groups live in their own modules, one concern each; importing them registers their
+# commands on `app`. At the bottom, so `app` and the helpers above exist when they import them.
+from orchestrator import (  # noqa: E402 - see above
+    cli_audit,  # noqa: F401
+    cli_decisions,  # noqa: F401
+    cli_desk,  # noqa: F401
+    cli_dlq,  # noqa: F401
+    cli_package,  # noqa: F401
+    cli_policy,  # noqa: F401
+)
+
+
 def main() -> None:
     app()
 

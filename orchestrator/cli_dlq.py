@@ -1,0 +1,8 @@
+"""`dsr` commands: Dead letters: list, show (audited) and re-drive events the intake refused.
+
+Imported by orchestrator.cli, which owns the Typer app; importing this module registers them.
+"""
+
+from __future__ import annotations
+
+from orchestrator.cli import app  # noqa: F401 - commands register on the shared app

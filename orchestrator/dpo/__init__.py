@@ -1,0 +1,4 @@
+"""The DPO front door: every read and every decision the CLI, the HTTP API and the dashboard offer,
+in one place (no logic in any of them). Reads: `_read` (live query, else the store). Decisions:
+`_decide` (Temporal Updates with validators; a rejection is a typed error).
+"""
