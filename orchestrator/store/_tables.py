@@ -16,6 +16,7 @@ __all__ = [
     "completion_records",
     "metadata",
     "requests",
+    "subject_fingerprints",
 ]
 
 AUDIT_APPEND_ONLY_MESSAGE = "audit_events is append-only"
@@ -77,6 +78,11 @@ requests = sa.Table(
     sa.Column("completed_at", UTCDateTime, nullable=True),
     sa.Column("reason", sa.Text, nullable=True),
     sa.Column("systems", sa.JSON, nullable=False),
+    # 0002: the statutory deadline day, the Art. 12(3) extension, reminders, DPO decisions.
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("extension", sa.JSON, nullable=True),
+    sa.Column("reminders", sa.JSON, nullable=True),
+    sa.Column("decisions", sa.JSON, nullable=True),
     sa.Index(None, "status", "received_at"),
     sa.Index(None, "received_at"),
     sa.Index(None, "due_at"),
@@ -106,4 +112,16 @@ audit_events = sa.Table(
     sa.Column("hash", sa.String(64), nullable=False),
     # Never reuse a sequence number on SQLite, even if the last row were somehow removed.
     sqlite_autoincrement=True,
+)
+
+# 0002: keyed hashes (HMAC-SHA256) of each request's normalised subject identifiers, never the
+# identifiers themselves: finds a repeated access/portability request of the same subject.
+subject_fingerprints = sa.Table(
+    "subject_fingerprints",
+    metadata,
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "fingerprint", "received_at"),
 )
