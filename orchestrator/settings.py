@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     codec_cors_origins: str = "http://127.0.0.1:8233,http://localhost:8233"
     audit_signing_key: SecretStr = SecretStr("")
     audit_checkpoint_topic: str = "dsr.audit-checkpoints.v1"
+    # Auditors without the private key verify checkpoints with the public key alone
+    # (base64 of the 32-byte raw Ed25519 public key; empty = derive from the signing key).
+    audit_public_key: str = ""
+    # How often each orchestrator worker signs and publishes the chain head (seconds).
+    audit_checkpoint_interval: float = 3600.0
     # Keyed hash of subject identifiers (repeated-request detection): base64 secret.
     subject_hash_key: SecretStr = SecretStr("")
 
