@@ -59,6 +59,8 @@ class AuditAction(StrEnum):
     SYSTEM_OUTCOME = "system_outcome"
     DECISION = "decision"
     COMPLETION_RECORDED = "completion_recorded"
+    # The Temporal Web UI decrypted payloads through the codec server (actor = the token name).
+    PAYLOAD_DECRYPTED = "payload_decrypted"
 
 
 class AuditEvent(BaseModel):
