@@ -31,6 +31,13 @@ from orchestrator.store._migrate import (
     known_revisions,
     upgrade_engine,
 )
+from orchestrator.store._queries import (
+    RequestQuery,
+    build_count,
+    build_select,
+    encode_cursor,
+    outcome_tokens,
+)
 from orchestrator.store._tables import audit_events, completion_records, requests
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import RequestStatus
@@ -140,6 +147,7 @@ class Store:
             _require_aware(name, getattr(summary, name))
         row = summary.model_dump(mode="python", exclude={"systems"})
         row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
+        row["system_outcomes"] = outcome_tokens(summary.systems)  # the desk's filter (0003)
         for name in ("kind", "channel", "status"):
             row[name] = str(row[name])
         insert = self._insert(requests).values(**row)
@@ -175,9 +183,34 @@ class Store:
             rows = (await conn.execute(query)).mappings().all()
         return [self._summary(row) for row in rows]
 
+    async def query_requests(self, query: RequestQuery) -> tuple[list[RequestSummary], str | None]:
+        """One page of the desk's list (filters, sort, cursor; see `_queries`) and the cursor
+        of the next page (None on the last). An invalid cursor raises `InvalidCursor`."""
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(build_select(query))).mappings().all()
+        more = query.limit is not None and len(rows) > query.limit
+        page = rows[: query.limit] if more else rows
+        cursor = encode_cursor(query, page[-1]) if more and page else None
+        return [self._summary(row) for row in page], cursor
+
+    async def count_requests(self, query: RequestQuery) -> int:
+        """How many requests match the query's filters."""
+        async with self._engine.connect() as conn:
+            return int((await conn.execute(build_count(query))).scalar_one())
+
+    async def count_by_status(self) -> dict[str, int]:
+        """Requests per status (the desk's overview)."""
+        statement = sa.select(requests.c.status, sa.func.count()).group_by(requests.c.status)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(statement)).all()
+        return {str(status): int(count) for status, count in rows}
+
     @staticmethod
     def _summary(row: sa.RowMapping) -> RequestSummary:
-        return _utc_fields(RequestSummary.model_validate(dict(row)))
+        # Only the model's fields: derived columns (0003's system_outcomes) are not state.
+        document = {k: v for k, v in row.items() if k in RequestSummary.model_fields}
+        return _utc_fields(RequestSummary.model_validate(document))
+
 
     # -- completion records --------------------------------------------------------------------
 

@@ -83,9 +83,15 @@ requests = sa.Table(
     sa.Column("extension", sa.JSON, nullable=True),
     sa.Column("reminders", sa.JSON, nullable=True),
     sa.Column("decisions", sa.JSON, nullable=True),
+    # 0003: ` system:outcome ` tokens for the desk's outcome filter (see _queries).
+    sa.Column("system_outcomes", sa.Text, nullable=True),
     sa.Index(None, "status", "received_at"),
     sa.Index(None, "received_at"),
     sa.Index(None, "due_at"),
+    sa.Index(None, "kind", "received_at"),
+    sa.Index(None, "channel", "received_at"),
+    sa.Index(None, "status", "due_at"),
+    sa.Index(None, "completed_at"),
 )
 
 # One completion record per request, written once.

@@ -1,0 +1,553 @@
+"""The read side of the DPO front door: one request (live from its workflow, else the store),
+the filtered list, the overview, the monthly compliance report and the dashboard's chart series.
+
+The CLI, the HTTP API and the dashboard all read through `Desk`, so a number means the same
+everywhere. Nothing here holds the subject's personal data: summaries, plans, outcomes, counts
+and the audit trail are pseudonymous by construction (see schemas/records.py).
+
+Why live first, store second: while a workflow runs, its query answers with the state of this
+very moment (a DPO who just extended a deadline sees the new date at once); once it has finished
+the store's copy is final, and asking Temporal would only replay a closed history.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+from orchestrator.store._queries import RequestQuery, SortField
+from schemas.events import RequestKind
+from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
+from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
+
+__all__ = [
+    "LOCAL_ZONE",
+    "ChartSeries",
+    "Desk",
+    "ExtensionLine",
+    "MonthlyReport",
+    "Overview",
+    "RequestListItem",
+    "RequestPage",
+    "RequestQuery",
+    "RequestView",
+    "SortField",
+    "TimelineEntry",
+    "allowed_decisions",
+    "days_left",
+    "month_bounds",
+    "percentile",
+]
+
+# The company's time zone: deadline days, report months and weeks are local (policy setting).
+LOCAL_ZONE = ZoneInfo("Europe/Stockholm")
+_LIVE_QUERY_TIMEOUT = timedelta(seconds=5)
+
+# Every decision the lifecycle's front door offers (orchestrator.dpo._decide), by the roles that
+# may take it. The workflow's validator stays the arbiter: this only decides what to offer.
+DECISIONS = (
+    "confirm_identity",
+    "approve",
+    "deny",
+    "extend",
+    "cancel",
+    "resolve_system",
+    "retry_system",
+    "skip_system",
+    "narrow_subject",
+)
+OPERATOR_DECISIONS = frozenset({"resolve_system", "retry_system", "skip_system"})
+
+
+def _due_day(summary: RequestSummary) -> date:
+    published = getattr(summary, "due_date", None)
+    if isinstance(published, date):
+        return published
+    return summary.due_at.astimezone(LOCAL_ZONE).date()
+
+
+def days_left(summary: RequestSummary, now: datetime) -> int:
+    """Whole days from today (Stockholm) to the deadline day; negative when overdue."""
+    return (_due_day(summary) - now.astimezone(LOCAL_ZONE).date()).days
+
+
+def _is_overdue(summary: RequestSummary, now: datetime) -> bool:
+    return summary.status not in TERMINAL_STATUSES and summary.due_at < now
+
+
+def _extension(summary: RequestSummary) -> Any:
+    return getattr(summary, "extension", None)
+
+
+def allowed_decisions(summary: RequestSummary, now: datetime) -> list[str]:
+    """The decisions the workflow accepts in the request's current state (what the dashboard
+    offers as buttons). Mirrors the gates of issue 6 §4; a decision that the workflow's validator
+    still rejects comes back as a 409 with its reason."""
+    status = summary.status
+    if status in TERMINAL_STATUSES:
+        return []
+    allowed: list[str] = []
+    if status is RequestStatus.AWAITING_VERIFICATION:
+        allowed += ["confirm_identity", "deny"]
+    elif status is RequestStatus.AWAITING_DECISION:
+        allowed += ["approve", "deny"]
+    if status in (RequestStatus.AWAITING_DECISION, RequestStatus.NEEDS_ATTENTION) and any(
+        s.outcome is SystemOutcome.MANUAL for s in summary.systems
+    ):
+        allowed.append("narrow_subject")
+    if status is RequestStatus.NEEDS_ATTENTION:
+        allowed += ["resolve_system", "retry_system", "skip_system"]
+    if _extension(summary) is None and now < summary.due_at:
+        allowed.append("extend")
+    allowed.append("cancel")
+    return allowed
+
+
+class TimelineEntry(BaseModel):
+    """One audit entry as the timeline shows it (the chain fields prove it is the stored one)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    sequence: int | None
+    at: AwareDatetime
+    action: AuditAction
+    actor: str
+    details: dict[str, object]
+    hash: str | None
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> TimelineEntry:
+        return cls(
+            sequence=event.sequence,
+            at=event.at,
+            action=event.action,
+            actor=event.actor,
+            details=event.details,
+            hash=event.hash,
+        )
+
+
+class RequestView(BaseModel):
+    """Everything the request page shows: the summary (plan, outcomes, retained items, recipients,
+    extension, package), the completion record, the decisions and the audit timeline."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: RequestSummary
+    source: Literal["live", "store"]
+    record: CompletionRecord | None
+    timeline: list[TimelineEntry]
+    decisions: list[TimelineEntry]
+    allowed_decisions: list[str]
+    overdue: bool
+    days_left: int
+    due_date: date
+
+
+class RequestListItem(BaseModel):
+    """One row of the list: the summary plus what the desk derives from it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: RequestSummary
+    overdue: bool
+    days_left: int
+    due_date: date
+
+
+class RequestPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    items: list[RequestListItem]
+    next_cursor: str | None
+    total: int
+
+
+class Overview(BaseModel):
+    """The desk's first screen: what is open, due soon, late, or waiting for a person."""
+
+    model_config = ConfigDict(frozen=True)
+
+    counts_by_status: dict[str, int]
+    open: int
+    due_this_week: int
+    overdue: int
+    needs_attention: int
+    awaiting_decision: int
+    awaiting_verification: int
+
+
+class ExtensionLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    months: int | None
+    reason: str
+    due_at: AwareDatetime
+
+
+class MonthlyReport(BaseModel):
+    """One month's compliance figures, over the requests received in that month (local time).
+
+    `on_time` / `late`: answered (completed, denied or cancelled) by / after the (possibly
+    extended) deadline; `still_open`: not answered yet. Days to complete: completed requests,
+    from receipt to completion, in days (fractional)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    month: str
+    generated_at: AwareDatetime
+    received: int
+    by_kind: dict[str, int]
+    by_channel: dict[str, int]
+    by_status: dict[str, int]
+    on_time: int
+    late: int
+    still_open: int
+    overdue_open: int
+    completed: int
+    median_days_to_complete: float | None
+    p95_days_to_complete: float | None
+    denials_by_reason: dict[str, int]
+    extensions: list[ExtensionLine]
+    retained_by_reason: dict[str, int] = Field(description="retained records (counts) by reason")
+    retained_requests_by_reason: dict[str, int]
+    recipients_notified: dict[str, int] = Field(description="requests notified, by recipient")
+
+
+class ChartSeries(BaseModel):
+    """The dashboard's charts: requests per week by kind; per month the median and p95 days to
+    complete and the on-time rate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weeks: list[str]
+    per_week_by_kind: dict[str, list[int]]
+    months: list[str]
+    median_days: list[float | None]
+    p95_days: list[float | None]
+    on_time_rate: list[float | None]
+
+
+def percentile(values: Iterable[float], fraction: float) -> float | None:
+    """Nearest-rank percentile (what a person checks by hand: sort, count, take that one)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def median(values: Iterable[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """'2026-11' → [1 Nov 00:00, 1 Dec 00:00) in Stockholm time, as aware datetimes."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        start = datetime(year, number, 1, tzinfo=LOCAL_ZONE)
+    except ValueError as exc:
+        raise ValueError(f"month must be YYYY-MM, not {month!r}") from exc
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=LOCAL_ZONE)
+    return start, end
+
+
+def _answered_at(summary: RequestSummary) -> datetime | None:
+    if summary.status not in TERMINAL_STATUSES:
+        return None
+    return summary.completed_at or summary.updated_at
+
+
+def _days(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds() / 86400, 2)
+
+
+def _denial_code(summary: RequestSummary) -> str:
+    for decision in reversed(getattr(summary, "decisions", None) or []):
+        document = decision if isinstance(decision, dict) else _as_dict(decision)
+        if document.get("decision") == "deny" or document.get("kind") == "deny":
+            code = document.get("reason_code") or document.get("code")
+            if code:
+                return str(code)
+    return summary.reason or "unspecified"
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value if isinstance(value, dict) else {}
+
+
+def build_report(month: str, summaries: list[RequestSummary], now: datetime) -> MonthlyReport:
+    """The figures of `month` from the summaries received in it (pure: tests check it by hand)."""
+    on_time = late = still_open = overdue_open = 0
+    durations: list[float] = []
+    denials: Counter[str] = Counter()
+    retained: Counter[str] = Counter()
+    retained_requests: Counter[str] = Counter()
+    recipients: Counter[str] = Counter()
+    extensions: list[ExtensionLine] = []
+    for summary in summaries:
+        answered = _answered_at(summary)
+        if answered is None:
+            still_open += 1
+            overdue_open += summary.due_at < now
+        elif answered <= summary.due_at:
+            on_time += 1
+        else:
+            late += 1
+        if summary.status is RequestStatus.COMPLETED and summary.completed_at is not None:
+            durations.append(_days(summary.received_at, summary.completed_at))
+        if summary.status is RequestStatus.DENIED:
+            denials[_denial_code(summary)] += 1
+        extension = _extension(summary)
+        if extension is not None:
+            document = _as_dict(extension)
+            extensions.append(
+                ExtensionLine(
+                    request_id=summary.request_id,
+                    months=document.get("months"),
+                    reason=str(document.get("reason", "")),
+                    due_at=summary.due_at,
+                )
+            )
+        reasons_here: set[str] = set()
+        notified_here: set[str] = set()
+        for system in summary.systems:
+            for item in system.retained:
+                retained[item.reason.value] += item.count
+                reasons_here.add(item.reason.value)
+            notified_here.update(system.notified)
+        retained_requests.update(reasons_here)
+        recipients.update(notified_here)
+    return MonthlyReport(
+        month=month,
+        generated_at=now,
+        received=len(summaries),
+        by_kind=dict(sorted(Counter(s.kind.value for s in summaries).items())),
+        by_channel=dict(sorted(Counter(s.channel.value for s in summaries).items())),
+        by_status=dict(sorted(Counter(s.status.value for s in summaries).items())),
+        on_time=on_time,
+        late=late,
+        still_open=still_open,
+        overdue_open=overdue_open,
+        completed=len(durations),
+        median_days_to_complete=median(durations),
+        p95_days_to_complete=percentile(durations, 0.95),
+        denials_by_reason=dict(sorted(denials.items())),
+        extensions=sorted(extensions, key=lambda e: e.request_id),
+        retained_by_reason=dict(sorted(retained.items())),
+        retained_requests_by_reason=dict(sorted(retained_requests.items())),
+        recipients_notified=dict(sorted(recipients.items())),
+    )
+
+
+def _week_label(moment: datetime) -> str:
+    year, week, _ = moment.astimezone(LOCAL_ZONE).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def build_charts(
+    summaries: list[RequestSummary], now: datetime, weeks: int, months: int
+) -> ChartSeries:
+    local_now = now.astimezone(LOCAL_ZONE)
+    week_labels = [_week_label(local_now - timedelta(weeks=n)) for n in range(weeks - 1, -1, -1)]
+    month_labels: list[str] = []
+    year, number = local_now.year, local_now.month
+    for _ in range(months):
+        month_labels.append(f"{year:04d}-{number:02d}")
+        year, number = (year, number - 1) if number > 1 else (year - 1, 12)
+    month_labels.reverse()
+    per_week: dict[str, list[int]] = {k.value: [0] * weeks for k in RequestKind}
+    week_index = {label: i for i, label in enumerate(week_labels)}
+    by_month: dict[str, list[RequestSummary]] = defaultdict(list)
+    for summary in summaries:
+        index = week_index.get(_week_label(summary.received_at))
+        if index is not None:
+            per_week[summary.kind.value][index] += 1
+        by_month[f"{summary.received_at.astimezone(LOCAL_ZONE):%Y-%m}"].append(summary)
+    medians: list[float | None] = []
+    p95s: list[float | None] = []
+    rates: list[float | None] = []
+    for label in month_labels:
+        report = build_report(label, by_month.get(label, []), now)
+        medians.append(report.median_days_to_complete)
+        p95s.append(report.p95_days_to_complete)
+        answered = report.on_time + report.late
+        rates.append(round(100 * report.on_time / answered, 1) if answered else None)
+    return ChartSeries(
+        weeks=week_labels,
+        per_week_by_kind={k: v for k, v in per_week.items() if any(v)},
+        months=month_labels,
+        median_days=medians,
+        p95_days=p95s,
+        on_time_rate=rates,
+    )
+
+
+LiveStatus = Callable[[str], Awaitable[RequestSummary | None]]
+
+
+class Desk:
+    """The DPO's reads. Open with `await Desk.open(settings)` (store + Temporal, connected
+    lazily) or build with an open `Store` and, optionally, a live-status function."""
+
+    def __init__(self, store: Store, live_status: LiveStatus | None = None) -> None:
+        self.store = store
+        self._live_status = live_status
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
+        store = await Store.open(settings.database_url, migrate=migrate)
+        return cls(store, TemporalStatus(settings))
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    # -- one request -----------------------------------------------------------------------------
+
+    async def summary(
+        self, request_id: str
+    ) -> tuple[RequestSummary, Literal["live", "store"]] | None:
+        """The request's current state: live from its running workflow, else the stored one."""
+        stored = await self.store.get_request(request_id)
+        if (stored is None or stored.status not in TERMINAL_STATUSES) and self._live_status:
+            live = await self._live_status(request_id)
+            if live is not None:
+                return live, "live"
+        return None if stored is None else (stored, "store")
+
+    async def get_request(self, request_id: str, now: datetime | None = None) -> RequestView | None:
+        found = await self.summary(request_id)
+        if found is None:
+            return None
+        summary, source = found
+        now = now or datetime.now(UTC)
+        trail = [TimelineEntry.of(e) for e in await self.store.audit_trail(request_id)]
+        return RequestView(
+            summary=summary,
+            source=source,
+            record=await self.store.get_completion_record(request_id),
+            timeline=trail,
+            decisions=[e for e in trail if e.action is AuditAction.DECISION],
+            allowed_decisions=allowed_decisions(summary, now),
+            overdue=_is_overdue(summary, now),
+            days_left=days_left(summary, now),
+            due_date=_due_day(summary),
+        )
+
+    # -- the list --------------------------------------------------------------------------------
+
+    async def list_requests(self, query: RequestQuery) -> RequestPage:
+        now = query.clock()
+        pinned = query if query.now is not None else query.model_copy(update={"now": now})
+        rows, cursor = await self.store.query_requests(pinned)
+        total = await self.store.count_requests(pinned)
+        return RequestPage(
+            items=[
+                RequestListItem(
+                    summary=row,
+                    overdue=_is_overdue(row, now),
+                    days_left=days_left(row, now),
+                    due_date=_due_day(row),
+                )
+                for row in rows
+            ],
+            next_cursor=cursor,
+            total=total,
+        )
+
+    async def overview(self, now: datetime | None = None) -> Overview:
+        now = now or datetime.now(UTC)
+        counts = await self.store.count_by_status()
+        open_count = sum(n for s, n in counts.items() if RequestStatus(s) not in TERMINAL_STATUSES)
+        week_end = now + timedelta(days=7)
+        return Overview(
+            counts_by_status={s.value: counts.get(s.value, 0) for s in RequestStatus},
+            open=open_count,
+            due_this_week=await self.store.count_requests(
+                RequestQuery(open_only=True, due_after=now, due_before=week_end, now=now)
+            ),
+            overdue=await self.store.count_requests(RequestQuery(overdue=True, now=now)),
+            needs_attention=counts.get(RequestStatus.NEEDS_ATTENTION.value, 0),
+            awaiting_decision=counts.get(RequestStatus.AWAITING_DECISION.value, 0),
+            awaiting_verification=counts.get(RequestStatus.AWAITING_VERIFICATION.value, 0),
+        )
+
+    # -- reports and charts ----------------------------------------------------------------------
+
+    async def _received_between(self, start: datetime, end: datetime) -> list[RequestSummary]:
+        query = RequestQuery(
+            received_from=start, received_before=end, limit=None, sort=SortField.RECEIVED_AT
+        )
+        rows, _ = await self.store.query_requests(query)
+        return rows
+
+    async def monthly_report(self, month: str, now: datetime | None = None) -> MonthlyReport:
+        start, end = month_bounds(month)
+        now = now or datetime.now(UTC)
+        return build_report(month, await self._received_between(start, end), now)
+
+    async def charts(
+        self, now: datetime | None = None, *, weeks: int = 12, months: int = 6
+    ) -> ChartSeries:
+        now = now or datetime.now(UTC)
+        local = now.astimezone(LOCAL_ZONE)
+        first_month = datetime(local.year, local.month, 1, tzinfo=LOCAL_ZONE)
+        for _ in range(months - 1):
+            first_month = (first_month - timedelta(days=1)).replace(day=1)
+        start = min(first_month, now - timedelta(weeks=weeks))
+        summaries = await self._received_between(start, now + timedelta(days=1))
+        return build_charts(summaries, now, weeks, months)
+
+
+class TemporalStatus:
+    """The live status of a request from its workflow (a typed query), connected on first use.
+    None when the workflow does not exist, has no worker, or Temporal is unreachable: the caller
+    then shows the stored state, which is never more than one status change behind."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._client: Any = None
+
+    async def client(self) -> Any:
+        if self._client is None:
+            from orchestrator.temporal_client import connect_temporal
+
+            self._client = await connect_temporal(self._settings)
+        return self._client
+
+    async def __call__(self, request_id: str) -> RequestSummary | None:
+        from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
+        from temporalio.service import RPCError
+
+        from schemas.workflow import workflow_id_for
+        from workflows.dsr import DsrWorkflow
+
+        try:
+            client = await self.client()
+            handle = client.get_workflow_handle_for(DsrWorkflow.run, workflow_id_for(request_id))
+            live: RequestSummary | None = await handle.query(
+                DsrWorkflow.status, rpc_timeout=_LIVE_QUERY_TIMEOUT
+            )
+            return live
+        except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+            return None  # no such workflow, no worker polling, or Temporal unreachable
+        except (RuntimeError, OSError, TimeoutError):
+            self._client = None  # the connection itself failed: reconnect next time
+            return None

@@ -1,0 +1,212 @@
+"""The desk's request queries: filters, sort orders and keyset (cursor) pagination over
+`requests`, built once here so the store, the API and the CLI agree on what each filter means.
+
+Why keyset pagination: a DPO's list is sorted by a column that changes (status, due date) while
+new requests arrive; an offset would skip or repeat rows between pages, and costs O(offset). A
+cursor is the last row's (sort value, request id), opaque to callers (base64url JSON).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from orchestrator.store._tables import requests
+from schemas.events import Channel, RequestKind
+from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome, SystemStatus
+
+__all__ = [
+    "InvalidCursor",
+    "RequestQuery",
+    "SortField",
+    "build_count",
+    "build_select",
+    "decode_cursor",
+    "encode_cursor",
+    "outcome_tokens",
+]
+
+MAX_PAGE = 1000
+
+
+class InvalidCursor(ValueError):
+    """A cursor that this code did not produce (or one for another sort order)."""
+
+
+class SortField(StrEnum):
+    RECEIVED_AT = "received_at"
+    DUE_AT = "due_at"
+    UPDATED_AT = "updated_at"
+    COMPLETED_AT = "completed_at"
+    REQUEST_ID = "request_id"
+    STATUS = "status"
+    KIND = "kind"
+
+
+_NULLABLE_SORTS = {SortField.COMPLETED_AT}
+_DATETIME_SORTS = {
+    SortField.RECEIVED_AT,
+    SortField.DUE_AT,
+    SortField.UPDATED_AT,
+    SortField.COMPLETED_AT,
+}
+
+
+class RequestQuery(BaseModel):
+    """What the DPO asks the list for. Every filter is optional; all given ones must hold.
+
+    `overdue`: past its (possibly extended) due moment and not finished. `system_outcome`:
+    `failed` (any system failed) or `billing:failed` (that system). `now` pins the clock for
+    `overdue` (tests, reports); default: the time of the query.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    status: tuple[RequestStatus, ...] = ()
+    kind: tuple[RequestKind, ...] = ()
+    channel: tuple[Channel, ...] = ()
+    overdue: bool | None = None
+    open_only: bool = False
+    due_before: AwareDatetime | None = None
+    due_after: AwareDatetime | None = None
+    received_from: AwareDatetime | None = None
+    received_before: AwareDatetime | None = None
+    system_outcome: str | None = Field(default=None, pattern=r"^([a-z0-9_-]+:)?[a-z_]+$")
+    request_id_prefix: str | None = Field(default=None, max_length=200)
+    sort: SortField = SortField.RECEIVED_AT
+    descending: bool = True
+    limit: int | None = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = None
+    now: AwareDatetime | None = None
+
+    def clock(self) -> datetime:
+        return self.now or datetime.now(UTC)
+
+
+def outcome_tokens(systems: Iterable[SystemStatus]) -> str:
+    """` billing:done hosting:failed `: the encoding of `requests.system_outcomes` (delimited on
+    both sides, so `LIKE '% billing:failed %'` and `LIKE '%:failed %'` match whole tokens)."""
+    pairs = [f"{s.system}:{s.outcome.value}" for s in systems]
+    return " " + " ".join(pairs) + " " if pairs else " "
+
+
+def encode_cursor(query: RequestQuery, row: sa.RowMapping) -> str:
+    value = row[query.sort.value]
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()
+    document = [query.sort.value, query.descending, value, row["request_id"]]
+    return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+
+def decode_cursor(query: RequestQuery) -> tuple[Any, str] | None:
+    if not query.cursor:
+        return None
+    try:
+        padded = query.cursor + "=" * (-len(query.cursor) % 4)
+        sort, descending, value, request_id = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("the cursor is not one this list produced") from exc
+    if (
+        sort != query.sort.value
+        or descending != query.descending
+        or not isinstance(request_id, str)
+    ):
+        raise InvalidCursor("the cursor belongs to another sort order")
+    if value is not None and query.sort in _DATETIME_SORTS:
+        try:
+            value = datetime.fromisoformat(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidCursor("the cursor is not one this list produced") from exc
+    return value, request_id
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
+    c = requests.c
+    where: list[sa.ColumnElement[bool]] = []
+    terminal = [str(s) for s in TERMINAL_STATUSES]
+    if query.status:
+        where.append(c.status.in_([str(s) for s in query.status]))
+    if query.kind:
+        where.append(c.kind.in_([str(k) for k in query.kind]))
+    if query.channel:
+        where.append(c.channel.in_([str(ch) for ch in query.channel]))
+    if query.open_only:
+        where.append(c.status.not_in(terminal))
+    if query.overdue is True:
+        where.append(sa.and_(c.status.not_in(terminal), c.due_at < query.clock()))
+    elif query.overdue is False:
+        where.append(sa.or_(c.status.in_(terminal), c.due_at >= query.clock()))
+    if query.due_before is not None:
+        where.append(c.due_at < query.due_before)
+    if query.due_after is not None:
+        where.append(c.due_at >= query.due_after)
+    if query.received_from is not None:
+        where.append(c.received_at >= query.received_from)
+    if query.received_before is not None:
+        where.append(c.received_at < query.received_before)
+    if query.system_outcome:
+        system, _, outcome = query.system_outcome.rpartition(":")
+        SystemOutcome(outcome)  # an unknown outcome is a caller's error, not an empty list
+        token = f" {system}:{outcome} " if system else f":{outcome} "
+        where.append(c.system_outcomes.like(f"%{_like_escape(token)}%", escape="\\"))
+    if query.request_id_prefix:
+        # A range on the primary key, not LIKE: both databases use the index for it.
+        prefix = query.request_id_prefix
+        where.append(sa.and_(c.request_id >= prefix, c.request_id < prefix + "\U0010ffff"))
+    return where
+
+
+def build_select(query: RequestQuery) -> sa.Select[Any]:
+    """The page's SELECT: filters, the keyset condition of the cursor, order, limit (+1, so
+    the caller knows whether there is a next page)."""
+    column = requests.c[query.sort.value]
+    tie = requests.c.request_id
+    statement = sa.select(requests).where(*_conditions(query))
+    after = decode_cursor(query)
+    if after is not None:
+        value, request_id = after
+        if query.sort is SortField.REQUEST_ID:
+            statement = statement.where(tie < request_id if query.descending else tie > request_id)
+        elif value is None:
+            # NULLs sort last in both directions here (see order below): only the tie remains.
+            statement = statement.where(
+                column.is_(None), tie < request_id if query.descending else tie > request_id
+            )
+        else:
+            beyond = column < value if query.descending else column > value
+            tied = sa.and_(
+                column == value, tie < request_id if query.descending else tie > request_id
+            )
+            later = [beyond, tied]
+            if query.sort in _NULLABLE_SORTS:
+                later.append(column.is_(None))  # NULLs come after every value
+            statement = statement.where(sa.or_(*later))
+    tie_order = tie.desc() if query.descending else tie.asc()
+    if query.sort is SortField.REQUEST_ID:
+        order = [tie_order]
+    elif query.sort in _NULLABLE_SORTS:
+        direction = column.desc() if query.descending else column.asc()
+        order = [direction.nulls_last(), tie_order]
+    else:  # plain ORDER BY on a NOT NULL column: SQLite walks the index for it
+        order = [column.desc() if query.descending else column.asc(), tie_order]
+    statement = statement.order_by(*order)
+    if query.limit is not None:
+        statement = statement.limit(query.limit + 1)
+    return statement
+
+
+def build_count(query: RequestQuery) -> sa.Select[Any]:
+    """How many requests match the filters (cursor and limit ignored)."""
+    return sa.select(sa.func.count()).select_from(requests).where(*_conditions(query))
