@@ -6,14 +6,22 @@ history and in the systems themselves. Auditors can read all of this without see
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import Channel, RequestKind, VerificationMethod
-from schemas.status import RequestStatus, SystemStatus
+from schemas.plan import Plan
+from schemas.status import (
+    DecisionEntry,
+    Extension,
+    ReminderEntry,
+    RequestStatus,
+    SystemStatus,
+)
 
-__all__ = ["AuditAction", "AuditEvent", "CompletionRecord", "RequestSummary"]
+__all__ = ["AuditAction", "AuditEvent", "CompletionRecord", "FollowUpEntry", "RequestSummary"]
 
 
 class RequestSummary(BaseModel):
@@ -31,6 +39,25 @@ class RequestSummary(BaseModel):
     completed_at: AwareDatetime | None = None
     reason: str | None = None
     systems: list[SystemStatus] = Field(default_factory=list)
+    # The lifecycle (all additive): the deadline day in Europe/Stockholm, an Art. 12(3)
+    # extension, reminders that fired, and every DPO decision with actor, time and reason.
+    due_date: date | None = None
+    extension: Extension | None = None
+    reminders: list[ReminderEntry] = Field(default_factory=list)
+    decisions: list[DecisionEntry] = Field(default_factory=list)
+
+
+class FollowUpEntry(BaseModel):
+    """An entry appended to a completion record after it was written: a deferred erasure run
+    when a retention period ended (what was erased, per system and category, counts only)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    due_on: date
+    ran_at: AwareDatetime
+    erased: dict[str, dict[str, int]] = Field(default_factory=dict)
+    outcome: str = "done"
+    note: str = ""
 
 
 class CompletionRecord(BaseModel):
@@ -51,6 +78,12 @@ class CompletionRecord(BaseModel):
     workflow_run_id: str
     systems: list[SystemStatus]
     reason: str | None = None
+    due_date: date | None = None
+    extension: Extension | None = None
+    decisions: list[DecisionEntry] = Field(default_factory=list)
+    # What the policy decided (per system and category), and the deferred erasures run since.
+    plan: Plan | None = None
+    follow_ups: list[FollowUpEntry] = Field(default_factory=list)
 
 
 class AuditAction(StrEnum):
@@ -59,6 +92,9 @@ class AuditAction(StrEnum):
     SYSTEM_OUTCOME = "system_outcome"
     DECISION = "decision"
     COMPLETION_RECORDED = "completion_recorded"
+    # The legal clock: an Art. 12(3) extension, and the durable deadline reminders.
+    DEADLINE_EXTENDED = "deadline_extended"
+    DEADLINE_REMINDER = "deadline_reminder"
     # The Temporal Web UI decrypted payloads through the codec server (actor = the token name).
     PAYLOAD_DECRYPTED = "payload_decrypted"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.status import ExportArtifact, RetainedItem
@@ -12,6 +14,7 @@ __all__ = [
     "ExportResult",
     "LocateResult",
     "RecipientNotification",
+    "RecordFacts",
     "RectifyResult",
     "RestrictResult",
     "UnsubscribeResult",
@@ -35,6 +38,29 @@ class RecipientNotification(BaseModel):
     reference: str
 
 
+class RecordFacts(BaseModel):
+    """Facts about a group of the subject's records that the policy needs to decide on them.
+
+    Connectors report facts, never decisions: the planner (policy/planner.py) reads these and
+    decides export / delete / anonymise / retain(until). Records with identical facts are one
+    group with a `count`, so the size stays bounded. `refs` are the connector's own opaque record
+    references (e.g. "invoice:1042"), never personal data; they let the plan name exactly which
+    records to keep or delete (per-record retention) and let a deferred erasure find them years
+    later, after the subject's identifiers are gone. Empty `refs`: the whole group, by subject.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: str
+    count: int = Field(default=1, ge=0)
+    refs: tuple[str, ...] = ()
+    financial_year_end: date | None = None  # bookkeeping: the voucher's financial year
+    contract_active: bool | None = None  # a running service / registration the data serves
+    contract_end: date | None = None  # when it ends (domain expiry), if known
+    created_on: date | None = None  # e.g. a backup's creation date
+    legal_hold: bool = False  # under a legal hold (a claim, a dispute)
+
+
 class LocateResult(_Result):
     """Where the subject is: record counts per data category, and identifiers learned there."""
 
@@ -42,6 +68,9 @@ class LocateResult(_Result):
     learned: list[Identifier] = Field(default_factory=list)
     ambiguous: bool = False
     ambiguity_reason: str | None = None
+    # Per-record facts for the planner. A category in `counts` without facts is planned as one
+    # group (the category's default rule), so connectors add facts only where they matter.
+    facts: list[RecordFacts] = Field(default_factory=list)
 
     @property
     def found(self) -> bool:

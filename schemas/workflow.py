@@ -11,6 +11,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.events import DsrRequestedData, FieldChange
+from schemas.plan import SystemPlan
 from schemas.records import AuditAction, RequestSummary
 from schemas.subject import SubjectRef
 
@@ -63,6 +64,8 @@ class ConnectorCall(BaseModel):
     subject: SubjectRef
     today: date
     changes: list[FieldChange] = Field(default_factory=list)
+    # Erasure (and the other changing operations): this system's slice of the policy's plan.
+    plan: SystemPlan | None = None
 
 
 class StatusUpdate(BaseModel):

@@ -1,0 +1,222 @@
+"""The planner: facts in, decisions out — what to do with each group of the subject's records.
+
+Connectors report facts (`LocateResult.facts`: category, dates, legal hold, opaque refs); the
+planner applies the policy to them and returns a `Plan` per system and category: export,
+delete, anonymise, restrict, rectify, unsubscribe, retain(reason, legal basis, until), manual
+(the system holds the data but cannot do it) or skip (the policy says it is not concerned).
+Pure and deterministic: `today` comes from the workflow clock, the policy from an activity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import date
+
+from policy.model import CategoryPolicy, ErasureEffect, Policy, RetentionKind
+from policy.retention import retention_for
+from schemas.connectors import Operation
+from schemas.events import RequestKind
+from schemas.plan import Plan, PlanAction, PlannedAction, SystemPlan
+from schemas.results import LocateResult, RecordFacts
+
+__all__ = ["OPERATION_FOR_ACTION", "plan_request", "plan_system"]
+
+# The connector operation that carries out each action.
+OPERATION_FOR_ACTION: dict[PlanAction, Operation] = {
+    PlanAction.EXPORT: Operation.EXPORT,
+    PlanAction.DELETE: Operation.ERASE,
+    PlanAction.ANONYMISE: Operation.ERASE,
+    PlanAction.RESTRICT: Operation.RESTRICT,
+    PlanAction.RECTIFY: Operation.RECTIFY,
+    PlanAction.UNSUBSCRIBE: Operation.UNSUBSCRIBE,
+}
+# Kinds whose change must be told to recipients (Art. 19).
+_TELLS_RECIPIENTS = frozenset(
+    {RequestKind.ERASURE, RequestKind.RECTIFICATION, RequestKind.RESTRICTION}
+)
+
+
+def plan_request(
+    policy: Policy,
+    kind: RequestKind,
+    located: Mapping[str, LocateResult],
+    today: date,
+    operations: Mapping[str, Collection[Operation]] | None = None,
+) -> Plan:
+    """The plan for one request. `operations` (per system, from the connector registry) turns
+    an action a connector cannot perform into a `manual` task instead of a silent skip."""
+    systems = tuple(
+        plan_system(
+            policy,
+            kind,
+            located[name],
+            today,
+            None if operations is None else operations.get(name, ()),
+        )
+        for name in sorted(located)
+    )
+    return Plan(
+        kind=kind,
+        policy_version=policy.version,
+        policy_digest=policy.digest,
+        created_on=today,
+        systems=systems,
+    )
+
+
+def plan_system(
+    policy: Policy,
+    kind: RequestKind,
+    result: LocateResult,
+    today: date,
+    operations: Collection[Operation] | None = None,
+) -> SystemPlan:
+    system = result.system
+    actions: list[PlannedAction] = []
+    for group in _fact_groups(result):
+        if not policy.covers(system, group.category):
+            actions.append(
+                PlannedAction(
+                    system=system,
+                    category=group.category,
+                    action=PlanAction.MANUAL,
+                    count=group.count,
+                    refs=group.refs,
+                    note=f"the policy does not cover {system}.{group.category}: "
+                    "a person must decide (and the policy be amended)",
+                )
+            )
+            continue
+        category = policy.category(system, group.category)
+        action = _decide(kind, system, group, category, today)
+        actions.append(_feasible(action, operations))
+    merged = _merge(actions)
+    recipients: set[str] = set()
+    if kind in _TELLS_RECIPIENTS:
+        system_policy = policy.systems.get(system)
+        for action in merged:
+            if system_policy is None or action.action in (PlanAction.SKIP, PlanAction.RETAIN):
+                continue
+            recipients.update(system_policy.categories[action.category].recipients)
+    by_connector = tuple(
+        sorted(r for r in recipients if policy.systems[system].recipients[r].notified_by_connector)
+    )
+    return SystemPlan(
+        system=system,
+        actions=merged,
+        created_on=today,
+        recipients=tuple(sorted(recipients)),
+        recipients_notified_by_connector=by_connector,
+    )
+
+
+def _fact_groups(result: LocateResult) -> list[RecordFacts]:
+    """The connector's facts; a counted category without facts is one group of its count."""
+    described = {f.category for f in result.facts}
+    groups = [f for f in result.facts if f.count]
+    groups += [
+        RecordFacts(category=category, count=count)
+        for category, count in sorted(result.counts.items())
+        if count and category not in described
+    ]
+    return groups
+
+
+def _decide(
+    kind: RequestKind, system: str, group: RecordFacts, category: CategoryPolicy, today: date
+) -> PlannedAction:
+    base = PlannedAction(
+        system=system,
+        category=group.category,
+        action=PlanAction.SKIP,
+        count=group.count,
+        refs=group.refs,
+    )
+    match kind:
+        case RequestKind.ACCESS:
+            return base.model_copy(update={"action": PlanAction.EXPORT})
+        case RequestKind.PORTABILITY:
+            if category.portable:
+                return base.model_copy(update={"action": PlanAction.EXPORT})
+            return base.model_copy(
+                update={"note": "not provided by the subject nor generated by their use (Art. 20)"}
+            )
+        case RequestKind.ERASURE:
+            return _erasure(base, group, category, today)
+        case RequestKind.RECTIFICATION:
+            if category.rectifiable:
+                return base.model_copy(update={"action": PlanAction.RECTIFY})
+            return base.model_copy(update={"note": "holds no rectifiable fields"})
+        case RequestKind.RESTRICTION:
+            return base.model_copy(update={"action": PlanAction.RESTRICT})
+        case RequestKind.OBJECTION | RequestKind.CONSENT_WITHDRAWAL:
+            if category.direct_marketing:
+                return base.model_copy(update={"action": PlanAction.UNSUBSCRIBE})
+            return base.model_copy(update={"note": "not used for direct marketing or by consent"})
+    raise AssertionError(f"unplanned request kind {kind}")  # pragma: no cover - exhaustive
+
+
+def _erasure(
+    base: PlannedAction, group: RecordFacts, category: CategoryPolicy, today: date
+) -> PlannedAction:
+    rule = category.retention
+    kept = retention_for(rule, group, today)
+    if kept.keep or category.erasure is ErasureEffect.RETAIN:
+        return base.model_copy(
+            update={
+                "action": PlanAction.RETAIN,
+                "reason": rule.reason,
+                "legal_basis": rule.legal_basis,
+                "until": kept.until,
+                "note": _retain_note(rule.kind, kept.until),
+            }
+        )
+    match category.erasure:
+        case ErasureEffect.ANONYMISE:
+            return base.model_copy(update={"action": PlanAction.ANONYMISE})
+        case ErasureEffect.MANUAL:
+            return base.model_copy(
+                update={"action": PlanAction.MANUAL, "note": category.erasure_note or "erase"}
+            )
+        case _:
+            return base.model_copy(update={"action": PlanAction.DELETE})
+
+
+def _retain_note(kind: RetentionKind, until: date | None) -> str:
+    if until is None:
+        return f"kept ({kind.value}) with no end date yet"
+    return f"kept ({kind.value}) until {until.isoformat()}, erasable from the day after"
+
+
+def _feasible(action: PlannedAction, operations: Collection[Operation] | None) -> PlannedAction:
+    """An action the system's connector cannot perform becomes a person's task: the data is
+    there, so it is not 'skipped'."""
+    needed = OPERATION_FOR_ACTION.get(action.action)
+    if operations is None or needed is None or needed in operations:
+        return action
+    return action.model_copy(
+        update={
+            "action": PlanAction.MANUAL,
+            "note": f"{action.system} has no {needed.value} operation: a person must "
+            f"{action.action.value} the {action.category} records by hand",
+        }
+    )
+
+
+def _merge(actions: list[PlannedAction]) -> tuple[PlannedAction, ...]:
+    """Groups with the same decision become one action (counts added, refs joined), so the
+    plan stays small: one entry per category and until-date, not one per record."""
+    merged: dict[tuple[object, ...], PlannedAction] = {}
+    for action in actions:
+        key = (action.category, action.action, action.until, action.reason, action.note)
+        if key in merged:
+            previous = merged[key]
+            merged[key] = previous.model_copy(
+                update={
+                    "count": previous.count + action.count,
+                    "refs": previous.refs + action.refs,
+                }
+            )
+        else:
+            merged[key] = action
+    return tuple(merged.values())
