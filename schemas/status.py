@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 __all__ = [
     "TERMINAL_STATUSES",
+    "DecisionEntry",
+    "DecisionKind",
+    "DenialCode",
     "ExportArtifact",
+    "Extension",
+    "ReminderEntry",
     "RequestStatus",
     "RetainedItem",
     "RetentionReason",
@@ -96,3 +101,65 @@ class SystemStatus(BaseModel):
     export: ExportArtifact | None = None
     # Art. 19: recipients told of the change, e.g. "se-registry" (names only, no references).
     notified: list[str] = Field(default_factory=list)
+
+
+class DenialCode(StrEnum):
+    """Why a request is refused (Art. 12(4): the subject is told why, and of the right to
+    complain to Integritetsskyddsmyndigheten)."""
+
+    INSUFFICIENT_VERIFICATION = "insufficient_verification"  # identity never confirmed
+    NO_MATCH = "no_match"  # the identifiers match nobody we hold data on
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"  # Art. 12(5)
+    EXCESSIVE = "excessive"  # Art. 12(5), e.g. a repeated request
+    LEGAL_EXEMPTION = "legal_exemption"  # e.g. Art. 17(3), Art. 23 restrictions
+    OTHER = "other"  # needs a note saying why
+
+
+class DecisionKind(StrEnum):
+    CONFIRM_IDENTITY = "confirm_identity"
+    APPROVE = "approve"
+    DENY = "deny"
+    EXTEND = "extend"
+    CANCEL = "cancel"
+    RESOLVE_SYSTEM = "resolve_system"
+    RETRY_SYSTEM = "retry_system"
+    SKIP_SYSTEM = "skip_system"
+    NARROW_SUBJECT = "narrow_subject"
+
+
+class DecisionEntry(BaseModel):
+    """One DPO decision as the summary and the audit trail keep it: what, who, when, why.
+    Never an identifier's value (a narrowing records only the identifier's type)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: DecisionKind
+    actor: str
+    at: AwareDatetime
+    reason: str | None = None
+    system: str | None = None
+    details: dict[str, str] = Field(default_factory=dict)
+
+
+class Extension(BaseModel):
+    """Art. 12(3): the deadline extended once, by one or two months, with a reason the subject
+    is told (published on dsr.status.v1)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    months: int = Field(ge=1, le=2)
+    reason: str
+    extended_at: AwareDatetime
+    original_due_date: date
+    due_date: date
+    due_at: AwareDatetime
+
+
+class ReminderEntry(BaseModel):
+    """A deadline reminder that fired: 7_days_left, 1_day_left or overdue, for which due date."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    at: AwareDatetime
+    due_date: date
