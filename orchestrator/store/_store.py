@@ -13,6 +13,7 @@ Triggers in the database reject UPDATE, DELETE (and on PostgreSQL TRUNCATE) of a
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -38,7 +39,13 @@ from orchestrator.store._queries import (
     encode_cursor,
     outcome_tokens,
 )
-from orchestrator.store._tables import audit_events, completion_records, requests
+from orchestrator.store._tables import (
+    audit_events,
+    completion_records,
+    requests,
+    subject_fingerprints,
+)
+from schemas.events import RequestKind
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import RequestStatus
 
@@ -58,6 +65,14 @@ def _utc_fields(model: _M) -> _M:
         if isinstance(value, datetime) and value.tzinfo is not None
     }
     return model.model_copy(update=update) if update else model
+
+
+_LIFECYCLE = frozenset({"extension", "reminders", "decisions"})
+
+
+def _lifecycle_columns(summary: RequestSummary) -> dict[str, Any]:
+    document = summary.model_dump(mode="json", include=set(_LIFECYCLE))
+    return {name: document[name] for name in _LIFECYCLE}
 
 
 def _require_aware(name: str, value: datetime | None) -> None:
@@ -147,6 +162,7 @@ class Store:
             _require_aware(name, getattr(summary, name))
         row = summary.model_dump(mode="python", exclude={"systems"})
         row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
+        row.update(_lifecycle_columns(summary))  # 0002: JSON columns hold JSON-mode documents
         row["system_outcomes"] = outcome_tokens(summary.systems)  # the desk's filter (0003)
         for name in ("kind", "channel", "status"):
             row[name] = str(row[name])
@@ -209,8 +225,75 @@ class Store:
     def _summary(row: sa.RowMapping) -> RequestSummary:
         # Only the model's fields: derived columns (0003's system_outcomes) are not state.
         document = {k: v for k, v in row.items() if k in RequestSummary.model_fields}
+        # 0002's columns are NULL on rows written before it: the model's defaults apply then.
+        document = {k: v for k, v in document.items() if v is not None or k not in _LIFECYCLE}
         return _utc_fields(RequestSummary.model_validate(document))
 
+    # -- subject fingerprints (0002) -----------------------------------------------------------
+
+    async def remember_subject(
+        self, request_id: str, kind: RequestKind, received_at: datetime, fingerprints: list[str]
+    ) -> None:
+        """Keep the request's subject fingerprints (keyed hashes, see `_fingerprints`).
+        Idempotent: a retried activity inserts nothing twice."""
+        _require_aware("received_at", received_at)
+        if not fingerprints:
+            return
+        rows = [
+            {
+                "fingerprint": fingerprint,
+                "request_id": request_id,
+                "kind": str(kind),
+                "received_at": received_at,
+            }
+            for fingerprint in fingerprints
+        ]
+        statement = (
+            self._insert(subject_fingerprints)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=list(subject_fingerprints.primary_key))
+        )
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+
+    async def earlier_requests_of_subject(
+        self,
+        fingerprints: list[str],
+        *,
+        kinds: list[RequestKind],
+        since: datetime,
+        before: datetime,
+        exclude_request_id: str,
+    ) -> list[str]:
+        """Ids of other requests of these `kinds` received in [since, before) whose subject
+        shares a fingerprint, leaving out requests that were denied or cancelled (no copy was
+        given). Oldest first."""
+        _require_aware("since", since)
+        _require_aware("before", before)
+        if not fingerprints:
+            return []
+        fp = subject_fingerprints
+        query = (
+            sa.select(fp.c.request_id, sa.func.min(fp.c.received_at).label("first"))
+            .select_from(fp.outerjoin(requests, requests.c.request_id == fp.c.request_id))
+            .where(
+                fp.c.fingerprint.in_(fingerprints),
+                fp.c.kind.in_([str(k) for k in kinds]),
+                fp.c.received_at >= since,
+                fp.c.received_at < before,
+                fp.c.request_id != exclude_request_id,
+                sa.or_(
+                    requests.c.status.is_(None),
+                    requests.c.status.not_in(
+                        [str(RequestStatus.DENIED), str(RequestStatus.CANCELLED)]
+                    ),
+                ),
+            )
+            .group_by(fp.c.request_id)
+            .order_by(sa.text("first"), fp.c.request_id)
+        )
+        async with self._engine.connect() as conn:
+            return [str(row.request_id) for row in (await conn.execute(query)).all()]
 
     # -- completion records --------------------------------------------------------------------
 
@@ -389,6 +472,38 @@ class Store:
                 expected_prev = row["hash"]
                 verified += 1
         return verified
+
+    async def audit_head(self) -> tuple[int, str, int] | None:
+        """The chain's head: (sequence, hash, number of entries), None while it is empty. What
+        `orchestrator.audit` signs and publishes as a checkpoint."""
+        async with self._engine.connect() as conn, conn.begin():
+            last = (
+                await conn.execute(
+                    sa.select(audit_events.c.sequence, audit_events.c.hash)
+                    .order_by(audit_events.c.sequence.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            if last is None:
+                return None
+            count = (
+                await conn.execute(
+                    sa.select(sa.func.count()).where(audit_events.c.sequence <= last.sequence)
+                )
+            ).scalar_one()
+        return int(last.sequence), str(last.hash), int(count)
+
+    async def iter_audit_rows(self, batch: int = 1000) -> AsyncIterator[dict[str, Any]]:
+        """Every audit entry as stored (raw column values, nothing interpreted), in sequence
+        order, streamed: for verifiers that must not trust a row to be well-formed."""
+        async with self._engine.connect() as conn, conn.begin():
+            result = await conn.stream(
+                sa.select(audit_events)
+                .order_by(audit_events.c.sequence)
+                .execution_options(yield_per=batch)
+            )
+            async for row in result.mappings():
+                yield dict(row)
 
     @staticmethod
     def _event(row: sa.RowMapping) -> AuditEvent:
