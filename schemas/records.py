@@ -97,6 +97,11 @@ class AuditAction(StrEnum):
     DEADLINE_REMINDER = "deadline_reminder"
     # The Temporal Web UI decrypted payloads through the codec server (actor = the token name).
     PAYLOAD_DECRYPTED = "payload_decrypted"
+    # Dead letters: an operator read one (`dsr dlq show`) or re-drove it (`dsr dlq redrive`);
+    # the reconciler found a record the intake had not accounted for and re-drove it.
+    DEAD_LETTER_READ = "dead_letter_read"
+    DEAD_LETTER_REDRIVEN = "dead_letter_redriven"
+    RECONCILED = "reconciled"
 
 
 class AuditEvent(BaseModel):
