@@ -8,20 +8,32 @@ from __future__ import annotations
 from datetime import date, timedelta
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import DsrRequestedData, FieldChange
 from schemas.plan import SystemPlan
 from schemas.records import AuditAction, RequestSummary
-from schemas.subject import SubjectRef
+from schemas.status import DenialCode, RequestStatus, SystemOutcome
+from schemas.subject import Identifier, SubjectRef
 
 __all__ = [
+    "Approve",
+    "Cancel",
     "ConnectorCall",
+    "DecisionReceipt",
+    "Deny",
     "DenyDecision",
     "DsrWorkflowInput",
+    "Extend",
     "IdentityConfirmation",
+    "NarrowSubject",
+    "RepeatCheck",
+    "RepeatCheckResult",
     "Resolution",
     "ResolutionAction",
+    "ResolveSystem",
+    "RetrySystem",
+    "SkipSystem",
     "StatusUpdate",
     "WorkflowTuning",
     "workflow_id_for",
@@ -105,3 +117,90 @@ class Resolution(BaseModel):
     actor: str
     action: ResolutionAction
     note: str = ""
+
+
+# ── DPO decisions: Temporal Updates of DsrWorkflowV2 ──────────────────────────────────────────
+# The models are deliberately lenient (a missing code or note is allowed here): the workflow's
+# update validators decide, so every invalid decision is rejected with one clear message and
+# changes nothing, whoever sent it (the CLI, the API, a script).
+class _Decision(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str
+
+
+class Approve(_Decision):
+    """Let a request waiting in awaiting_decision (e.g. a repeated access request) proceed."""
+
+    note: str = ""
+
+
+class Deny(_Decision):
+    reason_code: DenialCode | None = None
+    note: str = ""
+
+
+class Extend(_Decision):
+    """Art. 12(3): extend the deadline by 1 or 2 months, once, before it passes, with a reason."""
+
+    months: int
+    reason: str = ""
+
+
+class Cancel(_Decision):
+    reason: str = ""
+
+
+class ResolveSystem(_Decision):
+    """A system that failed or needs manual work was handled by hand: record its outcome."""
+
+    system: str
+    outcome: SystemOutcome
+    note: str = ""
+
+
+class RetrySystem(_Decision):
+    system: str
+
+
+class SkipSystem(_Decision):
+    system: str
+    reason: str = ""
+
+
+class NarrowSubject(_Decision):
+    """An ambiguous match: the DPO established who the subject is (e.g. by personnummer); the
+    request continues for that person only."""
+
+    identifier: Identifier
+
+
+class DecisionReceipt(BaseModel):
+    """What an accepted decision returns: where the request stands now."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    decision: str
+    status: RequestStatus
+    due_date: date | None = None
+    due_at: AwareDatetime | None = None
+
+
+class RepeatCheck(BaseModel):
+    """Ask the store whether the subject had an access/portability request in the window (the
+    activity hashes the identifiers with the subject hash key; the store never sees them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    kind: str
+    received_at: AwareDatetime
+    since: AwareDatetime
+    subject: SubjectRef
+
+
+class RepeatCheckResult(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    earlier_request_ids: list[str] = Field(default_factory=list)
