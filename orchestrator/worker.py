@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from connectors.base import Connector, connector_classes, describe
+from orchestrator.audit import audit_checkpoints
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.status_publisher import KafkaStatusPublisher
@@ -82,7 +83,9 @@ async def run_workers(
             stack.push_async_callback(store.close)
             publisher = await stack.enter_async_context(KafkaStatusPublisher(settings))
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
-            acts = OrchestratorActivities(store, publisher, infos)
+            # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
+            record_store = await audit_checkpoints(settings, store, stack)
+            acts = OrchestratorActivities(record_store, publisher, infos)
             workers.append(
                 Worker(
                     client,

@@ -38,6 +38,7 @@ from orchestrator.audit._verify import (
     VerificationReport,
     verify_chain,
 )
+from orchestrator.audit._worker import CheckpointOnCompletion, audit_checkpoints
 
 __all__ = [
     "AuditKeyError",
@@ -47,11 +48,13 @@ __all__ = [
     "ChainLink",
     "CheckpointBody",
     "CheckpointKind",
+    "CheckpointOnCompletion",
     "CheckpointRejected",
     "CheckpointSummary",
     "KafkaCheckpointPublisher",
     "SignedCheckpoint",
     "VerificationReport",
+    "audit_checkpoints",
     "generate_signing_key",
     "key_id",
     "open_checkpoint",
