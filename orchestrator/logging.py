@@ -15,8 +15,16 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
-__all__ = ["PERSONAL_FIELDS", "configure_logging", "get_logger", "redact_personal_data", "scrub"]
+__all__ = [
+    "PERSONAL_FIELDS",
+    "add_trace_context",
+    "configure_logging",
+    "get_logger",
+    "redact_personal_data",
+    "scrub",
+]
 
 PERSONAL_FIELDS = frozenset(
     {
@@ -73,6 +81,19 @@ def redact_personal_data(
     return event_dict
 
 
+def add_trace_context(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current span's trace and span ids (W3C hex), when there is one,
+    so a request's log lines and its trace find each other. Runs as the line is written, in
+    the caller's context (the handler formats synchronously)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict.setdefault("trace_id", format(context.trace_id, "032x"))
+        event_dict.setdefault("span_id", format(context.span_id, "016x"))
+    return event_dict
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     """Route structlog and stdlib logging through one redacting pipeline to stderr."""
     shared: list[Any] = [
@@ -104,6 +125,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             processors=[
                 structlog.processors.format_exc_info,
                 redact_personal_data,
+                # After redaction: the ids are random hex that the number masks could mangle.
+                add_trace_context,
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 renderer,
             ],
