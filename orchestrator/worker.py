@@ -20,6 +20,7 @@ from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
+from orchestrator.telemetry import MeteredStatusPublisher, ProcessTelemetry
 from orchestrator.temporal_client import connect_temporal
 from workflows.activities import ConnectorActivities, OrchestratorActivities
 from workflows.dsr import DsrWorkflow
@@ -74,14 +75,20 @@ async def run_workers(
     names = settings.connectors or None
     classes = connector_classes(names)
     selected = classes if connectors is None else {n: classes[n] for n in connectors}
-    client = await connect_temporal(settings)
+    # Before connecting: tracing and the Temporal runtime's metrics are set up per process.
+    telemetry = ProcessTelemetry("dsr-worker", settings)
+    client = telemetry.instrument_client(await connect_temporal(settings), connectors=True)
 
     async with contextlib.AsyncExitStack() as stack:
+        await stack.enter_async_context(telemetry)  # metrics and probes, until workers stop
         workers: list[Worker] = []
         if orchestrator:
             store = await Store.open(settings.database_url)
             stack.push_async_callback(store.close)
-            publisher = await stack.enter_async_context(KafkaStatusPublisher(settings))
+            telemetry.watch_store(store)
+            publisher = MeteredStatusPublisher(
+                await stack.enter_async_context(KafkaStatusPublisher(settings))
+            )
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
             record_store = await audit_checkpoints(settings, store, stack)
