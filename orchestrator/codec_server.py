@@ -1,0 +1,238 @@
+"""`dsr codec-server`: Temporal's remote codec protocol, so the Temporal Web UI can show
+decrypted payloads — to an authenticated DPO only, and every decryption is audited.
+
+Protocol (https://docs.temporal.io/production-deployment/data-encryption): the UI POSTs
+`{"payloads": [<Payload as protobuf JSON>...]}` to `/decode` (and `/encode`), with the namespace
+in `X-Namespace` and, with "pass access token" on, the user's `Authorization: Bearer <token>`.
+The answer has the same shape. The UI runs in the browser, so this server speaks CORS to the
+UI's origins (`DSR_CODEC_CORS_ORIGINS`) including the preflight for the Authorization header.
+
+Without a token the answer is 401 and the UI keeps showing ciphertext; a token of another role
+is 403. A decryption is written to the audit trail (actor = the token's name) *before* the
+plaintext leaves: if the audit write fails, nothing is returned.
+
+Wiring the UI: `temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8401` (the dev
+server; `dsr up` does this), or `TEMPORAL_CODEC_ENDPOINT=...` and
+`TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true` for a self-hosted UI server; the UI's "Codec Server"
+settings page offers the same per browser, with "Pass the user access token".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from google.protobuf import json_format
+from temporalio.api.common.v1 import Payload, Payloads
+
+from orchestrator.auth import Principal, Role, TokenVerifier, bearer_token
+from orchestrator.codec import AesGcmCodec, PayloadKeyMissing
+from orchestrator.logging import get_logger
+from orchestrator.settings import Settings
+from schemas.records import AuditAction, AuditEvent
+
+__all__ = ["AuditSink", "create_codec_app", "parse_bind", "run_codec_server"]
+
+log = get_logger(__name__)
+UI_ACTOR_REQUEST = "temporal-ui"
+# Every encrypted encoding of orchestrator.codec (master key, per-request data key) starts so.
+ENCRYPTED_PREFIX = b"binary/encrypted"
+_MAX_REQUEST_IDS = 20
+
+
+class AuditSink(Protocol):
+    async def append_audit(self, event: AuditEvent) -> AuditEvent: ...
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """`host:port` → (host, port)."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"bind address must be host:port, not {bind!r}")
+    return host.strip("[]"), int(port)
+
+
+def _encrypted(payload: Payload) -> bool:
+    return payload.metadata.get("encoding", b"").startswith(ENCRYPTED_PREFIX)
+
+
+def _encrypted_for(payloads: list[Payload]) -> list[str]:
+    """Request ids that per-request encrypted payloads name in their metadata."""
+    found: list[str] = []
+    for payload in payloads:
+        request_id = payload.metadata.get("encryption-request", b"").decode(errors="replace")
+        if request_id and request_id not in found and len(found) < _MAX_REQUEST_IDS:
+            found.append(request_id)
+    return found
+
+
+def _request_ids(payloads: list[Payload]) -> list[str]:
+    """Request ids named at the top level of decrypted JSON payloads, so the audit entry says
+    which requests were looked at (ids only: the payloads themselves are never logged)."""
+    found: list[str] = []
+    for payload in payloads:
+        if not payload.metadata.get("encoding", b"").startswith(b"json/"):
+            continue
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            document = json.loads(payload.data)
+            if isinstance(document, dict) and isinstance(document.get("request_id"), str):
+                rid = document["request_id"]
+                if rid not in found and len(found) < _MAX_REQUEST_IDS:
+                    found.append(rid)
+    return found
+
+
+def create_codec_app(
+    settings: Settings, codec: AesGcmCodec, verifier: TokenVerifier, audit: AuditSink
+) -> FastAPI:
+    app = FastAPI(
+        title="dsr codec server",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    origins = [o.strip() for o in settings.codec_cors_origins.split(",") if o.strip()]
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=origins,
+        allow_credentials=True,
+        allow_methods=["POST", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        max_age=600,
+    )
+
+    def _error(status: int, detail: str, **headers: str) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    async def _authorise(request: Request) -> Principal | JSONResponse:
+        principal = verifier.verify(bearer_token(request.headers.get("authorization")))
+        if principal is None:
+            return _error(401, "a DPO bearer token is required", **{"WWW-Authenticate": "Bearer"})
+        if not principal.has_role(Role.DPO):
+            return _error(403, "only the dpo role may use the codec")
+        namespace = request.headers.get("x-namespace", settings.temporal_namespace)
+        if namespace != settings.temporal_namespace:
+            return _error(403, "this codec serves one namespace only")
+        return principal
+
+    async def _payloads(request: Request) -> list[Payload] | JSONResponse:
+        try:
+            message = json_format.Parse(await request.body(), Payloads())
+        except (json_format.ParseError, UnicodeDecodeError):
+            return _error(400, 'body must be {"payloads": [...]}')
+        return list(message.payloads)
+
+    def _answer(payloads: list[Payload]) -> JSONResponse:
+        message = Payloads(payloads=payloads)
+        return JSONResponse(json_format.MessageToDict(message) or {"payloads": []})
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @app.post("/encode")
+    async def encode(request: Request) -> JSONResponse:
+        principal = await _authorise(request)
+        if isinstance(principal, JSONResponse):
+            return principal
+        payloads = await _payloads(request)
+        if isinstance(payloads, JSONResponse):
+            return payloads
+        return _answer(await codec.encode(payloads))
+
+    @app.post("/decode")
+    async def decode(request: Request) -> JSONResponse:
+        principal = await _authorise(request)
+        if isinstance(principal, JSONResponse):
+            return principal
+        payloads = await _payloads(request)
+        if isinstance(payloads, JSONResponse):
+            return payloads
+        encrypted = sum(1 for p in payloads if _encrypted(p))
+        named = _encrypted_for(payloads)
+        try:
+            decoded = await codec.decode(payloads)
+        except PayloadKeyMissing:
+            return _error(422, "a payload was encrypted with a key this server does not hold")
+        except Exception as exc:  # an InvalidTag from a forged or corrupted payload, typically
+            log.warning("codec decode failed", error_type=type(exc).__name__)
+            return _error(422, "a payload could not be decrypted")
+        if encrypted:
+            request_ids = [*named, *(r for r in _request_ids(decoded) if r not in named)]
+            try:
+                await audit.append_audit(
+                    AuditEvent(
+                        request_id=request_ids[0] if len(request_ids) == 1 else UI_ACTOR_REQUEST,
+                        action=AuditAction.PAYLOAD_DECRYPTED,
+                        actor=principal.name,
+                        at=datetime.now(UTC),
+                        details={
+                            "namespace": settings.temporal_namespace,
+                            "payloads": encrypted,
+                            "request_ids": request_ids,
+                            "origin": request.headers.get("origin", ""),
+                        },
+                        dedupe_key=f"codec/{uuid.uuid4()}",
+                    )
+                )
+            except Exception as exc:
+                log.error("codec audit failed", error_type=type(exc).__name__)
+                return _error(503, "the decryption could not be audited, so it is refused")
+        log.info("payloads decoded", actor=principal.name, payloads=len(payloads))
+        return _answer(decoded)
+
+    return app
+
+
+def run_codec_server(settings: Settings) -> None:
+    """Serve on `settings.codec_bind` until SIGTERM/SIGINT."""
+    import asyncio
+
+    from orchestrator.shutdown import run_uvicorn
+    from orchestrator.store import Store
+
+    verifier = TokenVerifier.from_settings(settings)
+    if not verifier.configured:
+        log.warning("no DSR_API_TOKENS configured: every decode will be refused (401)")
+    codec = AesGcmCodec(settings.payload_key_ring())
+    host, port = parse_bind(settings.codec_bind)
+
+    class _LazyStore:
+        """Opens the store on the server's own event loop (uvicorn's), at first use."""
+
+        def __init__(self) -> None:
+            self._store: Store | None = None
+            self._lock = asyncio.Lock()
+
+        async def append_audit(self, event: AuditEvent) -> AuditEvent:
+            async with self._lock:
+                if self._store is None:
+                    self._store = await Store.open(settings.database_url)
+            return await self._store.append_audit(event)
+
+        async def close(self) -> None:
+            if self._store is not None:
+                await self._store.close()
+
+    store = _LazyStore()
+    app = create_codec_app(settings, codec, verifier, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        yield
+        await store.close()
+
+    app.router.lifespan_context = lifespan
+    log.info("codec server listening", bind=settings.codec_bind)
+    run_uvicorn(app, host=host, port=port, deadline=settings.shutdown_timeout, log_config=None)
