@@ -5,7 +5,6 @@ phone exactly as the portal would (a signed event on Kafka), and follow them.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -27,8 +26,6 @@ from schemas.events import (
     RequestKind,
     VerificationMethod,
 )
-from schemas.records import RequestSummary
-from schemas.status import RequestStatus
 
 app = typer.Typer(help="GDPR data-subject requests: submit, follow, operate.", no_args_is_help=True)
 schema_app = typer.Typer(help="Event contract (JSON Schema) for the portal team.")
@@ -193,106 +190,6 @@ def submit(
 
     asyncio.run(publish_request(settings, event, key_id, secret))
     console.print(event.data.request_id)
-
-
-# ── follow ────────────────────────────────────────────────────────────────────────────────
-async def _load_status(settings: Settings, request_id: str) -> RequestSummary | None:
-    """Live state from the workflow when it is running, else the stored summary."""
-    from temporalio.service import RPCError
-
-    from orchestrator.store import Store
-    from orchestrator.temporal_client import connect_temporal
-    from schemas.workflow import workflow_id_for
-
-    try:
-        client = await connect_temporal(settings)
-        handle = client.get_workflow_handle(workflow_id_for(request_id))
-        live: RequestSummary | None = await handle.query("status", result_type=RequestSummary)
-        if live is not None:
-            return live
-    except RPCError:
-        pass  # not in Temporal (any more): the store has the last known state
-    store = await Store.open(settings.database_url)
-    try:
-        return await store.get_request(request_id)
-    finally:
-        await store.close()
-
-
-def _print_summary(summary: RequestSummary) -> None:
-    console.print(
-        f"[bold]{summary.request_id}[/bold]  {summary.kind.value}  [bold]{summary.status.value}"
-        f"[/bold]  received {summary.received_at:%Y-%m-%d %H:%M}  due {summary.due_at:%Y-%m-%d}"
-    )
-    if summary.reason:
-        console.print(f"reason: {summary.reason}")
-    table = Table("system", "outcome", "counts", "retained", "export / reason")
-    for system in summary.systems:
-        counts = ", ".join(f"{k}={v}" for k, v in sorted(system.counts.items()) if v) or "-"
-        retained = "; ".join(r.describe() for r in system.retained) or "-"
-        tail = "exported" if system.export else (system.reason if not system.retained else "")
-        table.add_row(system.system, system.outcome.value, counts, retained, tail)
-    console.print(table)
-    for system in summary.systems:
-        if system.export is not None:
-            console.print(
-                f"export {system.system}: {system.export.uri}  "
-                f"({system.export.records} records, sha256 {system.export.sha256[:16]}…)",
-                soft_wrap=True,
-            )
-
-
-@app.command()
-def status(
-    request_id: str,
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
-) -> None:
-    """Show one request: status, deadline and what each system did."""
-    settings = _settings()
-    summary = asyncio.run(_load_status(settings, request_id))
-    if summary is None:
-        raise _fail(f"no request {request_id!r}")
-    if as_json:
-        sys.stdout.write(summary.model_dump_json(indent=2) + "\n")
-    else:
-        _print_summary(summary)
-
-
-@app.command(name="list")
-def list_requests(
-    status_filter: Annotated[
-        RequestStatus | None, typer.Option("--status", help="Only requests in this status.")
-    ] = None,
-    limit: Annotated[int, typer.Option()] = 100,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-) -> None:
-    """List requests, newest first."""
-    from orchestrator.store import Store
-
-    settings = _settings()
-
-    async def load() -> list[RequestSummary]:
-        store = await Store.open(settings.database_url)
-        try:
-            return await store.list_requests(status_filter, limit)
-        finally:
-            await store.close()
-
-    rows = asyncio.run(load())
-    if as_json:
-        sys.stdout.write(json.dumps([r.model_dump(mode="json") for r in rows], indent=2) + "\n")
-        return
-    table = Table("request", "kind", "status", "received", "due", "systems")
-    for r in rows:
-        table.add_row(
-            r.request_id,
-            r.kind.value,
-            r.status.value,
-            f"{r.received_at:%Y-%m-%d %H:%M}",
-            f"{r.due_at:%Y-%m-%d}",
-            ", ".join(f"{s.system}:{s.outcome.value}" for s in r.systems),
-        )
-    console.print(table)
 
 
 # ── DPO decisions (signals) ───────────────────────────────────────────────────────────────

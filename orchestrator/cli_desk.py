@@ -1,9 +1,339 @@
-"""`dsr` commands: The DPO's reading commands (list, show/status, report): thin displays over
-orchestrator.dpo.
+"""`dsr` commands: the DPO's reading commands (list, show/status, report) and `dsr api` (the
+HTTP API and dashboard): thin displays over the DPO front door, orchestrator.dpo.
 
 Imported by orchestrator.cli, which owns the Typer app; importing this module registers them.
 """
 
 from __future__ import annotations
 
-from orchestrator.cli import app  # noqa: F401 - commands register on the shared app
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from orchestrator.cli import _fail, _settings, app, console
+from orchestrator.dpo import Desk, RequestView, SortField, query_from_filters
+from orchestrator.settings import Settings
+from schemas.events import Channel, RequestKind
+from schemas.records import RequestSummary
+from schemas.status import RequestStatus
+
+_T = TypeVar("_T")
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+    TABLE = "table"
+
+
+def _with_desk(settings: Settings, work: Callable[[Desk], Awaitable[_T]]) -> _T:
+    async def run() -> _T:
+        desk = await Desk.open(settings)
+        try:
+            return await work(desk)
+        finally:
+            await desk.close()
+
+    return asyncio.run(run())
+
+
+def _write_json(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+# ── dsr api ──────────────────────────────────────────────────────────────────────────────────
+@app.command()
+def api(
+    bind: Annotated[
+        str | None, typer.Option(help="host:port (default DSR_API_BIND, 127.0.0.1:8400)")
+    ] = None,
+) -> None:
+    """Serve the DPO's HTTP API and dashboard until SIGTERM/Ctrl-C."""
+    from orchestrator.api import serve
+    from orchestrator.auth import InvalidTokenConfig, TokenVerifier
+
+    settings = _settings(service=True)
+    try:
+        if not TokenVerifier.from_settings(settings).configured:
+            console.print("[yellow]DSR_API_TOKENS is empty: every call will be refused[/yellow]")
+    except InvalidTokenConfig as error:
+        raise _fail(escape(str(error)), 2) from None
+    try:
+        serve(settings, bind)
+    except ValueError as error:
+        raise _fail(escape(str(error)), 2) from None
+
+
+# ── dsr list ─────────────────────────────────────────────────────────────────────────────────
+def _status_document(summary: RequestSummary, due_date: date | None = None) -> dict[str, Any]:
+    """What `dsr status --json` prints: the summary, with the deadline day always present."""
+    document = summary.model_dump(mode="json")
+    if due_date is not None:
+        document.setdefault("due_date", due_date.isoformat())
+        if document.get("due_date") is None:
+            document["due_date"] = due_date.isoformat()
+    return document
+
+
+@app.command(name="list")
+def list_requests(
+    status_filter: Annotated[
+        list[RequestStatus] | None, typer.Option("--status", help="Only these (repeatable).")
+    ] = None,
+    kind: Annotated[list[RequestKind] | None, typer.Option(help="Repeatable.")] = None,
+    channel: Annotated[list[Channel] | None, typer.Option(help="Repeatable.")] = None,
+    overdue: Annotated[
+        bool | None, typer.Option("--overdue/--not-overdue", help="Past the deadline, unanswered.")
+    ] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Only unanswered requests.")] = False,
+    due_before: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Due by the end of this day (Stockholm)."),
+    ] = None,
+    received_from: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    received_to: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"])] = None,
+    system_outcome: Annotated[
+        str | None, typer.Option(help="`failed` (any system) or `billing:failed`.")
+    ] = None,
+    prefix: Annotated[str | None, typer.Option("--id", help="Request id prefix.")] = None,
+    sort: Annotated[SortField, typer.Option()] = SortField.RECEIVED_AT,
+    ascending: Annotated[bool, typer.Option("--asc", help="Ascending order.")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 100,
+    cursor: Annotated[str | None, typer.Option(help="Continue after a previous page.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List requests (newest first by default) with the desk's filters."""
+    from pydantic import ValidationError
+
+    from orchestrator.store._queries import InvalidCursor
+
+    settings = _settings()
+    try:
+        query = query_from_filters(
+            status=status_filter or [],
+            kind=kind or [],
+            channel=channel or [],
+            overdue=overdue,
+            open_only=open_only,
+            due_before=due_before.date() if due_before else None,
+            received_from=received_from.date() if received_from else None,
+            received_to=received_to.date() if received_to else None,
+            system_outcome=system_outcome,
+            request_id_prefix=prefix,
+            sort=sort,
+            descending=not ascending,
+            limit=limit,
+            cursor=cursor,
+        )
+    except (ValidationError, ValueError) as error:
+        raise _fail(escape(str(error).splitlines()[0]), 2) from None
+    try:
+        page = _with_desk(settings, lambda desk: desk.list_requests(query))
+    except InvalidCursor as error:
+        raise _fail(str(error), 2) from None
+    if as_json:
+        _write_json(
+            [
+                {
+                    **_status_document(item.summary, item.due_date),
+                    "days_left": item.days_left,
+                    "overdue": item.overdue,
+                }
+                for item in page.items
+            ]
+        )
+        if page.next_cursor:
+            sys.stderr.write(f"more: --cursor {page.next_cursor}\n")
+        return
+    table = Table("request", "kind", "channel", "status", "received", "due", "days", "systems")
+    for item in page.items:
+        s = item.summary
+        days = (
+            "answered"
+            if s.status.value in ("completed", "denied", "cancelled")
+            else (f"[red]{-item.days_left} overdue[/red]" if item.overdue else str(item.days_left))
+        )
+        table.add_row(
+            s.request_id,
+            s.kind.value,
+            s.channel.value,
+            s.status.value,
+            f"{s.received_at:%Y-%m-%d %H:%M}",
+            item.due_date.isoformat(),
+            days,
+            ", ".join(f"{x.system}:{x.outcome.value}" for x in s.systems),
+        )
+    console.print(table)
+    console.print(f"{len(page.items)} of {page.total}")
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+
+
+# ── dsr show / status ────────────────────────────────────────────────────────────────────────
+def _load_view(request_id: str) -> RequestView:
+    settings = _settings()
+    view = _with_desk(settings, lambda desk: desk.get_request(request_id))
+    if view is None:
+        raise _fail(f"no request {request_id!r}")
+    return view
+
+
+def _print_view(view: RequestView, *, timeline: bool) -> None:
+    s = view.summary
+    document = s.model_dump(mode="json")
+    overdue = " [red]OVERDUE[/red]" if view.overdue else ""
+    console.print(
+        f"[bold]{s.request_id}[/bold]  {s.kind.value}  [bold]{s.status.value}[/bold]  "
+        f"received {s.received_at:%Y-%m-%d %H:%M}  due {view.due_date} "
+        f"({s.due_at.isoformat()}){overdue}",
+        soft_wrap=True,
+    )
+    if s.reason:
+        console.print(f"reason: {escape(s.reason)}")
+    extension = document.get("extension")
+    if extension:
+        console.print(
+            f"extension: {extension.get('months')} month(s): {escape(str(extension.get('reason')))}"
+        )
+    table = Table("system", "outcome", "counts", "retained", "notified", "export / reason")
+    for system in s.systems:
+        counts = ", ".join(f"{k}={v}" for k, v in sorted(system.counts.items()) if v) or "-"
+        retained = "; ".join(f"{r.describe()} ({r.legal_basis})" for r in system.retained) or "-"
+        tail = "exported" if system.export else (system.reason or "")
+        table.add_row(
+            system.system,
+            system.outcome.value,
+            counts,
+            retained,
+            ", ".join(system.notified) or "-",
+            escape(tail),
+        )
+    console.print(table)
+    for system in s.systems:
+        if system.export is not None:
+            console.print(
+                f"export {system.system}: {system.export.uri}  "
+                f"({system.export.records} records, sha256 {system.export.sha256[:16]}…)",
+                soft_wrap=True,
+            )
+    plan = document.get("plan") or {}
+    actions = [a for p in plan.get("systems", []) for a in p.get("actions", [])]
+    if actions:
+        plan_table = Table("plan: system", "category", "action", "count", "reason", "until")
+        for a in actions:
+            plan_table.add_row(
+                a.get("system", ""),
+                a.get("category", ""),
+                str(a.get("action", "")),
+                str(a.get("count", "")),
+                str(a.get("reason") or ""),
+                str(a.get("until") or ""),
+            )
+        console.print(plan_table)
+    package = document.get("package")
+    if package:
+        console.print(f"package: {json.dumps(package, default=str)}", soft_wrap=True)
+    if view.allowed_decisions:
+        console.print("decisions possible now: " + ", ".join(view.allowed_decisions))
+    if timeline:
+        trail = Table("#", "at", "action", "actor", "details")
+        for e in view.timeline:
+            trail.add_row(
+                str(e.sequence),
+                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                e.action.value,
+                escape(e.actor),
+                escape(", ".join(f"{k}={v}" for k, v in sorted(e.details.items()))),
+            )
+        console.print(trail)
+
+
+@app.command()
+def status(
+    request_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """One request: status, deadline, plan, what each system did, what was retained and why."""
+    view = _load_view(request_id)
+    if as_json:
+        _write_json(_status_document(view.summary, view.due_date))
+    else:
+        _print_view(view, timeline=False)
+
+
+@app.command()
+def show(
+    request_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Everything about one request: `dsr status` plus decisions and the audit timeline."""
+    view = _load_view(request_id)
+    if as_json:
+        document = view.model_dump(mode="json")
+        document["summary"] = _status_document(view.summary, view.due_date)
+        _write_json(document)
+    else:
+        _print_view(view, timeline=True)
+
+
+# ── dsr report ───────────────────────────────────────────────────────────────────────────────
+@app.command()
+def report(
+    month: Annotated[str, typer.Option(help="YYYY-MM (Stockholm time).")],
+    output_format: Annotated[ReportFormat, typer.Option("--format")] = ReportFormat.TABLE,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file.")] = None,
+) -> None:
+    """The month's compliance report: by kind and channel, on time / late / open, days to
+    complete (median, p95), denials by reason, extensions, retained items, recipients."""
+    from orchestrator.api._render import report_csv, report_html
+    from orchestrator.dpo import month_bounds
+
+    try:
+        month_bounds(month)
+    except ValueError as error:
+        raise _fail(str(error), 2) from None
+    settings = _settings()
+    figures = _with_desk(settings, lambda desk: desk.monthly_report(month))
+    if output_format is ReportFormat.JSON:
+        text = figures.model_dump_json(indent=2) + "\n"
+    elif output_format is ReportFormat.CSV:
+        text = report_csv(figures)
+    elif output_format is ReportFormat.HTML:
+        text = report_html(figures, standalone=True)
+    else:
+        _print_report(figures)
+        return
+    if output is not None:
+        output.write_text(text)
+        console.print(str(output))
+    else:
+        sys.stdout.write(text)
+
+
+def _print_report(figures: Any) -> None:
+    console.print(f"[bold]Compliance report {figures.month}[/bold]: {figures.received} received")
+    console.print(
+        f"on time {figures.on_time}, late {figures.late}, still open {figures.still_open} "
+        f"({figures.overdue_open} overdue); median {figures.median_days_to_complete} days, "
+        f"p95 {figures.p95_days_to_complete} days ({figures.completed} completed)"
+    )
+    for title, values in (
+        ("by kind", figures.by_kind),
+        ("by channel", figures.by_channel),
+        ("denials by reason", figures.denials_by_reason),
+        ("retained records by reason", figures.retained_by_reason),
+        ("recipients notified", figures.recipients_notified),
+    ):
+        console.print(f"{title}: " + (", ".join(f"{k}={v}" for k, v in values.items()) or "-"))
+    for line in figures.extensions:
+        console.print(f"extension {line.request_id}: {line.months} month(s): {escape(line.reason)}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -24,7 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._queries import RequestQuery, SortField
-from schemas.events import RequestKind
+from schemas.events import Channel, RequestKind
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
 
@@ -45,6 +45,7 @@ __all__ = [
     "days_left",
     "month_bounds",
     "percentile",
+    "query_from_filters",
 ]
 
 # The company's time zone: deadline days, report months and weeks are local (policy setting).
@@ -267,6 +268,60 @@ def month_bounds(month: str) -> tuple[datetime, datetime]:
     return start, end
 
 
+def day_start(day: date) -> datetime:
+    """The first moment of `day` in Stockholm time."""
+    return datetime(day.year, day.month, day.day, tzinfo=LOCAL_ZONE)
+
+
+def _bound(value: date | datetime | None, *, inclusive_day: bool) -> datetime | None:
+    """A date means a local day: as an upper bound, through the end of that day."""
+    if value is None or isinstance(value, datetime):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=LOCAL_ZONE)
+        return value
+    return day_start(value + timedelta(days=1)) if inclusive_day else day_start(value)
+
+
+def query_from_filters(
+    *,
+    status: Iterable[RequestStatus] = (),
+    kind: Iterable[RequestKind] = (),
+    channel: Iterable[Channel] = (),
+    overdue: bool | None = None,
+    open_only: bool = False,
+    due_before: date | datetime | None = None,
+    received_from: date | datetime | None = None,
+    received_to: date | datetime | None = None,
+    system_outcome: str | None = None,
+    request_id_prefix: str | None = None,
+    sort: SortField = SortField.RECEIVED_AT,
+    descending: bool = True,
+    limit: int | None = 50,
+    cursor: str | None = None,
+    now: datetime | None = None,
+) -> RequestQuery:
+    """The list's filters as the CLI, the API and the dashboard take them. Dates are local
+    (Stockholm) days and inclusive: `due_before=2026-12-31` is "due by the end of 31 December",
+    `received_from/received_to` the days from the start of one to the end of the other."""
+    return RequestQuery(
+        status=tuple(status),
+        kind=tuple(kind),
+        channel=tuple(channel),
+        overdue=overdue,
+        open_only=open_only,
+        due_before=_bound(due_before, inclusive_day=True),
+        received_from=_bound(received_from, inclusive_day=False),
+        received_before=_bound(received_to, inclusive_day=True),
+        system_outcome=system_outcome or None,
+        request_id_prefix=request_id_prefix or None,
+        sort=sort,
+        descending=descending,
+        limit=limit,
+        cursor=cursor or None,
+        now=now,
+    )
+
+
 def _answered_at(summary: RequestSummary) -> datetime | None:
     if summary.status not in TERMINAL_STATUSES:
         return None
@@ -400,16 +455,13 @@ def build_charts(
     )
 
 
-LiveStatus = Callable[[str], Awaitable[RequestSummary | None]]
-
-
 class Desk:
     """The DPO's reads. Open with `await Desk.open(settings)` (store + Temporal, connected
     lazily) or build with an open `Store` and, optionally, a live-status function."""
 
-    def __init__(self, store: Store, live_status: LiveStatus | None = None) -> None:
+    def __init__(self, store: Store, live_status: TemporalStatus | None = None) -> None:
         self.store = store
-        self._live_status = live_status
+        self.live_status = live_status
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
@@ -426,8 +478,8 @@ class Desk:
     ) -> tuple[RequestSummary, Literal["live", "store"]] | None:
         """The request's current state: live from its running workflow, else the stored one."""
         stored = await self.store.get_request(request_id)
-        if (stored is None or stored.status not in TERMINAL_STATUSES) and self._live_status:
-            live = await self._live_status(request_id)
+        if (stored is None or stored.status not in TERMINAL_STATUSES) and self.live_status:
+            live = await self.live_status(request_id)
             if live is not None:
                 return live, "live"
         return None if stored is None else (stored, "store")
@@ -548,6 +600,7 @@ class TemporalStatus:
             return live
         except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
             return None  # no such workflow, no worker polling, or Temporal unreachable
-        except (RuntimeError, OSError, TimeoutError):
-            self._client = None  # the connection itself failed: reconnect next time
+        except (RuntimeError, OSError, TimeoutError, ValueError):
+            # Not connected (unreachable, or no payload keys here): reconnect next time.
+            self._client = None
             return None

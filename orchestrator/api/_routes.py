@@ -1,0 +1,137 @@
+"""The JSON API under /api: the list (filters, sort, cursor; CSV twin), one request, the
+overview, the chart series, the monthly report (JSON / CSV / HTML). Decisions are in
+`_decisions`. Every route reads through the DPO front door (`orchestrator.dpo`): no logic here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
+
+from orchestrator.api._filters import ListFilters, list_filters
+from orchestrator.api._render import (
+    LIST_CSV_COLUMNS,
+    csv_text,
+    list_csv_rows,
+    report_csv,
+    report_html,
+)
+from orchestrator.api._security import Reader
+from orchestrator.dpo import ChartSeries, Desk, MonthlyReport, Overview, RequestPage, RequestView
+from orchestrator.store._queries import InvalidCursor
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api", tags=["desk"])
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_CSV_PAGE = 1000
+
+
+def desk_of(request: Request) -> Desk:
+    desk: Desk = request.app.state.desk
+    return desk
+
+
+DeskDep = Annotated[Desk, Depends(desk_of)]
+Filters = Annotated[ListFilters, Depends(list_filters)]
+
+
+@router.get("/requests", response_model=RequestPage)
+async def list_requests(_: Reader, desk: DeskDep, filters: Filters) -> RequestPage:
+    """Requests matching the filters, sorted, one page at a time (`next_cursor` → `cursor`)."""
+    try:
+        return await desk.list_requests(filters.query())
+    except InvalidCursor as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+
+
+@router.get("/requests.csv", response_class=PlainTextResponse)
+async def list_requestscsv_text(_: Reader, desk: DeskDep, filters: Filters) -> Response:
+    """The filtered list as CSV (every matching request, in the list's order)."""
+
+    async def rows() -> AsyncIterator[str]:
+        yield csv_text([LIST_CSV_COLUMNS])
+        cursor: str | None = None
+        while True:
+            query = filters.query(limit=_CSV_PAGE).model_copy(update={"cursor": cursor})
+            page = await desk.list_requests(query)
+            yield csv_text(list_csv_rows(page.items))
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    return StreamingResponse(
+        rows(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="requests.csv"'},
+    )
+
+
+@router.get("/requests/{request_id}", response_model=RequestView)
+async def get_request(request_id: str, _: Reader, desk: DeskDep) -> RequestView:
+    """One request: plan, per-system outcomes, retained items, recipients, decisions, the audit
+    timeline, and the decisions its workflow currently accepts."""
+    view = await desk.get_request(request_id)
+    if view is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}")
+    return view
+
+
+@router.get("/overview", response_model=Overview)
+async def overview(_: Reader, desk: DeskDep) -> Overview:
+    return await desk.overview()
+
+
+@router.get("/charts", response_model=ChartSeries)
+async def charts(
+    _: Reader,
+    desk: DeskDep,
+    weeks: Annotated[int, Query(ge=1, le=104)] = 12,
+    months: Annotated[int, Query(ge=1, le=36)] = 6,
+) -> ChartSeries:
+    return await desk.charts(weeks=weeks, months=months)
+
+
+def _wants(request: Request, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    accept = request.headers.get("accept", "")
+    if "text/csv" in accept:
+        return "csv"
+    if "text/html" in accept and "application/json" not in accept:
+        return "html"
+    return "json"
+
+
+@router.get(
+    "/reports/{month}",
+    response_model=MonthlyReport,
+    responses={200: {"content": {"text/csv": {}, "text/html": {}}}},
+)
+async def monthly_report(
+    month: str,
+    request: Request,
+    _: Reader,
+    desk: DeskDep,
+    format: Annotated[
+        Literal["json", "csv", "html"] | None, Query(description="default: from Accept")
+    ] = None,
+) -> Response | MonthlyReport:
+    """The month's compliance figures (requests received in that month, Stockholm time)."""
+    if not _MONTH.match(month):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "month must be YYYY-MM")
+    report = await desk.monthly_report(month)
+    wanted = _wants(request, format)
+    if wanted == "csv":
+        return Response(
+            report_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="dsr-report-{month}.csv"'},
+        )
+    if wanted == "html":
+        return HTMLResponse(report_html(report, standalone=True))
+    return report

@@ -1,0 +1,33 @@
+"""`dsr api`: the desk served by uvicorn on `DSR_API_BIND` (127.0.0.1:8400 by default), stopping
+cleanly on SIGTERM/SIGINT through `orchestrator.shutdown.run_uvicorn` (drain in-flight requests,
+close the store, a watchdog bounds the whole stop)."""
+
+from __future__ import annotations
+
+from orchestrator.api._app import create_app
+from orchestrator.settings import Settings
+from orchestrator.shutdown import run_uvicorn
+
+__all__ = ["parse_bind", "serve"]
+
+
+def parse_bind(bind: str) -> tuple[str, int]:
+    """`host:port` (IPv6 as `[::1]:8400`) → (host, port)."""
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError(f"DSR_API_BIND must be host:port, not {bind!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def serve(settings: Settings, bind: str | None = None) -> None:
+    host, port = parse_bind(bind or settings.api_bind)
+    run_uvicorn(
+        create_app(settings),
+        host=host,
+        port=port,
+        deadline=settings.shutdown_timeout,
+        log_config=None,  # our structlog configuration (redacting) handles uvicorn's records
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+    )
