@@ -14,11 +14,14 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
+
+from orchestrator.shutdown import parent_death_preexec
 
 __all__ = [
     "ManagedProcess",
@@ -28,6 +31,7 @@ __all__ = [
     "kafka_broker",
     "port_open",
     "sandbox_server",
+    "stop_all",
     "temporal_dev_server",
     "temporal_health",
     "tool_path",
@@ -79,7 +83,15 @@ def wait_until(
 
 
 class ManagedProcess:
-    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL."""
+    """A child process with its output in a log file; stopped with SIGTERM, then SIGKILL.
+
+    Each child leads its own process group (`start_new_session`: a Ctrl-C in the terminal
+    reaches only `dsr up`, which then stops the children in order), and signals go to the whole
+    group, so grandchildren stop too. Started from the main thread, a child also gets SIGTERM
+    from the kernel when this process dies in any way, kill -9 included (PR_SET_PDEATHSIG; the
+    kernel ties it to the forking *thread*, so children started from other threads — tests'
+    `asyncio.to_thread` — do not get it, or they would die with that thread).
+    """
 
     def __init__(
         self,
@@ -88,18 +100,27 @@ class ManagedProcess:
         log_path: Path,
         env: dict[str, str] | None = None,
         cwd: Path | None = None,
+        *,
+        die_with_parent: bool | None = None,
     ) -> None:
         self.name = name
         self.argv = [str(a) for a in argv]
         self.log_path = log_path
         self.env = env
         self.cwd = cwd
+        self.die_with_parent = (
+            threading.current_thread() is threading.main_thread()
+            if die_with_parent is None
+            else die_with_parent
+        )
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
     def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
+        # preexec_fn only calls prctl and getppid (no locks), so it is safe after fork.
+        preexec = parent_death_preexec(signal.SIGTERM) if self.die_with_parent else None
         self.process = subprocess.Popen(  # noqa: S603 - argv built from our own tool paths
             self.argv,
             stdout=self._log,
@@ -108,8 +129,13 @@ class ManagedProcess:
             env={**os.environ, **(self.env or {})},
             cwd=self.cwd,
             start_new_session=True,  # Ctrl-C in the terminal reaches `dsr up`, which stops us
+            preexec_fn=preexec,
         )
         return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     @property
     def alive(self) -> bool:
@@ -121,26 +147,77 @@ class ManagedProcess:
             raise StartupFailed(f"{self.name} exited; see {self.log_path}")
         return True
 
-    def stop(self, timeout: float = 10.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+    def _signal_group(self, sig: signal.Signals) -> bool:
+        """Signal the child's process group; False when no member is left."""
+        if self.process is None:
+            return False
+        try:
+            os.killpg(self.process.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def terminate(self) -> None:
+        """Ask the child (and its group) to drain and exit; `wait_stopped` then bounds it."""
+        if self.alive:
+            self._signal_group(signal.SIGTERM)
+
+    def wait_stopped(self, timeout: float) -> None:
+        """Wait for the child to exit, SIGKILL it (and its group) when `timeout` passes, and
+        make sure no grandchild it left behind survives."""
+        if self.process is not None:
             try:
-                self.process.wait(timeout)
+                self.process.wait(max(timeout, 0.0))
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                self._signal_group(signal.SIGKILL)
                 self.process.wait()
+            self._reap_group()
         if self._log is not None:
             self._log.close()
             self._log = None
 
+    def _reap_group(self, grace: float = 2.0) -> None:
+        if not self._signal_group(signal.SIGTERM):
+            return
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not self._signal_group(signal.Signals(0)):
+                return
+            time.sleep(0.05)
+        self._signal_group(signal.SIGKILL)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.terminate()
+        self.wait_stopped(timeout)
+
     def kill(self) -> None:
         """SIGKILL and reap: a crash, for fault tests."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._signal_group(signal.SIGKILL)
             self.process.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def stop_all(processes: Sequence[ManagedProcess], timeout: float) -> None:
+    """Stop several children at once: all are asked together, all share one deadline."""
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.wait_stopped(deadline - time.monotonic())
+
+
+@contextlib.contextmanager
+def _stopped_unless_ready(process: ManagedProcess) -> Iterator[None]:
+    """A child that never became ready (or whose wait was interrupted by a stop signal) is
+    stopped here: its caller never got hold of it, so nobody else would."""
+    try:
+        yield
+    except BaseException:
+        process.stop(timeout=5)
+        raise
 
 
 def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
@@ -160,7 +237,8 @@ def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
         ],
         log_dir / "kafka-broker.log",
     ).start()
-    wait_until(lambda: proc.ensure_alive() and port_open(port), 15, "Kafka broker")
+    with _stopped_unless_ready(proc):
+        wait_until(lambda: proc.ensure_alive() and port_open(port), 15, "Kafka broker")
     return proc
 
 
@@ -196,12 +274,13 @@ def temporal_dev_server(
     argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     proc = ManagedProcess("temporal", argv, log_dir / "temporal.log").start()
     address = f"127.0.0.1:{port}"
-    wait_until(
-        lambda: proc.ensure_alive() and port_open(port) and temporal_health(address),
-        60,
-        "Temporal dev server",
-        interval=0.2,
-    )
+    with _stopped_unless_ready(proc):
+        wait_until(
+            lambda: proc.ensure_alive() and port_open(port) and temporal_health(address),
+            60,
+            "Temporal dev server",
+            interval=0.2,
+        )
     return proc
 
 
@@ -236,5 +315,6 @@ def sandbox_server(
         argv += ["--option", f"{key}={value}"]
     proc = ManagedProcess(f"sandbox-{system}", argv, log_dir / f"sandbox-{system}.log").start()
     url = f"http://127.0.0.1:{port}/health"
-    wait_until(lambda: proc.ensure_alive() and http_ready(url), 30, f"sandbox {system}")
+    with _stopped_unless_ready(proc):
+        wait_until(lambda: proc.ensure_alive() and http_ready(url), 30, f"sandbox {system}")
     return proc

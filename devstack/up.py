@@ -14,7 +14,10 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from pydantic import BaseModel
 from rich.console import Console
@@ -25,14 +28,25 @@ from devstack.localstack import (
     StartupFailed,
     kafka_broker,
     port_open,
+    stop_all,
     temporal_dev_server,
     wait_until,
 )
 from orchestrator.store import Store
 from sandbox.billing.seed import SeedSummary
 
-__all__ = ["LOCAL_PORTS", "local_env", "run_local_stack", "seed_sandbox"]
+__all__ = [
+    "LOCAL_PORTS",
+    "SERVICES",
+    "local_env",
+    "local_ports",
+    "parse_port_overrides",
+    "run_local_stack",
+    "seed_sandbox",
+]
 
+# The documented local addresses. Tests (and a second stack beside a running one) override
+# them: `dsr up --port kafka=19092 …` or DSR_UP_PORTS="kafka=19092,temporal=17233,…".
 LOCAL_PORTS = {
     "kafka": 9092,
     "temporal": 7233,
@@ -40,6 +54,15 @@ LOCAL_PORTS = {
     "registrar": 8301,
     "newsletter": 8302,
     "support": 8303,
+}
+PORTS_ENV = "DSR_UP_PORTS"
+
+# The orchestrator's own processes, each a `dsr` sub-command run with the local settings, in
+# start order (stopped together, before the systems and infrastructure they depend on).
+# Adding a process is one line here (plus its port in LOCAL_PORTS if it listens).
+SERVICES: dict[str, list[str]] = {
+    "worker": ["worker"],
+    "intake": ["intake"],
 }
 _SECRET_SETTINGS = {
     "registrar_token": "DSR_REGISTRAR_API_TOKEN",
@@ -59,25 +82,54 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def local_estate(state_dir: Path) -> Estate:
+def parse_port_overrides(items: list[str] | str) -> dict[str, int]:
+    """`name=port` items (a list, or one comma-separated string) → {name: port}."""
+    if isinstance(items, str):
+        items = [i for i in items.split(",") if i.strip()]
+    ports: dict[str, int] = {}
+    for item in items:
+        name, sep, value = item.strip().partition("=")
+        if not sep or name not in LOCAL_PORTS or not value.isdigit():
+            known = ", ".join(LOCAL_PORTS)
+            raise ValueError(
+                f"port override {item.strip()!r}: expected NAME=PORT, NAME one of {known}"
+            )
+        ports[name] = int(value)
+    return ports
+
+
+def local_ports(overrides: Mapping[str, int] | None = None) -> dict[str, int]:
+    """The documented ports, then DSR_UP_PORTS, then explicit overrides (the `--port` option)."""
+    return {
+        **LOCAL_PORTS,
+        **parse_port_overrides(os.environ.get(PORTS_ENV, "")),
+        **(overrides or {}),
+    }
+
+
+def local_estate(state_dir: Path, ports: Mapping[str, int] | None = None) -> Estate:
     """The five sandbox systems of the local stack, on fixed ports, with their kept secrets."""
+    ports = local_ports(ports)
     env_file = state_dir / "local.env"
     existing = _read_env_file(env_file) if env_file.exists() else {}
     kept = {name: existing[var] for name, var in _SECRET_SETTINGS.items() if var in existing}
     return Estate(
         state_dir / "sandbox",
-        ports={system: LOCAL_PORTS[system] for system in HTTP_SYSTEMS},
+        ports={system: ports[system] for system in HTTP_SYSTEMS},
         secrets=kept,
     )
 
 
-def local_env(state_dir: Path, estate: Estate) -> dict[str, str]:
+def local_env(
+    state_dir: Path, estate: Estate, ports: Mapping[str, int] | None = None
+) -> dict[str, str]:
     """The local settings; keys are generated once and kept (old histories stay decryptable)."""
+    ports = local_ports(ports)
     env_file = state_dir / "local.env"
     existing = _read_env_file(env_file) if env_file.exists() else {}
     values = {
-        "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{LOCAL_PORTS['kafka']}",
-        "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{LOCAL_PORTS['temporal']}",
+        "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports['kafka']}",
+        "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'dsr.db'}",
         "DSR_EXPORT_DIR": str(state_dir / "exports"),
         "DSR_INTAKE_DATADIR": str(state_dir / "intake-data"),
@@ -110,65 +162,117 @@ async def _migrate(database_url: str) -> None:
     await store.close()
 
 
-def run_local_stack(state_dir: Path, customers: int) -> int:
-    state_dir = state_dir.resolve()
-    logs = state_dir / "logs"
-    busy = [f"{name} ({port})" for name, port in LOCAL_PORTS.items() if port_open(port)]
-    if busy:
-        console.print(f"[red]ports in use:[/red] {', '.join(busy)} — is another `dsr up` running?")
-        return 1
-    estate = local_estate(state_dir)
-    env = local_env(state_dir, estate)
-    os.environ.update(env)
-    child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
-    started: list[ManagedProcess] = []
+class StopRequested(KeyboardInterrupt):
+    """SIGTERM, SIGINT or SIGHUP reached `dsr up`. A KeyboardInterrupt, so that asyncio code
+    running at that moment (seeding, migrating) unwinds the way it does for Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+
+def _raise_stop(signum: int, _frame: FrameType | None) -> None:
+    raise StopRequested(signum)
+
+
+@dataclass
+class _Children:
+    """Everything `dsr up` started, by tier: stopped services first (they drain against the
+    systems and infrastructure), then the sandbox systems, then Temporal and the broker."""
+
+    infrastructure: list[ManagedProcess] = field(default_factory=list)
+    systems: list[ManagedProcess] = field(default_factory=list)
+    services: list[ManagedProcess] = field(default_factory=list)
+
+    def all(self) -> list[ManagedProcess]:
+        return [*self.infrastructure, *self.systems, *self.services]
+
+    def stop(self, drain_timeout: float) -> None:
+        stop_all(self.services, drain_timeout)
+        stop_all(self.systems, 10)
+        stop_all(list(reversed(self.infrastructure)), 10)
+
+
+def run_local_stack(state_dir: Path, customers: int, ports: Mapping[str, int] | None = None) -> int:
+    """Run until SIGTERM/SIGINT/SIGHUP (or a child dies); every child is stopped on the way
+    out, and dies with us even if we are killed -9 (see ManagedProcess)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _raise_stop)
+    children = _Children()
     try:
-        console.print("starting Kafka-protocol broker …")
-        started.append(kafka_broker(LOCAL_PORTS["kafka"], logs))
-        console.print("starting Temporal dev server …")
-        started.append(
-            temporal_dev_server(
-                LOCAL_PORTS["temporal"],
-                state_dir / "temporal.db",
-                logs,
-                ui_port=LOCAL_PORTS["temporal-ui"],
-            )
-        )
-        summary: SeedSummary | None = None
-        if not (estate.root / "billing.db").exists():
-            console.print(f"seeding the five sandbox systems with {customers} customers …")
-            summary = asyncio.run(estate.seed(customers, 1))["billing"]  # type: ignore[assignment]
-        console.print("starting sandbox systems (registrar, newsletter, support) …")
-        started.extend(estate.start_servers(logs))
-        asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
-        for name, command in (("worker", "worker"), ("intake", "intake")):
-            started.append(
-                ManagedProcess(
-                    name,
-                    [sys.executable, "-m", "orchestrator.cli", command],
-                    logs / f"{name}.log",
-                    env=child_env,
-                ).start()
-            )
-        wait_until(lambda: all(p.alive for p in started), 3, "workers")
-        _print_ready(state_dir, summary)
-        while all(p.alive for p in started):
-            time.sleep(0.5)
-        dead = [p for p in started if not p.alive]
-        console.print(f"[red]{', '.join(p.name for p in dead)} stopped; see {logs}[/red]")
-        return 1
-    except KeyboardInterrupt:
+        return _run(state_dir.resolve(), customers, local_ports(ports), children)
+    except StopRequested:
         console.print("\nstopping …")
         return 0
     except StartupFailed as failure:
         console.print(f"[red]{failure}[/red]")
         return 1
     finally:
-        # A second Ctrl-C must not abandon the children half-stopped.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for process in reversed(started):
-            process.stop()
+        # A second signal must not abandon the children half-stopped.
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        children.stop(drain_timeout=_shutdown_timeout() + 5)
         console.print("stopped.")
+
+
+def _shutdown_timeout() -> float:
+    """The services' drain deadline (DSR_SHUTDOWN_TIMEOUT), read without validating every
+    setting: stopping must work even when a setting is wrong."""
+    from orchestrator.settings import Settings
+
+    default = float(Settings.model_fields["shutdown_timeout"].default)
+    try:
+        return float(os.environ.get("DSR_SHUTDOWN_TIMEOUT", default))
+    except ValueError:
+        return default
+
+
+def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Children) -> int:
+    logs = state_dir / "logs"
+    busy = [f"{name} ({port})" for name, port in ports.items() if port_open(port)]
+    if busy:
+        console.print(f"[red]ports in use:[/red] {', '.join(busy)} — is another `dsr up` running?")
+        return 1
+    estate = local_estate(state_dir, ports)
+    env = local_env(state_dir, estate, ports)
+    os.environ.update(env)
+    child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
+
+    console.print("starting Kafka-protocol broker …")
+    children.infrastructure.append(kafka_broker(ports["kafka"], logs))
+    console.print("starting Temporal dev server …")
+    children.infrastructure.append(
+        temporal_dev_server(
+            ports["temporal"], state_dir / "temporal.db", logs, ui_port=ports["temporal-ui"]
+        )
+    )
+    summary: SeedSummary | None = None
+    if not (estate.root / "billing.db").exists():
+        console.print(f"seeding the five sandbox systems with {customers} customers …")
+        summary = asyncio.run(estate.seed(customers, 1))["billing"]  # type: ignore[assignment]
+    console.print("starting sandbox systems (registrar, newsletter, support) …")
+    children.systems.extend(estate.start_servers(logs))
+    asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
+    for name, command in SERVICES.items():
+        children.services.append(
+            ManagedProcess(
+                name,
+                [sys.executable, "-m", "orchestrator.cli", *command],
+                logs / f"{name}.log",
+                env=child_env,
+            ).start()
+        )
+    started = children.all()
+    wait_until(lambda: all(p.alive for p in started), 3, "workers")
+    _print_ready(state_dir, summary, ports)
+    while all(p.alive for p in started):
+        time.sleep(0.5)
+    dead = [p for p in started if not p.alive]
+    console.print(f"[red]{', '.join(p.name for p in dead)} stopped; see {logs}[/red]")
+    return 1
 
 
 def _example_email(summary: SeedSummary | None, state_dir: Path) -> str:
@@ -179,19 +283,19 @@ def _example_email(summary: SeedSummary | None, state_dir: Path) -> str:
     return remembered.read_text().strip() if remembered.exists() else "<a customer's e-mail>"
 
 
-def _print_ready(state_dir: Path, summary: SeedSummary | None) -> None:
+def _print_ready(state_dir: Path, summary: SeedSummary | None, ports: Mapping[str, int]) -> None:
     email = _example_email(summary, state_dir)
     console.print(
         f"""
 [bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)
-  Kafka-protocol broker  127.0.0.1:{LOCAL_PORTS["kafka"]}
+  Kafka-protocol broker  127.0.0.1:{ports["kafka"]}
                          topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1
-  Temporal               127.0.0.1:{LOCAL_PORTS["temporal"]}   UI http://127.0.0.1:{LOCAL_PORTS["temporal-ui"]}
+  Temporal               127.0.0.1:{ports["temporal"]}   UI http://127.0.0.1:{ports["temporal-ui"]}
   store (SQLite)         {state_dir / "dsr.db"}
   sandbox systems        billing, hosting (SQLite; hosting home directories on disk)
-                         registrar http://127.0.0.1:{LOCAL_PORTS["registrar"]} (RDAP under /rdap)
-                         newsletter http://127.0.0.1:{LOCAL_PORTS["newsletter"]}
-                         support http://127.0.0.1:{LOCAL_PORTS["support"]}
+                         registrar http://127.0.0.1:{ports["registrar"]} (RDAP under /rdap)
+                         newsletter http://127.0.0.1:{ports["newsletter"]}
+                         support http://127.0.0.1:{ports["support"]}
                          data in {state_dir / "sandbox"}
   exports                {state_dir / "exports"}
   logs                   {state_dir / "logs"}

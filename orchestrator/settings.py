@@ -81,6 +81,9 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     log_format: str = "json"
+    # Seconds a service may take to drain on SIGTERM/SIGINT before it exits anyway (Kubernetes'
+    # default grace period is 30 s; everything is crash-safe, so a forced exit loses nothing).
+    shutdown_timeout: float = 20.0
 
     # Connection security for production clusters (plain TCP on the local stack).
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL;

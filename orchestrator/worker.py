@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -18,6 +17,7 @@ from connectors.base import Connector, connector_classes, describe
 from orchestrator.audit import audit_checkpoints
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
+from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
 from orchestrator.telemetry import MeteredStatusPublisher, ProcessTelemetry
@@ -67,10 +67,9 @@ async def run_workers(
 ) -> None:
     """Run until SIGINT/SIGTERM (or `stop` is set). `connectors=[]` runs no connector queues."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    # Drain on SIGTERM/SIGINT (running activities get graceful_shutdown_timeout), and exit by
+    # settings.shutdown_timeout whatever hangs: Temporal retries anything cut short.
+    install_stop_handlers(asyncio.get_running_loop(), stop.set, deadline=settings.shutdown_timeout)
 
     names = settings.connectors or None
     classes = connector_classes(names)

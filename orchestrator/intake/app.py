@@ -8,6 +8,7 @@ re-delivery a no-op.
 
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 import faust
@@ -15,6 +16,7 @@ import faust
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
+from orchestrator.shutdown import exit_after
 from orchestrator.temporal_client import connect_temporal
 
 __all__ = ["create_app", "run_intake"]
@@ -79,9 +81,23 @@ def create_app(settings: Settings) -> faust.App:
     return app
 
 
+class _BoundedWorker(faust.Worker):
+    """faust's worker drains on SIGTERM/SIGINT itself (stops the agent after the record in hand,
+    commits acknowledged offsets, leaves the group); this bounds that drain in time, because a
+    vanished broker can make faust's shutdown wait forever. Records not yet acknowledged are
+    re-delivered to the next consumer, so a forced exit loses nothing."""
+
+    shutdown_timeout: float = 20.0
+
+    def _schedule_shutdown(self, sig: signal.Signals) -> None:
+        exit_after(self.shutdown_timeout)
+        super()._schedule_shutdown(sig)
+
+
 def run_intake(settings: Settings) -> None:
-    """Run the agent in the foreground until SIGINT/SIGTERM."""
+    """Run the agent in the foreground until SIGINT/SIGTERM (drained, bounded in time)."""
     app = create_app(settings)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    worker = _BoundedWorker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
+    worker.shutdown_timeout = settings.shutdown_timeout
     log.info("intake starting", topic=settings.requests_topic)
     worker.execute_from_commandline()
