@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     activity_heartbeat_timeout: float = 30.0
     activity_start_to_close: float = 900.0
     retry_maximum_interval: float = 300.0
+    # Activities one connector worker process runs at once (empty = Temporal's default, 100).
+    max_concurrent_activities: int | None = None
 
     # Store
     database_url: str = "sqlite+aiosqlite:///dsr.db"

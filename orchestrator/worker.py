@@ -52,6 +52,8 @@ def _connector_workers(
                     type(connector), settings.connector_task_queue_prefix
                 ).task_queue,
                 activities=acts.all(),
+                # Per connector deployment (the chart's connectors.<name>.concurrency).
+                max_concurrent_activities=settings.max_concurrent_activities,
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )
         )
