@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     kafka_heartbeat_interval: float = 3.0
     kafka_rebalance_timeout: float = 60.0
     max_event_bytes: int = 256 * 1024
+    # Dead letters are readable (sealed, by an operator) for this long, then expire: the DLQ
+    # topic's retention.ms and the expiry inside every sealed value (privacy policy: 30 days).
+    dlq_retention_days: float = 30.0
     requests_partitions: int = 8
     intake_datadir: Path = Path("intake-data")
 

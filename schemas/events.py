@@ -12,7 +12,8 @@ Topics:
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -33,7 +34,8 @@ from schemas.identifiers import (
     is_valid_organisation_number,
     is_valid_personal_identity_number,
 )
-from schemas.status import RequestStatus, SystemStatus
+from schemas.package import PackageRef
+from schemas.status import Extension, RequestStatus, SystemStatus
 
 __all__ = [
     "REQUESTED_TYPE",
@@ -73,6 +75,23 @@ def _organisation_number(value: str) -> str:
     return value
 
 
+# RFC 3339 date-time with seconds and an offset. Lax pydantic would also take numbers (unix
+# seconds: `"received_at": 1` became 1970) and other string shapes; a legal clock must not
+# start from a guess. Datetime objects built in Python (the CLI, the status publisher) pass.
+_RFC3339 = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
+def _rfc3339_string(value: object) -> object:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError("must be an RFC 3339 date-time string with an offset")
+    return value
+
+
+Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
 PersonalIdentityNumber = Annotated[str, AfterValidator(_personal_identity_number)]
 OrganisationNumber = Annotated[str, AfterValidator(_organisation_number)]
 Phone = Annotated[str, StringConstraints(pattern=E164_PATTERN)]
@@ -162,7 +181,7 @@ class Subject(_Strict):
 
 class Verification(_Strict):
     method: VerificationMethod
-    verified_at: AwareDatetime | None = None
+    verified_at: Rfc3339Time | None = None
 
     @property
     def is_verified(self) -> bool:
@@ -193,7 +212,7 @@ class Scope(_Strict):
 class DsrRequestedData(_Strict):
     request_id: RequestId
     kind: RequestKind
-    received_at: AwareDatetime
+    received_at: Rfc3339Time
     channel: Channel
     subject: Subject
     verification: Verification
@@ -211,6 +230,7 @@ class DsrRequestedData(_Strict):
 
 
 DataT = TypeVar("DataT")
+_EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 
 
 class CloudEvent(BaseModel, Generic[DataT]):
@@ -222,9 +242,24 @@ class CloudEvent(BaseModel, Generic[DataT]):
     id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     source: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     type: str
-    time: AwareDatetime
+    time: Rfc3339Time
     datacontenttype: Literal["application/json"]
     data: DataT
+
+    @model_validator(mode="after")
+    def _extensions_are_scalar_attributes(self) -> CloudEvent[DataT]:
+        """CloudEvents extension attributes are named `[a-z0-9]{1,20}` and hold scalars; a
+        nested structure there would travel unchecked into logs and the workflow input."""
+        for name, value in (self.model_extra or {}).items():
+            if not _EXTENSION_NAME.match(name):
+                raise ValueError("extension attribute names must be 1-20 of [a-z0-9]")
+            if not isinstance(value, str | int | bool) or (
+                isinstance(value, str) and len(value) > 4096
+            ):
+                raise ValueError(
+                    "extension attributes must be strings (<= 4096), integers or booleans"
+                )
+        return self
 
 
 class DsrRequestedEvent(CloudEvent[DsrRequestedData]):
@@ -241,6 +276,12 @@ class DsrStatusChangedData(_Strict):
     changed_at: datetime
     reason: str | None = None
     systems: list[SystemStatus] = Field(default_factory=list)
+    # The deadline day (Europe/Stockholm) and an Art. 12(3) extension: the portal tells the
+    # subject the new due date and why (additive; absent in events of older workflows).
+    due_date: date | None = None
+    extension: Extension | None = None
+    # Access/portability: where the encrypted package is and when it expires (never the data).
+    package: PackageRef | None = None
 
 
 class DsrStatusChangedEvent(CloudEvent[DsrStatusChangedData]):
@@ -259,3 +300,6 @@ class DeadLetterReason(StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     SCHEMA_VIOLATION = "schema_violation"
     KEY_MISMATCH = "key_mismatch"
+    # Anything else that went wrong handling the record (a parser limit, an unexpected library
+    # error, a non-transient refusal by Temporal): the detail names the exception type only.
+    UNPROCESSABLE = "unprocessable"

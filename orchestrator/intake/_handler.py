@@ -4,52 +4,84 @@ Kept free of faust so it can be reasoned about (and tested) on its own; the faus
 thin adapter around it. Nothing is lost: the agent acknowledges the record only after this
 returns, and this returns only once Temporal acknowledged the start (or knew it already) or the
 dead-letter topic acknowledged the record.
+
+`handle` never raises for a record (faust acknowledges the record of an agent that crashed, so
+an exception would lose it): a refused event is dead-lettered with its reason, any unexpected
+error with reason `unprocessable` and the exception's type as detail (never its message, which
+may quote values). Only a transient outage — Temporal or the broker unreachable — keeps the
+record in hand, retried with backoff until it passes or the process is stopped (then the
+record is re-delivered to the next consumer).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import TypeVar
 
 import structlog
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
+from orchestrator.dlq import (
+    DLQ_HEADERS,
+    OutgoingDeadLetter,
+    SourcePosition,
+    build_dead_letter,
+    request_id_shaped,
+)
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
-from schemas.events import DsrRequestedEvent
+from schemas.events import DeadLetterReason, DsrRequestedEvent
 from schemas.workflow import DsrWorkflowInput, workflow_id_for
 from workflows.dsr import DsrWorkflow
 
-__all__ = ["DLQ_HEADERS", "IncomingRecord", "IntakeHandler", "IntakeOutcome"]
+__all__ = [
+    "DLQ_HEADERS",
+    "TRANSIENT_TEMPORAL_STATUSES",
+    "DeadLetterSend",
+    "IncomingRecord",
+    "IntakeHandler",
+    "IntakeOutcome",
+]
 
 log = get_logger(__name__)
 
-DLQ_HEADERS = (
-    "dsr-dlq-reason",
-    "dsr-dlq-detail",
-    "dsr-dlq-source-topic",
-    "dsr-dlq-source-partition",
-    "dsr-dlq-source-offset",
-    "dsr-dlq-at",
+DeadLetterSend = Callable[[OutgoingDeadLetter], Awaitable[None]]
+
+# The cluster, not the record: waiting helps. Anything else Temporal refuses (INVALID_ARGUMENT,
+# e.g. an input over its size limit; FAILED_PRECONDITION; ...) is about this record and would be
+# refused forever, so it is dead-lettered instead of stalling the partition. Authentication and
+# namespace errors are configuration outages: retried, so a bad deploy does not empty the topic
+# into the DLQ.
+TRANSIENT_TEMPORAL_STATUSES = frozenset(
+    {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.CANCELLED,
+        RPCStatusCode.INTERNAL,
+        RPCStatusCode.UNKNOWN,
+        RPCStatusCode.UNAUTHENTICATED,
+        RPCStatusCode.PERMISSION_DENIED,
+        RPCStatusCode.NOT_FOUND,
+    }
 )
-
-DeadLetterSend = Callable[[bytes | None, bytes | None, list[tuple[str, bytes]]], Awaitable[None]]
-
-
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
+_MAX_BACKOFF = 10.0
+_T = TypeVar("_T")
 
 
 def _loggable_key(key: bytes | None) -> str:
     """The Kafka key if it has the shape of a request id; anything else could be personal data."""
-    return key.decode() if key is not None and _REQUEST_ID.match(key) else "<not a request id>"
+    return key.decode() if key is not None and request_id_shaped(key) else "<not a request id>"
 
 
 class IncomingRecord(BaseModel):
@@ -61,12 +93,18 @@ class IncomingRecord(BaseModel):
     key: bytes | None
     value: bytes | None
     headers: list[tuple[str, bytes]]
+    # When the broker got it (Kafka timestamp); None: unknown, "now" is used.
+    timestamp: datetime | None = None
 
 
 class IntakeOutcome(StrEnum):
     STARTED = "started"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
+
+
+class _Transient(Exception):
+    """An outage worth waiting for; carries a safe description for the log."""
 
 
 class IntakeHandler:
@@ -77,14 +115,32 @@ class IntakeHandler:
         self._client = client
         self._send_dead_letter = send_dead_letter
         self._signing_keys = settings.signing_key_ring()
+        self._dlq_keys = settings.payload_key_ring()
         self._tuning = settings.workflow_tuning()
+        self._clock_skew = timedelta(seconds=settings.clock_skew_allowance)
+        self._dlq_retention = timedelta(days=settings.dlq_retention_days)
 
     async def handle(self, record: IncomingRecord) -> IntakeOutcome:
+        """Exactly one of: workflow started, already started, dead-lettered. Never raises
+        (except cancellation on shutdown, which leaves the record un-acked)."""
         where = {
             "partition": record.partition,
             "offset": record.offset,
             "key": _loggable_key(record.key),
         }
+        try:
+            return await self._handle(record, where)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the point: no exception may lose a record
+            rejected = Rejected(DeadLetterReason.UNPROCESSABLE, type(error).__name__)
+            await self.dead_letter(record, rejected)
+            log.error(
+                "event unprocessable, dead-lettered", error_type=type(error).__name__, **where
+            )
+            return IntakeOutcome.DEAD_LETTERED
+
+    async def _handle(self, record: IncomingRecord, where: dict[str, object]) -> IntakeOutcome:
         try:
             event = validate_request(
                 record.key,
@@ -92,53 +148,86 @@ class IntakeHandler:
                 headers_dict(record.headers),
                 self._signing_keys,
                 self._settings.max_event_bytes,
+                arrived_at=record.timestamp,
+                clock_skew=self._clock_skew,
             )
         except Rejected as rejected:
-            await self._dead_letter(record, rejected)
+            await self.dead_letter(record, rejected)
             log.warning("event dead-lettered", reason=rejected.reason.value, **where)
             return IntakeOutcome.DEAD_LETTERED
         with structlog.contextvars.bound_contextvars(request_id=event.data.request_id):
-            outcome = await self._start(event)
+            outcome = await self._retry_transient(lambda: self._start(event), "temporal")
             log.info("event accepted", outcome=outcome.value, kind=event.data.kind.value, **where)
             return outcome
 
-    async def _start(self, event: DsrRequestedEvent) -> IntakeOutcome:
-        """Start the workflow; retry while Temporal is unreachable (the record stays un-acked)."""
-        params = DsrWorkflowInput(
-            event_id=event.id, event_source=event.source, request=event.data, tuning=self._tuning
-        )
+    async def _retry_transient(self, attempt: Callable[[], Awaitable[_T]], what: str) -> _T:
+        """Run `attempt` until it passes; wait out `_Transient` with capped backoff."""
         delay = 0.2
         while True:
             try:
-                await self._client.start_workflow(
-                    DsrWorkflow.run,
-                    params,
-                    id=workflow_id_for(event.data.request_id),
-                    task_queue=self._settings.orchestrator_task_queue,
-                    # Exactly-once effect: a request id starts one workflow, ever.
-                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                    id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-                )
-                return IntakeOutcome.STARTED
-            except WorkflowAlreadyStartedError:
-                return IntakeOutcome.DUPLICATE
-            except RPCError as error:
+                return await attempt()
+            except _Transient as outage:
                 log.warning(
-                    "temporal unavailable, retrying start",
-                    status=str(error.status),
-                    retry_in=round(delay, 2),
+                    f"{what} unavailable, retrying", cause=str(outage), retry_in=round(delay, 2)
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, _MAX_BACKOFF)
 
-    async def _dead_letter(self, record: IncomingRecord, rejected: Rejected) -> None:
-        headers = [h for h in record.headers if h[0] not in DLQ_HEADERS]
-        headers += [
-            ("dsr-dlq-reason", rejected.reason.value.encode()),
-            ("dsr-dlq-detail", rejected.detail.encode()[:4096]),
-            ("dsr-dlq-source-topic", record.topic.encode()),
-            ("dsr-dlq-source-partition", str(record.partition).encode()),
-            ("dsr-dlq-source-offset", str(record.offset).encode()),
-            ("dsr-dlq-at", datetime.now(UTC).isoformat().encode()),
-        ]
-        await self._send_dead_letter(record.key, record.value, headers)
+    async def _start(self, event: DsrRequestedEvent) -> IntakeOutcome:
+        params = DsrWorkflowInput(
+            event_id=event.id, event_source=event.source, request=event.data, tuning=self._tuning
+        )
+        try:
+            await self._client.start_workflow(
+                DsrWorkflow.run,
+                params,
+                id=workflow_id_for(event.data.request_id),
+                task_queue=self._settings.orchestrator_task_queue,
+                # Exactly-once effect: a request id starts one workflow, ever.
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            )
+            return IntakeOutcome.STARTED
+        except WorkflowAlreadyStartedError:
+            return IntakeOutcome.DUPLICATE
+        except RPCError as error:
+            if error.status in TRANSIENT_TEMPORAL_STATUSES:
+                raise _Transient(error.status.name) from None
+            raise
+
+    async def dead_letter(self, record: IncomingRecord, rejected: Rejected) -> None:
+        """Seal the record and send it to the DLQ; wait out broker outages (record un-acked).
+        If the broker refuses the size even of the value cut at the event limit, the dead
+        letter keeps its headers and reason without the value: still accounted for."""
+        try:
+            await self._seal_and_send(record, rejected, self._settings.max_event_bytes)
+        except MessageSizeTooLargeError:
+            await self._seal_and_send(record, rejected, 0)
+
+    async def _seal_and_send(
+        self, record: IncomingRecord, rejected: Rejected, max_value_bytes: int
+    ) -> None:
+        letter = build_dead_letter(
+            position=SourcePosition(
+                topic=record.topic, partition=record.partition, offset=record.offset
+            ),
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            reason=rejected.reason,
+            detail=rejected.detail,
+            keys=self._dlq_keys,
+            retention=self._dlq_retention,
+            max_value_bytes=max_value_bytes,
+            now=datetime.now(UTC),
+        )
+
+        async def send() -> None:
+            try:
+                await self._send_dead_letter(letter)
+            except MessageSizeTooLargeError:
+                raise  # about this record, not an outage: cannot get better by waiting
+            except (KafkaError, OSError) as error:
+                raise _Transient(type(error).__name__) from None
+
+        await self._retry_transient(send, "dead-letter topic")

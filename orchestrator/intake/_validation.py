@@ -2,27 +2,43 @@
 
 Order matters: size first (never parse a huge value), then the signature over the raw bytes
 (never act on content we cannot attribute), then JSON, the CloudEvents envelope, the type, the
-data schema, and finally that the Kafka key is the request id (partitioning depends on it).
-Error details carry field paths and error types, never the offending values: the DLQ is read by
-operators and the values may be personal data.
+data schema, the clock (a legal deadline cannot start in the future), and finally that the
+Kafka key is the request id (partitioning depends on it).
+
+Parsing is bounded: orjson refuses nesting deeper than 1024 levels with an ordinary
+JSONDecodeError (the stdlib parser recursed until RecursionError, which crashed the agent).
+Error details carry field paths and error types, never the offending values: the DLQ headers
+are read by operators and the values may be personal data.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 
+import orjson
 from pydantic import ValidationError
 
 from orchestrator.signing import SignatureError, verify
 from schemas.events import REQUESTED_TYPE, CloudEvent, DeadLetterReason, DsrRequestedEvent
 
-__all__ = ["Rejected", "headers_dict", "safe_validation_detail", "validate_request"]
+__all__ = [
+    "DEFAULT_CLOCK_SKEW",
+    "Rejected",
+    "headers_dict",
+    "safe_validation_detail",
+    "validate_request",
+]
+
+DEFAULT_CLOCK_SKEW = timedelta(seconds=300)
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 # Messages for these error types only ever name expected values or patterns, not the input.
 _MESSAGE_SAFE = {"missing", "extra_forbidden", "literal_error", "enum", "string_pattern_mismatch"}
+# A location part is shown only if it looks like a field name of ours: an unknown key chosen by
+# the producer ("anna@example.se": 1) would otherwise carry its text into the detail header.
+_SAFE_LOC_PART = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class Rejected(Exception):
@@ -38,11 +54,18 @@ def headers_dict(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str
     return {k: (v or b"") for k, v in (headers or [])}
 
 
+def _loc_part(part: object) -> str:
+    if isinstance(part, int):
+        return str(part)
+    text = str(part)
+    return text if _SAFE_LOC_PART.match(text) else "<key>"
+
+
 def safe_validation_detail(error: ValidationError, limit: int = 10) -> str:
     """`loc: type (message)` per error, without input values; quoted fragments removed."""
     parts = []
     for item in error.errors(include_input=False, include_url=False)[:limit]:
-        loc = ".".join(str(p) for p in item["loc"]) or "<root>"
+        loc = ".".join(_loc_part(p) for p in item["loc"]) or "<root>"
         message = item["msg"]
         if item["type"] not in _MESSAGE_SAFE:
             message = _QUOTED.sub("…", message)
@@ -52,8 +75,22 @@ def safe_validation_detail(error: ValidationError, limit: int = 10) -> str:
     return "; ".join(parts)
 
 
-def _error_position(exc: UnicodeDecodeError | json.JSONDecodeError) -> int:
-    return exc.start if isinstance(exc, UnicodeDecodeError) else exc.pos
+def _check_clock(event: DsrRequestedEvent, arrived_at: datetime, skew: timedelta) -> None:
+    """Times the portal reports may not lie after the event reached us (plus clock skew)."""
+    latest = arrived_at + skew
+    times = {
+        "data.received_at": event.data.received_at,
+        "data.verification.verified_at": event.data.verification.verified_at,
+    }
+    late = [field for field, moment in times.items() if moment is not None and moment > latest]
+    if late:
+        raise Rejected(
+            DeadLetterReason.SCHEMA_VIOLATION,
+            "; ".join(
+                f"{field}: in_future (later than arrival plus the clock-skew allowance)"
+                for field in late
+            ),
+        )
 
 
 def validate_request(
@@ -62,7 +99,15 @@ def validate_request(
     headers: Mapping[str, bytes],
     signing_keys: Mapping[str, bytes],
     max_bytes: int,
+    *,
+    arrived_at: datetime | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> DsrRequestedEvent:
+    """The validated event, or `Rejected`. Pure: no I/O, safe to call on any bytes.
+
+    `arrived_at` is when the record reached the broker (default: now); a producer-set
+    timestamp later than now is not believed.
+    """
     if value is None:
         raise Rejected(DeadLetterReason.NOT_JSON, "empty value (tombstone)")
     if len(value) > max_bytes:
@@ -72,11 +117,11 @@ def validate_request(
     except SignatureError as exc:
         raise Rejected(DeadLetterReason(exc.reason), exc.detail) from None
     try:
-        document = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
         raise Rejected(
             DeadLetterReason.NOT_JSON,
-            f"invalid JSON at position {_error_position(exc)}",
+            f"invalid JSON at position {exc.pos} ({_QUOTED.sub('…', exc.msg)[:80]})",
         ) from None
     if not isinstance(document, dict):
         raise Rejected(DeadLetterReason.NOT_CLOUDEVENT, "value is not a JSON object")
@@ -93,6 +138,8 @@ def validate_request(
         event = DsrRequestedEvent.model_validate(document)
     except ValidationError as exc:
         raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, safe_validation_detail(exc)) from None
+    now = datetime.now(UTC)
+    _check_clock(event, min(arrived_at, now) if arrived_at else now, clock_skew)
     if key is not None and key.decode("utf-8", "replace") != event.data.request_id:
         raise Rejected(DeadLetterReason.KEY_MISMATCH, "Kafka key must equal data.request_id")
     return event

@@ -9,10 +9,12 @@ re-delivery a no-op.
 from __future__ import annotations
 
 import signal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 
+from orchestrator.dlq import OutgoingDeadLetter
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
@@ -28,7 +30,12 @@ def _header_list(headers: Any) -> list[tuple[str, bytes]]:
     if not headers:
         return []
     items = headers.items() if isinstance(headers, dict) else headers
-    return [(str(k), bytes(v or b"")) for k, v in items]
+    return [(str(k), v if isinstance(v, bytes) else str(v or "").encode()) for k, v in items]
+
+
+def _arrival(timestamp: float | None) -> datetime | None:
+    """The record's Kafka timestamp (seconds) as an aware time, if the broker gave one."""
+    return datetime.fromtimestamp(timestamp, UTC) if timestamp and timestamp > 0 else None
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -49,12 +56,18 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
     )
     requests = app.topic(settings.requests_topic, value_serializer="raw", key_serializer="raw")
-    dead_letters = app.topic(settings.dlq_topic, value_serializer="raw", key_serializer="raw")
+    # Dead letters expire: the topic is created with the policy's retention (see orchestrator.dlq).
+    dead_letters = app.topic(
+        settings.dlq_topic,
+        value_serializer="raw",
+        key_serializer="raw",
+        retention=timedelta(days=settings.dlq_retention_days),
+    )
 
-    async def send_dead_letter(
-        key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        pending = await dead_letters.send(key=key, value=value, headers=headers)
+    async def send_dead_letter(letter: OutgoingDeadLetter) -> None:
+        pending = await dead_letters.send(
+            key=letter.key, value=letter.value, headers=letter.headers
+        )
         await pending  # wait for the broker's acknowledgement before the record is acked
 
     @app.agent(requests, name="dsr-intake")
@@ -70,6 +83,7 @@ def create_app(settings: Settings) -> faust.App:
                     key=message.key,
                     value=message.value,
                     headers=_header_list(message.headers),
+                    timestamp=_arrival(message.timestamp),
                 )
             )
 

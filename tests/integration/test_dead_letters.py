@@ -1,16 +1,18 @@
-"""Every event that cannot be accepted lands in the DLQ with its original bytes, its headers
-and a machine-readable reason; nothing is started; the consumer lives on."""
+"""Every event that cannot be accepted lands in the DLQ with a machine-readable reason and its
+original bytes and headers sealed (encrypted); nothing is started; the consumer lives on."""
 
 from __future__ import annotations
 
 import json
 import secrets
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from orchestrator.dlq import SourcePosition, open_sealed
 from orchestrator.signing import signature_headers
 from schemas.workflow import workflow_id_for
 from tests.integration.conftest import (
@@ -77,6 +79,20 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
     doc["type"] = "dsr.status_changed.v1"
     value = json.dumps(doc).encode()
     cases["unsupported_type"] = (rid, value, _signed(stack, value))
+    # the poison pill: deeply nested JSON, correctly signed (crashed the agent: RecursionError)
+    rid = new_request_id()
+    value = b"[" * 100_000
+    cases["not_json/nested"] = (rid, value, _signed(stack, value))
+    # a legal clock starting in the future
+    rid, doc = valid()
+    doc["data"]["received_at"] = (datetime.now(UTC) + timedelta(days=20)).isoformat()
+    value = json.dumps(doc).encode()
+    cases["schema_violation/future"] = (rid, value, _signed(stack, value))
+    # a unix time where an RFC 3339 string belongs (was accepted as 1970)
+    rid, doc = valid()
+    doc["data"]["received_at"] = 1
+    value = json.dumps(doc).encode()
+    cases["schema_violation/number"] = (rid, value, _signed(stack, value))
 
     extra_header = ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
     for rid, value, headers in cases.values():
@@ -86,20 +102,40 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
 
     found = await dead_letters_for(dlq, {rid.encode() for rid, _, _ in cases.values()})
 
-    for reason, (rid, value, headers) in cases.items():
+    keys = stack.settings.payload_key_ring()
+    for case, (rid, value, headers) in cases.items():
         record = found[rid.encode()]
         got = dict(record.headers)
-        assert got["dsr-dlq-reason"].decode() == reason, rid
-        assert record.value == value, "the original bytes, untouched"
-        assert got["traceparent"] == extra_header[1], "original headers are kept"
-        for name, original in headers:
-            assert got[name] == original
+        assert got["dsr-dlq-reason"].decode() == case.partition("/")[0], rid
+        assert person.email.encode() not in record.value, "the value is sealed"
+        assert b"traceparent" not in got, "original headers only inside the seal"
         assert got["dsr-dlq-source-topic"] == b"dsr.requests.v1"
         assert int(got["dsr-dlq-source-offset"]) >= 0
         assert person.email.encode() not in got["dsr-dlq-detail"]
+        original = open_sealed(
+            record.value,
+            keys=keys,
+            position=SourcePosition(
+                topic="dsr.requests.v1",
+                partition=int(got["dsr-dlq-source-partition"]),
+                offset=int(got["dsr-dlq-source-offset"]),
+            ),
+            now=datetime.now(UTC),
+        )
+        limit = stack.settings.max_event_bytes
+        assert original.value == value[:limit], "the original bytes (cut at the size limit)"
+        assert original.truncated is (len(value) > limit)
+        assert dict(original.headers)["traceparent"] == extra_header[1]
+        for name, sent in headers:
+            assert dict(original.headers)[name] == sent
 
-    schema_detail = dict(found[cases["schema_violation"][0].encode()].headers)["dsr-dlq-detail"]
-    assert b"data.kind" in schema_detail
+    def detail(case: str) -> bytes:
+        return dict(found[cases[case][0].encode()].headers)["dsr-dlq-detail"]
+
+    assert b"data.kind" in detail("schema_violation")
+    assert b"data.received_at: in_future" in detail("schema_violation/future")
+    assert b"data.received_at" in detail("schema_violation/number")
+    assert b"depth" in detail("not_json/nested")
 
     for rid, _, _ in cases.values():
         with pytest.raises(RPCError):

@@ -182,3 +182,100 @@ def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
         committed = Path("schemas/json") / path.name
         assert committed.exists(), f"run `make schema` and commit {committed}"
         assert json.loads(committed.read_text()) == json.loads(path.read_text())
+
+
+# ── strict contract: times, ids, extensions, the clock ──────────────────────────────────────
+@pytest.mark.parametrize(
+    "received_at",
+    [
+        1,  # was accepted as 1970-01-01T00:00:01Z
+        1769846400.5,
+        "1769846400",  # a number in a string: also a unix time to lax pydantic
+        "2026-01-31T09:00:00",  # naive
+        "2026-01-31",  # date only
+        "2026-01-31T09:00+01:00",  # no seconds
+        "31/01/2026 09:00:00+01:00",
+        True,
+        None,
+    ],
+)
+def test_times_must_be_rfc3339_strings_with_an_offset(received_at: object) -> None:
+    with pytest.raises(Rejected) as caught:
+        run(document(received_at=received_at))
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.received_at" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    "verified_at", [1769846400, "2026-01-31T08:59:00", "2026-01-31T08:59:00.123"]
+)
+def test_verified_at_is_as_strict(verified_at: object) -> None:
+    doc = document(verification={"method": "bankid", "verified_at": verified_at})
+    assert reason_of(doc) is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_rfc3339_variants_are_accepted() -> None:
+    for moment in (
+        "2026-01-31T08:00:00Z",
+        "2026-01-31t08:00:00.123456z",
+        "2026-01-31 09:00:00+01:00",
+    ):
+        assert run(document(received_at=moment)).data.received_at == datetime(
+            2026, 1, 31, 8, tzinfo=UTC
+        ).replace(microsecond=123456 if "." in moment else 0)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"request_id": 12345678},
+        {"request_id": "req-0001abc\u0434"},  # Cyrillic homoglyph
+        {"request_id": "req-0001abcd\n"},
+        {"request_id": "req\u200b0001abcd"},  # zero-width space
+        {"request_id": "req-\uff10\uff10\uff10\uff11abcd"},  # fullwidth digits
+        {"subject": {"customer_number": 100123}},
+        {"locale": 1},
+    ],
+)
+def test_ids_are_strings_of_the_exact_alphabet(change: dict) -> None:  # type: ignore[type-arg]
+    assert reason_of(document(**change), key=None) is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_extension_attributes_must_be_named_scalars() -> None:
+    doc = document()
+    assert run({**doc, "traceparent": "00-abc-def-01"}).data.kind.value == "erasure"
+    assert reason_of({**doc, "nested": {"deep": [1]}}) is DeadLetterReason.NOT_CLOUDEVENT
+    assert reason_of({**doc, "Bad-Name": "x"}) is DeadLetterReason.NOT_CLOUDEVENT
+
+
+def test_received_at_in_the_future_is_refused_with_the_field_named() -> None:
+    arrived = datetime(2026, 1, 31, 8, 0, tzinfo=UTC)
+    value = json.dumps(document(received_at="2026-01-31T08:05:01Z")).encode()
+    headers = dict(signature_headers(value, "k1", KEYS["k1"]))
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", value, headers, KEYS, 256 * 1024, arrived_at=arrived)
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.received_at" in caught.value.detail
+    # within the allowance (300 s by default): accepted
+    value = json.dumps(document(received_at="2026-01-31T08:04:59Z")).encode()
+    headers = dict(signature_headers(value, "k1", KEYS["k1"]))
+    event = validate_request(b"req-0001abcd", value, headers, KEYS, 256 * 1024, arrived_at=arrived)
+    assert event.data.received_at.minute == 4
+
+
+def test_deep_nesting_is_refused_without_recursion() -> None:
+    for value in (b"[" * 100_000, b'{"a":' * 40_000, b"[" * 1025 + b"]" * 1025):
+        assert reason_of(value) is DeadLetterReason.NOT_JSON
+    nested: object = "x"
+    for _ in range(500):  # parseable depth, inside a field: a schema violation
+        nested = [nested]
+    assert reason_of(document(locale=nested)) is DeadLetterReason.SCHEMA_VIOLATION
+
+
+def test_an_unknown_key_named_like_personal_data_is_not_echoed() -> None:
+    doc = document()
+    doc["data"]["anna.svensson@example.se"] = 1
+    with pytest.raises(Rejected) as caught:
+        run(doc)
+    assert "anna" not in caught.value.detail
+    assert "extra_forbidden" in caught.value.detail

@@ -1,0 +1,164 @@
+"""A dead letter as the DLQ topic holds it: clear headers that explain it, a sealed value.
+
+The clear headers carry only what an operator needs to triage without reading personal data:
+the reason, a detail made of field paths and error types, where the record came from, when it
+was refused and until when it may be read. The original key survives only if it has the shape
+of a request id (anything else a producer put there could be personal data); the original key,
+value and headers are all inside the sealed value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+from orchestrator.dlq._envelope import MAGIC, Original, SourcePosition, seal
+from schemas.events import DeadLetterReason
+
+__all__ = [
+    "DLQ_HEADERS",
+    "DeadLetter",
+    "OutgoingDeadLetter",
+    "build_dead_letter",
+    "request_id_shaped",
+]
+
+REASON = "dsr-dlq-reason"
+DETAIL = "dsr-dlq-detail"
+SOURCE_TOPIC = "dsr-dlq-source-topic"
+SOURCE_PARTITION = "dsr-dlq-source-partition"
+SOURCE_OFFSET = "dsr-dlq-source-offset"
+AT = "dsr-dlq-at"
+EXPIRES_AT = "dsr-dlq-expires-at"
+KEY_ID = "dsr-dlq-key-id"
+ENVELOPE = "dsr-dlq-envelope"
+DLQ_HEADERS = (REASON, DETAIL, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, AT, EXPIRES_AT)
+ENVELOPE_NAME = MAGIC.rstrip(b"\x00")
+_DETAIL_LIMIT = 4096
+
+_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
+
+
+def request_id_shaped(key: bytes | None) -> bool:
+    return key is not None and _REQUEST_ID.match(key) is not None
+
+
+class OutgoingDeadLetter(BaseModel):
+    """What the intake sends to the DLQ topic."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: bytes | None
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def build_dead_letter(
+    *,
+    position: SourcePosition,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]],
+    reason: DeadLetterReason,
+    detail: str,
+    keys: Mapping[str, bytes],
+    retention: timedelta,
+    max_value_bytes: int,
+    now: datetime | None = None,
+) -> OutgoingDeadLetter:
+    at = now or datetime.now(UTC)
+    expires_at = at + retention
+    key_id = next(iter(keys))
+    truncated = value is not None and len(value) > max_value_bytes
+    original = Original(
+        key=key,
+        value=value[:max_value_bytes] if value is not None and truncated else value,
+        headers=list(headers),
+        truncated=truncated,
+    )
+    sealed = seal(original, keys=keys, key_id=key_id, expires_at=expires_at, position=position)
+    clear = [
+        (REASON, reason.value.encode()),
+        (DETAIL, detail.encode()[:_DETAIL_LIMIT]),
+        (SOURCE_TOPIC, position.topic.encode()),
+        (SOURCE_PARTITION, str(position.partition).encode()),
+        (SOURCE_OFFSET, str(position.offset).encode()),
+        (AT, at.isoformat().encode()),
+        (EXPIRES_AT, expires_at.isoformat().encode()),
+        (KEY_ID, key_id.encode()),
+        (ENVELOPE, ENVELOPE_NAME),
+    ]
+    return OutgoingDeadLetter(
+        key=key if request_id_shaped(key) else None, value=sealed, headers=clear
+    )
+
+
+class DeadLetter(BaseModel):
+    """One record of the DLQ topic, as `dsr dlq list` shows it (nothing personal)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partition: int
+    offset: int
+    request_id: str | None
+    reason: str
+    detail: str
+    source: SourcePosition | None
+    at: AwareDatetime | None
+    expires_at: AwareDatetime | None
+    key_id: str | None
+    sealed: bytes
+
+    @property
+    def id(self) -> str:
+        """`partition:offset` in the DLQ topic: how operators name a dead letter."""
+        return f"{self.partition}:{self.offset}"
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and now >= self.expires_at
+
+    @classmethod
+    def from_record(
+        cls,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Sequence[tuple[str, bytes | None]],
+    ) -> DeadLetter:
+        got: Mapping[str, bytes] = {k: (v or b"") for k, v in headers}
+
+        def text(name: str) -> str:
+            return got.get(name, b"").decode("utf-8", "replace")
+
+        def moment(name: str) -> datetime | None:
+            try:
+                parsed = datetime.fromisoformat(text(name))
+            except ValueError:
+                return None
+            return parsed if parsed.tzinfo is not None else None
+
+        source = None
+        try:
+            source = SourcePosition(
+                topic=text(SOURCE_TOPIC),
+                partition=int(text(SOURCE_PARTITION)),
+                offset=int(text(SOURCE_OFFSET)),
+            )
+        except ValueError:
+            source = None
+        return cls(
+            partition=partition,
+            offset=offset,
+            request_id=key.decode() if key is not None and request_id_shaped(key) else None,
+            reason=text(REASON) or "unknown",
+            detail=text(DETAIL),
+            source=source,
+            at=moment(AT),
+            expires_at=moment(EXPIRES_AT),
+            key_id=text(KEY_ID) or None,
+            sealed=value or b"",
+        )

@@ -1,0 +1,92 @@
+"""Reading the DLQ topic: every dead letter (for `dsr dlq list` and the reconciler) or one.
+
+Group-less consumers: reading the DLQ never moves anybody's offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from orchestrator.dlq._record import DeadLetter
+from orchestrator.settings import Settings
+
+__all__ = ["fetch_dead_letter", "read_dead_letters", "topic_partitions"]
+
+
+@contextlib.asynccontextmanager
+async def _consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
+async def topic_partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    """The topic's partitions, or none if it does not exist (yet)."""
+    with contextlib.suppress(Exception):  # aiokafka raises various errors for a missing topic
+        await consumer.force_metadata_update()
+    return [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
+def _dead_letter(record: object) -> DeadLetter:
+    return DeadLetter.from_record(
+        record.partition,  # type: ignore[attr-defined]
+        record.offset,  # type: ignore[attr-defined]
+        record.key,  # type: ignore[attr-defined]
+        record.value,  # type: ignore[attr-defined]
+        list(record.headers or ()),  # type: ignore[attr-defined]
+    )
+
+
+async def read_dead_letters(settings: Settings, wait_seconds: float = 60.0) -> list[DeadLetter]:
+    """Every record on the DLQ topic, oldest first per partition."""
+    found: list[DeadLetter] = []
+    async with _consumer(settings) as consumer:
+        partitions = await topic_partitions(consumer, settings.dlq_topic)
+        if not partitions:
+            return found
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        async with asyncio.timeout(wait_seconds):
+            while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+                batch = await consumer.getmany(timeout_ms=200)
+                for records in batch.values():
+                    found.extend(_dead_letter(r) for r in records)
+    return found
+
+
+async def fetch_dead_letter(
+    settings: Settings, partition: int, offset: int, wait_seconds: float = 15.0
+) -> DeadLetter | None:
+    """The dead letter at `partition:offset`, or None if there is none (pruned, or never)."""
+    async with _consumer(settings) as consumer:
+        partitions = await topic_partitions(consumer, settings.dlq_topic)
+        tp = TopicPartition(settings.dlq_topic, partition)
+        if tp not in partitions:
+            return None
+        consumer.assign([tp])
+        end = (await consumer.end_offsets([tp]))[tp]
+        if offset >= end:
+            return None
+        consumer.seek(tp, offset)
+        async with asyncio.timeout(wait_seconds):
+            while await consumer.position(tp) < end:
+                batch = await consumer.getmany(tp, timeout_ms=200)
+                for record in batch.get(tp, []):
+                    if record.offset == offset:
+                        return _dead_letter(record)
+                    if record.offset > offset:
+                        return None  # pruned by retention: the log starts after it
+    return None
