@@ -54,6 +54,7 @@ LOCAL_PORTS = {
     "registrar": 8301,
     "newsletter": 8302,
     "support": 8303,
+    "api": 8400,  # the DPO's HTTP API and dashboard (`dsr api`)
 }
 PORTS_ENV = "DSR_UP_PORTS"
 
@@ -63,6 +64,7 @@ PORTS_ENV = "DSR_UP_PORTS"
 SERVICES: dict[str, list[str]] = {
     "worker": ["worker"],
     "intake": ["intake"],
+    "api": ["api"],
 }
 _SECRET_SETTINGS = {
     "registrar_token": "DSR_REGISTRAR_API_TOKEN",
@@ -143,6 +145,8 @@ def local_env(
         "DSR_PAYLOAD_KEYS": f"local:{base64.b64encode(secrets.token_bytes(32)).decode()}",
     }
     values |= {k: v for k, v in existing.items() if k in ("DSR_SIGNING_KEYS", "DSR_PAYLOAD_KEYS")}
+    values["DSR_API_BIND"] = f"127.0.0.1:{ports['api']}"
+    values["DSR_API_TOKENS"] = local_api_tokens(state_dir)
     values |= estate.connector_env()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -150,6 +154,40 @@ def local_env(
         handle.write("# Written by `dsr up`: local addresses and keys. Not for production.\n")
         handle.writelines(f"{k}={v}\n" for k, v in values.items())
     return values
+
+
+API_TOKENS_FILE = "api-tokens"
+_API_ROLES = ("dpo", "operator", "auditor")
+
+
+def _read_api_tokens(path: Path) -> dict[str, tuple[str, str]]:
+    """`.state/api-tokens` lines `name role token` → {role: (name, token)}."""
+    tokens: dict[str, tuple[str, str]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            parts = line.split()
+            if len(parts) == 3 and parts[1] in _API_ROLES:
+                tokens[parts[1]] = (parts[0], parts[2])
+    return tokens
+
+
+def local_api_tokens(state_dir: Path) -> str:
+    """One desk token per role, generated on first start and kept in `.state/api-tokens`
+    (0600, `name role token` per line); returns `DSR_API_TOKENS` (hashes only)."""
+    from orchestrator.auth import ApiToken, Role, format_api_tokens, generate_token, hash_token
+
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = state_dir / API_TOKENS_FILE
+    tokens = _read_api_tokens(path)
+    if set(tokens) != set(_API_ROLES):
+        tokens = {role: (f"local-{role}", generate_token()) for role in _API_ROLES}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.writelines(f"{name} {role} {token}\n" for role, (name, token) in tokens.items())
+    return format_api_tokens(
+        ApiToken(name=name, role=Role(role), sha256=hash_token(token))
+        for role, (name, token) in tokens.items()
+    )
 
 
 async def seed_sandbox(estate: Estate, customers: int, seed: int) -> dict[str, BaseModel]:
@@ -300,9 +338,14 @@ def _print_ready(state_dir: Path, summary: SeedSummary | None, ports: Mapping[st
   exports                {state_dir / "exports"}
   logs                   {state_dir / "logs"}
   settings for `dsr`     {state_dir / "local.env"}
+  desk tokens (per role) {state_dir / API_TOKENS_FILE}
 
 Try, in another shell:
   .venv/bin/dsr submit --kind access --email {email}
   .venv/bin/dsr status <request id printed above>
 """
     )
+    dpo = _read_api_tokens(state_dir / API_TOKENS_FILE).get("dpo")
+    console.print(f"dashboard  http://127.0.0.1:{ports['api']}/", highlight=False, soft_wrap=True)
+    if dpo is not None:
+        console.print(f"DPO token  {dpo[1]}", highlight=False, soft_wrap=True)

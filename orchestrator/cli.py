@@ -318,4 +318,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m orchestrator.cli` (how `dsr up` and the tests start services): run the app of
+    # the imported module, on which the command groups (cli_desk, ...) registered their commands.
+    from orchestrator.cli import main as registered_main
+
+    registered_main()
