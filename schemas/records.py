@@ -102,6 +102,8 @@ class AuditAction(StrEnum):
     DEAD_LETTER_READ = "dead_letter_read"
     DEAD_LETTER_REDRIVEN = "dead_letter_redriven"
     RECONCILED = "reconciled"
+    # The desk showed a DPO the identifiers behind an ambiguous match (personal data): who, when.
+    IDENTIFIERS_VIEWED = "identifiers_viewed"
 
 
 class AuditEvent(BaseModel):

@@ -22,9 +22,17 @@ from orchestrator.api._security import (
     Csrf,
     any_role,
     presented_token,
+    require,
 )
 from orchestrator.auth import Principal, Role, TokenVerifier
-from orchestrator.dpo import Desk, RequestQuery, SortField
+from orchestrator.dpo import (
+    AmbiguityView,
+    Desk,
+    NotAmbiguous,
+    RequestQuery,
+    SortField,
+    identifiers_for_ambiguity,
+)
 from orchestrator.dpo._read import LOCAL_ZONE, month_bounds
 from schemas.events import Channel, RequestKind
 from schemas.status import RequestStatus, SystemOutcome
@@ -33,6 +41,7 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[Principal, Depends(any_role)]
+dpo_only = require(Role.DPO)
 SESSION_SECONDS = 8 * 3600
 _COLUMNS = [
     ("request", "request_id"),
@@ -270,9 +279,12 @@ async def request_page(request: Request, request_id: str, principal: Viewer) -> 
         view=view,
         s=summary,
         extension=document.get("extension"),
-        package=document.get("package"),
+        package=summary.package if hasattr(summary, "package") else None,
+        package_reference=getattr(getattr(summary, "package", None), "reference", ""),
         plan=actions,
         decisions=decision_forms(view, principal),
+        can_view_identifiers=principal.has_role(Role.DPO)
+        and "narrow_subject" in view.allowed_decisions,
     )
 
 
@@ -305,3 +317,24 @@ async def report_page(request: Request, month: str, principal: Viewer) -> str:
         previous_month=_neighbour(month, -1),
         next_month=_neighbour(month, 1),
     )
+
+
+@router.get("/requests/{request_id}/identifiers", response_class=HTMLResponse)
+async def ambiguity_page(
+    request: Request, request_id: str, principal: Annotated[Principal, Depends(dpo_only)]
+) -> str:
+    """The audited view of the identifiers behind an ambiguous match (DPO only)."""
+    view = await _ambiguity(request, request_id, principal)
+    return render(request, "ambiguity.html", principal, nav="requests", view=view)
+
+
+async def _ambiguity(request: Request, request_id: str, principal: Principal) -> AmbiguityView:
+    try:
+        return await identifiers_for_ambiguity(_desk(request), request_id, principal.name)
+    except NotAmbiguous:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"{request_id} is not held on an ambiguous match: there are no identifiers to show",
+        ) from None
+    except LookupError:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}") from None

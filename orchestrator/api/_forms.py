@@ -21,7 +21,9 @@ DENY_CODES = (
     "legal_exemption",
     "other",
 )
-RESOLVED_OUTCOMES = ("done", "not_found", "retained", "skipped")
+# What a system handled by hand can be recorded as (skipping is its own decision).
+RESOLVED_OUTCOMES = ("done", "not_found")
+NARROWING_IDENTIFIERS = ("personal_identity_number", "organisation_number", "customer_number")
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,10 @@ def decision_forms(view: RequestView, principal: Principal) -> list[DecisionForm
             "narrow_subject",
             "Narrow to one person",
             "Continue this request for the person with this identifier only?",
-            (FormField("identifier", "identifier (e.g. personnummer)", required=True),),
+            (
+                FormField("identifier_type", "identifier", "select", True, NARROWING_IDENTIFIERS),
+                FormField("identifier_value", "value (e.g. the personnummer)", required=True),
+            ),
         ),
     }
     return [

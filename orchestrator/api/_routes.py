@@ -20,8 +20,17 @@ from orchestrator.api._render import (
     report_csv,
     report_html,
 )
-from orchestrator.api._security import Reader
-from orchestrator.dpo import ChartSeries, Desk, MonthlyReport, Overview, RequestPage, RequestView
+from orchestrator.api._security import Reader, require
+from orchestrator.auth import Principal, Role
+from orchestrator.dpo import (
+    AmbiguityView,
+    ChartSeries,
+    Desk,
+    MonthlyReport,
+    Overview,
+    RequestPage,
+    RequestView,
+)
 from orchestrator.store._queries import InvalidCursor
 
 __all__ = ["router"]
@@ -79,6 +88,17 @@ async def get_request(request_id: str, _: Reader, desk: DeskDep) -> RequestView:
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}")
     return view
+
+
+@router.get("/requests/{request_id}/identifiers", response_model=AmbiguityView)
+async def ambiguity_identifiers(
+    request_id: str, request: Request, principal: Annotated[Principal, Depends(require(Role.DPO))]
+) -> AmbiguityView:
+    """DPO only, audited: the identifiers behind an ambiguous match (personal data), so the DPO
+    can establish who the subject is and `narrow_subject`. 409 unless the request is held."""
+    from orchestrator.api._dashboard import _ambiguity
+
+    return await _ambiguity(request, request_id, principal)
 
 
 @router.get("/overview", response_model=Overview)

@@ -4,9 +4,11 @@ in one place (no logic in any of them). Reads: `_read` (live query, else the sto
 """
 
 from orchestrator.dpo._read import (
+    AmbiguityView,
     ChartSeries,
     Desk,
     MonthlyReport,
+    NotAmbiguous,
     Overview,
     RequestListItem,
     RequestPage,
@@ -15,12 +17,17 @@ from orchestrator.dpo._read import (
     SortField,
     TimelineEntry,
     allowed_decisions,
+    identifiers_for_ambiguity,
+    month_bounds,
+    query_from_filters,
 )
 
 __all__ = [
+    "AmbiguityView",
     "ChartSeries",
     "Desk",
     "MonthlyReport",
+    "NotAmbiguous",
     "Overview",
     "RequestListItem",
     "RequestPage",
@@ -29,4 +36,7 @@ __all__ = [
     "SortField",
     "TimelineEntry",
     "allowed_decisions",
+    "identifiers_for_ambiguity",
+    "month_bounds",
+    "query_from_filters",
 ]

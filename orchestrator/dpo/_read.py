@@ -24,16 +24,18 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._queries import RequestQuery, SortField
-from schemas.events import Channel, RequestKind
+from schemas.events import Channel, RequestKind, Subject
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
 
 __all__ = [
     "LOCAL_ZONE",
+    "AmbiguityView",
     "ChartSeries",
     "Desk",
     "ExtensionLine",
     "MonthlyReport",
+    "NotAmbiguous",
     "Overview",
     "RequestListItem",
     "RequestPage",
@@ -43,6 +45,7 @@ __all__ = [
     "TimelineEntry",
     "allowed_decisions",
     "days_left",
+    "identifiers_for_ambiguity",
     "month_bounds",
     "percentile",
     "query_from_filters",
@@ -66,13 +69,12 @@ DECISIONS = (
     "narrow_subject",
 )
 OPERATOR_DECISIONS = frozenset({"resolve_system", "retry_system", "skip_system"})
+_STUCK_OUTCOMES = (SystemOutcome.FAILED, SystemOutcome.MANUAL)
 
 
 def _due_day(summary: RequestSummary) -> date:
-    published = getattr(summary, "due_date", None)
-    if isinstance(published, date):
-        return published
-    return summary.due_at.astimezone(LOCAL_ZONE).date()
+    """The published deadline day; rows from before it was published: the due moment's day."""
+    return summary.due_date or summary.due_at.astimezone(LOCAL_ZONE).date()
 
 
 def days_left(summary: RequestSummary, now: datetime) -> int:
@@ -84,31 +86,33 @@ def _is_overdue(summary: RequestSummary, now: datetime) -> bool:
     return summary.status not in TERMINAL_STATUSES and summary.due_at < now
 
 
-def _extension(summary: RequestSummary) -> Any:
-    return getattr(summary, "extension", None)
-
-
 def allowed_decisions(summary: RequestSummary, now: datetime) -> list[str]:
     """The decisions the workflow accepts in the request's current state (what the dashboard
-    offers as buttons). Mirrors the gates of issue 6 §4; a decision that the workflow's validator
-    still rejects comes back as a 409 with its reason."""
+    offers as buttons), after the Update validators of workflows/dsr.py. Those stay the arbiter:
+    a decision they still reject (e.g. the request closed meanwhile) is a 409 with its reason."""
     status = summary.status
     if status in TERMINAL_STATUSES:
         return []
     allowed: list[str] = []
+    waiting = status in (
+        RequestStatus.AWAITING_VERIFICATION,
+        RequestStatus.AWAITING_DECISION,
+        RequestStatus.NEEDS_ATTENTION,
+    )
     if status is RequestStatus.AWAITING_VERIFICATION:
         allowed += ["confirm_identity", "deny"]
     elif status is RequestStatus.AWAITING_DECISION:
         allowed += ["approve", "deny"]
-    if status in (RequestStatus.AWAITING_DECISION, RequestStatus.NEEDS_ATTENTION) and any(
-        s.outcome is SystemOutcome.MANUAL for s in summary.systems
-    ):
-        allowed.append("narrow_subject")
-    if status is RequestStatus.NEEDS_ATTENTION:
-        allowed += ["resolve_system", "retry_system", "skip_system"]
-    if _extension(summary) is None and now < summary.due_at:
+    elif status is RequestStatus.NEEDS_ATTENTION:
+        stuck = [s for s in summary.systems if s.outcome in _STUCK_OUTCOMES]
+        if stuck:
+            allowed += ["resolve_system", "retry_system", "skip_system"]
+        if any(s.outcome is SystemOutcome.MANUAL for s in stuck):
+            allowed.append("narrow_subject")
+    if summary.extension is None and now <= summary.due_at:
         allowed.append("extend")
-    allowed.append("cancel")
+    if waiting:
+        allowed.append("cancel")
     return allowed
 
 
@@ -333,10 +337,11 @@ def _days(start: datetime, end: datetime) -> float:
 
 
 def _denial_code(summary: RequestSummary) -> str:
-    for decision in reversed(getattr(summary, "decisions", None) or []):
-        document = decision if isinstance(decision, dict) else _as_dict(decision)
-        if document.get("decision") == "deny" or document.get("kind") == "deny":
-            code = document.get("reason_code") or document.get("code")
+    """The denial's reason code: from the deny decision (a DPO's or the 30-day verification
+    timeout's), else the summary's reason."""
+    for decision in reversed(summary.decisions):
+        if decision.decision.value == "deny":
+            code = decision.details.get("reason_code") or decision.reason
             if code:
                 return str(code)
     return summary.reason or "unspecified"
@@ -370,7 +375,7 @@ def build_report(month: str, summaries: list[RequestSummary], now: datetime) -> 
             durations.append(_days(summary.received_at, summary.completed_at))
         if summary.status is RequestStatus.DENIED:
             denials[_denial_code(summary)] += 1
-        extension = _extension(summary)
+        extension = summary.extension
         if extension is not None:
             document = _as_dict(extension)
             extensions.append(
@@ -568,6 +573,60 @@ class Desk:
         return build_charts(summaries, now, weeks, months)
 
 
+class AmbiguityView(BaseModel):
+    """The identifiers the subject gave, for a request held on an ambiguous match: personal data,
+    shown to a DPO only so they can establish who the subject is (then `narrow_subject`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    request_id: str
+    identifiers: dict[str, str | list[str]]
+    ambiguous_systems: dict[str, str]
+
+
+class NotAmbiguous(LookupError):
+    """The request is not held on an ambiguous match: there is nothing the DPO needs to see."""
+
+
+async def identifiers_for_ambiguity(
+    desk: Desk, request_id: str, actor: str, now: datetime | None = None
+) -> AmbiguityView:
+    """The identifiers behind an ambiguous match, read from the workflow's (encrypted) input.
+
+    Audited first: the entry (`identifiers_viewed`, actor, which fields — never their values)
+    is in the trail before any identifier leaves this function. Raises `NotAmbiguous` unless a
+    system of the request is `manual` (held for a person), LookupError if it is unknown."""
+    found = await desk.summary(request_id)
+    if found is None:
+        raise LookupError(request_id)
+    summary, _ = found
+    held = {
+        s.system: s.reason or "ambiguous identity"
+        for s in summary.systems
+        if s.outcome is SystemOutcome.MANUAL
+    }
+    if not held or summary.status in TERMINAL_STATUSES or desk.live_status is None:
+        raise NotAmbiguous(request_id)
+    subject = await desk.live_status.subject(request_id)
+    shown = {
+        name: value
+        for name, value in subject.model_dump(mode="json", exclude_none=True).items()
+        if value not in ([], "", None)
+    }
+    moment = now or datetime.now(UTC)
+    await desk.store.append_audit(
+        AuditEvent(
+            request_id=request_id,
+            action=AuditAction.IDENTIFIERS_VIEWED,
+            actor=actor,
+            at=moment,
+            details={"view": "ambiguity", "fields": sorted(shown)},
+            dedupe_key=f"identifiers-viewed/{request_id}/{actor}/{moment.isoformat()}",
+        )
+    )
+    return AmbiguityView(request_id=request_id, identifiers=shown, ambiguous_systems=held)
+
+
 class TemporalStatus:
     """The live status of a request from its workflow (a typed query), connected on first use.
     None when the workflow does not exist, has no worker, or Temporal is unreachable: the caller
@@ -583,6 +642,22 @@ class TemporalStatus:
 
             self._client = await connect_temporal(self._settings)
         return self._client
+
+    async def subject(self, request_id: str) -> Subject:
+        """The subject as the request named them: the workflow's first input, decrypted by the
+        payload codec. Personal data: only `identifiers_for_ambiguity` calls this."""
+        from schemas.workflow import DsrWorkflowInput, workflow_id_for
+
+        client = await self.client()
+        handle = client.get_workflow_handle(workflow_id_for(request_id))
+        async for event in handle.fetch_history_events():
+            started = event.workflow_execution_started_event_attributes
+            [params] = await client.data_converter.decode(
+                started.input.payloads, [DsrWorkflowInput]
+            )
+            assert isinstance(params, DsrWorkflowInput)
+            return params.request.subject
+        raise LookupError(request_id)
 
     async def __call__(self, request_id: str) -> RequestSummary | None:
         from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError
