@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from orchestrator.cli import _settings, app, console
+from orchestrator.cli import _fail, _settings, app, console
+from orchestrator.cli import main as orchestrator_main
 
 __all__ = ["main"]
 
@@ -26,11 +27,22 @@ def up(
         ".state"
     ),
     customers: Annotated[int, typer.Option(help="Sandbox customers to seed on first start.")] = 200,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="NAME=PORT instead of the documented port (repeatable; also DSR_UP_PORTS), "
+            "NAME one of kafka, temporal, temporal-ui, registrar, newsletter, support."
+        ),
+    ] = None,
 ) -> None:
-    """Run the whole local stack in the foreground until Ctrl-C."""
-    from devstack.up import run_local_stack
+    """Run the whole local stack in the foreground until Ctrl-C or SIGTERM (stops every child)."""
+    from devstack.up import parse_port_overrides, run_local_stack
 
-    raise typer.Exit(run_local_stack(state_dir, customers))
+    try:
+        overrides = parse_port_overrides(port or [])
+    except ValueError as error:
+        raise _fail(str(error), 2) from None
+    raise typer.Exit(run_local_stack(state_dir, customers, overrides))
 
 
 @sandbox_app.command("seed")
@@ -51,7 +63,9 @@ def sandbox_seed(
 
 
 def main() -> None:
-    app()
+    """The `dsr` console script: the orchestrator's `main` (one-line errors for bad settings)
+    with this module's commands registered on the same app."""
+    orchestrator_main()
 
 
 if __name__ == "__main__":

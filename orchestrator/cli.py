@@ -14,11 +14,12 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.intake._validation import safe_validation_detail
 from orchestrator.logging import configure_logging
-from orchestrator.settings import Settings, get_settings
+from orchestrator.settings import InvalidSettings, Settings, get_settings
 from schemas.events import (
     REQUESTED_TYPE,
     Channel,
@@ -35,15 +36,19 @@ err = Console(stderr=True)
 
 
 def _settings(*, service: bool = False) -> Settings:
-    """Settings, and logging: services log at DSR_LOG_LEVEL; commands for people only warn."""
-    settings = get_settings()
+    """Settings, and logging: services log at DSR_LOG_LEVEL; commands for people only warn.
+    A bad setting ends the command with one line naming the variable (never its value)."""
+    try:
+        settings = get_settings()
+    except InvalidSettings as error:
+        raise _fail(escape(str(error)), 2) from None
     level = settings.log_level if service else "WARNING"
     configure_logging(level, settings.log_format if service else "console")
     return settings
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the width
     return typer.Exit(code)
 
 
@@ -314,7 +319,15 @@ from orchestrator import (  # noqa: E402 - see above
 
 
 def main() -> None:
-    app()
+    """The console script: a bad setting met anywhere (a connector's, or one read outside
+    `_settings`) is one line on stderr and exit status 2, never a traceback."""
+    from connectors.base import ConfigurationError
+
+    try:
+        app()
+    except (InvalidSettings, ConfigurationError) as error:
+        err.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

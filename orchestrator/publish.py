@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from schemas.events import DsrRequestedEvent
@@ -19,7 +20,7 @@ async def publish_request(
     settings: Settings, event: DsrRequestedEvent, key_id: str, secret: bytes
 ) -> None:
     value = encode_request(event)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(

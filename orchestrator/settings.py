@@ -5,17 +5,27 @@ test fixtures set local values explicitly. Secrets are `SecretStr` so they never
 from __future__ import annotations
 
 import base64
+import json
 import os
+import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from schemas.workflow import WorkflowTuning
 
-__all__ = ["LOCAL_ENV_FILE", "Settings", "get_settings", "parse_key_ring"]
+__all__ = [
+    "LOCAL_ENV_FILE",
+    "InvalidSettings",
+    "Settings",
+    "describe_invalid_settings",
+    "get_settings",
+    "parse_key_ring",
+]
 
 LOCAL_ENV_FILE = ".state/local.env"
 
@@ -28,9 +38,17 @@ def parse_key_ring(raw: str) -> dict[str, bytes]:
             continue
         key_id, sep, secret = part.partition(":")
         if not sep or not key_id or not secret:
-            raise ValueError("keys must be 'id:secret' pairs separated by commas")
+            raise ValueError("keys must be id:secret pairs separated by commas")
         ring[key_id] = secret.encode()
     return ring
+
+
+def _decode_payload_keys(ring: dict[str, bytes]) -> dict[str, bytes]:
+    decoded = {key_id: base64.b64decode(secret, validate=True) for key_id, secret in ring.items()}
+    for key_id, key in decoded.items():
+        if len(key) != 32:
+            raise ValueError(f"payload key {key_id!r} must be 32 bytes (base64 of 32 bytes)")
+    return decoded
 
 
 class Settings(BaseSettings):
@@ -82,7 +100,9 @@ class Settings(BaseSettings):
     export_dir: Path = Path("exports")
 
     # Connectors: which ones this deployment runs (empty = every registered one).
-    connectors: list[str] = Field(default_factory=list)
+    # Every list setting is NoDecode + `_split`: the documented comma-separated form
+    # (DSR_CONNECTORS=billing,support), JSON (`["billing"]`) still accepted.
+    connectors: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     log_level: str = "INFO"
     log_format: str = "json"
@@ -140,7 +160,18 @@ class Settings(BaseSettings):
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)  # a ValueError becomes a ValidationError naming the field
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("signing_keys", "payload_keys")
+    @classmethod
+    def _key_ring_form(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        """A malformed key ring fails at start-up, naming the variable (not at first use)."""
+        ring = parse_key_ring(value.get_secret_value())
+        if info.field_name == "payload_keys":
+            _decode_payload_keys(ring)
         return value
 
     def workflow_tuning(self) -> WorkflowTuning:
@@ -155,16 +186,41 @@ class Settings(BaseSettings):
 
     def payload_key_ring(self) -> dict[str, bytes]:
         """Payload keys decoded from base64; each must be 32 bytes (AES-256)."""
-        ring = {
-            key_id: base64.b64decode(secret)
-            for key_id, secret in parse_key_ring(self.payload_keys.get_secret_value()).items()
-        }
-        for key_id, key in ring.items():
-            if len(key) != 32:
-                raise ValueError(f"payload key {key_id!r} must be 32 bytes (base64 of 32 bytes)")
-        return ring
+        return _decode_payload_keys(parse_key_ring(self.payload_keys.get_secret_value()))
+
+
+class InvalidSettings(Exception):
+    """A setting is missing or malformed. The message names the variables (DSR_…) and what is
+    wrong with them, never their values: they may be secrets, and this message is printed."""
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_SETTINGS_ERROR_FIELD = re.compile(r'field "([a-z0-9_]+)"')
+
+
+def _variable(field: object) -> str:
+    return f"DSR_{str(field).upper()}"
+
+
+def describe_invalid_settings(error: ValidationError | SettingsError) -> str:
+    """One line naming each bad variable and the kind of problem; values never appear."""
+    if isinstance(error, SettingsError):
+        match = _SETTINGS_ERROR_FIELD.search(str(error))
+        name = _variable(match.group(1)) if match else "a DSR_ setting"
+        return f"invalid setting {name}: not in the documented form"
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        field = item["loc"][0] if item["loc"] else "?"
+        # pydantic's messages describe the expected form, ours too; quoted parts are dropped
+        # in case a message ever echoes a fragment of the input.
+        problems.append(f"{_variable(field)}: {_QUOTED.sub('…', item['msg'])}")
+    return "invalid setting " + "; ".join(problems)
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, or InvalidSettings with a one-line, value-free message."""
+    try:
+        return Settings()
+    except (ValidationError, SettingsError) as error:
+        raise InvalidSettings(describe_invalid_settings(error)) from None

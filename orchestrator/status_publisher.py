@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer
 
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.settings import Settings
 from schemas.events import STATUS_CHANGED_TYPE, DsrStatusChangedData, DsrStatusChangedEvent
 from schemas.records import RequestSummary
@@ -43,7 +44,7 @@ class KafkaStatusPublisher:
     def __init__(self, settings: Settings) -> None:
         self._topic = settings.status_topic
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **aiokafka_options(settings),  # TLS/SASL from DSR_KAFKA_* (orchestrator.kafka_config)
             acks="all",
             linger_ms=0,
         )

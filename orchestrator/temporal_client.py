@@ -2,17 +2,63 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from temporalio.client import Client
+from temporalio.service import TLSConfig
 
 from orchestrator.codec import encrypted_data_converter
-from orchestrator.settings import Settings
+from orchestrator.settings import InvalidSettings, Settings
 
-__all__ = ["connect_temporal"]
+__all__ = ["connect_temporal", "temporal_connection_options"]
+
+
+def _read(variable: str, path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise InvalidSettings(f"invalid setting {variable}: cannot read the file") from None
+
+
+def temporal_connection_options(settings: Settings) -> dict[str, Any]:
+    """How to reach a production Temporal cluster: TLS verified against DSR_TEMPORAL_TLS_CA_FILE
+    (or the system's CAs), mutual TLS with DSR_TEMPORAL_TLS_CERT_FILE + _KEY_FILE, and/or an
+    API key (which turns TLS on, as the SDK does). Plain TCP when none is set (the local stack).
+    """
+    files = (
+        settings.temporal_tls_ca_file,
+        settings.temporal_tls_cert_file,
+        settings.temporal_tls_key_file,
+    )
+    tls: TLSConfig | None = None
+    if settings.temporal_tls or any(f is not None for f in files):
+        if (settings.temporal_tls_cert_file is None) != (settings.temporal_tls_key_file is None):
+            raise InvalidSettings(
+                "invalid setting DSR_TEMPORAL_TLS_CERT_FILE: client certificate and key go together"
+            )
+        tls = TLSConfig(
+            server_root_ca_cert=_read("DSR_TEMPORAL_TLS_CA_FILE", settings.temporal_tls_ca_file),
+            client_cert=_read("DSR_TEMPORAL_TLS_CERT_FILE", settings.temporal_tls_cert_file),
+            client_private_key=_read("DSR_TEMPORAL_TLS_KEY_FILE", settings.temporal_tls_key_file),
+            domain=settings.temporal_tls_server_name,
+        )
+    api_key = settings.temporal_api_key
+    return {
+        # None: the SDK's default, TLS exactly when an API key is given.
+        "tls": tls if tls is not None else (None if api_key else False),
+        "api_key": api_key.get_secret_value() if api_key else None,
+    }
 
 
 async def connect_temporal(settings: Settings) -> Client:
+    if not settings.payload_key_ring():
+        raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
+        **temporal_connection_options(settings),  # TLS / mTLS / API key (DSR_TEMPORAL_*)
         data_converter=encrypted_data_converter(settings.payload_key_ring()),
     )

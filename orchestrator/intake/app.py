@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime, timedelta
+import signal
 from typing import Any
 
 import faust
 
 from orchestrator.dlq import OutgoingDeadLetter
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
+from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
+from orchestrator.shutdown import exit_after
 from orchestrator.shutdown import exit_after
 from orchestrator.temporal_client import connect_temporal
 
@@ -54,6 +57,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.kafka_heartbeat_interval,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_commit_interval=1.0,
+        broker_credentials=faust_credentials(settings),  # TLS/SASL from DSR_KAFKA_* settings
     )
     requests = app.topic(settings.requests_topic, value_serializer="raw", key_serializer="raw")
     # Dead letters expire: the topic is created with the policy's retention (see orchestrator.dlq).
