@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import signal
 from datetime import UTC, datetime, timedelta
-import signal
 from typing import Any
 
 import faust
@@ -20,7 +19,6 @@ from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
-from orchestrator.shutdown import exit_after
 from orchestrator.shutdown import exit_after
 from orchestrator.temporal_client import connect_temporal
 
