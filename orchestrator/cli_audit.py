@@ -19,7 +19,7 @@ import typer
 from rich.table import Table
 
 from orchestrator.cli import _fail, _settings, app, console
-from orchestrator.settings import Settings
+from orchestrator.settings import InvalidSettings, Settings
 
 audit_app = typer.Typer(help="The audit trail: verify it against signed checkpoints.")
 app.add_typer(audit_app, name="audit")
@@ -63,7 +63,7 @@ def audit_verify(
                 "DSR_AUDIT_SIGNING_KEY), or pass --no-checkpoints"
             )
         report = asyncio.run(_verify(settings, checkpoints=checkpoints))
-    except (AuditKeyError, StoreError) as exc:
+    except (AuditKeyError, StoreError, InvalidSettings) as exc:
         raise _fail(str(exc)) from None
     except (OSError, TimeoutError) as exc:
         raise _fail(f"could not read the store or the checkpoint topic: {exc}") from None

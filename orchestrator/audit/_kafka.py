@@ -22,6 +22,7 @@ from orchestrator.audit._checkpoint import (
     SignedCheckpoint,
     seal_checkpoint,
 )
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.store import Store
@@ -39,9 +40,7 @@ class KafkaCheckpointPublisher:
         self._topic = settings.audit_checkpoint_topic
         self._store = store
         self._private = private
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap_servers, acks="all", linger_ms=0
-        )
+        self._producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all", linger_ms=0)
 
     async def __aenter__(self) -> KafkaCheckpointPublisher:
         await self._producer.start()
@@ -112,7 +111,7 @@ async def read_published_checkpoints(settings: Settings, deadline: float = 30.0)
     """Every value on the checkpoint topic, from the beginning to the end offsets read at the
     start (raw bytes: the caller verifies them). An absent topic is no checkpoints."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **aiokafka_options(settings),
         enable_auto_commit=False,
         group_id=None,
     )
