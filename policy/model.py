@@ -106,6 +106,9 @@ class CategoryPolicy(_Model):
     retention: RetentionPolicy = RetentionPolicy()
     erasure: ErasureEffect = ErasureEffect.DELETE
     erasure_note: str = ""  # for manual: what a person must do
+    # An erasure adds records here (its own log entries, e.g. the registry notifications of a
+    # redaction), so more may remain afterwards than the plan retained.
+    erasure_appends: bool = False
     rectifiable: bool = False  # holds fields a rectification can change
     direct_marketing: bool = False  # objection (Art. 21(2)) / consent withdrawal stops it
     recipients: tuple[str, ...] = ()  # names of the system's recipients that receive it

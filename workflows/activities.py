@@ -22,6 +22,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors.base import Connector, ConnectorError, ConnectorInfo, RateLimited
+from policy.loader import load_policy
+from policy.model import Policy
+from schemas.plan import SystemPlan
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.results import (
     EraseResult,
@@ -165,7 +168,8 @@ class ConnectorActivities:
 
     @activity.defn(name="connector.erase")
     async def erase(self, call: ConnectorCall) -> EraseResult:
-        return await self._run(lambda: self._connector.erase(call.subject, call.today))
+        plan = call.plan or SystemPlan(system=self._connector.name, created_on=call.today)
+        return await self._run(lambda: self._connector.erase(call.subject, plan))
 
     @activity.defn(name="connector.rectify")
     async def rectify(self, call: ConnectorCall) -> RectifyResult:
@@ -200,11 +204,22 @@ class OrchestratorActivities:
     """Store, audit trail and status topic: everything the workflow records about itself."""
 
     def __init__(
-        self, store: RecordStore, publisher: StatusPublisher, connectors: list[ConnectorInfo]
+        self,
+        store: RecordStore,
+        publisher: StatusPublisher,
+        connectors: list[ConnectorInfo],
+        policy: Policy | None = None,
     ) -> None:
         self._store = store
         self._publisher = publisher
         self._connectors = connectors
+        # Loaded once by the worker (DSR_POLICY_FILE); the shipped policy when none is given.
+        self._policy = policy if policy is not None else load_policy(None)
+
+    @activity.defn(name="orchestrator.load_policy")
+    async def load_policy(self) -> Policy:
+        """The effective policy, handed to the workflow (which never reads files itself)."""
+        return self._policy
 
     @activity.defn(name="orchestrator.list_connectors")
     async def list_connectors(self, only: list[str]) -> list[ConnectorInfo]:

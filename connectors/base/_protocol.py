@@ -9,7 +9,6 @@ are typed errors (see `_errors`). Connectors do all I/O; the workflow only passe
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import date
 from typing import ClassVar, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +17,7 @@ from connectors.base._errors import UnsupportedOperation
 from schemas.connectors import Operation
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
+from schemas.plan import SystemPlan
 from schemas.results import (
     EraseResult,
     ExportResult,
@@ -91,10 +91,13 @@ class Connector(ABC):
     async def export(self, subject: SubjectRef, sink: ExportSink) -> ExportResult:
         raise UnsupportedOperation(f"{self.name} does not support export")
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
-        """Delete or anonymise per the policy; keep what must be kept, with reason and until-date.
-
-        `today` comes from the workflow (deterministic), so retention dates are reproducible.
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """Carry out this system's slice of the plan: the `delete` and `anonymise` actions (all
+        the subject's records of the category, or exactly `refs` when given); leave `retain`
+        ones untouched. The connector decides nothing about retention: the policy's planner did
+        (from the facts `locate` reported). A plan whose actions all carry `refs` (a deferred
+        erasure years later) must work without matching the subject, whose identifiers may be
+        gone by then. Idempotent: records already gone count as done.
         """
         raise UnsupportedOperation(f"{self.name} does not support erase")
 

@@ -4,22 +4,13 @@ Settings: `DSR_BILLING_DATABASE_URL` (PostgreSQL via asyncpg, or SQLite via aios
 `DSR_BILLING_STATEMENT_TIMEOUT`, `DSR_BILLING_CONNECT_TIMEOUT`, `DSR_BILLING_POOL_SIZE`.
 """
 
-from connectors.billing._connector import (
-    BOOKKEEPING_LEGAL_BASIS,
-    BOOKKEEPING_YEARS,
-    RECTIFIABLE_FIELDS,
-    BillingConnector,
-    bookkeeping_until,
-    create_billing_engine,
-)
+from connectors.billing._connector import RECTIFIABLE_FIELDS, BillingConnector
+from connectors.billing._engine import create_billing_engine
 from connectors.billing._settings import BillingSettings
 
 __all__ = [
-    "BOOKKEEPING_LEGAL_BASIS",
-    "BOOKKEEPING_YEARS",
     "RECTIFIABLE_FIELDS",
     "BillingConnector",
     "BillingSettings",
-    "bookkeeping_until",
     "create_billing_engine",
 ]

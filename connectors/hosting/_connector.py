@@ -38,7 +38,6 @@ from connectors.base import (
     DataCategory,
     ExportSink,
     Operation,
-    RetentionRule,
     load_settings,
 )
 from connectors.base.matching import normalise_phone, split_changes
@@ -66,8 +65,16 @@ from connectors.hosting._tables import (
 )
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
-from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult, RestrictResult
-from schemas.status import RetainedItem, RetentionReason
+from schemas.plan import PlanAction, SystemPlan
+from schemas.results import (
+    EraseResult,
+    ExportResult,
+    LocateResult,
+    RecordFacts,
+    RectifyResult,
+    RestrictResult,
+)
+from schemas.status import RetainedItem
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = [
@@ -88,10 +95,6 @@ BACKUP_MONTHS = 3
 # Request field -> accounts column.
 RECTIFIABLE_FIELDS = {"name": "owner_name", "email": "email", "phone": "phone"}
 
-_CONTRACT = RetentionRule(reason=RetentionReason.CONTRACT, legal_basis=CONTRACT_LEGAL_BASIS)
-_BACKUP = RetentionRule(
-    reason=RetentionReason.BACKUP_EXPIRY, legal_basis=BACKUP_LEGAL_BASIS, months=BACKUP_MONTHS
-)
 _CATEGORY_NAMES = (
     "account",
     "mailboxes",
@@ -116,6 +119,15 @@ _EVIDENCE_ACCOUNTS = 20  # accounts named in the evidence; more are counted
 def _in_service(row: Row[Any]) -> bool:
     """An active service: active or suspended, and not terminated (no closed_at)."""
     return row.closed_at is None and row.status in _IN_SERVICE_STATUSES
+
+
+def _account_fact(category: str, row: Row[Any], count: int) -> RecordFacts:
+    return RecordFacts(
+        category=category,
+        count=count,
+        refs=(f"account:{row.id}",),
+        contract_active=_in_service(row),
+    )
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -155,7 +167,7 @@ class _CountingSink:
 
 @dataclass
 class _Erasure:
-    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES[:-1], 0))
+    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES, 0))
     kept: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES[:-1], 0))
     kept_accounts: list[str] = field(default_factory=list)
     removed_accounts: list[str] = field(default_factory=list)
@@ -181,25 +193,21 @@ class HostingConnector(Connector):
                 "and phone, plan, status, the domains hosted"
             ),
             purpose="Deliver the hosting service bought (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="mailboxes",
             description="E-mail accounts on the customer's domains: address, quota, created",
             purpose="Deliver the hosting service bought (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="databases",
             description="The account's MySQL databases: name and size",
             purpose="Deliver the hosting service bought (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="ftp_users",
             description="The account's FTP logins and their home paths",
             purpose="Deliver the hosting service bought (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="access_logs",
@@ -213,7 +221,6 @@ class HostingConnector(Connector):
                 "modification time"
             ),
             purpose="Deliver the hosting service bought (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="backups",
@@ -222,7 +229,6 @@ class HostingConnector(Connector):
                 "when taken, when they expire, size"
             ),
             purpose="Restore the service after data loss (contract)",
-            retention=_BACKUP,
         ),
     )
     operations = frozenset(
@@ -373,8 +379,12 @@ class HostingConnector(Connector):
             match = await self._match(conn, subject)
             counts = await self._counts(conn, subject, match)
             learned = [] if match.ambiguity else await self._learned(conn, subject, match)
+            facts = await self._facts(conn, subject, match) if not match.ambiguity else []
         for row in match.accounts:
-            counts["files"] += await self._homes.count_files(row.username)
+            files = await self._homes.count_files(row.username)
+            counts["files"] += files
+            if files and not match.ambiguity:
+                facts.append(_account_fact("files", row, files))
         log.info(
             "hosting locate: %d accounts, ambiguous=%s",
             len(match.rows),
@@ -386,7 +396,39 @@ class HostingConnector(Connector):
             learned=learned,
             ambiguous=match.ambiguity is not None,
             ambiguity_reason=match.ambiguity,
+            facts=facts,
         )
+
+    async def _facts(
+        self, conn: AsyncConnection, subject: SubjectRef, match: Match
+    ) -> list[RecordFacts]:
+        """Per account: whether its service runs (the contract rule); per backup day: when the
+        copies were taken (the 3-month rule). Refs: `account:<id>`, `backup:<id>`."""
+        facts = [_account_fact("account", row, 1) for row in match.accounts]
+        for category, table in _CHILD_TABLES[:3]:
+            if not match.ids:
+                break
+            rows = await conn.execute(
+                select(table.c.account_id, func.count())
+                .where(table.c.account_id.in_(match.ids))
+                .group_by(table.c.account_id)
+            )
+            facts += [_account_fact(category, match.rows[i], int(n)) for i, n in rows]
+        ids = self._backups_of(subject, match)
+        if ids is not None:
+            rows = await conn.execute(
+                select(backups.c.id, backups.c.created_at)
+                .select_from(backups.join(ids, ids.c.id == backups.c.id))
+                .order_by(backups.c.created_at)
+            )
+            by_day: dict[date, list[str]] = {}
+            for backup_id, created_at in rows:
+                by_day.setdefault(_as_date(created_at), []).append(f"backup:{backup_id}")
+            facts += [
+                RecordFacts(category="backups", count=len(refs), refs=tuple(refs), created_on=day)
+                for day, refs in by_day.items()
+            ]
+        return facts
 
     async def _counts(
         self, conn: AsyncConnection, subject: SubjectRef, match: Match
@@ -589,61 +631,59 @@ class HostingConnector(Connector):
 
     # --- erase ----------------------------------------------------------------------------
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
-        return await self._run("erase", lambda: self._erase(subject, today))
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        return await self._run("erase", lambda: self._erase(subject, plan))
 
-    async def _erase(self, subject: SubjectRef, today: date) -> EraseResult:
-        async with self._engine.connect() as conn:
-            match = await self._match(conn, subject)
-        self._refuse_if_ambiguous(match, "erase")
+    async def _erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """The plan's slice: access logs deleted, the accounts it names (closed services)
+        removed with their files, the backup copies it names (past 3 months) deleted from the
+        catalogue; what it retains is not touched."""
         outcome = _Erasure()
-        for account_id in match.ids:
-            await self._erase_account(account_id, outcome)
-        # Backups are never touched: only counted, to say what remains and until when.
-        async with self._engine.connect() as conn:
-            kept_backups = await self._backup_summary(conn, subject, match, today)
-        retained = [
-            RetainedItem(
-                category=category,
-                count=count,
-                reason=RetentionReason.CONTRACT,
-                until=None,
-                legal_basis=CONTRACT_LEGAL_BASIS,
-            )
-            for category, count in outcome.kept.items()
-            if count
-        ]
-        if kept_backups.count:
-            retained.append(
-                RetainedItem(
-                    category="backups",
-                    count=kept_backups.count,
-                    reason=RetentionReason.BACKUP_EXPIRY,
-                    until=kept_backups.latest_expiry,
-                    legal_basis=BACKUP_LEGAL_BASIS,
+        if any(not a.refs for a in plan.actions if a.action is not PlanAction.RETAIN):
+            async with self._engine.connect() as conn:
+                match = await self._match(conn, subject)
+            self._refuse_if_ambiguous(match, "erase")
+            removable = set(plan.refs("account", PlanAction.DELETE))
+            for account_id in match.ids:
+                await self._erase_account(account_id, outcome, plan, removable)
+        else:
+            removable = set(plan.refs("account", PlanAction.DELETE))
+            for ref in sorted(removable):
+                await self._erase_account(
+                    int(ref.removeprefix("account:")), outcome, plan, removable
                 )
-            )
-        if kept_backups.overdue:
-            log.warning(
-                "hosting erase: %d backup copies are past their expiry and still catalogued",
-                kept_backups.overdue,
-            )
+        outcome.deleted["backups"] += await self._delete_backups(
+            plan.refs("backups", PlanAction.DELETE)
+        )
+        retained = plan.retained_items()
         log.info(
-            "hosting erase: %d accounts kept (active service), %d removed, %d records deleted, "
-            "%d retained",
+            "hosting erase: %d accounts kept (active service), %d removed, %d records deleted",
             len(outcome.kept_accounts),
             len(outcome.removed_accounts),
             sum(outcome.deleted.values()),
-            sum(item.count for item in retained),
         )
+        deleted = {k: v for k, v in outcome.deleted.items() if v or k != "backups"}
         return EraseResult(
             system=self.name,
-            deleted=dict(outcome.deleted),
+            deleted=deleted,
             retained=retained,
-            evidence=_evidence(outcome, retained, kept_backups, today),
+            evidence=_evidence(outcome, retained, plan.created_on),
         )
 
-    async def _erase_account(self, account_id: int, outcome: _Erasure) -> None:
+    async def _delete_backups(self, refs: tuple[str, ...]) -> int:
+        ids = [int(r.removeprefix("backup:")) for r in refs if r.startswith("backup:")]
+        deleted = 0
+        async with self._engine.begin() as conn:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                deleted += (
+                    await conn.execute(delete(backups).where(backups.c.id.in_(chunk)))
+                ).rowcount
+        return deleted
+
+    async def _erase_account(
+        self, account_id: int, outcome: _Erasure, plan: SystemPlan, removable: set[str]
+    ) -> None:
         """One account, one transaction. Files go before the rows: if the rows went first and
         the disk failed, a retry could no longer find the home directory to delete."""
         async with self._engine.begin() as conn:
@@ -656,10 +696,13 @@ class HostingConnector(Connector):
             ).one_or_none()
             if row is None:  # gone since the lookup
                 return
-            outcome.deleted["access_logs"] += (
-                await conn.execute(delete(access_logs).where(access_logs.c.account_id == row.id))
-            ).rowcount
-            if _in_service(row):
+            if plan.acts_on("access_logs", PlanAction.DELETE):
+                outcome.deleted["access_logs"] += (
+                    await conn.execute(
+                        delete(access_logs).where(access_logs.c.account_id == row.id)
+                    )
+                ).rowcount
+            if f"account:{row.id}" not in removable:
                 for category, table in _CHILD_TABLES[:3]:
                     outcome.kept[category] += int(
                         (
@@ -791,28 +834,22 @@ def _clean(field_name: str, value: str) -> str | None:
     return " ".join(value.split()) if len(value) <= 200 else None
 
 
-def _evidence(
-    outcome: _Erasure, retained: list[RetainedItem], kept_backups: _Backups, today: date
-) -> str:
-    handled = [f"{name} (kept: active service)" for name in outcome.kept_accounts] + [
+def _evidence(outcome: _Erasure, retained: list[RetainedItem], day: date | None) -> str:
+    when = day.isoformat() if day else "(undated)"
+    handled = [f"{name} (kept per plan)" for name in outcome.kept_accounts] + [
         f"{name} (removed)" for name in outcome.removed_accounts
     ]
-    if not handled and not retained:
-        return f"hosting erase on {today.isoformat()}: no account matched"
+    if not handled and not retained and not outcome.deleted["backups"]:
+        return f"hosting erase on {when}: no account matched"
     named = ", ".join(handled[:_EVIDENCE_ACCOUNTS]) or "none left (removed earlier)"
     if len(handled) > _EVIDENCE_ACCOUNTS:
         named += f" and {len(handled) - _EVIDENCE_ACCOUNTS} more"
     parts = [
-        f"hosting erase on {today.isoformat()}: accounts {named}",
+        f"hosting erase on {when}: accounts {named}",
         "deleted: " + ", ".join(f"{k} {v}" for k, v in outcome.deleted.items()),
         f"home directories deleted: {len(outcome.removed_accounts)}",
     ]
     for item in retained:
         until = f"until {item.until.isoformat()}" if item.until else "while the service is active"
-        parts.append(f"retained: {item.category} {item.count} {until} ({item.legal_basis})")
-    if kept_backups.overdue:
-        parts.append(
-            f"{kept_backups.overdue} backup copies are past their expiry and due for deletion "
-            "by the backup system"
-        )
+        parts.append(f"retained per plan: {item.category} {item.count} {until}")
     return "; ".join(parts)

@@ -32,7 +32,6 @@ from connectors.base import (
     DataCategory,
     ExportSink,
     Operation,
-    RetentionRule,
     load_settings,
 )
 from connectors.base.matching import split_changes
@@ -57,6 +56,7 @@ from connectors.newsletter._records import (
 from connectors.newsletter._settings import NewsletterSettings
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
+from schemas.plan import PlanAction, SystemPlan
 from schemas.results import (
     EraseResult,
     ExportResult,
@@ -149,9 +149,6 @@ class NewsletterConnector(Connector):
                 "address itself"
             ),
             purpose="Never import or mail an erased address again",
-            retention=RetentionRule(
-                reason=RetentionReason.SUPPRESSION, legal_basis=SUPPRESSION_LEGAL_BASIS
-            ),
         ),
     )
     operations = frozenset(
@@ -370,10 +367,14 @@ class NewsletterConnector(Connector):
 
     # --- erase ----------------------------------------------------------------------------
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """The plan deletes the subscriber (with its subscriptions and tracking, which the
+        newsletter system deletes together); the address's keyed hash goes on the blocklist
+        and stays (the policy's suppression rule), so the address is never imported again."""
+        today = plan.created_on or date.min
         match = await self._match(subject, "erase")
         self._refuse_if_ambiguous(match, "erase")
-        subscribers = match.ordered
+        subscribers = match.ordered if plan.acts_on("subscriber", PlanAction.DELETE) else []
         deleted = dict.fromkeys(_DELETED_NAMES, 0)
         erased: list[ApiSubscriber] = []
         if subscribers:

@@ -39,7 +39,6 @@ from connectors.base import (
     ExportSink,
     Operation,
     Recipient,
-    RetentionRule,
     SystemUnavailable,
     load_settings,
 )
@@ -64,15 +63,17 @@ from connectors.registrar._records import (
 from connectors.registrar._settings import RegistrarSettings
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
+from schemas.plan import PlanAction, SystemPlan
 from schemas.results import (
     EraseResult,
     ExportResult,
     LocateResult,
     RecipientNotification,
+    RecordFacts,
     RectifyResult,
     RestrictResult,
 )
-from schemas.status import RetainedItem, RetentionReason
+from schemas.status import RetainedItem
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = ["CONTRACT_LEGAL_BASIS", "RECTIFIABLE_FIELDS", "RegistrarConnector"]
@@ -82,7 +83,6 @@ log = logging.getLogger("connectors.registrar")
 CONTRACT_LEGAL_BASIS = "Avtal (GDPR art. 6.1 b): domain registration"
 RECTIFIABLE_FIELDS = ("name", "email", "phone", "street", "postcode", "city", "country")
 
-_CONTRACT = RetentionRule(reason=RetentionReason.CONTRACT, legal_basis=CONTRACT_LEGAL_BASIS)
 _CATEGORY_NAMES = ("contacts", "domains", "registry_updates")
 _HANDLES_PER_CALL = 100  # the platform's limit of handles per list request
 _EVIDENCE_HANDLES = 20  # handles named in the evidence; more are counted
@@ -155,14 +155,12 @@ class RegistrarConnector(Connector):
             ),
             purpose="Register and keep the customer's domain names (contract); the registries "
             "require the holder's data",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="domains",
             description="Domain registrations the subject holds a role on: name, registry, "
             "status, registration and expiry dates, roles",
             purpose="Register and keep the customer's domain names (contract)",
-            retention=_CONTRACT,
         ),
         DataCategory(
             name="registry_updates",
@@ -170,7 +168,6 @@ class RegistrarConnector(Connector):
             "registry reference, action, names of the fields changed, time (no values)",
             purpose="Keep the registries' copies correct and prove that they were told of "
             "changes (GDPR Art. 19)",
-            retention=_CONTRACT,
         ),
     )
     operations = frozenset(
@@ -355,12 +352,21 @@ class RegistrarConnector(Connector):
         match = await self._match(subject, "locate")
         counts = dict.fromkeys(_CATEGORY_NAMES, 0)
         learned: list[Identifier] = []
+        facts: list[RecordFacts] = []
         if match.contacts:
             counts["contacts"] = len(match.contacts)
-            (counts["domains"], own_domains), counts["registry_updates"] = await run_both(
-                self._domain_summary(match.handles, "locate"),
+            (counts["domains"], own_domains, facts), counts["registry_updates"] = await run_both(
+                self._domain_summary(match, "locate"),
                 self._update_count(match.handles, "locate"),
             )
+            if counts["registry_updates"]:
+                facts.append(
+                    RecordFacts(
+                        category="registry_updates",
+                        count=counts["registry_updates"],
+                        contract_active=any(f.contract_active for f in facts),
+                    )
+                )
             if match.ambiguity is None:
                 learned = await self._learned(subject, match, own_domains)
         log.info(
@@ -375,18 +381,25 @@ class RegistrarConnector(Connector):
             learned=learned,
             ambiguous=match.ambiguity is not None,
             ambiguity_reason=match.ambiguity,
+            facts=facts,
         )
 
-    async def _domain_summary(self, handles: list[str], operation: str) -> tuple[int, list[str]]:
-        """How many domains the handles have roles on, and the names of those they hold
-        (registrant or admin: the subject's own domain names, worth searching elsewhere)."""
+    async def _domain_summary(
+        self, match: Match, operation: str
+    ) -> tuple[int, list[str], list[RecordFacts]]:
+        """How many domains the handles have roles on, the names of those they hold
+        (registrant or admin: the subject's own domain names, worth searching elsewhere), and
+        the facts the policy needs: which contacts and domains serve a running registration,
+        and until when (the latest expiry)."""
         count = 0
         own: list[str] = []
-        async for domain in self._domains(handles, operation):
+        plan = _ErasePlan()
+        async for domain in self._domains(match.handles, operation):
             count += 1
             if any(r.role in _HOLDER_ROLES for r in domain.roles):
                 own.append(domain.name)
-        return count, own
+            _note_domain(plan, domain)
+        return count, own, _facts(match, plan)
 
     async def _learned(
         self, subject: SubjectRef, match: Match, own_domains: list[str]
@@ -459,17 +472,23 @@ class RegistrarConnector(Connector):
 
     # --- erase ----------------------------------------------------------------------------
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """The plan's deletions: lapsed registrations and the contacts on no running one; the
+        contacts the plan keeps (a running registration) are redacted in RDAP/WHOIS."""
+        today = plan.created_on or date.min
         match = await self._match(subject, "erase")
         self._refuse_if_ambiguous(match, "erase")
         deleted = {"contacts": 0, "domains": 0}
         anonymised = {"registry_updates": 0}
         notified: list[RecipientNotification] = []
-        plan = await self._erase_plan(match)
-        for name in plan.lapsed:
+        found = await self._erase_plan(match)  # which records, now
+        if not plan.acts_on("domains", PlanAction.DELETE):
+            found.lapsed = []
+        for name in found.lapsed:
             deleted["domains"] += await self._delete_domain(name)
         gone: list[str] = []
-        for handle in (h for h in match.handles if h not in plan.retained):
+        deletable = plan.acts_on("contacts", PlanAction.DELETE)
+        for handle in (h for h in match.handles if deletable and h not in found.retained):
             change = await self._delete_contact(handle)
             if change is not None:
                 gone.append(handle)
@@ -479,17 +498,17 @@ class RegistrarConnector(Connector):
         if gone:  # their log entries (the deletions' own included) now name nobody
             anonymised["registry_updates"] = await self._update_count(gone, "erase")
         redacted = 0
-        for handle in sorted(plan.retained):
+        for handle in sorted(found.retained if plan.retained else ()):
             change = await self._contact_change(handle, "redact", "erase")
             if change.changed:
                 redacted += 1
                 notified += _notifications(change.registry_updates)
-        retained = await self._retained(plan)
+        retained = plan.retained_items()
         log.info(
             "registrar erase: %d contacts deleted, %d retained (%d redacted), %d domains "
             "deleted, %d registry notifications",
             deleted["contacts"],
-            len(plan.retained),
+            len(found.retained),
             redacted,
             deleted["domains"],
             len(notified),
@@ -509,13 +528,7 @@ class RegistrarConnector(Connector):
         if not match.contacts:
             return plan
         async for domain in self._domains(match.handles, "erase"):
-            if domain.status == "active":
-                plan.active_domains += 1
-                plan.retained.update(r.handle for r in domain.roles)
-                if plan.until is None or domain.expires_at > plan.until:
-                    plan.until = domain.expires_at
-            else:
-                plan.lapsed.append(domain.name)
+            _note_domain(plan, domain)
         return plan
 
     async def _delete_domain(self, name: str) -> int:
@@ -554,39 +567,6 @@ class RegistrarConnector(Connector):
         if change is None:  # deleted since the plan was made
             raise SystemUnavailable(f"registrar: a contact changed during {operation}; retry")
         return change
-
-    async def _retained(self, plan: _ErasePlan) -> list[RetainedItem]:
-        if not plan.retained:
-            return []
-        until = plan.until.date() if plan.until is not None else None
-        updates = await self._update_count(sorted(plan.retained), "erase")
-        retained = [
-            RetainedItem(
-                category="contacts",
-                count=len(plan.retained),
-                reason=RetentionReason.CONTRACT,
-                until=until,
-                legal_basis=CONTRACT_LEGAL_BASIS,
-            ),
-            RetainedItem(
-                category="domains",
-                count=plan.active_domains,
-                reason=RetentionReason.CONTRACT,
-                until=until,
-                legal_basis=CONTRACT_LEGAL_BASIS,
-            ),
-        ]
-        if updates:
-            retained.append(
-                RetainedItem(
-                    category="registry_updates",
-                    count=updates,
-                    reason=RetentionReason.CONTRACT,
-                    until=until,
-                    legal_basis=CONTRACT_LEGAL_BASIS,
-                )
-            )
-        return retained
 
     # --- rectify and restrict -------------------------------------------------------------
 
@@ -706,3 +686,31 @@ def _clean(field_name: str, value: str) -> str | None:
         return value.upper() if len(value) == 2 and value.isalpha() and value.isascii() else None
     limit = 100 if field_name == "city" else 200
     return " ".join(value.split()) if len(value) <= limit else None
+
+
+def _note_domain(plan: _ErasePlan, domain: Domain) -> None:
+    """A running registration keeps its contacts (contract); a lapsed one can go."""
+    if domain.status == "active":
+        plan.active_domains += 1
+        plan.retained.update(r.handle for r in domain.roles)
+        if plan.until is None or domain.expires_at > plan.until:
+            plan.until = domain.expires_at
+    else:
+        plan.lapsed.append(domain.name)
+
+
+def _facts(match: Match, plan: _ErasePlan) -> list[RecordFacts]:
+    """Contacts and domains grouped by whether they serve a running registration (and its
+    latest expiry): what the policy's contract rule needs. No refs: handles and domain names
+    are not opaque, and a contract's end is re-examined, never timed."""
+    until = plan.until.date() if plan.until is not None else None
+    kept = sum(1 for h in match.handles if h in plan.retained)
+    facts = [
+        RecordFacts(category="contacts", count=kept, contract_active=True, contract_end=until),
+        RecordFacts(category="contacts", count=len(match.handles) - kept, contract_active=False),
+        RecordFacts(
+            category="domains", count=plan.active_domains, contract_active=True, contract_end=until
+        ),
+        RecordFacts(category="domains", count=len(plan.lapsed), contract_active=False),
+    ]
+    return [f for f in facts if f.count]

@@ -37,7 +37,6 @@ from connectors.base import (
     DataCategory,
     ExportSink,
     Operation,
-    RetentionRule,
     load_settings,
 )
 from connectors.base.matching import normalise_email, normalise_phone, split_changes
@@ -60,8 +59,8 @@ from connectors.support._redaction import Redactor
 from connectors.support._settings import SupportSettings
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
-from schemas.results import EraseResult, ExportResult, LocateResult, RectifyResult
-from schemas.status import RetainedItem, RetentionReason
+from schemas.plan import PlanAction, SystemPlan
+from schemas.results import EraseResult, ExportResult, LocateResult, RecordFacts, RectifyResult
 from schemas.subject import SubjectRef
 
 __all__ = ["CATEGORY_NAMES", "LEGAL_HOLD_BASIS", "RECTIFIABLE_FIELDS", "SupportConnector"]
@@ -70,7 +69,6 @@ log = logging.getLogger("connectors.support")
 
 LEGAL_HOLD_BASIS = "Rättslig förpliktelse / rättsliga anspråk (GDPR art. 17.3 e)"
 RECTIFIABLE_FIELDS = ("name", "email", "phone")
-_LEGAL_HOLD = RetentionRule(reason=RetentionReason.LEGAL_CLAIM, legal_basis=LEGAL_HOLD_BASIS)
 
 
 async def _write(sink: ExportSink, category: str, record: dict[str, object]) -> None:
@@ -106,7 +104,6 @@ class SupportConnector(Connector):
                 "tickets under legal hold (e.g. billing disputes) are kept, redacted"
             ),
             purpose="Support on the services bought (contract); legal claims (legal obligation)",
-            retention=_LEGAL_HOLD,
         ),
         DataCategory(
             name="comments",
@@ -115,13 +112,11 @@ class SupportConnector(Connector):
                 "replies and internal notes, as written (they can hold any personal data)"
             ),
             purpose="Support on the services bought (contract); legal claims (legal obligation)",
-            retention=_LEGAL_HOLD,
         ),
         DataCategory(
             name="attachments",
             description="Files attached to ticket comments: name, type, size and link",
             purpose="Support on the services bought (contract); legal claims (legal obligation)",
-            retention=_LEGAL_HOLD,
         ),
         DataCategory(
             name="call_recordings",
@@ -209,12 +204,19 @@ class SupportConnector(Connector):
         counts = dict.fromkeys(CATEGORY_NAMES, 0)
         counts["user"] = len(match.users)
 
+        held = dict.fromkeys(("tickets", "comments", "attachments"), 0)
+
         async def tickets() -> None:
             async for page in _tickets(desk, match):
                 counts["tickets"] += len(page)
-                for _, comments in await desk.with_comments(page):
+                for ticket, comments in await desk.with_comments(page):
+                    attachments = sum(len(c.attachments) for c in comments)
                     counts["comments"] += len(comments)
-                    counts["attachments"] += sum(len(c.attachments) for c in comments)
+                    counts["attachments"] += attachments
+                    if ticket.legal_hold:
+                        held["tickets"] += 1
+                        held["comments"] += len(comments)
+                        held["attachments"] += attachments
 
         async def activity(user: ApiUser) -> None:
             calls, ratings = await asyncio.gather(desk.count_calls(user), desk.count_ratings(user))
@@ -239,6 +241,7 @@ class SupportConnector(Connector):
             learned=learned,
             ambiguous=match.ambiguity is not None,
             ambiguity_reason=match.ambiguity,
+            facts=_hold_facts(counts, held),
         )
 
     # --- export ---------------------------------------------------------------------------
@@ -280,11 +283,14 @@ class SupportConnector(Connector):
 
     # --- erase ----------------------------------------------------------------------------
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """The plan deletes the user with the tickets not on legal hold; tickets on hold (the
+        plan retains them) are kept, with the subject's data redacted from their comments."""
+        today = plan.created_on or date.min
         desk = self._desk("erase")
         match = await match_subject(desk, subject)
         _refuse_if_ambiguous(match, "erase")
-        users = match.ordered
+        users = match.ordered if plan.acts_on("user", PlanAction.DELETE) else []
         redactor = Redactor(
             subject,
             names=[u.name for u in users],
@@ -296,17 +302,7 @@ class SupportConnector(Connector):
             await erasure.erase_user(user)
         async for page in desk.filed(match.customer_numbers, set(match.users)):
             await erasure.settle(page, file_as=None)
-        retained = [
-            RetainedItem(
-                category=category,
-                count=count,
-                reason=RetentionReason.LEGAL_CLAIM,
-                until=None,  # as long as the claim: the hold is lifted by hand
-                legal_basis=LEGAL_HOLD_BASIS,
-            )
-            for category, count in erasure.kept.items()
-            if count
-        ]
+        retained = plan.retained_items()
         log.info(
             "support erase: %d users, %d records deleted, %d comments redacted, %d tickets kept",
             len(users),
@@ -376,3 +372,14 @@ def _clean(field_name: str, value: str) -> str | None:
     if field_name == "phone":
         return normalise_phone(value)
     return " ".join(value.split()) if len(value) <= 200 else None
+
+
+def _hold_facts(counts: dict[str, int], held: dict[str, int]) -> list[RecordFacts]:
+    """Tickets and their conversation split by legal hold: what the policy's rule needs."""
+    facts: list[RecordFacts] = []
+    for category, on_hold in held.items():
+        facts += [
+            RecordFacts(category=category, count=on_hold, legal_hold=True),
+            RecordFacts(category=category, count=counts[category] - on_hold),
+        ]
+    return [f for f in facts if f.count]

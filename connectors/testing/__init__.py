@@ -21,7 +21,7 @@ from connectors.testing._support import (
 )
 
 if TYPE_CHECKING:
-    from connectors.testing.contract import ConnectorContract
+    from connectors.testing.contract import ConnectorContract, erase_planned, planned_erasure
 
 __all__ = [
     "ConnectorContract",
@@ -29,15 +29,17 @@ __all__ = [
     "RecordingSink",
     "dead_tcp_address",
     "discover",
+    "erase_planned",
     "exception_text",
     "leaked_values",
     "personal_values",
+    "planned_erasure",
 ]
 
 
 def __getattr__(name: str) -> object:
-    if name == "ConnectorContract":
-        from connectors.testing.contract import ConnectorContract
+    if name in ("ConnectorContract", "erase_planned", "planned_erasure"):
+        from connectors.testing import contract
 
-        return ConnectorContract
+        return getattr(contract, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

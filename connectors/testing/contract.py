@@ -41,7 +41,6 @@ from connectors.base import (
     AuthenticationError,
     Connector,
     Operation,
-    RetentionRule,
     SystemUnavailable,
     describe,
 )
@@ -53,10 +52,14 @@ from connectors.testing._support import (
     leaked_values,
     personal_values,
 )
-from schemas.events import FieldChange
+from policy.loader import load_policy
+from policy.model import Policy
+from policy.planner import plan_request
+from policy.verification import leftovers
+from schemas.events import FieldChange, RequestKind
 from schemas.identifiers import IdentifierType
+from schemas.plan import Plan, PlanAction, PlannedAction, SystemPlan
 from schemas.results import EraseResult
-from schemas.status import RetentionReason
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = ["ConnectorContract"]
@@ -83,14 +86,40 @@ def _assert_clean(text: str, subject: SubjectRef, what: str, *, allow_references
     assert not leaked, f"{what} contains {len(leaked)} of the subject's personal values"
 
 
-def _check_rule(category: str, rule: RetentionRule) -> None:
-    assert rule.legal_basis.strip(), f"retention of {category!r} needs a legal basis"
-    for value in (rule.years_after_financial_year, rule.months):
-        assert value is None or value > 0, f"retention period of {category!r} must be positive"
-    if rule.reason is RetentionReason.BOOKKEEPING:
-        assert rule.years_after_financial_year, f"bookkeeping retention of {category!r} needs years"
-    if rule.reason is RetentionReason.BACKUP_EXPIRY:
-        assert rule.months, f"backup retention of {category!r} needs months"
+def _erase_everything(connector: Connector, today: date) -> SystemPlan:
+    """A plan deleting every category by subject (for the refusal and outage tests)."""
+    return SystemPlan(
+        system=connector.name,
+        created_on=today,
+        actions=tuple(
+            PlannedAction(system=connector.name, category=c.name, action=PlanAction.DELETE)
+            for c in connector.categories
+        ),
+    )
+
+
+async def planned_erasure(
+    connector: Connector, subject: SubjectRef, today: date, policy: Policy | None = None
+) -> SystemPlan:
+    """The connector's slice of an erasure plan, as the workflow makes it: locate (facts),
+    then the policy's planner (the shipped policy unless another is given)."""
+    located = await connector.locate(subject)
+    plan: Plan = plan_request(
+        policy or load_policy(None),
+        RequestKind.ERASURE,
+        {connector.name: located},
+        today,
+        {connector.name: connector.operations},
+    )
+    system_plan: SystemPlan = plan.for_system(connector.name)
+    return system_plan
+
+
+async def erase_planned(
+    connector: Connector, subject: SubjectRef, today: date, policy: Policy | None = None
+) -> EraseResult:
+    """Plan the erasure as the workflow would, then let the connector carry it out."""
+    return await connector.erase(subject, await planned_erasure(connector, subject, today, policy))
 
 
 class ConnectorContract:
@@ -154,8 +183,6 @@ class ConnectorContract:
             assert _NAME.match(category.name), f"bad category name {category.name!r}"
             assert category.description.strip(), f"{category.name!r} needs a description"
             assert category.purpose.strip(), f"{category.name!r} needs a purpose"
-            if category.retention is not None:
-                _check_rule(category.name, category.retention)
         assert Operation.LOCATE in cls.operations, "every connector must support locate"
         for operation in cls.operations:
             implementation = getattr(cls, operation.value, None)
@@ -232,13 +259,21 @@ class ConnectorContract:
 
     # --- erase ----------------------------------------------------------------------------
 
+    async def test_policy_covers_every_category(self, connector: Connector) -> None:
+        policy = load_policy(None)
+        missing = [
+            c.name for c in connector.categories if not policy.covers(connector.name, c.name)
+        ]
+        assert not missing, f"policy/default.yaml does not cover {connector.name}: {missing}"
+
     async def test_erase_leaves_only_retained_data(
         self, connector: Connector, known_subject: KnownSubject, erase_today: date
     ) -> None:
         if Operation.ERASE not in connector.operations:
             pytest.skip("connector does not erase")
         subject = await discover(connector, known_subject.subject)
-        result = await connector.erase(subject, erase_today)
+        plan = await planned_erasure(connector, subject, erase_today)
+        result = await connector.erase(subject, plan)
         declared = {c.name for c in connector.categories}
         assert result.system == connector.name
         assert set(result.deleted) | set(result.anonymised) <= declared
@@ -247,11 +282,8 @@ class ConnectorContract:
         _assert_clean(result.evidence, subject, "erase evidence", allow_references=True)
         after = await connector.locate(subject)
         assert not after.ambiguous
-        retained = {item.category: item.count for item in result.retained}
-        for category, count in _positive(after.counts).items():
-            rule = type(connector).category(category).retention
-            assert rule is not None, f"{category!r} still holds records after erase, no retention"
-            assert retained.get(category) == count, f"{category!r}: remaining != retained count"
+        problems = leftovers(load_policy(None), plan, after)
+        assert not problems, "after erase: " + "; ".join(problems)
 
     async def test_erase_is_idempotent(
         self, connector: Connector, known_subject: KnownSubject, erase_today: date
@@ -259,11 +291,11 @@ class ConnectorContract:
         if Operation.ERASE not in connector.operations:
             pytest.skip("connector does not erase")
         subject = await discover(connector, known_subject.subject)
-        first = await connector.erase(subject, erase_today)
-        second = await connector.erase(subject, erase_today)
+        plan = await planned_erasure(connector, subject, erase_today)
+        await connector.erase(subject, plan)
+        second = await connector.erase(subject, plan)
         assert sum(second.deleted.values()) == 0, "a second erase must delete nothing"
         assert sum(second.anonymised.values()) == 0, "a second erase must anonymise nothing"
-        assert _retained_key(second) == _retained_key(first), "retained items must not change"
 
     async def test_retained_items_are_explained(
         self, connector: Connector, known_subject: KnownSubject, erase_today: date
@@ -271,19 +303,17 @@ class ConnectorContract:
         if Operation.ERASE not in connector.operations:
             pytest.skip("connector does not erase")
         subject = await discover(connector, known_subject.subject)
-        result = await connector.erase(subject, erase_today)
-        for item in result.retained:
-            try:
-                rule = type(connector).category(item.category).retention
-            except KeyError:
-                pytest.fail(f"retained category {item.category!r} is not declared")
-            assert rule is not None, f"{item.category!r} is retained but declares no retention"
-            assert item.reason is rule.reason
-            assert item.legal_basis.strip(), "a retained item needs its legal basis"
-            assert item.count > 0, "retained items list only what is kept"
-            if rule.years_after_financial_year is not None or rule.months is not None:
-                assert item.until is not None, f"{item.category!r} is kept for a period: until?"
-                assert item.until >= erase_today, "retention that has ended must be erased"
+        plan = await planned_erasure(connector, subject, erase_today)
+        await connector.erase(subject, plan)
+        policy = load_policy(None)
+        for action in plan.retained:
+            rule = policy.category(connector.name, action.category).retention
+            assert action.reason is rule.reason
+            assert action.legal_basis.strip(), "a retained item needs its legal basis"
+            assert action.count > 0, "retained items list only what is kept"
+            if rule.years is not None or rule.months is not None:
+                assert action.until is not None, f"{action.category!r} is kept for a period"
+                assert action.until >= erase_today, "retention that has ended must be erased"
 
     # --- rectify and restrict -------------------------------------------------------------
 
@@ -355,7 +385,7 @@ class ConnectorContract:
         assert result.learned == [], "never pass on identifiers of somebody else"
         if Operation.ERASE in connector.operations:
             with pytest.raises(AmbiguousSubject) as erase_error:
-                await connector.erase(ambiguous_subject, erase_today)
+                await connector.erase(ambiguous_subject, _erase_everything(connector, erase_today))
             assert not erase_error.value.retryable
             _assert_clean(
                 exception_text(erase_error.value),
@@ -388,7 +418,9 @@ class ConnectorContract:
         )
         if Operation.ERASE in unreachable_connector.operations:
             with pytest.raises(SystemUnavailable):
-                await unreachable_connector.erase(known_subject.subject, erase_today)
+                await unreachable_connector.erase(
+                    known_subject.subject, _erase_everything(unreachable_connector, erase_today)
+                )
 
     async def test_bad_credentials_are_a_permanent_typed_error(
         self, bad_credentials_connector: Connector | None, known_subject: KnownSubject

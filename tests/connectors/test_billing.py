@@ -35,22 +35,20 @@ from connectors.base import (
     PermanentError,
     SystemUnavailable,
 )
-from connectors.billing import (
-    BOOKKEEPING_LEGAL_BASIS,
-    BillingConnector,
-    bookkeeping_until,
-)
-from connectors.billing._connector import _lookup
+from connectors.billing import BillingConnector
 from connectors.billing._errors import classify
+from connectors.billing._matching import lookup as _lookup
 from connectors.testing import (
     ConnectorContract,
     KnownSubject,
     RecordingSink,
     dead_tcp_address,
     discover,
+    erase_planned,
     leaked_values,
     personal_values,
 )
+from policy.retention import bookkeeping_until
 from sandbox.billing import (
     SeededCustomer,
     seed_billing,
@@ -261,13 +259,6 @@ def _query(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
 _persons = _customers(_plain_person)
 
 
-def test_bookkeeping_until_is_the_end_of_the_seventh_following_year() -> None:
-    assert bookkeeping_until(date(2024, 12, 31)) == date(2031, 12, 31)
-    assert bookkeeping_until(date(2019, 12, 31)) == date(2026, 12, 31)
-    # a broken financial year: 7 years after the calendar year in which it ended
-    assert bookkeeping_until(date(2024, 6, 30)) == date(2031, 12, 31)
-
-
 async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     billing: BillingConnector, billing_url: str
 ) -> None:
@@ -283,22 +274,27 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     customer_id = seeded.customer.index + 1
 
     subject = await discover(billing, _by_email(seeded.customer))
-    result = await billing.erase(subject, TODAY)
+    result = await erase_planned(billing, subject, TODAY)
 
     assert result.deleted["invoices"] == len(expired)
     assert result.deleted["payments"] == sum(len(i.payments) for i in expired)
     assert result.deleted["card_tokens"] == len(seeded.activity.card_tokens)
     assert result.deleted["login_sessions"] == len(seeded.activity.login_sessions)
     assert result.anonymised == {"contact": 1}
-    retained = {item.category: item for item in result.retained}
-    latest = bookkeeping_until(max(i.financial_year_end for i in kept))
-    assert retained["invoices"].count == len(kept)
-    assert retained["invoices"].until == latest
-    assert retained["invoices"].reason is RetentionReason.BOOKKEEPING
-    assert retained["invoices"].legal_basis == BOOKKEEPING_LEGAL_BASIS
+    # Per record: each financial year's vouchers are kept until that year's own end date.
+    invoices = [item for item in result.retained if item.category == "invoices"]
+    assert sum(item.count for item in invoices) == len(kept)
+    assert {item.until for item in invoices} == {
+        bookkeeping_until(i.financial_year_end, 7) for i in kept
+    }
+    assert all(item.reason is RetentionReason.BOOKKEEPING for item in invoices)
+    assert all(item.legal_basis == "Bokföringslagen (1999:1078) 7 kap. 2 §" for item in invoices)
+    payments = [item for item in result.retained if item.category == "payments"]
     paid = [i for i in kept if i.payments]
-    assert retained["payments"].count == sum(len(i.payments) for i in kept)
-    assert retained["payments"].until == bookkeeping_until(max(i.financial_year_end for i in paid))
+    assert sum(item.count for item in payments) == sum(len(i.payments) for i in kept)
+    assert {item.until for item in payments} == {
+        bookkeeping_until(i.financial_year_end, 7) for i in paid
+    }
     assert seeded.customer.customer_number in result.evidence
 
     # The database: old vouchers gone with their lines, kept ones untouched, the row anonymised.
@@ -336,7 +332,7 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
 async def test_erase_after_all_retention_ended_keeps_nothing(billing: BillingConnector) -> None:
     seeded = next(_persons)
     subject = await discover(billing, _by_email(seeded.customer))
-    result = await billing.erase(subject, date(2040, 1, 1))
+    result = await erase_planned(billing, subject, date(2040, 1, 1))
     assert result.retained == []
     assert result.deleted["invoices"] == len(seeded.activity.invoices)
     assert result.deleted["payments"] == seeded.activity.payments
@@ -363,7 +359,7 @@ async def test_same_person_with_two_emails_is_one_subject(billing: BillingConnec
     expected = {k: one.counts[k] + two.counts[k] for k in located.counts}
     assert located.counts == expected
 
-    result = await billing.erase(subject, TODAY)
+    result = await erase_planned(billing, subject, TODAY)
     assert result.anonymised == {"contact": 2}
     assert first.customer_number in result.evidence
     assert second.customer_number in result.evidence
@@ -393,7 +389,7 @@ async def test_shared_email_is_ambiguous_and_refused(
     assert located.learned == []
     assert located.counts["contact"] == 2
     for operation in (
-        billing.erase(subject, TODAY),
+        erase_planned(billing, subject, TODAY),
         billing.export(subject, RecordingSink()),
         billing.rectify(subject, [FieldChange(field="city", value="Kiruna")]),
         billing.restrict(subject),
@@ -415,7 +411,7 @@ async def test_shared_email_is_ambiguous_and_refused(
     own = await billing.locate(by_pnr)
     assert not own.ambiguous
     assert IdentifierType.EMAIL not in {i.type for i in own.learned}
-    result = await billing.erase(await discover(billing, by_pnr), TODAY)
+    result = await erase_planned(billing, await discover(billing, by_pnr), TODAY)
     assert result.anonymised == {"contact": 1}
     other = _ref((IdentifierType.PERSONAL_IDENTITY_NUMBER, str(second.personal_identity_number)))
     assert (await billing.locate(other)).counts["contact"] == 1
@@ -544,7 +540,7 @@ async def test_export_records(billing: BillingConnector) -> None:
     first = sink.records["invoices"][0]
     invoice = seeded.activity.invoices[0]
     assert first["issued_on"] == invoice.issued_on.isoformat()
-    assert first["kept_until"] == bookkeeping_until(invoice.financial_year_end).isoformat()
+    assert first["financial_year_end"] == invoice.financial_year_end.isoformat()
     assert first["total_ore"] == invoice.total_ore
     assert first["total"] == f"{invoice.total_ore // 100}.{invoice.total_ore % 100:02d}"
     assert isinstance(first["lines"], list)
@@ -574,7 +570,7 @@ async def test_no_personal_data_in_logs(
         full = await discover(billing, subject)
         await billing.export(full, RecordingSink())
         await billing.rectify(full, [FieldChange(field="city", value="Visby")])
-        await billing.erase(full, TODAY)
+        await erase_planned(billing, full, TODAY)
     assert caplog.records, "the connector logs what it did"
     leaks = len(leaked_values(caplog.text, personal_values(full)))
     assert leaks == 0, "log lines hold personal data"

@@ -15,12 +15,13 @@ from sqlalchemy import insert, select
 
 from connectors.base import SystemUnavailable
 from connectors.billing import BillingConnector
-from connectors.billing._connector import _Match
+from connectors.billing._matching import Match as _Match
 from connectors.billing._tables import login_sessions
 from connectors.testing import ConnectorContract, KnownSubject, RecordingSink
 from sandbox.billing import seed_billing, seeded_customer
 from sandbox.people import generate_customers
 from schemas.identifiers import IdentifierType
+from schemas.plan import SystemPlan
 from schemas.results import EraseResult, LocateResult
 from schemas.subject import Identifier, SubjectRef
 
@@ -60,15 +61,20 @@ class _ErasesAmbiguous(BillingConnector):
         return None
 
 
-class _IgnoresToday(BillingConnector):
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
-        return await super().erase(subject, date(2026, 1, 1))
+class _IgnoresThePlan(BillingConnector):
+    """Keeps the invoices the plan says to delete (it grades retention by itself)."""
+
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        kept = tuple(
+            a for a in plan.actions if not (a.category == "invoices" and a.action == "delete")
+        )
+        return await super().erase(subject, plan.model_copy(update={"actions": kept}))
 
 
 class _KeepsLogins(BillingConnector):
     """Erases, then puts the subject's login sessions back."""
 
-    async def erase(self, subject: SubjectRef, today: date) -> EraseResult:
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
         async with self._engine.connect() as conn:
             match = await self._match(conn, subject)
             rows = (
@@ -77,7 +83,7 @@ class _KeepsLogins(BillingConnector):
                 )
             ).mappings()
             saved = [dict(row) for row in rows]
-        result = await super().erase(subject, today)
+        result = await super().erase(subject, plan)
         async with self._engine.begin() as conn:
             await conn.execute(insert(login_sessions), saved)
         return result
@@ -117,10 +123,10 @@ async def test_kit_fails_a_connector_that_erases_an_ambiguous_subject(make: Any)
 
 
 async def test_kit_fails_a_connector_that_keeps_data_past_retention(make: Any) -> None:
-    # Asked to erase in 2040, it erases as if in 2026: invoices kept "until" a past date.
-    with pytest.raises(AssertionError, match="retention that has ended"):
-        await ConnectorContract().test_retained_items_are_explained(
-            make(_IgnoresToday), _known(), date(2040, 1, 1)
+    # Asked to erase in 2040, when every voucher's retention has ended, it keeps the invoices.
+    with pytest.raises(AssertionError, match=r"invoices: .* remain, the plan retains 0"):
+        await ConnectorContract().test_erase_leaves_only_retained_data(
+            make(_IgnoresThePlan), _known(), date(2040, 1, 1)
         )
 
 
@@ -128,7 +134,7 @@ async def test_kit_fails_a_connector_that_leaves_unretained_data(make: Any) -> N
     known = _known()
     while not known.expected_counts["login_sessions"]:
         known = _known()
-    with pytest.raises(AssertionError, match="'login_sessions' still holds records"):
+    with pytest.raises(AssertionError, match=r"login_sessions: .* remain, the plan retains 0"):
         await ConnectorContract().test_erase_leaves_only_retained_data(
             make(_KeepsLogins), known, TODAY
         )

@@ -50,6 +50,7 @@ from connectors.testing import (
     RecordingSink,
     dead_tcp_address,
     discover,
+    erase_planned,
     leaked_values,
     personal_values,
 )
@@ -330,7 +331,7 @@ async def test_erase_keeps_an_active_service_and_deletes_its_access_log(
     files_before = _disk_files(home)
 
     subject = await discover(hosting, _by_email(seeded))
-    result = await hosting.erase(subject, TODAY)
+    result = await erase_planned(hosting, subject, TODAY)
 
     assert result.deleted["access_logs"] == len(account.access_logs)
     assert result.deleted["account"] == 0
@@ -369,7 +370,7 @@ async def test_erase_of_a_terminated_account_deletes_rows_and_home_directory(
     assert len(backups_before) == len(account.backups)
 
     subject = await discover(hosting, _by_email(seeded, name=False))
-    result = await hosting.erase(subject, TODAY)
+    result = await erase_planned(hosting, subject, TODAY)
 
     assert result.deleted == {
         "account": 1,
@@ -390,17 +391,18 @@ async def test_erase_of_a_terminated_account_deletes_rows_and_home_directory(
         site, "SELECT * FROM backups WHERE username = ? ORDER BY id", account.username
     )
     assert backups_after == backups_before
-    (kept,) = result.retained
-    assert kept.category == "backups"
-    assert kept.count == len(account.backups)
-    assert kept.reason is RetentionReason.BACKUP_EXPIRY
-    assert kept.legal_basis == BACKUP_LEGAL_BASIS
-    assert kept.until == seeded.backups_until
-    assert kept.until == max(b.expires_at for b in account.backups).date()
+    kept = result.retained
+    assert {item.category for item in kept} == {"backups"}
+    assert sum(item.count for item in kept) == len(account.backups)
+    assert all(item.reason is RetentionReason.BACKUP_EXPIRY for item in kept)
+    assert all(item.legal_basis == BACKUP_LEGAL_BASIS for item in kept)
+    latest = max(item.until for item in kept if item.until is not None)
+    assert latest == seeded.backups_until
+    assert latest == max(b.expires_at for b in account.backups).date()
     # What remains is exactly what was reported retained; a second erase changes nothing.
     after = await hosting.locate(subject)
     assert {k: v for k, v in after.counts.items() if v} == {"backups": len(account.backups)}
-    again = await hosting.erase(subject, TODAY)
+    again = await erase_planned(hosting, subject, TODAY)
     assert sum(again.deleted.values()) == 0
     assert again.retained == result.retained
 
@@ -412,12 +414,15 @@ async def test_backups_of_an_active_account_are_kept_until_the_last_expires(
     account = seeded.account
     assert account is not None
     before = _query(site, "SELECT * FROM backups WHERE username = ? ORDER BY id", account.username)
-    result = await hosting.erase(await discover(hosting, _by_email(seeded)), TODAY)
-    kept = next(item for item in result.retained if item.category == "backups")
-    assert kept.count == 13  # weekly over the last three months
+    result = await erase_planned(hosting, await discover(hosting, _by_email(seeded)), TODAY)
+    # Per record: each weekly copy is kept until 3 months after it was taken.
+    kept = [item for item in result.retained if item.category == "backups"]
+    assert sum(item.count for item in kept) == 13  # weekly over the last three months
+    assert len({item.until for item in kept}) == 13
     # The newest backup was taken on the reference date: it expires three months later.
-    assert kept.until == REFERENCE_DATE.replace(year=2027, month=2)
-    assert kept.until == seeded.backups_until
+    latest = max(item.until for item in kept if item.until is not None)
+    assert latest == REFERENCE_DATE.replace(year=2027, month=2)
+    assert latest == seeded.backups_until
     after = _query(site, "SELECT * FROM backups WHERE username = ? ORDER BY id", account.username)
     assert after == before
 
@@ -454,7 +459,7 @@ async def test_a_shared_address_is_ambiguous_and_refused(hosting: HostingConnect
     assert result.ambiguity_reason == "email matches accounts of 2 different owners"
     assert result.learned == []
     with pytest.raises(AmbiguousSubject):
-        await hosting.erase(shared, TODAY)
+        await erase_planned(hosting, shared, TODAY)
     with pytest.raises(AmbiguousSubject):
         await hosting.rectify(shared, [FieldChange(field="phone", value="0701234567")])
     with pytest.raises(AmbiguousSubject):
@@ -598,7 +603,7 @@ async def test_no_personal_data_in_logs(
         full = await discover(hosting, _by_email(seeded))
         await hosting.export(full, RecordingSink())
         await hosting.rectify(full, [FieldChange(field="phone", value="0709876543")])
-        await hosting.erase(full, TODAY)
+        await erase_planned(hosting, full, TODAY)
     assert caplog.records, "the connector logs what it did"
     leaks = len(leaked_values(caplog.text, personal_values(full)))
     assert leaks == 0, "log lines hold personal data"
@@ -614,7 +619,9 @@ async def test_symbolic_links_are_removed_not_followed(
     outside.write_text("not the customer's")
     home = site.home_root / account.username
     (home / "public_html" / "link.txt").symlink_to(outside)
-    result = await hosting.erase(await discover(hosting, _by_email(seeded, name=False)), TODAY)
+    result = await erase_planned(
+        hosting, await discover(hosting, _by_email(seeded, name=False)), TODAY
+    )
     assert result.deleted["files"] == len(account.files) + 1
     assert not home.exists()
     assert outside.read_text() == "not the customer's"

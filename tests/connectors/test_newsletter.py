@@ -41,6 +41,7 @@ from connectors.testing import (
     RecordingSink,
     dead_tcp_address,
     discover,
+    erase_planned,
     exception_text,
     leaked_values,
     personal_values,
@@ -249,7 +250,7 @@ async def test_erasure_keeps_only_the_blocklist_hash_and_refuses_reimport(
     customer = seeded.customer
     subject = await discover(newsletter, _by_email(customer))
 
-    result = await newsletter.erase(subject, TODAY)
+    result = await erase_planned(newsletter, subject, TODAY)
 
     assert result.deleted == {k: v for k, v in seeded.counts.items() if k != "blocklist"}, (
         "every subscriber record is deleted"
@@ -288,7 +289,7 @@ async def test_erasure_deletes_the_tracking(
         before = _rows(newsletter_sandbox, _BY_SUBSCRIBER[table], subscriber_id)
         assert before[0][0] > 0, table
 
-    await newsletter.erase(await discover(newsletter, _by_email(seeded.customer)), TODAY)
+    await erase_planned(newsletter, await discover(newsletter, _by_email(seeded.customer)), TODAY)
 
     for table in _BY_SUBSCRIBER:
         after = _rows(newsletter_sandbox, _BY_SUBSCRIBER[table], subscriber_id)
@@ -452,7 +453,7 @@ async def test_person_with_two_addresses_is_one_subject(newsletter: NewsletterCo
     )
     assert rectified.rejected_fields == ["email"], "one address cannot replace two"
 
-    result = await newsletter.erase(subject, TODAY)
+    result = await erase_planned(newsletter, subject, TODAY)
     assert result.deleted["subscriber"] == 2
     assert [(i.category, i.count) for i in result.retained] == [("blocklist", 2)]
 
@@ -538,7 +539,7 @@ async def test_no_personal_data_in_logs(
         await newsletter.export(subject, RecordingSink())
         await newsletter.rectify(subject, [FieldChange(field="name", value=seeded.customer.name)])
         await newsletter.unsubscribe(subject)
-        await newsletter.erase(subject, TODAY)
+        await erase_planned(newsletter, subject, TODAY)
     assert any(r.name == "httpx" for r in caplog.records), "httpx logs every request"
     assert any(r.name == "connectors.newsletter" for r in caplog.records)
     values = [*personal_values(subject), seeded.customer.email.replace("@", "%40")]

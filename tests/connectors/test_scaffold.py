@@ -68,7 +68,7 @@ def _project(root: Path) -> Path:
     shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
     for package in ("base", "testing", "billing"):
         (root / "connectors" / package).symlink_to(REPO / "connectors" / package)
-    for package in ("schemas", "orchestrator", "sandbox"):
+    for package in ("schemas", "policy", "orchestrator", "devstack", "sandbox"):
         (root / package).symlink_to(REPO / package)
     return root
 

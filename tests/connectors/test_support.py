@@ -36,6 +36,7 @@ from connectors.testing import (
     RecordingSink,
     dead_tcp_address,
     discover,
+    erase_planned,
     exception_text,
     leaked_values,
     personal_values,
@@ -249,7 +250,7 @@ async def test_legal_hold_tickets_are_kept_redacted_and_the_rest_erased(
         "SELECT id FROM users WHERE external_id = ?", customer.customer_number
     )
 
-    result = await support.erase(subject, TODAY)
+    result = await erase_planned(support, subject, TODAY)
 
     counts = seeded.counts
     kept_comments = sum(len(t.comments) for t in held)
@@ -304,7 +305,7 @@ async def test_legal_hold_tickets_are_kept_redacted_and_the_rest_erased(
     # Found again by the customer number, and a second erasure changes nothing.
     after = await support.locate(subject)
     assert after.counts["user"] == 0 and after.counts["tickets"] == len(held)
-    again = await support.erase(subject, TODAY)
+    again = await erase_planned(support, subject, TODAY)
     assert sum(again.deleted.values()) == 0 and again.anonymised == {"comments": 0}
     assert sorted((i.category, i.count) for i in again.retained) == sorted(
         (i.category, i.count) for i in result.retained
@@ -321,7 +322,7 @@ async def test_call_recordings_are_deleted(support: SupportConnector, desk: _Des
         (seeded.counts["call_recordings"],)
     ]
     subject = await discover(support, _by_email(customer))
-    result = await support.erase(subject, TODAY)
+    result = await erase_planned(support, subject, TODAY)
     assert result.deleted["call_recordings"] == seeded.counts["call_recordings"]
     assert desk.query("SELECT count(*) FROM calls WHERE user_id = ?", user_id) == [(0,)]
 
@@ -331,7 +332,7 @@ async def test_a_lifted_hold_lets_a_later_erasure_delete_the_ticket(
 ) -> None:
     seeded = _take(_on_hold)
     subject = _everything(seeded.customer)
-    first = await support.erase(subject, TODAY)
+    first = await erase_planned(support, subject, TODAY)
     kept = {i.category: i.count for i in first.retained}
     assert kept["tickets"] == len(seeded.activity.legal_hold_tickets)
     # The dispute is settled: the support team removes the tag.
@@ -340,7 +341,7 @@ async def test_a_lifted_hold_lets_a_later_erasure_delete_the_ticket(
             "UPDATE tickets SET tags = 'faktura' WHERE external_id = ?",
             (seeded.customer.customer_number,),
         )
-    second = await support.erase(subject, TODAY)
+    second = await erase_planned(support, subject, TODAY)
     assert second.retained == []
     assert second.deleted["tickets"] == kept["tickets"]
     assert not (await support.locate(subject)).found
@@ -551,7 +552,7 @@ async def test_shared_email_is_ambiguous_and_refused(
         "email matches a user whose name differs from the name given"
     )
     for operation in (
-        support.erase(subject, TODAY),
+        erase_planned(support, subject, TODAY),
         support.export(subject, RecordingSink()),
         support.rectify(subject, [FieldChange(field="name", value="Någon Annan")]),
     ):
@@ -584,7 +585,7 @@ async def test_same_person_with_two_emails_is_found_through_the_phone(
     assert not located.ambiguous
     one, two = seeded_support(first.index, SEED), seeded_support(second.index, SEED)
     assert located.counts == {k: one.counts[k] + two.counts[k] for k in located.counts}
-    result = await support.erase(subject, TODAY)
+    result = await erase_planned(support, subject, TODAY)
     assert result.deleted["user"] == 2
     assert not (await support.locate(_by_email(second))).counts["user"]
 
@@ -620,7 +621,7 @@ async def test_no_personal_data_in_logs(
         full = await discover(support, subject)
         await support.export(full, RecordingSink())
         await support.rectify(full, [FieldChange(field="phone", value="0709998877")])
-        await support.erase(full, TODAY)
+        await erase_planned(support, full, TODAY)
     assert caplog.records, "the connector logs what it did"
     assert not leaked_values(caplog.text, personal_values(full)), "log lines hold personal data"
 
@@ -652,7 +653,7 @@ async def test_a_wrong_token_is_an_authentication_error(desk: _Desk) -> None:
     connector = SupportConnector(desk.url, secret, max_retries=3)
     try:
         with pytest.raises(AuthenticationError) as error:
-            await connector.erase(_by_email(customer_at(0, SEED)), TODAY)
+            await erase_planned(connector, _by_email(customer_at(0, SEED)), TODAY)
     finally:
         await connector.aclose()
     assert not error.value.retryable
