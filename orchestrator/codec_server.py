@@ -7,19 +7,25 @@ in `X-Namespace` and, with "pass access token" on, the user's `Authorization: Be
 The answer has the same shape. The UI runs in the browser, so this server speaks CORS to the
 UI's origins (`DSR_CODEC_CORS_ORIGINS`) including the preflight for the Authorization header.
 
+The token comes as `Authorization: Bearer` (the UI's "pass access token", or `temporal workflow
+show --codec-endpoint ... --codec-auth "Bearer <token>"`), or — for the Web UI of a dev server
+that has no sign-on to pass a token from — as an HttpOnly, SameSite=Strict cookie set by this
+server's own `/login` page, which the UI sends with "Include cross-origin credentials" on.
 Without a token the answer is 401 and the UI keeps showing ciphertext; a token of another role
 is 403. A decryption is written to the audit trail (actor = the token's name) *before* the
 plaintext leaves: if the audit write fails, nothing is returned.
 
 Wiring the UI: `temporal server start-dev --ui-codec-endpoint http://127.0.0.1:8401` (the dev
-server; `dsr up` does this), or `TEMPORAL_CODEC_ENDPOINT=...` and
-`TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true` for a self-hosted UI server; the UI's "Codec Server"
-settings page offers the same per browser, with "Pass the user access token".
+server; `dsr up` does this, then sign in at http://127.0.0.1:8401/login and tick "Include
+cross-origin credentials"), or for a self-hosted UI server `TEMPORAL_CODEC_ENDPOINT=<url>` with
+`TEMPORAL_CODEC_INCLUDE_CREDENTIALS=true` (cookie) or `TEMPORAL_CODEC_PASS_ACCESS_TOKEN=true`
+(when its sign-on hands out the DPO's bearer token).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -28,7 +34,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
@@ -49,6 +55,22 @@ _MAX_REQUEST_IDS = 20
 
 class AuditSink(Protocol):
     async def append_audit(self, event: AuditEvent) -> AuditEvent: ...
+
+
+SESSION_COOKIE = "dsr_codec_session"
+SESSION_SECONDS = 8 * 3600
+_LOGIN_FORM = (
+    '<form method="post" action="/login"><label>DPO token '
+    '<input name="token" type="password" autocomplete="off" required></label> '
+    '<button type="submit">Sign in</button></form>'
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html lang=en><meta charset=utf-8>"
+        f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>{body}</html>"
+    )
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -112,12 +134,15 @@ def create_codec_app(
         return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     async def _authorise(request: Request) -> Principal | JSONResponse:
-        principal = verifier.verify(bearer_token(request.headers.get("authorization")))
+        token = bearer_token(request.headers.get("authorization"))
+        principal = verifier.verify(token or request.cookies.get(SESSION_COOKIE))
         if principal is None:
             return _error(401, "a DPO bearer token is required", **{"WWW-Authenticate": "Bearer"})
         if not principal.has_role(Role.DPO):
             return _error(403, "only the dpo role may use the codec")
-        namespace = request.headers.get("x-namespace", settings.temporal_namespace)
+        namespace = request.path_params.get("namespace") or request.headers.get(
+            "x-namespace", settings.temporal_namespace
+        )
         if namespace != settings.temporal_namespace:
             return _error(403, "this codec serves one namespace only")
         return principal
@@ -141,7 +166,50 @@ def create_codec_app(
     async def readyz() -> dict[str, str]:
         return {"status": "ready"}
 
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_form() -> HTMLResponse:
+        return HTMLResponse(_page("Sign in to decode payloads", _LOGIN_FORM))
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> HTMLResponse:
+        """The browser way in: the Web UI without single sign-on has no access token to pass,
+        so the DPO signs in here once and the UI sends the cookie along ("Include cross-origin
+        credentials" in its Codec Server settings; same site, so SameSite=Strict holds)."""
+        form = await request.form()
+        principal = verifier.verify(str(form.get("token", "")).strip() or None)
+        if principal is None or not principal.has_role(Role.DPO):
+            return HTMLResponse(
+                _page("Not signed in", "<p>That is not a DPO token.</p>" + _LOGIN_FORM),
+                status_code=401,
+            )
+        response = HTMLResponse(
+            _page(
+                f"Signed in as {html.escape(principal.name)}",
+                "<p>In the Temporal Web UI open <b>Settings → Codec Server</b>, enter this "
+                "server's address and tick <b>Include cross-origin credentials</b>. Every "
+                "decryption is written to the audit trail under your name.</p>",
+            )
+        )
+        response.set_cookie(
+            SESSION_COOKIE,
+            str(form["token"]).strip(),
+            max_age=SESSION_SECONDS,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        log.info("codec sign-in", actor=principal.name)
+        return response
+
+    @app.post("/logout", response_class=HTMLResponse)
+    async def logout() -> HTMLResponse:
+        response = HTMLResponse(_page("Signed out", ""))
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
     @app.post("/encode")
+    @app.post("/{namespace}/encode")
     async def encode(request: Request) -> JSONResponse:
         principal = await _authorise(request)
         if isinstance(principal, JSONResponse):
@@ -152,6 +220,7 @@ def create_codec_app(
         return _answer(await codec.encode(payloads))
 
     @app.post("/decode")
+    @app.post("/{namespace}/decode")  # the CLI's --codec-endpoint templating
     async def decode(request: Request) -> JSONResponse:
         principal = await _authorise(request)
         if isinstance(principal, JSONResponse):

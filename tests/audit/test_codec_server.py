@@ -239,3 +239,32 @@ def test_dsr_codec_server_serves_on_its_bind_and_stops_on_sigterm(tmp_path: Path
     with contextlib.closing(sqlite3.connect(database)) as db:
         rows = db.execute("SELECT request_id, action, actor FROM audit_events").fetchall()
     assert rows == [("req-cli-1", AuditAction.PAYLOAD_DECRYPTED.value, "dpo-anna")]
+
+
+async def test_browser_sign_in_sets_a_strict_cookie_the_ui_sends_along(codec: Codec) -> None:
+    body = await codec.sealed({"request_id": "req-cookie-1"})
+    async with httpx.AsyncClient(base_url=codec.base_url) as client:
+        assert "DPO token" in (await client.get("/login")).text
+        refused = await client.post("/login", data={"token": SECRETS["op-olle"]})
+        assert refused.status_code == 401
+        assert "set-cookie" not in refused.headers
+        signed_in = await client.post("/login", data={"token": SECRETS["dpo-anna"]})
+        assert signed_in.status_code == 200
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie
+        # the UI's fetch with credentials: the cookie, no Authorization header
+        answer = await client.post(
+            "/decode", json=body, headers={"Origin": UI_ORIGIN, "X-Namespace": "default"}
+        )
+        assert answer.status_code == 200
+        assert answer.headers["access-control-allow-credentials"] == "true"
+        # the CLI's templated endpoint, /{namespace}/decode
+        templated = await client.post("/default/decode", json=body)
+        assert templated.status_code == 200
+        await client.post("/logout")
+        assert (await client.post("/decode", json=body)).status_code == 401
+    entries = await decryptions(codec.store)
+    assert [e["actor"] for e in entries if e["request_id"] == "req-cookie-1"] == [
+        "dpo-anna",
+        "dpo-anna",
+    ]
