@@ -4,16 +4,23 @@ original bytes and headers sealed (encrypted); nothing is started; the consumer 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from orchestrator.dlq import SourcePosition, open_sealed
+from orchestrator.dlq import SourcePosition, build_dead_letter, open_sealed
 from orchestrator.signing import signature_headers
+from orchestrator.store import Store
+from schemas.events import DeadLetterReason
+from schemas.records import AuditAction
 from schemas.workflow import workflow_id_for
 from tests.integration.conftest import (
     Stack,
@@ -145,3 +152,91 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
     rid = await publish_signed(producer, stack, request_event("access", {"email": person.email}))
     assert (await completed(temporal, rid)).status.value == "completed"
     assert stack.intake.alive
+
+
+def _dsr(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack.cli", *args],
+        env={**os.environ, **stack.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_operator_lists_reads_with_audit_and_redrives_a_fixed_event(
+    stack: Stack,
+    temporal: Client,
+    producer: AIOKafkaProducer,
+    dlq: AIOKafkaConsumer,
+    tmp_path: Path,
+) -> None:
+    person = stack.fresh_customer()
+    document = request_event("access", {"email": person.email})
+    rid = document["data"]["request_id"]
+    document["data"]["kind"] = "acess"  # the portal's typo
+    value = json.dumps(document).encode()
+    await publish_raw(producer, stack, value, key=rid.encode(), headers=_signed(stack, value))
+    record = (await dead_letters_for(dlq, {rid.encode()}))[rid.encode()]
+    dead_letter_id = f"{record.partition}:{record.offset}"
+
+    listed = _dsr(stack, "dlq", "list", "--json", "--reason", "schema_violation")
+    assert listed.returncode == 0, listed.stderr
+    row = next(r for r in json.loads(listed.stdout) if r["id"] == dead_letter_id)
+    assert row["request_id"] == rid and "data.kind" in row["detail"]
+    assert person.email not in listed.stdout, "listing decrypts nothing"
+
+    shown = _dsr(stack, "dlq", "show", dead_letter_id, "--actor", "ops-karin", "--json")
+    assert shown.returncode == 0, shown.stderr
+    opened = json.loads(shown.stdout)
+    assert opened["value"]["data"]["subject"]["email"] == person.email
+    assert opened["headers"]["dsr-key-id"] == "portal-1"
+
+    still_bad = _dsr(stack, "dlq", "redrive", dead_letter_id, "--actor", "ops-karin")
+    assert still_bad.returncode == 1 and "schema_violation" in still_bad.stderr
+
+    document["data"]["kind"] = "access"
+    fixed = tmp_path / "fixed.json"
+    fixed.write_text(json.dumps(document))
+    redriven = _dsr(
+        stack, "dlq", "redrive", dead_letter_id, "--actor", "ops-karin", "--file", str(fixed)
+    )
+    assert redriven.returncode == 0, redriven.stderr
+    assert (await completed(temporal, rid)).status.value == "completed"
+
+    store = await Store.open(stack.env["DSR_DATABASE_URL"])
+    try:
+        trail = await store.audit_trail(rid)
+    finally:
+        await store.close()
+    reads = [e for e in trail if e.action is AuditAction.DEAD_LETTER_READ]
+    assert [(e.actor, e.details["dead_letter"]) for e in reads] == [("ops-karin", dead_letter_id)]
+    assert any(e.action is AuditAction.DEAD_LETTER_REDRIVEN for e in trail)
+
+
+async def test_an_expired_dead_letter_cannot_be_read(
+    stack: Stack, producer: AIOKafkaProducer, dlq: AIOKafkaConsumer
+) -> None:
+    rid = new_request_id()
+    settings = stack.settings
+    letter = build_dead_letter(
+        position=SourcePosition(topic=settings.requests_topic, partition=0, offset=10**9),
+        key=rid.encode(),
+        value=b'{"old": "event"}',
+        headers=[],
+        reason=DeadLetterReason.BAD_SIGNATURE,
+        detail="signature does not match the event value",
+        keys=settings.payload_key_ring(),
+        retention=timedelta(days=settings.dlq_retention_days),
+        max_value_bytes=settings.max_event_bytes,
+        now=datetime.now(UTC) - timedelta(days=31),
+    )
+    await producer.send_and_wait(
+        settings.dlq_topic, key=letter.key, value=letter.value, headers=letter.headers
+    )
+    record = (await dead_letters_for(dlq, {rid.encode()}))[rid.encode()]
+    shown = _dsr(stack, "dlq", "show", f"{record.partition}:{record.offset}", "--actor", "ops")
+    assert shown.returncode == 1 and "expired" in shown.stderr
+    listed = _dsr(stack, "dlq", "list", "--json")
+    assert rid not in listed.stdout, "expired ones are not listed by default"
