@@ -74,34 +74,15 @@ def _timedelta(seconds: float) -> Any:
 async def _kafka_probe(settings: Settings) -> None:
     from aiokafka import AIOKafkaClient
 
+    from orchestrator.kafka_config import aiokafka_options
+
     client = AIOKafkaClient(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        request_timeout_ms=int(_CHECK_TIMEOUT * 1000),
-        **_kafka_security(settings),
+        request_timeout_ms=int(_CHECK_TIMEOUT * 1000), **aiokafka_options(settings)
     )
     try:
         await client.bootstrap()
     finally:
         await client.close()
-
-
-def _kafka_security(settings: Settings) -> dict[str, Any]:
-    """The connection security settings aiokafka takes (plain TCP locally)."""
-    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
-    if settings.kafka_sasl_mechanism:
-        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
-        options["sasl_plain_username"] = settings.kafka_sasl_username
-        if settings.kafka_sasl_password is not None:
-            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
-    if "SSL" in settings.kafka_security_protocol:
-        from aiokafka.helpers import create_ssl_context
-
-        options["ssl_context"] = create_ssl_context(
-            cafile=settings.kafka_ssl_cafile,
-            certfile=settings.kafka_ssl_certfile,
-            keyfile=settings.kafka_ssl_keyfile,
-        )
-    return options
 
 
 def create_app(settings: Settings, *, desk: Desk | None = None) -> FastAPI:

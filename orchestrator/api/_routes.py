@@ -59,7 +59,7 @@ async def list_requests(_: Reader, desk: DeskDep, filters: Filters) -> RequestPa
 
 
 @router.get("/requests.csv", response_class=PlainTextResponse)
-async def list_requestscsv_text(_: Reader, desk: DeskDep, filters: Filters) -> Response:
+async def list_requests_csv(_: Reader, desk: DeskDep, filters: Filters) -> Response:
     """The filtered list as CSV (every matching request, in the list's order)."""
 
     async def rows() -> AsyncIterator[str]:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from orchestrator.auth import Principal, Role, TokenVerifier, bearer_token
 
@@ -33,6 +34,9 @@ __all__ = [
 COOKIE_NAME = "dsr_desk"
 LOGIN_CSRF_COOKIE = "dsr_login_csrf"
 READ_ROLES = (Role.DPO, Role.OPERATOR, Role.AUDITOR)
+# Only documents the scheme in OpenAPI (auto_error off): `authenticate` does the checking, for
+# the bearer header and the dashboard's cookie alike.
+BEARER = HTTPBearer(auto_error=False, scheme_name="bearer", description="a desk token")
 
 
 class NotLoggedIn(Exception):
@@ -72,7 +76,10 @@ def authenticate(request: Request) -> Principal | None:
 def require(*roles: Role) -> Callable[[Request], Principal]:
     """A dependency: the caller's principal, or 401 (no/unknown token) / 403 (wrong role)."""
 
-    def dependency(request: Request) -> Principal:
+    def dependency(
+        request: Request,
+        _documented: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+    ) -> Principal:
         principal = authenticate(request)
         if principal is None:
             if request.url.path.startswith("/api/") or request.url.path in ("/readyz",):

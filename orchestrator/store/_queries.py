@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from orchestrator.store._tables import requests
 from schemas.events import Channel, RequestKind
@@ -86,6 +86,16 @@ class RequestQuery(BaseModel):
     limit: int | None = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = None
     now: AwareDatetime | None = None
+
+    @field_validator("system_outcome")
+    @classmethod
+    def _known_outcome(cls, value: str | None) -> str | None:
+        if value is not None:
+            outcome = value.rpartition(":")[2]
+            if outcome not in {o.value for o in SystemOutcome}:
+                known = ", ".join(o.value for o in SystemOutcome)
+                raise ValueError(f"unknown system outcome {outcome!r}; one of {known}")
+        return value
 
     def clock(self) -> datetime:
         return self.now or datetime.now(UTC)
@@ -158,7 +168,6 @@ def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
         where.append(c.received_at < query.received_before)
     if query.system_outcome:
         system, _, outcome = query.system_outcome.rpartition(":")
-        SystemOutcome(outcome)  # an unknown outcome is a caller's error, not an empty list
         token = f" {system}:{outcome} " if system else f":{outcome} "
         where.append(c.system_outcomes.like(f"%{_like_escape(token)}%", escape="\\"))
     if query.request_id_prefix:
