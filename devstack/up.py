@@ -26,6 +26,7 @@ from devstack.estate import HTTP_SYSTEMS, Estate
 from devstack.localstack import (
     ManagedProcess,
     StartupFailed,
+    free_port,
     kafka_broker,
     port_open,
     stop_all,
@@ -66,6 +67,8 @@ SERVICES: dict[str, list[str]] = {
     "intake": ["intake"],
     "api": ["api"],
 }
+# The services that serve Prometheus metrics and health probes (orchestrator.telemetry).
+METERED = frozenset({"worker", "intake"})
 _SECRET_SETTINGS = {
     "registrar_token": "DSR_REGISTRAR_API_TOKEN",
     "newsletter_token": "DSR_NEWSLETTER_API_TOKEN",
@@ -294,23 +297,35 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     console.print("starting sandbox systems (registrar, newsletter, support) …")
     children.systems.extend(estate.start_servers(logs))
     asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
+    # Each service with a telemetry endpoint (metrics, /healthz, /readyz) gets a free port.
+    metrics = {name: f"127.0.0.1:{free_port()}" for name in SERVICES if name in METERED}
     for name, command in SERVICES.items():
         children.services.append(
             ManagedProcess(
                 name,
                 [sys.executable, "-m", "orchestrator.cli", *command],
                 logs / f"{name}.log",
-                env=child_env,
+                env={**child_env, "DSR_METRICS_BIND": metrics.get(name, "")},
             ).start()
         )
     started = children.all()
     wait_until(lambda: all(p.alive for p in started), 3, "workers")
     _print_ready(state_dir, summary, ports)
+    _print_metrics(metrics)
     while all(p.alive for p in started):
         time.sleep(0.5)
     dead = [p for p in started if not p.alive]
     console.print(f"[red]{', '.join(p.name for p in dead)} stopped; see {logs}[/red]")
     return 1
+
+
+def _print_metrics(metrics: Mapping[str, str]) -> None:
+    for name, bind in metrics.items():
+        console.print(
+            f"metrics    {name:<7}http://{bind}/metrics  (probes: /healthz, /readyz)",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _example_email(summary: SeedSummary | None, state_dir: Path) -> str:
