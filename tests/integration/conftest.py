@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError, RPCStatusCode
 
 from devstack.estate import Estate
-from devstack.localstack import ManagedProcess
+from devstack.localstack import ManagedProcess, free_port
 from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
@@ -45,6 +45,9 @@ class Stack:
     intake: ManagedProcess
     seed: Any
     used: set[int] = field(default_factory=set)
+    # Each process's telemetry endpoint (DSR_METRICS_BIND, kept across restarts), scraped by
+    # tests/telemetry.
+    metrics_bind: dict[str, str] = field(default_factory=dict)
 
     @property
     def settings(self) -> Settings:
@@ -61,7 +64,10 @@ class Stack:
             name,
             [sys.executable, "-m", "orchestrator.cli", name],
             self.root / "logs" / f"{name}.log",
-            env=self.env,
+            env={
+                **self.env,
+                "DSR_METRICS_BIND": self.metrics_bind.setdefault(name, f"127.0.0.1:{free_port()}"),
+            },
         )
 
     def restart_worker(self, *, kill: bool) -> None:
