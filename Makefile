@@ -36,7 +36,14 @@ lint: $(VENV)/.synced
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy $(PACKAGES)
 
-test: lint typecheck compile
+# The dashboard's browser tests drive Debian's Chromium through Playwright (never
+# `playwright install`: it downloads a browser build, which fails here). Installed where missing.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
+
+test: lint typecheck compile $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 schema: $(VENV)/.synced
