@@ -253,7 +253,11 @@ def temporal_health(address: str) -> bool:
 
 
 def temporal_dev_server(
-    port: int, db_file: Path, log_dir: Path, ui_port: int | None = None
+    port: int,
+    db_file: Path,
+    log_dir: Path,
+    ui_port: int | None = None,
+    ui_codec_endpoint: str | None = None,
 ) -> ManagedProcess:
     """The Temporal dev server on a SQLite file (WAL): workflows and timers survive kill -9."""
     argv: list[str | os.PathLike[str]] = [
@@ -272,6 +276,9 @@ def temporal_dev_server(
         "warn",
     ]
     argv += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if ui_port and ui_codec_endpoint:
+        # The Web UI decodes payloads through our codec server (orchestrator.codec_server).
+        argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     proc = ManagedProcess("temporal", argv, log_dir / "temporal.log").start()
     address = f"127.0.0.1:{port}"
     with _stopped_unless_ready(proc):

@@ -33,6 +33,7 @@ from devstack.localstack import (
     temporal_dev_server,
     wait_until,
 )
+from orchestrator.audit import generate_signing_key
 from orchestrator.store import Store
 from sandbox.billing.seed import SeedSummary
 
@@ -56,6 +57,7 @@ LOCAL_PORTS = {
     "newsletter": 8302,
     "support": 8303,
     "api": 8400,  # the DPO's HTTP API and dashboard (`dsr api`)
+    "codec": 8401,  # the Temporal Web UI's codec server (`dsr codec-server`)
 }
 PORTS_ENV = "DSR_UP_PORTS"
 
@@ -66,6 +68,7 @@ SERVICES: dict[str, list[str]] = {
     "worker": ["worker"],
     "intake": ["intake"],
     "api": ["api"],
+    "codec-server": ["codec-server"],
 }
 # The services that serve Prometheus metrics and health probes (orchestrator.telemetry).
 METERED = frozenset({"worker", "intake"})
@@ -149,6 +152,14 @@ def local_env(
     }
     values |= {k: v for k, v in existing.items() if k in ("DSR_SIGNING_KEYS", "DSR_PAYLOAD_KEYS")}
     values["DSR_API_BIND"] = f"127.0.0.1:{ports['api']}"
+    # The codec server for the Temporal Web UI, and the key signing audit checkpoints (kept).
+    values["DSR_CODEC_BIND"] = f"127.0.0.1:{ports['codec']}"
+    values["DSR_CODEC_CORS_ORIGINS"] = (
+        f"http://127.0.0.1:{ports['temporal-ui']},http://localhost:{ports['temporal-ui']}"
+    )
+    values["DSR_AUDIT_SIGNING_KEY"] = (
+        existing.get("DSR_AUDIT_SIGNING_KEY") or generate_signing_key()
+    )
     values["DSR_API_TOKENS"] = local_api_tokens(state_dir)
     values |= estate.connector_env()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -287,7 +298,11 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     console.print("starting Temporal dev server …")
     children.infrastructure.append(
         temporal_dev_server(
-            ports["temporal"], state_dir / "temporal.db", logs, ui_port=ports["temporal-ui"]
+            ports["temporal"],
+            state_dir / "temporal.db",
+            logs,
+            ui_port=ports["temporal-ui"],
+            ui_codec_endpoint=f"http://127.0.0.1:{ports['codec']}",
         )
     )
     summary: SeedSummary | None = None
@@ -362,5 +377,11 @@ Try, in another shell:
     )
     dpo = _read_api_tokens(state_dir / API_TOKENS_FILE).get("dpo")
     console.print(f"dashboard  http://127.0.0.1:{ports['api']}/", highlight=False, soft_wrap=True)
+    console.print(
+        f"codec      http://127.0.0.1:{ports['codec']}/login  (sign in with the DPO token; in the "
+        "Temporal UI's Codec Server settings tick 'Include cross-origin credentials')",
+        highlight=False,
+        soft_wrap=True,
+    )
     if dpo is not None:
         console.print(f"DPO token  {dpo[1]}", highlight=False, soft_wrap=True)
