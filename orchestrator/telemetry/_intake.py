@@ -12,7 +12,8 @@ replica reports the lag of the whole group: aggregate with `max`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -38,8 +39,9 @@ def count_dead_letter(headers: Sequence[tuple[str, bytes]]) -> None:
 class IntakeLag:
     """Computes the intake group's lag on demand (at scrape time) and answers the Kafka probe."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, group: str) -> None:
-        self._bootstrap = bootstrap_servers
+    def __init__(self, kafka_options: Mapping[str, Any], topic: str, group: str) -> None:
+        """`kafka_options`: aiokafka's client arguments (`orchestrator.kafka_config`)."""
+        self._options = dict(kafka_options)
         self._topic = topic
         self._group = group
         self._seen: dict[int, int] = {}
@@ -52,10 +54,8 @@ class IntakeLag:
 
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._consumer is None or self._admin is None:
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, group_id=None, enable_auto_commit=False
-            )
-            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+            consumer = AIOKafkaConsumer(**self._options, group_id=None, enable_auto_commit=False)
+            admin = AIOKafkaAdminClient(**self._options)
             try:
                 await consumer.start()
                 await admin.start()

@@ -21,6 +21,7 @@ from temporalio.client import Client
 from temporalio.client import Interceptor as ClientInterceptor
 
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOutcome
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.settings import Settings
 from orchestrator.telemetry._activities import ConnectorMetricsInterceptor
 from orchestrator.telemetry._intake import IntakeLag, count_dead_letter, traced_handle
@@ -107,7 +108,7 @@ class IntakeTelemetry(ProcessTelemetry):
         self.lag: IntakeLag | None = None
         if self.server is not None:
             self.lag = IntakeLag(
-                settings.kafka_bootstrap_servers, settings.requests_topic, settings.intake_group
+                aiokafka_options(settings), settings.requests_topic, settings.intake_group
             )
             self.add_check("kafka", self.lag.check)
             self.add_refresher(self.lag.refresh)

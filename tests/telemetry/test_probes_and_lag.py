@@ -109,7 +109,7 @@ async def test_lag_counts_what_the_group_has_not_committed(infra: Infra) -> None
             await producer.send_and_wait(topic, f"r{n}".encode(), partition=partition)
     await producer.stop()
 
-    lag = IntakeLag(infra.kafka, topic, group)
+    lag = IntakeLag({"bootstrap_servers": infra.kafka}, topic, group)
     try:
         assert await lag.lag() == 5  # nothing committed: counted from each partition's start
 
