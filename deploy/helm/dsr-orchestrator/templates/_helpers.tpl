@@ -47,7 +47,8 @@ app.kubernetes.io/part-of: dsr-orchestrator
 
 {{/*
 The processes of the release, one entry per Deployment. Each entry says what the process runs,
-which secrets and which clusters it needs (least privilege: a connector worker never sees the
+which secrets and which clusters it needs, and whether it serves the metrics port (the API and
+the codec server answer their probes on their own HTTP port) (least privilege: a connector worker never sees the
 portal's signing keys, the codec server never reaches Kafka).
 */}}
 {{- define "dsr.components" -}}
@@ -61,6 +62,7 @@ items:
     kafka: true
     temporal: true
     store: true
+    metrics: true
     env: {}
 {{- end }}
 {{- if $v.orchestrator.enabled }}
@@ -71,6 +73,7 @@ items:
     kafka: true
     temporal: true
     store: true
+    metrics: true
     env: {}
 {{- end }}
 {{- range $name, $connector := $v.connectors }}
@@ -88,6 +91,7 @@ items:
     kafka: false
     temporal: true
     store: true
+    metrics: true
     env: {{ toJson (merge (dict "DSR_MAX_CONCURRENT_ACTIVITIES" (toString $merged.concurrency)) (default (dict) $connector.env)) }}
 {{- end }}
 {{- end }}
@@ -99,6 +103,7 @@ items:
     kafka: true
     temporal: true
     store: true
+    metrics: false
     http: {{ $v.api.port }}
     env:
       DSR_API_BIND: {{ printf "0.0.0.0:%v" $v.api.port | quote }}
@@ -111,6 +116,7 @@ items:
     kafka: false
     temporal: false
     store: true
+    metrics: false
     http: {{ $v.codecServer.port }}
     env:
       DSR_CODEC_BIND: {{ printf "0.0.0.0:%v" $v.codecServer.port | quote }}
