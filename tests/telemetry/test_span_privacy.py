@@ -40,11 +40,13 @@ def test_sql_keeps_its_shape_and_loses_every_literal() -> None:
     # A string to sanitise, never executed.
     statement = (
         f"SELECT id FROM customers WHERE email = '{EMAIL}' AND pnr = {PNR} "  # noqa: S608
-        "AND phone = 'it''s' AND t2.x = ? AND y = $1 AND z = %(email_1)s LIMIT 10"
+        "AND phone = 'it''s' AND t2.x = ? AND y = $1 AND z = %(email_1)s "
+        f'AND "people"."name" = "{EMAIL}" OR w = {EMAIL} LIMIT 10'
     )
     assert sanitize_sql(statement) == (
         "SELECT id FROM customers WHERE email = ? AND pnr = ? "
-        "AND phone = ? AND t2.x = ? AND y = $1 AND z = %(email_1)s LIMIT ?"
+        "AND phone = ? AND t2.x = ? AND y = $1 AND z = %(email_1)s "
+        'AND "people"."name" = "?" OR w = ? LIMIT ?'
     )
 
 
