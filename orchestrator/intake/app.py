@@ -20,6 +20,7 @@ from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.shutdown import exit_after
+from orchestrator.telemetry import IntakeTelemetry
 from orchestrator.temporal_client import connect_temporal
 
 __all__ = ["create_app", "run_intake"]
@@ -57,6 +58,9 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         broker_credentials=faust_credentials(settings),  # TLS/SASL from DSR_KAFKA_* settings
     )
+    # Tracing, the metrics endpoint and probes, DLQ counts and lag; started and stopped with app.
+    telemetry = IntakeTelemetry(settings)
+    app.service(telemetry.as_service())
     requests = app.topic(settings.requests_topic, value_serializer="raw", key_serializer="raw")
     # Dead letters expire: the topic is created with the policy's retention (see orchestrator.dlq).
     dead_letters = app.topic(
@@ -71,13 +75,16 @@ def create_app(settings: Settings) -> faust.App:
             key=letter.key, value=letter.value, headers=letter.headers
         )
         await pending  # wait for the broker's acknowledgement before the record is acked
+        telemetry.dead_lettered(letter.headers)
 
     @app.agent(requests, name="dsr-intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        handler = IntakeHandler(settings, await connect_temporal(settings), send_dead_letter)
+        client = telemetry.instrument_client(await connect_temporal(settings))
+        handler = IntakeHandler(settings, client, send_dead_letter)
         async for event in stream.events():
             message = event.message
-            await handler.handle(
+            await telemetry.handle(  # handler.handle, inside the record's span
+                handler,
                 IncomingRecord(
                     topic=message.topic,
                     partition=message.partition,
@@ -86,7 +93,7 @@ def create_app(settings: Settings) -> faust.App:
                     value=message.value,
                     headers=_header_list(message.headers),
                     timestamp=_arrival(message.timestamp),
-                )
+                ),
             )
 
     # Create the DLQ topic up front so operators can subscribe before the first bad event.
