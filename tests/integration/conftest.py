@@ -4,6 +4,7 @@ session broker and Temporal server, a seeded sandbox billing database and a SQLi
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import secrets
 import sqlite3
@@ -121,6 +122,8 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
         DSR_EXPORT_DIR=str(root / "exports"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",
+        # The worker signs and publishes audit checkpoints, as in production (orchestrator.audit).
+        DSR_AUDIT_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         **estate.connector_env(),
     )
     stack = Stack(infra, root, env, None, None, summaries["billing"])  # type: ignore[arg-type]
