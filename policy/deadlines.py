@@ -69,10 +69,25 @@ class DeadlineCalendar:
 DEFAULT_CALENDAR = DeadlineCalendar()
 
 
+# Built once, at import: the `holidays` package reads its translation files when a calendar is
+# made, which the workflow sandbox rightly refuses at call time. Years outside the table are
+# computed on first use (outside a workflow).
+_TABLE_YEARS = range(2015, 2081)
+
+
+def _swedish_holidays(years: range | int) -> frozenset[date]:
+    # include_sundays=False: Sundays are weekend days here already; only real holidays count.
+    return frozenset(holidays.country_holidays("SE", years=years, include_sundays=False))
+
+
+_TABLE = _swedish_holidays(_TABLE_YEARS)
+
+
 @cache
 def _public_holidays(year: int) -> frozenset[date]:
-    # include_sundays=False: Sundays are weekend days here already; only real holidays count.
-    return frozenset(holidays.country_holidays("SE", years=year, include_sundays=False))
+    if year in _TABLE_YEARS:
+        return frozenset(d for d in _TABLE if d.year == year)
+    return _swedish_holidays(year)
 
 
 def _eves(year: int) -> frozenset[date]:

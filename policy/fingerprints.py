@@ -1,10 +1,11 @@
-"""Subject fingerprints: keyed hashes of a subject's normalised strong identifiers.
+"""Who counts as the same subject: keyed hashes of a subject's normalised strong identifiers.
 
     fingerprint = HMAC-SHA256(key, "<identifier type>:<normalised value>").hexdigest()
 
-The store keeps only these, so a repeated access or portability request by the same person can
-be found (the policy promises one free copy a year) without any identifier in clear at rest.
-Without the key the hashes cannot be tested against guessed e-mail addresses or personnummer.
+The store keeps only these (the orchestrator's activity holds the key and hashes), so a
+repeated access or portability request by the same person can be found (the policy promises
+one free copy a year) without any identifier in clear at rest. Without the key the hashes
+cannot be tested against guessed e-mail addresses or personnummer.
 Weak identifiers (names, domains, phone numbers) are not fingerprinted: they are shared too often.
 """
 

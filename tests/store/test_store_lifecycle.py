@@ -9,8 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 import sqlalchemy as sa
 
 from orchestrator.store import Store
-from orchestrator.store._fingerprints import subject_fingerprints
 from orchestrator.store._tables import subject_fingerprints as fingerprint_table
+from policy.fingerprints import subject_fingerprints
 from schemas.events import RequestKind
 from schemas.identifiers import IdentifierType
 from schemas.records import RequestSummary

@@ -1,0 +1,235 @@
+"""DsrWorkflowV2 on the time-skipping test server (samples-python style): the real workflow in
+the production sandbox configuration, its activities mocked under their real names.
+
+One test server per session; each test gets its own task queues and workers (`harness`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from orchestrator.worker import WORKFLOW_RUNNER
+from policy.loader import load_policy
+from policy.model import Policy
+from schemas.connectors import ConnectorInfo, Operation
+from schemas.events import DsrRequestedData
+from schemas.identifiers import IdentifierType
+from schemas.records import CompletionRecord, RequestSummary
+from schemas.results import EraseResult, ExportResult, LocateResult
+from schemas.status import RequestStatus
+from schemas.workflow import (
+    ConnectorCall,
+    DsrWorkflowInput,
+    RepeatCheck,
+    RepeatCheckResult,
+    StatusUpdate,
+    WorkflowTuning,
+)
+from workflows.dsr import DsrWorkflow
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+# Fast retries: a failing mocked connector gives up within the test's patience.
+TUNING = WorkflowTuning(
+    activity_start_to_close=timedelta(seconds=10),
+    activity_schedule_to_close=timedelta(seconds=20),
+    retry_initial_interval=timedelta(milliseconds=100),
+    retry_maximum_interval=timedelta(milliseconds=200),
+    discovery_rounds=2,
+)
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@dataclass
+class FakeSystem:
+    """One mocked connector on its own task queue: what it finds, and how it behaves."""
+
+    name: str
+    counts: dict[str, int] = field(default_factory=lambda: {"contact": 1})
+    ambiguous: bool = False
+    # Ambiguity resolves when the subject is narrowed to a personnummer.
+    unambiguous_by: IdentifierType | None = IdentifierType.PERSONAL_IDENTITY_NUMBER
+    fail_export: int = 0  # fail this many export attempts permanently (one per activity run)
+    calls: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def info(self, queue: str) -> ConnectorInfo:
+        return ConnectorInfo(
+            name=self.name,
+            task_queue=queue,
+            search_identifiers=[IdentifierType.EMAIL, IdentifierType.PERSONAL_IDENTITY_NUMBER],
+            operations=[Operation.LOCATE, Operation.EXPORT, Operation.ERASE],
+        )
+
+    def activities(self) -> list[Callable[..., Awaitable[Any]]]:
+        def seen(op: str, call: ConnectorCall) -> None:
+            self.calls.append((op, sorted(i.type.value for i in call.subject.identifiers)))
+
+        @activity.defn(name="connector.locate")
+        async def locate(call: ConnectorCall) -> LocateResult:
+            seen("locate", call)
+            narrowed = self.unambiguous_by is not None and all(
+                i.type is self.unambiguous_by for i in call.subject.identifiers
+            )
+            ambiguous = self.ambiguous and not narrowed
+            return LocateResult(
+                system=self.name,
+                counts=self.counts,
+                ambiguous=ambiguous,
+                ambiguity_reason="two customers share the address" if ambiguous else None,
+            )
+
+        @activity.defn(name="connector.export")
+        async def export(call: ConnectorCall) -> ExportResult:
+            seen("export", call)
+            if self.fail_export > 0:
+                self.fail_export -= 1
+                raise ApplicationError("system is down", type="PermanentError", non_retryable=True)
+            return ExportResult(system=self.name, counts=self.counts)
+
+        @activity.defn(name="connector.erase")
+        async def erase(call: ConnectorCall) -> EraseResult:
+            seen("erase", call)
+            self.counts = {k: 0 for k in self.counts}
+            return EraseResult(system=self.name, deleted=dict.fromkeys(self.counts, 1))
+
+        return [locate, export, erase]
+
+
+@dataclass
+class Harness:
+    """The orchestrator's activities, mocked, and what the workflow told them."""
+
+    env: WorkflowEnvironment
+    client: Client
+    queue: str
+    systems: list[FakeSystem]
+    policy: Policy = field(default_factory=lambda: load_policy(None))
+    earlier_requests: list[str] = field(default_factory=list)
+    updates: list[StatusUpdate] = field(default_factory=list)
+    records: list[CompletionRecord] = field(default_factory=list)
+    repeat_checks: list[RepeatCheck] = field(default_factory=list)
+
+    def activities(self) -> list[Callable[..., Awaitable[Any]]]:
+        @activity.defn(name="orchestrator.load_policy")
+        async def load_policy_() -> Policy:
+            return self.policy
+
+        @activity.defn(name="orchestrator.list_connectors")
+        async def list_connectors(only: list[str]) -> list[ConnectorInfo]:
+            return [s.info(f"{self.queue}-{s.name}") for s in self.systems]
+
+        @activity.defn(name="orchestrator.publish_status")
+        async def publish_status(update: StatusUpdate) -> None:
+            self.updates.append(update)
+
+        @activity.defn(name="orchestrator.record_completion")
+        async def record_completion(record: CompletionRecord) -> None:
+            self.records.append(record)
+
+        @activity.defn(name="orchestrator.check_repeat")
+        async def check_repeat(check: RepeatCheck) -> RepeatCheckResult:
+            self.repeat_checks.append(check)
+            return RepeatCheckResult(earlier_request_ids=self.earlier_requests)
+
+        return [load_policy_, list_connectors, publish_status, record_completion, check_repeat]
+
+    # ── helpers for tests ──────────────────────────────────────────────────────────────────
+    async def start(
+        self,
+        kind: str = "access",
+        *,
+        verified: bool = True,
+        received_at: datetime | None = None,
+    ) -> WorkflowHandle[DsrWorkflow, CompletionRecord]:
+        request_id = f"req-{uuid.uuid4().hex[:12]}"
+        received = received_at or await self.now()
+        data = DsrRequestedData.model_validate(
+            {
+                "request_id": request_id,
+                "kind": kind,
+                "received_at": received,
+                "channel": "email",
+                "subject": {"email": "anna@example.se"},
+                "verification": {
+                    "method": "bankid" if verified else "none",
+                    "verified_at": received if verified else None,
+                },
+            }
+        )
+        return await self.client.start_workflow(
+            DsrWorkflow.run,
+            DsrWorkflowInput(event_id="ev-1", event_source="test", request=data, tuning=TUNING),
+            id=f"dsr-{request_id}",
+            task_queue=self.queue,
+        )
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def status(self, handle: WorkflowHandle[Any, Any]) -> RequestSummary:
+        summary = await handle.query(DsrWorkflow.status)
+        assert summary is not None
+        return summary
+
+    async def reaches(
+        self, handle: WorkflowHandle[Any, Any], status: RequestStatus, timeout: float = 20
+    ) -> RequestSummary:
+        """Wait (without skipping time) until the workflow reports `status`."""
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        while True:
+            summary = await handle.query(DsrWorkflow.status)
+            if summary is not None and summary.status is status:
+                return summary
+            if datetime.now(UTC) > deadline:
+                raise AssertionError(f"never reached {status}: {summary and summary.status}")
+            await asyncio.sleep(0.02)  # real time only: the test server skips none here
+
+    def audit(self, action: str) -> list[StatusUpdate]:
+        return [u for u in self.updates if u.action.value == action]
+
+
+@pytest.fixture
+async def harness(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
+    queue = f"dsr-ts-{uuid.uuid4().hex[:8]}"
+    h = Harness(ts_env, client, queue, [FakeSystem("billing"), FakeSystem("support")])
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[DsrWorkflow],
+                activities=h.activities(),
+                workflow_runner=WORKFLOW_RUNNER,
+            )
+        )
+        for system in h.systems:
+            await stack.enter_async_context(
+                Worker(client, task_queue=f"{queue}-{system.name}", activities=system.activities())
+            )
+        yield h
