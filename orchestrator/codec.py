@@ -1,53 +1,154 @@
-"""AES-256-GCM payload codec: Temporal's history never holds personal data in the clear.
+"""AES-256-GCM payload codec: Temporal's history never holds personal data in the clear, and a
+request's history can be made unreadable on its own (crypto-shredding).
 
-Every payload (workflow input, activity arguments and results, failure messages via the
-failure converter) is encrypted with the active key; the key id travels in the metadata so
-old histories stay readable after rotation (keep retired keys in the ring until they drain).
+Two formats, both always decodable:
+
+- `binary/encrypted-aes256gcm` (v1): sealed with a master key of DSR_PAYLOAD_KEYS, key id in
+  the metadata (rotation: keep retired keys in the ring until they drain). The committed v1
+  histories use it, and so does everything that belongs to no request (schedules, the package
+  expiry timer).
+- `binary/encrypted-aes256gcm-dk` (v2): sealed with the request's own data key (see
+  `orchestrator.datakeys`), the request id in the metadata. Destroying that key makes every
+  such payload — inputs, results, failure messages, query answers — unreadable.
+
+How the codec knows the request: Temporal gives every codec call a serialization context
+(`with_context`): the workflow id of the workflow the payload belongs to, for workflow inputs,
+signals, updates, queries, child workflows and activities alike, in the client (intake, CLI)
+and in the worker. The workflow id of a request is `dsr-<request_id>` (`workflow_id_for`;
+descendant workflows that carry its data use `dsr-<request_id>.<suffix>`), so the request id
+is parsed from it — no interceptor, no extra state in workflows, and nothing added to the
+history. Decoding needs no context at all: the request id travels in the payload's metadata.
+Per payload the cost is one AES-GCM operation with a cached cipher, as before; a process fetches
+and unwraps each request's key once (one indexed read), then serves it from memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Sequence
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
+    ActivitySerializationContext,
     DataConverter,
     DefaultFailureConverterWithEncodedAttributes,
     PayloadCodec,
+    SerializationContext,
+    WithSerializationContext,
+    WorkflowSerializationContext,
 )
 
-__all__ = ["ENCODING", "AesGcmCodec", "PayloadKeyMissing", "encrypted_data_converter"]
+from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
+
+__all__ = [
+    "DATA_KEY_ENCODING",
+    "ENCODING",
+    "AesGcmCodec",
+    "PayloadKeyMissing",
+    "PayloadShredded",
+    "encrypted_data_converter",
+    "request_id_of_workflow",
+]
 
 ENCODING = b"binary/encrypted-aes256gcm"
+DATA_KEY_ENCODING = b"binary/encrypted-aes256gcm-dk"
 _NONCE_BYTES = 12
+_REQUEST_WORKFLOW = re.compile(r"^dsr-(?P<request_id>[A-Za-z0-9_-]{8,64})(?:[./].*)?$")
 
 
 class PayloadKeyMissing(Exception):
-    """A payload was encrypted with a key id this process does not have."""
+    """A payload was encrypted with a key this process does not have."""
 
 
-class AesGcmCodec(PayloadCodec):
-    def __init__(self, keys: dict[str, bytes], active_key_id: str | None = None) -> None:
+class PayloadShredded(PayloadKeyMissing):
+    """A payload of a request whose data key was destroyed: unreadable by design."""
+
+
+def request_id_of_workflow(workflow_id: str | None) -> str | None:
+    """The request a workflow id belongs to (`dsr-<request_id>[.<suffix>]`), else None."""
+    if not workflow_id:
+        return None
+    match = _REQUEST_WORKFLOW.match(workflow_id)
+    return match["request_id"] if match else None
+
+
+class AesGcmCodec(PayloadCodec, WithSerializationContext):
+    """Master-key codec; with a `DataKeyRing`, payloads of a request use the request's key."""
+
+    def __init__(
+        self,
+        keys: dict[str, bytes],
+        active_key_id: str | None = None,
+        *,
+        data_keys: DataKeyRing | None = None,
+        request_id: str | None = None,
+    ) -> None:
         if not keys:
             raise ValueError("at least one payload key is required (DSR_PAYLOAD_KEYS)")
+        self._keys = keys
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active_key_id or next(iter(keys))
+        self._data_keys = data_keys
+        self._request_id = request_id if data_keys is not None else None
+        self._bound: dict[str, AesGcmCodec] = {}
+        self._root_codec: AesGcmCodec | None = None
+
+    @property
+    def request_id(self) -> str | None:
+        """The request whose data key this codec encrypts with (None: the master key)."""
+        return self._request_id
+
+    def with_context(self, context: SerializationContext) -> AesGcmCodec:
+        if self._data_keys is None:
+            return self
+        workflow_id = (
+            context.workflow_id
+            if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext)
+            else None
+        )
+        request_id = request_id_of_workflow(workflow_id)
+        if request_id == self._request_id:
+            return self
+        if request_id is None:
+            return self._root()
+        root = self._root()
+        bound = root._bound.get(request_id)
+        if bound is None:
+            if len(root._bound) > 4096:
+                root._bound.clear()
+            bound = AesGcmCodec(
+                self._keys, self._active, data_keys=self._data_keys, request_id=request_id
+            )
+            bound._root_codec = root
+            root._bound[request_id] = bound
+        return bound
+
+    def _root(self) -> AesGcmCodec:
+        return self._root_codec or self
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._request_id is not None and self._data_keys is not None:
+            keys = await self._data_keys.keys_for(self._request_id, create=True)
+            aad = b"dk:" + self._request_id.encode()
+            metadata = {"encoding": DATA_KEY_ENCODING, "encryption-request": aad[3:]}
+            return [
+                Payload(metadata=metadata, data=_seal(keys.payload, p.SerializeToString(), aad))
+                for p in payloads
+            ]
         cipher = self._ciphers[self._active]
+        key_id = self._active.encode()
         encoded = []
         for payload in payloads:
-            nonce = os.urandom(_NONCE_BYTES)
             # The key id is authenticated as associated data: swapping it breaks decryption.
-            sealed = cipher.encrypt(nonce, payload.SerializeToString(), self._active.encode())
             encoded.append(
                 Payload(
-                    metadata={"encoding": ENCODING, "encryption-key-id": self._active.encode()},
-                    data=nonce + sealed,
+                    metadata={"encoding": ENCODING, "encryption-key-id": key_id},
+                    data=_seal(cipher, payload.SerializeToString(), key_id),
                 )
             )
         return encoded
@@ -55,22 +156,55 @@ class AesGcmCodec(PayloadCodec):
     async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
         decoded = []
         for payload in payloads:
-            if payload.metadata.get("encoding") != ENCODING:
+            encoding = payload.metadata.get("encoding")
+            if encoding == DATA_KEY_ENCODING:
+                decoded.append(await self._decode_request_payload(payload))
+            elif encoding == ENCODING:
+                key_id = payload.metadata.get("encryption-key-id", b"").decode()
+                cipher = self._ciphers.get(key_id)
+                if cipher is None:
+                    raise PayloadKeyMissing(f"no payload key with id {key_id!r}")
+                decoded.append(Payload.FromString(_open(cipher, payload.data, key_id.encode())))
+            else:
                 decoded.append(payload)
-                continue
-            key_id = payload.metadata.get("encryption-key-id", b"").decode()
-            cipher = self._ciphers.get(key_id)
-            if cipher is None:
-                raise PayloadKeyMissing(f"no payload key with id {key_id!r}")
-            nonce, sealed = payload.data[:_NONCE_BYTES], payload.data[_NONCE_BYTES:]
-            decoded.append(Payload.FromString(cipher.decrypt(nonce, sealed, key_id.encode())))
         return decoded
 
+    async def _decode_request_payload(self, payload: Payload) -> Payload:
+        request_id = payload.metadata.get("encryption-request", b"").decode()
+        if self._data_keys is None:
+            raise PayloadKeyMissing(
+                f"payload of request {request_id!r} needs its data key (no key store configured)"
+            )
+        try:
+            keys = await self._data_keys.keys_for(request_id)
+        except DataKeyDestroyed:
+            raise PayloadShredded(f"the data key of request {request_id!r} was destroyed") from None
+        except DataKeyMissing as missing:
+            raise PayloadKeyMissing(str(missing)) from None
+        try:
+            return Payload.FromString(
+                _open(keys.payload, payload.data, b"dk:" + request_id.encode())
+            )
+        except InvalidTag:
+            raise PayloadKeyMissing(f"payload of request {request_id!r} does not decrypt") from None
 
-def encrypted_data_converter(keys: dict[str, bytes]) -> DataConverter:
-    """Pydantic-aware converter whose payloads and failure messages are encrypted."""
+
+def _seal(cipher: AESGCM, plaintext: bytes, aad: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + cipher.encrypt(nonce, plaintext, aad)
+
+
+def _open(cipher: AESGCM, sealed: bytes, aad: bytes) -> bytes:
+    return cipher.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], aad)
+
+
+def encrypted_data_converter(
+    keys: dict[str, bytes], data_keys: DataKeyRing | None = None
+) -> DataConverter:
+    """Pydantic-aware converter whose payloads and failure messages are encrypted; with
+    `data_keys`, each request's payloads with that request's own data key."""
     return dataclasses.replace(
         pydantic_data_converter,
-        payload_codec=AesGcmCodec(keys),
+        payload_codec=AesGcmCodec(keys, data_keys=data_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import Channel, RequestKind, VerificationMethod
+from schemas.package import PackageRef
 from schemas.plan import Plan
 from schemas.status import (
     DecisionEntry,
@@ -45,6 +46,8 @@ class RequestSummary(BaseModel):
     extension: Extension | None = None
     reminders: list[ReminderEntry] = Field(default_factory=list)
     decisions: list[DecisionEntry] = Field(default_factory=list)
+    # Access/portability: the encrypted package's reference and expiry (never the data).
+    package: PackageRef | None = None
 
 
 class FollowUpEntry(BaseModel):
@@ -84,6 +87,7 @@ class CompletionRecord(BaseModel):
     # What the policy decided (per system and category), and the deferred erasures run since.
     plan: Plan | None = None
     follow_ups: list[FollowUpEntry] = Field(default_factory=list)
+    package: PackageRef | None = None
 
 
 class AuditAction(StrEnum):
@@ -104,6 +108,11 @@ class AuditAction(StrEnum):
     RECONCILED = "reconciled"
     # The desk showed a DPO the identifiers behind an ambiguous match (personal data): who, when.
     IDENTIFIERS_VIEWED = "identifiers_viewed"
+    # At rest: the access package built, deleted at its expiry; the request's data key
+    # destroyed (crypto-shredding: its history, package and sealed copies are unreadable).
+    PACKAGE_CREATED = "package_created"
+    PACKAGE_DELETED = "package_deleted"
+    DATA_KEY_DESTROYED = "data_key_destroyed"
 
 
 class AuditEvent(BaseModel):

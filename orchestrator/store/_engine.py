@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from orchestrator.store._errors import UnsupportedDatabase
@@ -97,16 +98,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: URL) -> AsyncEngine:
-    """An engine for a URL from `normalise_url`."""
+def create_engine(url: URL, *, pooled: bool = True) -> AsyncEngine:
+    """An engine for a URL from `normalise_url`. `pooled=False` closes each connection after
+    use: for rarely used side stores (data keys) that must not keep aiosqlite's non-daemon
+    threads alive, which would hold up the exit of a process that never closes them."""
+    options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
     if url.get_backend_name() == "sqlite":
         assert url.database
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, **options)
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
         event.listen(engine.sync_engine, "begin", _sqlite_on_begin)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, **options)
 
 
 @asynccontextmanager

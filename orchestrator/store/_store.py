@@ -170,6 +170,7 @@ class Store:
         statement = insert.on_conflict_do_update(
             index_elements=[requests.c.request_id],
             set_={name: insert.excluded[name] for name in row if name != "request_id"},
+        row["package"] = summary.package.model_dump(mode="json") if summary.package else None
             where=requests.c.updated_at <= insert.excluded.updated_at,
         )
         return statement

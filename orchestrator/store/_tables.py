@@ -14,7 +14,9 @@ __all__ = [
     "UTCDateTime",
     "audit_events",
     "completion_records",
+    "data_keys",
     "metadata",
+    "packages",
     "requests",
     "subject_fingerprints",
 ]
@@ -85,6 +87,8 @@ requests = sa.Table(
     sa.Column("decisions", sa.JSON, nullable=True),
     # 0003: ` system:outcome ` tokens for the desk's outcome filter (see _queries).
     sa.Column("system_outcomes", sa.Text, nullable=True),
+    # 0004: the access package's reference and expiry (a PackageRef document), if any.
+    sa.Column("package", sa.JSON, nullable=True),
     sa.Index(None, "status", "received_at"),
     sa.Index(None, "received_at"),
     sa.Index(None, "due_at"),
@@ -130,4 +134,34 @@ subject_fingerprints = sa.Table(
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Index(None, "fingerprint", "received_at"),
+)
+
+# 0004 (at rest): one data key per request, wrapped by a master payload key (DSR_PAYLOAD_KEYS).
+# Destroying it (wrapped_key NULL, destroyed_at set) makes the request's Temporal history, its
+# access package and any copy sealed with it unreadable: crypto-shredding.
+data_keys = sa.Table(
+    "data_keys",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("master_key_id", sa.String(64), nullable=False),
+    sa.Column("wrapped_key", sa.LargeBinary, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    # The earliest moment the key may be destroyed (anything still needing it pushes this on).
+    sa.Column("retain_until", UTCDateTime, nullable=True),
+    sa.Column("destroyed_at", UTCDateTime, nullable=True),
+)
+
+# 0004: one encrypted access package per access/portability request, and when it expires.
+packages = sa.Table(
+    "packages",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("deleted_at", UTCDateTime, nullable=True),
+    sa.Column("size_bytes", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("files", sa.Integer, nullable=False),
+    sa.Index(None, "expires_at"),
 )

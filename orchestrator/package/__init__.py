@@ -1,0 +1,34 @@
+"""Access packages (Art. 15 / Art. 20): encrypted where written, assembled without plaintext,
+stored behind a storage interface, expired by a durable timer, shredded with the request's key.
+
+- `_crypto`: the streaming AEAD container every package file uses;
+- `_storage`: `PackageStorage` and the filesystem backend (DSR_PACKAGE_DIR);
+- `_parts`: the connectors' encrypting export sink (per-system, per-category parts);
+- `_builder`: the archive (JSON + CSV per system and category, Art. 15 document, manifest);
+- `_reader`: manifest and extraction for handing over;
+- `_service`: `PackageService` (build, expire + shred, show, extract, shred report).
+"""
+
+from orchestrator.package._crypto import PackageCorrupt
+from orchestrator.package._parts import EncryptedExportParts, EncryptedPartSink
+from orchestrator.package._reader import ChecksumMismatch
+from orchestrator.package._service import PackageService, ShredReport
+from orchestrator.package._storage import (
+    FilesystemStorage,
+    PackageStorage,
+    StorageUnavailable,
+    storage_from_setting,
+)
+
+__all__ = [
+    "ChecksumMismatch",
+    "EncryptedExportParts",
+    "EncryptedPartSink",
+    "FilesystemStorage",
+    "PackageCorrupt",
+    "PackageService",
+    "PackageStorage",
+    "ShredReport",
+    "StorageUnavailable",
+    "storage_from_setting",
+]

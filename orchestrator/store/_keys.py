@@ -1,0 +1,252 @@
+"""The at-rest side of the store: per-request wrapped data keys and the access packages' rows.
+
+Kept apart from `Store` (one job each): the payload codec needs the data keys in every process
+that talks to Temporal (intake, worker, CLI, codec server), long before and after any of the
+store's other tables matter, so `KeyStore` opens its own un-pooled engine — it is consulted
+only on a cache miss (about once per request per process) and must never keep a process alive.
+
+Destroying a key overwrites the wrapped key with NULL. On SQLite the page that held it is
+zeroed (`secure_delete`) and the WAL checkpointed and truncated, so no copy of the wrapped key
+survives in the database files; on PostgreSQL the old row version lives until VACUUM (autovacuum
+reclaims it; run `VACUUM data_keys` for an immediate guarantee).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orchestrator.store._engine import create_engine, normalise_url, write_transaction
+from orchestrator.store._migrate import upgrade_engine
+from orchestrator.store._tables import data_keys, packages, requests
+from schemas.package import PackageRef
+from schemas.status import TERMINAL_STATUSES, RequestStatus
+
+__all__ = ["KeyStore", "StoredDataKey"]
+
+
+@dataclass(frozen=True)
+class StoredDataKey:
+    """A request's data key as stored: wrapped by `master_key_id`, or destroyed."""
+
+    request_id: str
+    master_key_id: str
+    wrapped_key: bytes | None
+    created_at: datetime
+    retain_until: datetime | None
+    destroyed_at: datetime | None
+
+    @property
+    def destroyed(self) -> bool:
+        return self.wrapped_key is None
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("the key store needs timezone-aware datetimes")
+    return value.astimezone(UTC)
+
+
+class KeyStore:
+    """Wrapped data keys and package rows. `await KeyStore.open(url)`; `await ks.close()`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, database_url: str, *, migrate: bool = True) -> KeyStore:
+        engine = create_engine(normalise_url(database_url), pooled=False)
+        try:
+            if migrate:
+                await upgrade_engine(engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _insert(self, table: sa.Table) -> Any:
+        return (postgresql if self._dialect == "postgresql" else sqlite).insert(table)
+
+    # -- data keys -----------------------------------------------------------------------------
+
+    async def add_data_key(
+        self, request_id: str, master_key_id: str, wrapped_key: bytes, created_at: datetime
+    ) -> StoredDataKey:
+        """Store a new request's wrapped key, unless one exists: then that one is returned
+        (two processes racing to create the first key both end up using the same key)."""
+        statement = (
+            self._insert(data_keys)
+            .values(
+                request_id=request_id,
+                master_key_id=master_key_id,
+                wrapped_key=wrapped_key,
+                created_at=_aware(created_at),
+            )
+            .on_conflict_do_nothing(index_elements=[data_keys.c.request_id])
+        )
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(data_keys).where(data_keys.c.request_id == request_id)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        return self._key(row)
+
+    async def get_data_key(self, request_id: str) -> StoredDataKey | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(data_keys).where(data_keys.c.request_id == request_id)
+                    )
+                )
+                .mappings()
+                .one_or_none()
+            )
+        return None if row is None else self._key(row)
+
+    async def retain_data_key(self, request_id: str, until: datetime) -> None:
+        """The key must outlive `until` (a package's expiry, a deferred erasure's date): pushes
+        `retain_until` forward, never back."""
+        until = _aware(until)
+        async with write_transaction(self._engine) as conn:
+            current = (
+                await conn.execute(
+                    sa.select(data_keys.c.retain_until).where(data_keys.c.request_id == request_id)
+                )
+            ).scalar_one_or_none()
+            if current is not None and current >= until:
+                return
+            await conn.execute(
+                sa.update(data_keys)
+                .where(data_keys.c.request_id == request_id)
+                .values(retain_until=until)
+            )
+
+    async def destroy_data_key(self, request_id: str, at: datetime) -> bool:
+        """Destroy the request's data key. True if this call destroyed it; False if there was
+        none or it was already destroyed (idempotent)."""
+        async with write_transaction(self._engine) as conn:
+            if self._dialect == "sqlite":
+                await conn.exec_driver_sql("PRAGMA secure_delete = ON")
+            result = await conn.execute(
+                sa.update(data_keys)
+                .where(data_keys.c.request_id == request_id, data_keys.c.wrapped_key.is_not(None))
+                .values(wrapped_key=None, destroyed_at=_aware(at))
+            )
+            destroyed = bool(result.rowcount)
+        if destroyed and self._dialect == "sqlite":
+            async with self._engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return destroyed
+
+    @staticmethod
+    def _key(row: sa.RowMapping) -> StoredDataKey:
+        return StoredDataKey(
+            request_id=row["request_id"],
+            master_key_id=row["master_key_id"],
+            wrapped_key=row["wrapped_key"],
+            created_at=row["created_at"],
+            retain_until=row["retain_until"],
+            destroyed_at=row["destroyed_at"],
+        )
+
+    async def request_status(self, request_id: str) -> RequestStatus | None:
+        """The request's current status in the store (None if the store has not seen it)."""
+        async with self._engine.connect() as conn:
+            status = (
+                await conn.execute(
+                    sa.select(requests.c.status).where(requests.c.request_id == request_id)
+                )
+            ).scalar_one_or_none()
+        return None if status is None else RequestStatus(status)
+
+    async def request_closed(self, request_id: str) -> bool:
+        return await self.request_status(request_id) in TERMINAL_STATUSES
+
+    # -- packages ------------------------------------------------------------------------------
+
+    async def save_package(self, ref: PackageRef) -> PackageRef:
+        """Record the request's package (a rebuilt package replaces the row)."""
+        row = {
+            "request_id": ref.request_id,
+            "location": ref.location,
+            "created_at": _aware(ref.created_at),
+            "expires_at": _aware(ref.expires_at),
+            "deleted_at": None,
+            "size_bytes": ref.size_bytes,
+            "sha256": ref.sha256,
+            "files": ref.files,
+        }
+        insert = self._insert(packages).values(**row)
+        statement = insert.on_conflict_do_update(
+            index_elements=[packages.c.request_id],
+            set_={k: insert.excluded[k] for k in row if k != "request_id"},
+        )
+        async with write_transaction(self._engine) as conn:
+            await conn.execute(statement)
+        return ref
+
+    async def get_package(self, request_id: str) -> PackageRef | None:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(sa.select(packages).where(packages.c.request_id == request_id)))
+                .mappings()
+                .one_or_none()
+            )
+        return None if row is None else PackageRef.model_validate(dict(row))
+
+    async def mark_package_deleted(self, request_id: str, at: datetime) -> bool:
+        """True if this call marked it (False: unknown or already deleted)."""
+        async with write_transaction(self._engine) as conn:
+            result = await conn.execute(
+                sa.update(packages)
+                .where(packages.c.request_id == request_id, packages.c.deleted_at.is_(None))
+                .values(deleted_at=_aware(at))
+            )
+        return bool(result.rowcount)
+
+    async def expired_packages(self, now: datetime, limit: int = 100) -> list[PackageRef]:
+        """Packages past their expiry and not yet deleted (for a sweep after an outage)."""
+        async with self._engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        sa.select(packages)
+                        .where(
+                            packages.c.expires_at <= _aware(now), packages.c.deleted_at.is_(None)
+                        )
+                        .order_by(packages.c.expires_at)
+                        .limit(limit)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return [PackageRef.model_validate(dict(row)) for row in rows]

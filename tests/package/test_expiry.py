@@ -1,0 +1,113 @@
+"""The package's expiry on the time-skipping server: the durable timer fires at the policy's
+expiry (30 days), the real packaging activity deletes the package and audits it, and — the
+request being closed and its retention over — destroys the request's data key (audited)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from orchestrator.datakeys import DataKeyDestroyed
+from orchestrator.store import Store
+from schemas.events import Channel, RequestKind
+from schemas.package import ExpiryCall, PackageBuild, PackagedSystem
+from schemas.records import AuditAction, RequestSummary
+from schemas.status import RequestStatus
+from tests.package.conftest import PackageKit
+from workflows.activities import PackagingActivities
+from workflows.packaging import PackageExpiryWorkflow, expiry_workflow_id
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+async def test_expiry_timer_deletes_the_package_and_shreds_the_key(kit: PackageKit) -> None:
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    async with (
+        await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        ) as env,
+        await Store.open(kit.database_url) as store,
+    ):
+        created = await env.get_current_time()
+        sink = await kit.exports.open(request_id, "billing")
+        await sink.write("contact", {"email": "anna@example.se"})
+        await sink.finish()
+        acts = PackagingActivities(kit.service, store)
+        ref = await acts.build_package(
+            PackageBuild(
+                request_id=request_id,
+                kind="access",
+                locale="sv",
+                created_at=created,
+                systems=[PackagedSystem(system="billing", counts={"contact": 1})],
+            )
+        )
+        assert ref.expires_at == created + timedelta(days=30)
+        await store.upsert_request(
+            RequestSummary(
+                request_id=request_id,
+                kind=RequestKind.ACCESS,
+                channel=Channel.PORTAL,
+                status=RequestStatus.COMPLETED,
+                received_at=created,
+                due_at=created + timedelta(days=30),
+                updated_at=created,
+                completed_at=created,
+            )
+        )
+
+        async with Worker(
+            env.client,
+            task_queue="expiry-test",
+            workflows=[PackageExpiryWorkflow],
+            activities=[acts.expire_package],
+        ):
+            handle = await env.client.start_workflow(
+                PackageExpiryWorkflow.run,
+                ExpiryCall(request_id=request_id, expires_at=ref.expires_at),
+                id=expiry_workflow_id(request_id),
+                task_queue="expiry-test",
+            )
+            # Not early: a day before the expiry the package and the key are still there.
+            await env.sleep(timedelta(days=29))
+            before = await kit.key_store.get_package(request_id)
+            assert before is not None and before.deleted_at is None
+            outcome = await handle.result()
+
+        assert outcome.package_deleted and outcome.key_destroyed
+        assert await kit.storage.list(f"requests/{request_id}") == []
+        stored = await kit.key_store.get_package(request_id)
+        assert stored is not None and stored.deleted_at is not None
+        assert stored.deleted_at >= ref.expires_at
+        kit.keys.forget(request_id)
+        try:
+            await kit.keys.keys_for(request_id)
+            raise AssertionError("the data key must be destroyed")
+        except DataKeyDestroyed:
+            pass
+        actions = [e.action for e in await store.audit_trail(request_id)]
+        assert actions == [
+            AuditAction.PACKAGE_CREATED,
+            AuditAction.PACKAGE_DELETED,
+            AuditAction.DATA_KEY_DESTROYED,
+        ]
+
+
+async def test_an_open_request_keeps_its_key_past_the_expiry(kit: PackageKit) -> None:
+    """The package goes at its expiry; the key stays while the request is still open."""
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    async with await Store.open(kit.database_url) as store:
+        acts = PackagingActivities(kit.service, store)
+        await kit.keys.keys_for(request_id, create=True)
+        now = datetime.now(UTC)
+        outcome = await acts.expire_package(ExpiryCall(request_id=request_id, expires_at=now))
+        assert not outcome.key_destroyed
+        assert outcome.retry_at is not None and outcome.retry_at > now
+        key = await kit.key_store.get_data_key(request_id)
+        assert key is not None and not key.destroyed

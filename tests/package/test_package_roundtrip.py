@@ -1,0 +1,156 @@
+"""The access package, built from encrypted parts exactly as the worker builds it: manifest with
+sha256 per file, one JSON and one CSV per system and category, the Art. 15 document in the
+request's locale, portability limited to portable categories, and no plaintext at rest."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestrator.datakeys import DataKeyMissing, DataKeyRing
+from orchestrator.package import PackageCorrupt
+from orchestrator.package._builder import archive_key
+from schemas.package import PackageBuild, PackagedSystem
+from tests.package.conftest import PackageKit
+
+EMAIL = "anna.lindqvist@example.se"
+PNR = "198112189876"
+NAME = "Anna Lindqvist"
+CREATED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+async def _export(kit: PackageKit, request_id: str) -> list[PackagedSystem]:
+    billing = await kit.exports.open(request_id, "billing")
+    await billing.write("contact", {"email": EMAIL, "name": NAME, "pnr": PNR, "phone": None})
+    for number in range(3):
+        await billing.write(
+            "invoices",
+            {"number": f"F-{number}", "lines": [{"text": "Webbhotell", "amount": 99}], "sum": 99},
+        )
+    await billing.write("card_tokens", {"last4": "4242", "brand": "visa"})
+    billing_artifact = await billing.finish()
+    assert billing_artifact.records == 5 and billing_artifact.uri.startswith("dsr-parts:")
+    support = await kit.exports.open(request_id, "support")
+    await support.write("tickets", {"subject": f"Hjälp {NAME}", "requester": EMAIL, "tags": ["a"]})
+    await support.finish()
+    return [
+        PackagedSystem(system="billing", counts={"contact": 1, "invoices": 3, "card_tokens": 1}),
+        PackagedSystem(system="support", counts={"tickets": 1}),
+        PackagedSystem(system="newsletter", counts={}),
+    ]
+
+
+def _plaintext_on_disk(root: Path) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            if any(s.encode() in data for s in (EMAIL, PNR, NAME, "Lindqvist")):
+                hits.append(str(path.relative_to(root)))
+    return hits
+
+
+async def test_access_package_round_trip_in_swedish(kit: PackageKit, tmp_path: Path) -> None:
+    systems = await _export(kit, "req-roundtrip-sv")
+    assert _plaintext_on_disk(kit.storage.root) == [], "parts must be encrypted where written"
+
+    ref = await kit.service.build(
+        PackageBuild(
+            request_id="req-roundtrip-sv",
+            kind="access",
+            locale="sv",
+            created_at=CREATED,
+            systems=systems,
+        )
+    )
+    assert ref.expires_at == datetime(2026, 12, 31, 10, 0, tzinfo=UTC)  # policy: 30 days
+    stored = kit.storage.root / archive_key("req-roundtrip-sv")
+    assert hashlib.sha256(stored.read_bytes()).hexdigest() == ref.sha256
+    assert stored.stat().st_mode & 0o077 == 0
+    assert _plaintext_on_disk(kit.root) == [], "no plaintext anywhere: package, parts, store"
+    assert await kit.storage.list("requests/req-roundtrip-sv/parts") == [], "parts deleted"
+    assert (await kit.key_store.get_package("req-roundtrip-sv")) == ref
+
+    manifest = await kit.service.manifest("req-roundtrip-sv")
+    paths = {f.path for f in manifest.files}
+    assert paths == {
+        "billing/contact.json",
+        "billing/contact.csv",
+        "billing/invoices.json",
+        "billing/invoices.csv",
+        "billing/card_tokens.json",
+        "billing/card_tokens.csv",
+        "support/tickets.json",
+        "support/tickets.csv",
+        "information_sv.md",
+    }
+    out = tmp_path / "handover"
+    await kit.service.extract("req-roundtrip-sv", out)
+    for file in manifest.files:
+        assert hashlib.sha256((out / file.path).read_bytes()).hexdigest() == file.sha256
+    invoices = json.loads((out / "billing/invoices.json").read_text())
+    assert [i["number"] for i in invoices] == ["F-0", "F-1", "F-2"]
+    rows = list(csv.DictReader(io.StringIO((out / "billing/invoices.csv").read_text())))
+    assert len(rows) == 3 and json.loads(rows[0]["lines"]) == [{"text": "Webbhotell", "amount": 99}]
+    contact = list(csv.DictReader(io.StringIO((out / "billing/contact.csv").read_text())))
+    assert contact == [{"email": EMAIL, "name": NAME, "pnr": PNR, "phone": ""}]
+    assert json.loads((out / "manifest.json").read_text())["request_id"] == "req-roundtrip-sv"
+
+    information = (out / "information_sv.md").read_text()
+    assert "Integritetsskyddsmyndigheten (IMY)" in information
+    assert "Bokföringslagen (1999:1078) 7 kap. 2 §" in information  # retention of invoices
+    assert "Ändamål" in information and "Mottagare" in information and "Källa" in information
+    assert "Kortinlösare" in information  # the card tokens' recipient
+    assert "Nyhetsbrev" in information  # a system that holds nothing is still listed
+
+
+async def test_portability_holds_only_portable_categories_in_english(
+    kit: PackageKit, tmp_path: Path
+) -> None:
+    systems = await _export(kit, "req-portable-en")
+    await kit.service.build(
+        PackageBuild(
+            request_id="req-portable-en",
+            kind="portability",
+            locale="en",
+            created_at=CREATED,
+            systems=systems,
+        )
+    )
+    manifest = await kit.service.manifest("req-portable-en")
+    assert manifest.excluded == {"billing": ["card_tokens"]}  # not `portable` in the policy
+    assert "billing/card_tokens.json" not in {f.path for f in manifest.files}
+    assert {"billing/contact.json", "billing/contact.csv"} <= {f.path for f in manifest.files}
+    await kit.service.extract("req-portable-en", tmp_path / "out")
+    information = (tmp_path / "out" / "information_en.md").read_text()
+    assert "Swedish Authority for Privacy Protection (IMY)" in information
+    assert "data portability" in information
+
+
+async def test_tampered_or_foreign_packages_do_not_open(kit: PackageKit, tmp_path: Path) -> None:
+    systems = await _export(kit, "req-tamper-01")
+    await kit.service.build(
+        PackageBuild(
+            request_id="req-tamper-01",
+            kind="access",
+            locale="sv",
+            created_at=CREATED,
+            systems=systems,
+        )
+    )
+    path = kit.storage.root / archive_key("req-tamper-01")
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(PackageCorrupt):
+        await kit.service.extract("req-tamper-01", tmp_path / "out")
+    # Another master key cannot unwrap this request's data key.
+    other = DataKeyRing({"m1": b"\x00" * 32}, store=kit.key_store)
+    with pytest.raises(DataKeyMissing, match="does not unwrap"):
+        await other.keys_for("req-tamper-01")
