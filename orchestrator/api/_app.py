@@ -8,11 +8,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.api._render import STATIC_DIR
 from orchestrator.api._security import Csrf, NotLoggedIn
@@ -39,6 +41,21 @@ class _SecurityHeaders(BaseHTTPMiddleware):
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+class _DropEmptyFilters:
+    """The dashboard's filter form sends every field, empty ones as `status=`; for its pages an
+    empty field means "no filter" (the JSON API stays strict: an empty value there is a 422)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/requests" and scope["query_string"]:
+            pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+            kept = [(k, v) for k, v in pairs if v.strip()]
+            scope = {**scope, "query_string": urlencode(kept).encode("latin-1")}
+        await self.app(scope, receive, send)
 
 
 async def _check(name: str, probe: Awaitable[Any]) -> tuple[str, str]:
@@ -116,6 +133,7 @@ def create_app(settings: Settings, *, desk: Desk | None = None) -> FastAPI:
     app.state.verifier = TokenVerifier.from_settings(settings)
     app.state.csrf = Csrf()
     app.add_middleware(_SecurityHeaders)
+    app.add_middleware(_DropEmptyFilters)
 
     @app.exception_handler(NotLoggedIn)
     async def _to_login(request: Request, _: NotLoggedIn) -> Response:

@@ -11,7 +11,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const report = read("report-data");
   const draw = (name, config) => {
     const canvas = document.querySelector(`canvas[data-chart="${name}"]`);
-    if (canvas) canvas.chart = new Chart(canvas, { ...config, options: { animation: false, ...config.options } });
+    if (canvas) canvas.chart = new Chart(canvas, { ...config, options: { animation: false, maintainAspectRatio: false, ...config.options } });
   };
   if (charts) {
     draw("per-week", {
