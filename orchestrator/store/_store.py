@@ -164,13 +164,13 @@ class Store:
         row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
         row.update(_lifecycle_columns(summary))  # 0002: JSON columns hold JSON-mode documents
         row["system_outcomes"] = outcome_tokens(summary.systems)  # the desk's filter (0003)
+        row["package"] = summary.package.model_dump(mode="json") if summary.package else None
         for name in ("kind", "channel", "status"):
             row[name] = str(row[name])
         insert = self._insert(requests).values(**row)
         statement = insert.on_conflict_do_update(
             index_elements=[requests.c.request_id],
             set_={name: insert.excluded[name] for name in row if name != "request_id"},
-        row["package"] = summary.package.model_dump(mode="json") if summary.package else None
             where=requests.c.updated_at <= insert.excluded.updated_at,
         )
         return statement
