@@ -140,6 +140,7 @@ def local_env(
         "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'dsr.db'}",
         "DSR_EXPORT_DIR": str(state_dir / "exports"),
+        "DSR_PACKAGE_DIR": str(state_dir / "packages"),
         "DSR_INTAKE_DATADIR": str(state_dir / "intake-data"),
         "DSR_REQUESTS_PARTITIONS": "4",
         # The local broker joins groups slowly with production timeouts (LOCAL-INFRA.md).
@@ -365,7 +366,7 @@ def _print_ready(state_dir: Path, summary: SeedSummary | None, ports: Mapping[st
                          newsletter http://127.0.0.1:{ports["newsletter"]}
                          support http://127.0.0.1:{ports["support"]}
                          data in {state_dir / "sandbox"}
-  exports                {state_dir / "exports"}
+  access packages        {state_dir / "packages"} (encrypted; `dsr package show|extract ID`)
   logs                   {state_dir / "logs"}
   settings for `dsr`     {state_dir / "local.env"}
   desk tokens (per role) {state_dir / API_TOKENS_FILE}

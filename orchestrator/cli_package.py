@@ -1,9 +1,313 @@
-"""`dsr` commands: Access packages (encrypted archives) and crypto-shredding: package show/extract,
-shred verify.
+"""`dsr` commands: access packages (encrypted archives) and crypto-shredding:
+`dsr package show ID`, `dsr package extract ID DIR`, `dsr shred verify ID`.
 
 Imported by orchestrator.cli, which owns the Typer app; importing this module registers them.
 """
 
 from __future__ import annotations
 
-from orchestrator.cli import app  # noqa: F401 - commands register on the shared app
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from google.protobuf.message import Message
+from rich.markup import escape
+from rich.table import Table
+from temporalio.api.common.v1 import Header, Payload
+from temporalio.service import RPCError, RPCStatusCode
+
+from orchestrator.cli import _fail, _settings, app, console
+from orchestrator.codec import (
+    DATA_KEY_ENCODING,
+    ENCODING,
+    AesGcmCodec,
+    PayloadKeyMissing,
+    PayloadShredded,
+)
+from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
+from orchestrator.package import PackageCorrupt, PackageService, storage_from_setting
+from orchestrator.settings import Settings
+from orchestrator.store._keys import KeyStore
+from policy.loader import load_policy
+from schemas.workflow import workflow_id_for
+
+__all__ = ["package_app", "shred_app"]
+
+package_app = typer.Typer(help="Access packages: the encrypted archive of an access request.")
+shred_app = typer.Typer(help="Crypto-shredding: a request's data key and what it protects.")
+app.add_typer(package_app, name="package")
+app.add_typer(shred_app, name="shred")
+
+
+@asynccontextmanager
+async def _service(settings: Settings) -> AsyncIterator[PackageService]:
+    key_store = await KeyStore.open(settings.database_url)
+    try:
+        keys = DataKeyRing(settings.payload_key_ring(), store=key_store)
+        yield PackageService(
+            storage_from_setting(settings.package_dir),
+            keys,
+            key_store,
+            load_policy(settings.policy_file),
+        )
+    finally:
+        await key_store.close()
+
+
+def _unreadable(request_id: str, error: Exception) -> typer.Exit:
+    if isinstance(error, DataKeyDestroyed):
+        return _fail(f"the package of {request_id} is unreadable: its data key was destroyed")
+    if isinstance(error, FileNotFoundError):
+        return _fail(f"no package stored for {request_id} (never built, or expired and deleted)")
+    return _fail(f"the package of {request_id} cannot be read: {escape(str(error))}")
+
+
+@package_app.command("show")
+def package_show(
+    request_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="The manifest as JSON.")] = False,
+) -> None:
+    """Print the package's manifest: every file with its sha256, size and record count."""
+    settings = _settings()
+
+    async def run() -> None:
+        async with _service(settings) as service:
+            ref = await service.key_store.get_package(request_id)
+            try:
+                manifest = await service.manifest(request_id)
+            except (DataKeyMissing, FileNotFoundError, PackageCorrupt) as error:
+                raise _unreadable(request_id, error) from None
+        if as_json:
+            document = manifest.model_dump(mode="json")
+            document["package"] = ref.model_dump(mode="json") if ref else None
+            console.print_json(json.dumps(document))
+            return
+        console.print(
+            f"[bold]{manifest.request_id}[/bold] {manifest.kind} ({manifest.locale}), "
+            f"created {manifest.created_at.isoformat()}, expires {manifest.expires_at.isoformat()}"
+            f", policy {manifest.policy_version}"
+        )
+        if ref is not None:
+            console.print(f"stored: {ref.location} ({ref.size_bytes} bytes, sha256 {ref.sha256})")
+        table = Table("file", "records", "bytes", "sha256")
+        for file in manifest.files:
+            records = "" if file.records is None else str(file.records)
+            table.add_row(file.path, records, str(file.size_bytes), file.sha256)
+        console.print(table)
+        for system, categories in sorted(manifest.excluded.items()):
+            console.print(f"not portable, left out: {system}: {', '.join(categories)}")
+
+    asyncio.run(run())
+
+
+@package_app.command("extract")
+def package_extract(request_id: str, directory: Path) -> None:
+    """Decrypt the package into DIR for handing over, checking every file against the manifest.
+
+    DIR then holds the subject's data in clear: hand it over and delete it."""
+    settings = _settings()
+
+    async def run() -> None:
+        async with _service(settings) as service:
+            try:
+                manifest = await service.extract(request_id, directory)
+            except (DataKeyMissing, FileNotFoundError, PackageCorrupt) as error:
+                raise _unreadable(request_id, error) from None
+        console.print(
+            f"extracted {len(manifest.files) + 1} files into {directory} "
+            "(checksums verified against the manifest)"
+        )
+
+    asyncio.run(run())
+
+
+@dataclass
+class HistoryVerdict:
+    found: bool = True
+    request_payloads: int = 0
+    shredded: int = 0
+    readable: int = 0  # request payloads that still decrypt
+    master_key: int = 0  # payloads under the master key (v1 or no request context)
+    clear: int = 0  # payloads with no encryption at all (outside headers)
+    headers: int = 0  # header payloads (trace context): not passed through the codec
+
+
+def _payloads(message: Message, in_header: bool = False) -> list[tuple[Payload, bool]]:
+    """Every Payload inside a protobuf message (history events nest them at many depths), and
+    whether it sits in a Header (Temporal does not pass headers through the codec)."""
+    if isinstance(message, Payload):
+        return [(message, in_header)]
+    in_header = in_header or isinstance(message, Header)
+    found: list[tuple[Payload, bool]] = []
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if isinstance(value, Message):
+            found.extend(_payloads(value, in_header))
+            continue
+        # A repeated message field, or a map of messages (e.g. header and memo fields).
+        for item in value.values() if hasattr(value, "values") else value:
+            if isinstance(item, Message):
+                found.extend(_payloads(item, in_header))
+    return found
+
+
+async def _history_verdict(settings: Settings, request_id: str) -> HistoryVerdict:
+    from orchestrator.temporal_client import connect_temporal
+
+    verdict = HistoryVerdict()
+    key_store = await KeyStore.open(settings.database_url)
+    try:
+        keys = DataKeyRing(settings.payload_key_ring(), store=key_store, cache_ttl=0)
+        client = await connect_temporal(settings, keys)
+        handle = client.get_workflow_handle(workflow_id_for(request_id))
+        try:
+            history = await handle.fetch_history()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return HistoryVerdict(found=False)
+            raise
+        codec = AesGcmCodec(settings.payload_key_ring(), data_keys=keys)
+        for event in history.events:
+            for payload, in_header in _payloads(event):
+                encoding = payload.metadata.get("encoding")
+                if in_header and encoding not in (DATA_KEY_ENCODING, ENCODING):
+                    verdict.headers += 1
+                elif encoding == DATA_KEY_ENCODING:
+                    verdict.request_payloads += 1
+                    try:
+                        await codec.decode([payload])
+                        verdict.readable += 1
+                    except PayloadShredded:
+                        verdict.shredded += 1
+                    except PayloadKeyMissing:
+                        verdict.shredded += 1  # no key for it anywhere: unreadable as well
+                elif encoding == ENCODING:
+                    verdict.master_key += 1
+                elif payload.data:
+                    verdict.clear += 1
+    finally:
+        await key_store.close()
+    return verdict
+
+
+@shred_app.command("verify")
+def shred_verify(
+    request_id: str,
+    as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
+) -> None:
+    """Show whether the request is crypto-shredded: its data key destroyed, its Temporal history
+    payloads and its package undecryptable. Exits 1 unless all of that holds."""
+    settings = _settings()
+
+    async def run() -> int:
+        async with _service(settings) as service:
+            report = await service.shred_report(request_id)
+        history = await _history_verdict(settings, request_id)
+        history_unreadable = history.readable == 0 and history.clear == 0
+        package_unreadable = report.package_readable is not True
+        shredded = report.key_destroyed and history_unreadable and package_unreadable
+        document: dict[str, Any] = {
+            "request_id": request_id,
+            "shredded": shredded,
+            "key": {
+                "known": report.key_known,
+                "destroyed": report.key_destroyed,
+                "destroyed_at": report.destroyed_at.isoformat() if report.destroyed_at else None,
+                "retain_until": report.retain_until.isoformat() if report.retain_until else None,
+            },
+            "history": {
+                "found": history.found,
+                "request_payloads": history.request_payloads,
+                "undecryptable": history.shredded,
+                "decryptable": history.readable,
+                "master_key_payloads": history.master_key,
+                "unencrypted_payloads": history.clear,
+                "header_payloads": history.headers,
+            },
+            "package": {
+                "stored": report.package is not None and report.package.deleted_at is None,
+                "deleted_at": (
+                    report.package.deleted_at.isoformat()
+                    if report.package and report.package.deleted_at
+                    else None
+                ),
+                "decryptable": report.package_readable,
+            },
+        }
+        if as_json:
+            console.print_json(json.dumps(document))
+        else:
+            key = document["key"]
+            console.print(
+                f"data key:  {'destroyed at ' + str(key['destroyed_at']) if report.key_destroyed else ('present' if report.key_known else 'none stored')}"  # noqa: E501
+            )
+            if history.found:
+                console.print(
+                    f"history:   {history.shredded} of {history.request_payloads} request "
+                    f"payloads undecryptable, {history.readable} decryptable; "
+                    f"{history.master_key} under the master key (no personal data), "
+                    f"{history.clear} unencrypted, {history.headers} headers (trace context)"
+                )
+            else:
+                console.print("history:   not on the Temporal server (retention ended)")
+            if report.package_readable is None:
+                deleted = document["package"]["deleted_at"]
+                console.print(f"package:   {'deleted at ' + deleted if deleted else 'none'}")
+            else:
+                console.print(
+                    f"package:   {'decryptable' if report.package_readable else 'undecryptable'}"
+                )
+            console.print(
+                "[green]shredded[/green]" if shredded else "[yellow]not shredded[/yellow]"
+            )
+        return 0 if shredded else 1
+
+    code = asyncio.run(run())
+    if code:
+        raise typer.Exit(code)
+
+
+@shred_app.command("now")
+def shred_now(
+    request_id: str,
+    actor: Annotated[str, typer.Option("--actor", help="Who decided (audited).")],
+) -> None:
+    """Shred a closed request at once (the DPO's decision, before its retention ends): destroy
+    its data key (audited), which makes its history and package unreadable; the package's
+    expiry timer still deletes the file. Refused while the request is open."""
+    from datetime import UTC, datetime
+
+    from orchestrator.store import Store
+    from schemas.records import AuditAction, AuditEvent
+
+    settings = _settings()
+
+    async def run() -> None:
+        async with _service(settings) as service:
+            if not await service.key_store.request_closed(request_id):
+                raise _fail(f"{request_id} is not closed: only a closed request can be shredded")
+            now = datetime.now(UTC)
+            destroyed = await service.keys.destroy(request_id)
+        async with await Store.open(settings.database_url) as store:
+            if destroyed:
+                await store.append_audit(
+                    AuditEvent(
+                        request_id=request_id,
+                        action=AuditAction.DATA_KEY_DESTROYED,
+                        actor=actor,
+                        at=now,
+                        details={"decision": "shred_now"},
+                        dedupe_key=f"data-key/{request_id}/destroyed",
+                    )
+                )
+        console.print(
+            f"{request_id}: data key {'destroyed' if destroyed else 'already destroyed or none'}"
+        )
+
+    asyncio.run(run())

@@ -34,6 +34,9 @@ def status_event(summary: RequestSummary) -> DsrStatusChangedEvent:
             changed_at=summary.updated_at,
             reason=summary.reason,
             systems=summary.systems,
+            due_date=summary.due_date,
+            extension=summary.extension,
+            package=summary.package,
         ),
     )
 

@@ -9,6 +9,7 @@ from temporalio.client import Client
 from temporalio.service import TLSConfig
 
 from orchestrator.codec import encrypted_data_converter
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.settings import InvalidSettings, Settings
 
 __all__ = ["connect_temporal", "temporal_connection_options"]
@@ -53,12 +54,24 @@ def temporal_connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def connect_temporal(settings: Settings) -> Client:
+def _data_keys(settings: Settings) -> DataKeyRing | None:
+    """The store keeps the data keys: without a configured DSR_DATABASE_URL (a tool or test
+    that has no store) payloads stay under the master key rather than a stray ./dsr.db."""
+    if "database_url" not in settings.model_fields_set:
+        return None
+    return DataKeyRing(settings.payload_key_ring(), settings.database_url)
+
+
+async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = None) -> Client:
+    """`data_keys`: share a process's key ring (and its cache) with the client's codec."""
     if not settings.payload_key_ring():
         raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         **temporal_connection_options(settings),  # TLS / mTLS / API key (DSR_TEMPORAL_*)
-        data_converter=encrypted_data_converter(settings.payload_key_ring()),
+        # Each request's payloads under its own data key (crypto-shredding, orchestrator.codec).
+        data_converter=encrypted_data_converter(
+            settings.payload_key_ring(), data_keys or _data_keys(settings)
+        ),
     )

@@ -120,6 +120,7 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     env = infra.env(
         DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
         DSR_EXPORT_DIR=str(root / "exports"),
+        DSR_PACKAGE_DIR=str(root / "packages"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",
         # The worker signs and publishes audit checkpoints, as in production (orchestrator.audit).
