@@ -121,7 +121,7 @@ async def verify_chain(
     per_request: dict[str, int] = {}
     broken_requests: set[str] = set()
     expected_prev, previous_sequence = GENESIS_HASH, None
-    entries, head = 0, None
+    entries, last = 0, None
 
     def report(
         sequence: int, request_id: str | None, position: int | None, kind: BreakKind, why: str
@@ -201,7 +201,7 @@ async def verify_chain(
                     "hash differs from the signed checkpoint (the chain was rewritten)",
                 )
         expected_prev, previous_sequence = stored_hash, sequence
-        head = ChainHead(sequence=sequence, hash=stored_hash, entries=entries)
+        last = (sequence, stored_hash)
 
     for sequence, (_, missing_request) in sorted(expected.items()):
         summary.links_checked += 1
@@ -219,7 +219,7 @@ async def verify_chain(
         entries=entries,
         requests=len(per_request),
         requests_broken=len(broken_requests),
-        head=head,
+        head=None if last is None else ChainHead(sequence=last[0], hash=last[1], entries=entries),
         checkpoints=summary,
         first_break=breaks[0] if breaks else None,
         breaks=breaks,

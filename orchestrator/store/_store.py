@@ -503,8 +503,10 @@ class Store:
                 .order_by(audit_events.c.sequence)
                 .execution_options(yield_per=batch)
             )
-            async for row in result.mappings():
-                yield dict(row)
+            # A batch per await: one switch into the driver's thread per `batch` rows, not per row.
+            async for rows in result.mappings().partitions(batch):
+                for row in rows:
+                    yield dict(row)
 
     @staticmethod
     def _event(row: sa.RowMapping) -> AuditEvent:
