@@ -39,7 +39,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from orchestrator.auth import Principal, Role, TokenVerifier, bearer_token
-from orchestrator.codec import AesGcmCodec, PayloadKeyMissing
+from orchestrator.codec import AesGcmCodec, PayloadKeyMissing, PayloadShredded
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from schemas.records import AuditAction, AuditEvent
@@ -232,6 +232,8 @@ def create_codec_app(
         named = _encrypted_for(payloads)
         try:
             decoded = await codec.decode(payloads)
+        except PayloadShredded:
+            return _error(422, "a payload belongs to a request whose data key was destroyed")
         except PayloadKeyMissing:
             return _error(422, "a payload was encrypted with a key this server does not hold")
         except Exception as exc:  # an InvalidTag from a forged or corrupted payload, typically
@@ -268,13 +270,17 @@ def run_codec_server(settings: Settings) -> None:
     """Serve on `settings.codec_bind` until SIGTERM/SIGINT."""
     import asyncio
 
+    from orchestrator.datakeys import DataKeyRing
     from orchestrator.shutdown import run_uvicorn
     from orchestrator.store import Store
 
     verifier = TokenVerifier.from_settings(settings)
     if not verifier.configured:
         log.warning("no DSR_API_TOKENS configured: every decode will be refused (401)")
-    codec = AesGcmCodec(settings.payload_key_ring())
+    # Payloads of a request are sealed with its own data key (orchestrator.datakeys), kept in
+    # the store; the ring opens the store on uvicorn's loop at first use.
+    data_keys = DataKeyRing(settings.payload_key_ring(), settings.database_url)
+    codec = AesGcmCodec(settings.payload_key_ring(), data_keys=data_keys)
     host, port = parse_bind(settings.codec_bind)
 
     class _LazyStore:
@@ -301,6 +307,7 @@ def run_codec_server(settings: Settings) -> None:
     async def lifespan(_app: Any) -> AsyncIterator[None]:
         yield
         await store.close()
+        await data_keys.aclose()
 
     app.router.lifespan_context = lifespan
     log.info("codec server listening", bind=settings.codec_bind)

@@ -21,12 +21,13 @@ import pytest
 import uvicorn
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
-from temporalio.converter import DataConverter
+from temporalio.converter import DataConverter, WorkflowSerializationContext
 
 from devstack.localstack import free_port, wait_until
 from orchestrator.auth import TokenVerifier, hash_token, parse_api_tokens
-from orchestrator.codec import ENCODING, AesGcmCodec
+from orchestrator.codec import DATA_KEY_ENCODING, ENCODING, AesGcmCodec
 from orchestrator.codec_server import create_codec_app
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.settings import Settings
 from orchestrator.store import Store, upgrade
 from schemas.records import AuditAction
@@ -42,14 +43,23 @@ def token_setting() -> str:
 
 
 class Codec:
-    def __init__(self, base_url: str, store: Store, settings: Settings) -> None:
+    def __init__(
+        self, base_url: str, store: Store, settings: Settings, data_keys: DataKeyRing
+    ) -> None:
         self.base_url, self.store, self.settings = base_url, store, settings
-        self.codec = AesGcmCodec(settings.payload_key_ring())
+        self.data_keys = data_keys
+        self.codec = AesGcmCodec(settings.payload_key_ring(), data_keys=data_keys)
 
-    async def sealed(self, *values: Any) -> dict[str, Any]:
-        """Payloads exactly as the worker writes them into history, in the UI's JSON form."""
+    async def sealed(self, *values: Any, workflow_id: str | None = None) -> dict[str, Any]:
+        """Payloads exactly as the worker writes them into history, in the UI's JSON form:
+        under the master key, or under the request's data key for a request's workflow."""
+        codec = self.codec
+        if workflow_id is not None:
+            codec = codec.with_context(
+                WorkflowSerializationContext(namespace="default", workflow_id=workflow_id)
+            )
         plain = DataConverter.default.payload_converter.to_payloads(values)
-        message = Payloads(payloads=await self.codec.encode(plain))
+        message = Payloads(payloads=await codec.encode(plain))
         return json_format.MessageToDict(message)
 
 
@@ -64,9 +74,10 @@ async def codec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Codec
         codec_cors_origins=f"{UI_ORIGIN},http://localhost:8233",
     )
     store = await Store.open(database_url)
+    data_keys = DataKeyRing(settings.payload_key_ring(), database_url)
     app = create_codec_app(
         settings,
-        AesGcmCodec(settings.payload_key_ring()),
+        AesGcmCodec(settings.payload_key_ring(), data_keys=data_keys),
         TokenVerifier(parse_api_tokens(token_setting())),
         store,
     )
@@ -74,10 +85,11 @@ async def codec(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Codec
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     await asyncio.to_thread(wait_until, lambda: server.started, 20, "codec server")
-    yield Codec(f"http://127.0.0.1:{port}", store, settings)
+    yield Codec(f"http://127.0.0.1:{port}", store, settings, data_keys)
     server.should_exit = True
     await task
     await store.close()
+    await data_keys.aclose()
 
 
 def bearer(name: str) -> dict[str, str]:
@@ -268,3 +280,24 @@ async def test_browser_sign_in_sets_a_strict_cookie_the_ui_sends_along(codec: Co
         "dpo-anna",
         "dpo-anna",
     ]
+
+
+async def test_per_request_payloads_decrypt_until_the_data_key_is_shredded(codec: Codec) -> None:
+    """Payloads under a request's own data key name the request in their metadata: the audit
+    entry says whose history was read; once the key is destroyed nothing decrypts."""
+    body = await codec.sealed("opaque", workflow_id="dsr-req-datakey-1")
+    assert base64.b64decode(body["payloads"][0]["metadata"]["encoding"]) == DATA_KEY_ENCODING
+    async with httpx.AsyncClient(base_url=codec.base_url) as client:
+        answer = await client.post("/decode", json=body, headers=bearer("dpo-anna"))
+        assert answer.status_code == 200, answer.text
+        decoded = json_format.ParseDict(answer.json(), Payloads())
+        assert DataConverter.default.payload_converter.from_payloads(list(decoded.payloads)) == [
+            "opaque"
+        ]
+        trail = await codec.store.audit_trail("req-datakey-1")
+        assert [(e.action, e.actor) for e in trail] == [(AuditAction.PAYLOAD_DECRYPTED, "dpo-anna")]
+        assert await codec.data_keys.destroy("req-datakey-1")
+        shredded = await client.post("/decode", json=body, headers=bearer("dpo-anna"))
+    assert shredded.status_code == 422
+    assert "destroyed" in shredded.json()["detail"]
+    assert "opaque" not in shredded.text
