@@ -23,7 +23,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import DataConverter, WorkflowSerializationContext
 
-from devstack.localstack import free_port, wait_until
+from devstack.localstack import free_port, temporal_dev_server, wait_until
 from orchestrator.auth import TokenVerifier, hash_token, parse_api_tokens
 from orchestrator.codec import DATA_KEY_ENCODING, ENCODING, AesGcmCodec
 from orchestrator.codec_server import create_codec_app
@@ -301,3 +301,17 @@ async def test_per_request_payloads_decrypt_until_the_data_key_is_shredded(codec
     assert shredded.status_code == 422
     assert "destroyed" in shredded.json()["detail"]
     assert "opaque" not in shredded.text
+
+
+def test_dev_server_web_ui_is_pointed_at_the_codec(tmp_path: Path) -> None:
+    """What `dsr up` starts: the Temporal dev server's Web UI announces our codec endpoint."""
+    port, ui_port = free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    server = temporal_dev_server(
+        port, tmp_path / "temporal.db", tmp_path, ui_port=ui_port, ui_codec_endpoint=endpoint
+    )
+    try:
+        settings = httpx.get(f"http://127.0.0.1:{ui_port}/api/v1/settings", timeout=10).json()
+    finally:
+        server.stop()
+    assert settings["Codec"]["Endpoint"] == endpoint
