@@ -28,6 +28,7 @@ import dataclasses
 import os
 import re
 from collections.abc import Sequence
+from typing import Self, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -133,7 +134,14 @@ class AesGcmCodec(PayloadCodec, WithSerializationContext):
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
         if self._request_id is not None and self._data_keys is not None:
-            keys = await self._data_keys.keys_for(self._request_id, create=True)
+            try:
+                keys = await self._data_keys.keys_for(self._request_id, create=True)
+            except DataKeyDestroyed:
+                raise PayloadShredded(
+                    f"request {self._request_id!r} is shredded: nothing more is sealed for it"
+                ) from None
+            except DataKeyMissing as missing:
+                raise PayloadKeyMissing(str(missing)) from None
             aad = b"dk:" + self._request_id.encode()
             metadata = {"encoding": DATA_KEY_ENCODING, "encryption-request": aad[3:]}
             return [
@@ -198,13 +206,43 @@ def _open(cipher: AESGCM, sealed: bytes, aad: bytes) -> bytes:
     return cipher.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], aad)
 
 
+@dataclasses.dataclass(frozen=True)
+class _ContextCachingDataConverter(DataConverter):
+    """`DataConverter.with_context` clones the converter (and builds a new payload converter)
+    on every call — about 40 µs, several times per workflow activation once the codec is
+    context-aware. Contexts are small frozen values that repeat (one per workflow, one per
+    activity), so the clones are cached; clones share the cache."""
+
+    context_cache: dict[SerializationContext, DataConverter] = dataclasses.field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def with_context(self, context: SerializationContext) -> Self:
+        cached = self.context_cache.get(context)
+        if cached is None:
+            if len(self.context_cache) >= _CONTEXT_CACHE_SIZE:
+                self.context_cache.clear()
+            cached = super().with_context(context)
+            self.context_cache[context] = cached
+        return cast(Self, cached)
+
+
+_CONTEXT_CACHE_SIZE = 4096
+
+
 def encrypted_data_converter(
     keys: dict[str, bytes], data_keys: DataKeyRing | None = None
 ) -> DataConverter:
     """Pydantic-aware converter whose payloads and failure messages are encrypted; with
     `data_keys`, each request's payloads with that request's own data key."""
-    return dataclasses.replace(
-        pydantic_data_converter,
+    if data_keys is None:
+        return dataclasses.replace(
+            pydantic_data_converter,
+            payload_codec=AesGcmCodec(keys),
+            failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+        )
+    return _ContextCachingDataConverter(
+        payload_converter_class=pydantic_data_converter.payload_converter_class,
         payload_codec=AesGcmCodec(keys, data_keys=data_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )

@@ -61,8 +61,12 @@ class KeyStore:
         self._dialect = engine.dialect.name
 
     @classmethod
-    async def open(cls, database_url: str, *, migrate: bool = True) -> KeyStore:
-        engine = create_engine(normalise_url(database_url), pooled=False)
+    async def open(
+        cls, database_url: str, *, migrate: bool = True, pooled: bool = False
+    ) -> KeyStore:
+        """`pooled=False` (default): each look-up opens and closes its connection, so a process
+        that never closes the store still exits (see `DataKeyRing`)."""
+        engine = create_engine(normalise_url(database_url), pooled=pooled)
         try:
             if migrate:
                 await upgrade_engine(engine)
