@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint typecheck compile schema bench clean
+.PHONY: up test lint typecheck compile schema bench clean fuzz
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -48,6 +48,10 @@ test: lint typecheck compile $(CHROMIUM)
 
 schema: $(VENV)/.synced
 	$(VENV)/bin/dsr schema export schemas/json
+
+# >= 10,000 generated hostile events through the intake's validation (prints its figures).
+fuzz: compile
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m fuzz -s tests/fuzz
 
 bench: compile
 	$(VENV)/bin/python bench/e2e.py
