@@ -3,16 +3,17 @@ per system what was found, exported, erased, retained (with reason and until-dat
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
 
 from devstack.estate import SYSTEMS
+from orchestrator.datakeys import DataKeyRing
+from orchestrator.package import FilesystemStorage, PackageService
+from orchestrator.store._keys import KeyStore
+from policy.loader import load_policy
 from schemas.status import RequestStatus, RetentionReason, SystemOutcome
 from tests.integration.conftest import Stack, completed, publish_signed, request_event
 
@@ -34,9 +35,21 @@ async def test_access_reaches_all_five_systems_with_an_export_from_each(
     for name, status in by_system.items():
         assert status.outcome is SystemOutcome.DONE, (name, status.reason)
         assert status.export is not None and status.export.records > 0, name
-        path = Path(url2pathname(urlparse(status.export.uri).path))
-        categories = {json.loads(line)["category"] for line in path.read_text().splitlines()}
-        assert categories <= set(status.counts), name
+        assert status.export.uri.startswith("dsr-parts:"), name  # encrypted where written
+    # One encrypted package holds every system's categories (JSON + CSV each).
+    assert record.package is not None
+    async with await KeyStore.open(stack.env["DSR_DATABASE_URL"]) as key_store:
+        manifest = await PackageService(
+            FilesystemStorage(Path(stack.env["DSR_PACKAGE_DIR"])),
+            DataKeyRing(stack.settings.payload_key_ring(), store=key_store),
+            key_store,
+            load_policy(None),
+        ).manifest(request_id)
+    packaged = {(f.system, f.category) for f in manifest.files if f.system}
+    for name, status in by_system.items():
+        held = {c for c, n in status.counts.items() if n}
+        in_package = {c for s, c in packaged if s == name}
+        assert in_package and in_package <= held, name
 
 
 async def test_erasure_across_all_five_keeps_exactly_what_the_law_requires(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from urllib.parse import urlparse
-from urllib.request import url2pathname
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client
 
+from orchestrator.datakeys import DataKeyRing
+from orchestrator.package import FilesystemStorage, PackageService
 from orchestrator.store import Store
+from orchestrator.store._keys import KeyStore
+from policy.loader import load_policy
 from schemas.status import RequestStatus, RetentionReason, SystemOutcome
 from tests.integration.conftest import (
     Stack,
@@ -34,7 +36,7 @@ def _system(record, name: str):  # type: ignore[no-untyped-def]
 
 
 async def test_access_request_completes_with_billing_export(
-    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer, tmp_path: Path
 ) -> None:
     person = stack.fresh_customer()
     request_id = await publish_signed(
@@ -48,16 +50,23 @@ async def test_access_request_completes_with_billing_export(
     assert billing.outcome is SystemOutcome.DONE
     assert billing.counts["contact"] >= 1 and billing.counts["invoices"] >= 1
     artifact = billing.export
-    assert artifact is not None
-    path = Path(url2pathname(urlparse(artifact.uri).path))
-    content = path.read_bytes()
-    assert hashlib.sha256(content).hexdigest() == artifact.sha256
-    lines = [json.loads(line) for line in content.splitlines()]
-    assert len(lines) == artifact.records == sum(billing.counts.values())
-    assert any(
-        line["category"] == "contact" and line["record"]["email"] == person.email for line in lines
-    )
-    assert path.stat().st_mode & 0o077 == 0, "exports hold personal data: owner-only"
+    assert artifact is not None and artifact.uri.startswith("dsr-parts:")  # encrypted parts
+    assert artifact.records == sum(billing.counts.values())
+    # The export reaches the subject through the encrypted package (tests/package for the rest).
+    assert record.package is not None
+    package_file = Path(stack.env["DSR_PACKAGE_DIR"]) / record.package.location
+    assert hashlib.sha256(package_file.read_bytes()).hexdigest() == record.package.sha256
+    assert package_file.stat().st_mode & 0o077 == 0, "packages are owner-only"
+    async with await KeyStore.open(stack.env["DSR_DATABASE_URL"]) as key_store:
+        service = PackageService(
+            FilesystemStorage(Path(stack.env["DSR_PACKAGE_DIR"])),
+            DataKeyRing(stack.settings.payload_key_ring(), store=key_store),
+            key_store,
+            load_policy(None),
+        )
+        await service.extract(request_id, tmp_path)
+    contacts = json.loads((tmp_path / "billing" / "contact.json").read_text())
+    assert any(contact["email"] == person.email for contact in contacts)
 
     store = await Store.open(stack.env["DSR_DATABASE_URL"])
     try:
