@@ -77,9 +77,11 @@ COMPLETION_SECONDS = Histogram(
 )
 DEADLINE_SLACK_DAYS = Histogram(
     "dsr_request_deadline_slack_days",
-    "Days left until the due date when a request reached its final status (negative: late).",
+    "Days left until the due date when a request reached its final status (negative: late). "
+    "No _sum: observations may be negative; read it by its buckets.",
     ["kind", "status"],
-    buckets=(-30, -7, -1, 0, 1, 3, 7, 14, 21, 28, 31, 62, 92),
+    # The legal month is 28 to 35 days (rolled over weekends and holidays); extended: ~3 months.
+    buckets=(-30, -7, -1, 0, 1, 3, 7, 14, 21, 28, 31, 35, 62, 92),
 )
 CONNECTOR_LATENCY = Histogram(
     "dsr_connector_operation_seconds",
