@@ -175,3 +175,43 @@ def dlq_redrive(
     except Exception as error:  # mapped to one-line messages; anything else re-raised
         raise _fail(_describe_failure(error)) from None
     console.print(f"re-driven {dead_letter_id} as {request_id}")
+
+
+@app.command()
+def reconcile(
+    max_records: Annotated[int, typer.Option(help="Examine at most this many records.")] = 50_000,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Run the reconciler now (it also runs on a schedule the worker creates): prove every
+    request record has a workflow or a dead letter, re-drive any that has neither."""
+    import uuid
+
+    from orchestrator.reconcile import reconcile_workflow_id
+    from orchestrator.temporal_client import connect_temporal
+    from schemas.reconcile import ReconcileInput, ReconcileReport
+    from workflows.reconcile import ReconcileWorkflow
+
+    settings = _settings()
+
+    async def run() -> ReconcileReport:
+        client = await connect_temporal(settings)
+        return await client.execute_workflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(max_records=max_records),
+            id=f"{reconcile_workflow_id(settings)}/manual-{uuid.uuid4().hex[:8]}",
+            task_queue=settings.orchestrator_task_queue,
+        )
+
+    report = asyncio.run(run())
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    console.print(
+        f"examined {report.examined}, accounted {report.accounted}, "
+        f"re-driven {len(report.redriven)}, pending at the intake {report.pending}"
+    )
+    for item in report.redriven:
+        console.print(
+            f"  {item.topic}/{item.partition}@{item.offset}  {item.request_id or '-'}  "
+            f"{item.outcome}"
+        )

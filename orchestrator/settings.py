@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Dead letters are readable (sealed, by an operator) for this long, then expire: the DLQ
     # topic's retention.ms and the expiry inside every sealed value (privacy policy: 30 days).
     dlq_retention_days: float = 30.0
+    # Seconds between reconciler runs (the Temporal Schedule the worker creates); 0 = no
+    # schedule (run `dsr reconcile` by hand).
+    reconcile_interval: float = 900.0
     requests_partitions: int = 8
     intake_datadir: Path = Path("intake-data")
 

@@ -16,6 +16,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from connectors.base import Connector, connector_classes, describe
 from orchestrator.audit import audit_checkpoints
 from orchestrator.logging import get_logger
+from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.settings import Settings
 from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
@@ -25,6 +26,7 @@ from orchestrator.temporal_client import connect_temporal
 from workflows.activities import ConnectorActivities, OrchestratorActivities
 from workflows.dsr import DsrWorkflow
 from workflows.dsr_v1 import DsrWorkflowV1
+from workflows.reconcile import ReconcileWorkflow
 
 __all__ = ["run_workers"]
 
@@ -98,9 +100,14 @@ async def run_workers(
                 Worker(
                     client,
                     task_queue=settings.orchestrator_task_queue,
-                    workflows=[DsrWorkflow, DsrWorkflowV1],
+                    workflows=[DsrWorkflow, DsrWorkflowV1, ReconcileWorkflow],
                     workflow_runner=WORKFLOW_RUNNER,
-                    activities=[acts.list_connectors, acts.publish_status, acts.record_completion],
+                    activities=[
+                        acts.list_connectors,
+                        acts.publish_status,
+                        acts.record_completion,
+                        Reconciler(settings, client, store, publisher).reconcile_requests,
+                    ],
                     graceful_shutdown_timeout=timedelta(seconds=5),
                 )
             )
@@ -115,6 +122,8 @@ async def run_workers(
             task_queues=[w.task_queue for w in workers],
         )
         running = [asyncio.create_task(w.run()) for w in workers]
+        if orchestrator:
+            await ensure_reconcile_schedule(client, settings)  # idempotent: one schedule
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
