@@ -11,7 +11,6 @@ from pydantic import ValidationError
 
 from orchestrator.intake._validation import Rejected, validate_request
 from orchestrator.signing import signature_headers
-from policy.deadlines import legal_due_at
 from schemas.events import DeadLetterReason, DsrRequestedEvent, Subject
 from schemas.export import export_json_schemas
 from schemas.identifiers import is_valid_organisation_number, is_valid_personal_identity_number
@@ -164,16 +163,8 @@ def test_subject_needs_a_strong_identifier() -> None:
     assert Subject(customer_number="K100001").customer_number == "K100001"
 
 
-@pytest.mark.parametrize(
-    ("received", "due"),
-    [
-        (datetime(2026, 1, 31, 9, tzinfo=UTC), datetime(2026, 2, 28, 9, tzinfo=UTC)),
-        (datetime(2028, 1, 31, 9, tzinfo=UTC), datetime(2028, 2, 29, 9, tzinfo=UTC)),
-        (datetime(2026, 12, 15, 9, tzinfo=UTC), datetime(2027, 1, 15, 9, tzinfo=UTC)),
-    ],
-)
-def test_one_month_deadline(received: datetime, due: datetime) -> None:
-    assert legal_due_at(received) == due
+# The one-month deadline (Regulation 1182/71, Europe/Stockholm, holidays) is policy's:
+# tests/policy/test_deadlines.py.
 
 
 def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
