@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.trace import SpanKind
 
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOutcome
-from orchestrator.telemetry._metrics import DEAD_LETTERS, INTAKE_LAG
+from orchestrator.telemetry._metrics import DEAD_LETTERS, INTAKE_LAG, expose
 from orchestrator.telemetry._tracing import tracer
 from schemas.events import DeadLetterReason
 
@@ -45,6 +45,7 @@ class IntakeLag:
         self._topic = topic
         self._group = group
         self._seen: dict[int, int] = {}
+        expose(INTAKE_LAG)
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
 

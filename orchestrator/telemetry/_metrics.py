@@ -8,9 +8,11 @@ free-ish ones (error types) so an odd exception class cannot smuggle text into a
 
 from __future__ import annotations
 
+import contextlib
 import re
 
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
 __all__ = [
     "COMPLETION_SECONDS",
@@ -24,11 +26,18 @@ __all__ = [
     "OVERDUE_REQUESTS",
     "STATUS_TRANSITIONS",
     "TEMPORAL_RUNTIME_UP",
+    "expose",
     "label",
 ]
 
 _DAY = 86_400.0
 _LABEL_SHAPE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
+
+
+def expose(metric: Collector) -> None:
+    """Register a metric that only some processes have (idempotent)."""
+    with contextlib.suppress(ValueError):  # already registered
+        REGISTRY.register(metric)
 
 
 def label(value: str, fallback: str = "other") -> str:
@@ -105,12 +114,14 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic, by reason.",
     ["reason"],
 )
+# Only the intake has a lag: registered there (`expose`), so no worker reports a 0 it never had.
 INTAKE_LAG = Gauge(
     "dsr_intake_lag_records",
     "Records on the requests topic not yet committed by the intake group (all partitions). "
     "End offsets come from ListOffsets(latest), corrected upwards by offsets this process has "
     "seen; a broker that understates end offsets (the local tansu with batching producers) "
     "makes this a lower bound.",
+    registry=None,
 )
 TEMPORAL_RUNTIME_UP = Gauge(
     "dsr_temporal_runtime_metrics_up",
