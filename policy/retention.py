@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from policy.model import RetentionKind, RetentionPolicy
 from schemas.results import RecordFacts
 
-__all__ = ["Retention", "add_months", "bookkeeping_until", "retention_for"]
+__all__ = ["Retention", "add_months", "bookkeeping_until", "erasable_at", "retention_for"]
 
 
 def add_months(day: date, months: int) -> date:
@@ -30,6 +31,11 @@ def bookkeeping_until(financial_year_end: date, years: int) -> date:
     """Bokföringslagen 7 kap. 2 §: until the end of the `years`-th year after the end of the
     calendar year in which the financial year ended (FY ending 2022-06-30 → 2029-12-31 for 7)."""
     return date(financial_year_end.year + years, 12, 31)
+
+
+def erasable_at(until: date, time_zone: str) -> datetime:
+    """Kept through `until`; erasable from 00:00 of the next day in the company's time zone."""
+    return datetime.combine(until + timedelta(days=1), time.min, tzinfo=ZoneInfo(time_zone))
 
 
 @dataclass(frozen=True)

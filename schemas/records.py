@@ -96,6 +96,8 @@ class AuditAction(StrEnum):
     SYSTEM_OUTCOME = "system_outcome"
     DECISION = "decision"
     COMPLETION_RECORDED = "completion_recorded"
+    # A retention period ended: the retained items were erased (workflows/follow_up.py).
+    DEFERRED_ERASURE = "deferred_erasure"
     # The legal clock: an Art. 12(3) extension, and the durable deadline reminders.
     DEADLINE_EXTENDED = "deadline_extended"
     DEADLINE_REMINDER = "deadline_reminder"

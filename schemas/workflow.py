@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas.events import DsrRequestedData, FieldChange
 from schemas.plan import SystemPlan
-from schemas.records import AuditAction, RequestSummary
+from schemas.records import AuditAction, FollowUpEntry, RequestSummary
 from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from schemas.subject import Identifier, SubjectRef
 
@@ -25,6 +25,7 @@ __all__ = [
     "DenyDecision",
     "DsrWorkflowInput",
     "Extend",
+    "FollowUpAppend",
     "IdentityConfirmation",
     "NarrowSubject",
     "RepeatCheck",
@@ -204,3 +205,12 @@ class RepeatCheckResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     earlier_request_ids: list[str] = Field(default_factory=list)
+
+
+class FollowUpAppend(BaseModel):
+    """A deferred erasure's entry for the request's completion record (counts only)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    entry: FollowUpEntry

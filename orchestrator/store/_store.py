@@ -46,7 +46,13 @@ from orchestrator.store._tables import (
     subject_fingerprints,
 )
 from schemas.events import RequestKind
-from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
+from schemas.records import (
+    AuditAction,
+    AuditEvent,
+    CompletionRecord,
+    FollowUpEntry,
+    RequestSummary,
+)
 from schemas.status import RequestStatus
 
 __all__ = ["Store"]
@@ -319,6 +325,32 @@ class Store:
                 )
             ).scalar_one()
         return _utc_fields(CompletionRecord.model_validate(stored))
+
+    async def append_follow_up(
+        self, request_id: str, entry: FollowUpEntry
+    ) -> CompletionRecord | None:
+        """Append a deferred erasure's entry to a completion record (the record is otherwise
+        written once). Idempotent per `due_on`: a retried activity appends nothing twice."""
+        async with write_transaction(self._engine) as conn:
+            stored = (
+                await conn.execute(
+                    sa.select(completion_records.c.record).where(
+                        completion_records.c.request_id == request_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if stored is None:
+                return None
+            record = CompletionRecord.model_validate(stored)
+            if any(e.due_on == entry.due_on for e in record.follow_ups):
+                return _utc_fields(record)
+            record = record.model_copy(update={"follow_ups": [*record.follow_ups, entry]})
+            await conn.execute(
+                sa.update(completion_records)
+                .where(completion_records.c.request_id == request_id)
+                .values(record=_utc_fields(record).model_dump(mode="json"))
+            )
+        return _utc_fields(record)
 
     async def get_completion_record(self, request_id: str) -> CompletionRecord | None:
         async with self._engine.connect() as conn:
