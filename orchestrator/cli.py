@@ -197,62 +197,6 @@ def submit(
     console.print(event.data.request_id)
 
 
-# ── DPO decisions (signals) ───────────────────────────────────────────────────────────────
-def _signal(request_id: str, name: str, payload: Any) -> None:
-    from orchestrator.temporal_client import connect_temporal
-    from schemas.workflow import workflow_id_for
-
-    settings = _settings()
-
-    async def send() -> None:
-        client = await connect_temporal(settings)
-        await client.get_workflow_handle(workflow_id_for(request_id)).signal(name, payload)
-
-    asyncio.run(send())
-    console.print(f"{name} sent to {request_id}")
-
-
-@app.command("confirm-identity")
-def confirm_identity(
-    request_id: str,
-    actor: Annotated[str, typer.Option(help="Who confirmed it.")],
-    method: Annotated[str, typer.Option()] = "manual_check",
-) -> None:
-    """Confirm the subject's identity so a waiting request proceeds."""
-    from schemas.workflow import IdentityConfirmation
-
-    _signal(request_id, "confirm_identity", IdentityConfirmation(actor=actor, method=method))
-
-
-@app.command()
-def deny(
-    request_id: str,
-    actor: Annotated[str, typer.Option()],
-    reason: Annotated[str, typer.Option()],
-) -> None:
-    """Deny a request waiting for a decision (e.g. identity could not be confirmed)."""
-    from schemas.workflow import DenyDecision
-
-    _signal(request_id, "deny", DenyDecision(actor=actor, reason=reason))
-
-
-@app.command()
-def resolve(
-    request_id: str,
-    actor: Annotated[str, typer.Option()],
-    action: Annotated[str, typer.Option(help="retry | close")] = "retry",
-    note: Annotated[str, typer.Option()] = "",
-) -> None:
-    """Resolve a request that needs attention: retry failed systems, or close it."""
-    from schemas.workflow import Resolution, ResolutionAction
-
-    _signal(
-        request_id,
-        "resolve",
-        Resolution(actor=actor, action=ResolutionAction(action), note=note),
-    )
-
-
 # ── schema and sandbox ────────────────────────────────────────────────────────────────────
 @schema_app.command("export")
 def schema_export(directory: Path) -> None:

@@ -5,7 +5,9 @@ queue per connector. `dsr worker` runs them; several processes may serve the sam
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -15,7 +17,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from connectors.base import Connector, connector_classes, describe
 from orchestrator.audit import audit_checkpoints
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
+from orchestrator.package import EncryptedExportParts, PackageService, storage_from_setting
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.settings import Settings
 from orchestrator.shutdown import install_stop_handlers
@@ -23,30 +27,60 @@ from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
 from orchestrator.telemetry import MeteredStatusPublisher, ProcessTelemetry
 from orchestrator.temporal_client import connect_temporal
-from workflows.activities import ConnectorActivities, OrchestratorActivities
+from policy.loader import load_policy
+from workflows.activities import ConnectorActivities, OrchestratorActivities, PackagingActivities
 from workflows.dsr import DsrWorkflow
 from workflows.dsr_v1 import DsrWorkflowV1
+from workflows.follow_up import DeferredErasureWorkflow
+from workflows.packaging import PackageExpiryWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
 __all__ = ["run_workers"]
 
 log = get_logger(__name__)
 
-# The sandbox still refuses non-deterministic calls (datetime.now, I/O, random) at run time;
-# passing modules through only skips re-importing them for every workflow run, which cost
-# about a quarter of the worker's CPU per request (bench/e2e.py). Safe because no module the
-# workflow imports has import-time side effects or mutable module state.
+# The sandbox re-imports the workflow's modules for every run and refuses non-deterministic
+# calls (datetime.now, I/O, random). Passed through (imported once, shared) are only modules
+# that are deterministic and hold no mutable state the workflow could leak between runs: our
+# own contracts and rules (schemas, policy, which the workflow alone imports) and the libraries
+# they stand on. Re-importing pydantic models per run cost about a quarter of the worker's CPU
+# per request (bench/e2e.py); everything else stays sandboxed.
+WORKFLOW_PASSTHROUGH = (
+    "pydantic",
+    "pydantic_core",
+    "temporalio",
+    "schemas",
+    "policy",
+    "email_validator",
+)
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_PASSTHROUGH)
 )
 
 
+def subject_hash_key(settings: Settings) -> bytes:
+    """DSR_SUBJECT_HASH_KEY (base64), or, when unset (a developer's stack), a key derived from
+    the payload keys: stable while they are, and never an identifier-guessable constant."""
+    configured = settings.subject_hash_key.get_secret_value()
+    if configured:
+        return base64.b64decode(configured)
+    ring = settings.payload_key_ring()
+    if not ring:
+        raise ValueError("set DSR_SUBJECT_HASH_KEY (or DSR_PAYLOAD_KEYS) for subject hashing")
+    log.warning("DSR_SUBJECT_HASH_KEY is not set: deriving it from the payload keys")
+    first = ring[sorted(ring)[0]]
+    return hashlib.sha256(b"dsr-subject-hash-key/v1\x00" + first).digest()
+
+
 def _connector_workers(
-    client: Client, settings: Settings, connectors: Sequence[Connector]
+    client: Client,
+    settings: Settings,
+    connectors: Sequence[Connector],
+    exports: EncryptedExportParts,
 ) -> list[Worker]:
     workers = []
     for connector in connectors:
-        acts = ConnectorActivities(connector, settings.export_dir)
+        acts = ConnectorActivities(connector, exports)
         workers.append(
             Worker(
                 client,
@@ -80,10 +114,16 @@ async def run_workers(
     selected = classes if connectors is None else {n: classes[n] for n in connectors}
     # Before connecting: tracing and the Temporal runtime's metrics are set up per process.
     telemetry = ProcessTelemetry("dsr-worker", settings)
-    client = telemetry.instrument_client(await connect_temporal(settings), connectors=True)
+    # One key ring per process: the codec and the encrypting export sinks share its cache.
+    data_keys = DataKeyRing(settings.payload_key_ring(), settings.database_url, pooled=True)
+    client = telemetry.instrument_client(
+        await connect_temporal(settings, data_keys), connectors=True
+    )
+    package_storage = storage_from_setting(settings.package_dir)
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(telemetry)  # metrics and probes, until workers stop
+        stack.push_async_callback(data_keys.aclose)
         workers: list[Worker] = []
         if orchestrator:
             store = await Store.open(settings.database_url)
@@ -95,17 +135,43 @@ async def run_workers(
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
             record_store = await audit_checkpoints(settings, store, stack)
-            acts = OrchestratorActivities(record_store, publisher, infos)
+            acts = OrchestratorActivities(
+                record_store,
+                publisher,
+                infos,
+                policy=load_policy(settings.policy_file),
+                subject_hash_key=subject_hash_key(settings),
+            )
+            packaging = PackagingActivities(
+                PackageService(
+                    package_storage,
+                    data_keys,
+                    await data_keys.store(),
+                    load_policy(settings.policy_file),
+                ),
+                record_store,
+            )
             workers.append(
                 Worker(
                     client,
                     task_queue=settings.orchestrator_task_queue,
-                    workflows=[DsrWorkflow, DsrWorkflowV1, ReconcileWorkflow],
+                    workflows=[
+                        DsrWorkflow,
+                        DsrWorkflowV1,
+                        PackageExpiryWorkflow,
+                        DeferredErasureWorkflow,
+                        ReconcileWorkflow,
+                    ],
                     workflow_runner=WORKFLOW_RUNNER,
                     activities=[
                         acts.list_connectors,
                         acts.publish_status,
                         acts.record_completion,
+                        acts.load_policy,
+                        acts.check_repeat,
+                        acts.append_follow_up,
+                        packaging.build_package,
+                        packaging.expire_package,
                         Reconciler(settings, client, store, publisher).reconcile_requests,
                     ],
                     graceful_shutdown_timeout=timedelta(seconds=5),
@@ -114,7 +180,8 @@ async def run_workers(
         instances = [cls.from_settings() for cls in selected.values()]
         for instance in instances:
             stack.push_async_callback(instance.aclose)
-        workers.extend(_connector_workers(client, settings, instances))
+        exports = EncryptedExportParts(package_storage, data_keys)
+        workers.extend(_connector_workers(client, settings, instances, exports))
         log.info(
             "workers started",
             orchestrator=orchestrator,

@@ -1,31 +1,37 @@
 """Activities: the only place where the workflow's decisions meet I/O.
 
 `ConnectorActivities` wraps one connector and runs on that connector's task queue, so each
-system scales and fails on its own. `OrchestratorActivities` owns the store and the status
-topic. Both hold injected clients (samples-python style) and translate typed connector errors
-into Temporal failures: permanent errors are non-retryable, rate limits honour Retry-After.
+system scales and fails on its own; its exports stream into an encrypting sink (`ExportSinks`).
+`OrchestratorActivities` owns the store and the status topic; `PackagingActivities` the access
+packages (`Packager`). All hold injected clients (samples-python style); connector errors
+become Temporal failures: permanent errors are non-retryable, rate limits honour Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import timedelta
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors.base import Connector, ConnectorError, ConnectorInfo, RateLimited
+from policy.fingerprints import subject_fingerprints
 from policy.loader import load_policy
 from policy.model import Policy
+from schemas.events import RequestKind
+from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackageRef
 from schemas.plan import SystemPlan
-from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
+from schemas.records import (
+    AuditAction,
+    AuditEvent,
+    CompletionRecord,
+    FollowUpEntry,
+    RequestSummary,
+)
 from schemas.results import (
     EraseResult,
     ExportResult,
@@ -35,12 +41,23 @@ from schemas.results import (
     UnsubscribeResult,
 )
 from schemas.status import ExportArtifact
-from schemas.workflow import ConnectorCall, StatusUpdate
+from schemas.workflow import (
+    ConnectorCall,
+    FollowUpAppend,
+    RepeatCheck,
+    RepeatCheckResult,
+    StatusUpdate,
+)
+from workflows.contracts import ConnectorOps, OrchestratorOps
+from workflows.packaging import PackagingOps
 
 __all__ = [
     "ConnectorActivities",
-    "JsonLinesExport",
+    "EncryptingExportSink",
+    "ExportSinks",
     "OrchestratorActivities",
+    "Packager",
+    "PackagingActivities",
     "RecordStore",
     "StatusPublisher",
 ]
@@ -53,56 +70,46 @@ class RecordStore(Protocol):
     async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent: ...
     async def append_audit(self, event: AuditEvent) -> AuditEvent: ...
     async def save_completion_record(self, record: CompletionRecord) -> CompletionRecord: ...
+    async def append_follow_up(
+        self, request_id: str, entry: FollowUpEntry
+    ) -> CompletionRecord | None: ...
+    async def remember_subject(
+        self, request_id: str, kind: RequestKind, received_at: datetime, fingerprints: list[str]
+    ) -> None: ...
+    async def earlier_requests_of_subject(
+        self,
+        fingerprints: list[str],
+        *,
+        kinds: list[RequestKind],
+        since: datetime,
+        before: datetime,
+        exclude_request_id: str,
+    ) -> list[str]: ...
 
 
 class StatusPublisher(Protocol):
     async def publish(self, summary: RequestSummary) -> None: ...
 
 
-class JsonLinesExport:
-    """Streams exported records to `<dir>/<system>.jsonl` (mode 0600), hashing as it writes.
+class EncryptingExportSink(Protocol):
+    """A connector's export sink that encrypts where it writes (orchestrator.package)."""
 
-    Written to a temporary file and renamed at the end, so a retried activity never leaves a
-    half export behind, and a completed one is simply rewritten (idempotent).
-    """
+    async def write(self, category: str, record: dict[str, object]) -> None: ...
+    async def finish(self) -> ExportArtifact: ...
+    async def abort(self) -> None: ...
 
-    def __init__(self, directory: Path, system: str) -> None:
-        self.path = directory / f"{system}.jsonl"
-        self._tmp = directory / f".{system}.jsonl.partial"
-        self._digest = hashlib.sha256()
-        self._size = 0
-        self.records = 0
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self._tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._file = os.fdopen(fd, "wb")
 
-    async def write(self, category: str, record: dict[str, object]) -> None:
-        line = (
-            json.dumps(
-                {"category": category, "record": record}, ensure_ascii=False, default=str
-            ).encode()
-            + b"\n"
-        )
-        self._file.write(line)
-        self._digest.update(line)
-        self._size += len(line)
-        self.records += 1
+class ExportSinks(Protocol):
+    """Opens the encrypting sink of one system for one request (injected by the worker)."""
 
-    def finish(self) -> ExportArtifact:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        self._tmp.replace(self.path)
-        return ExportArtifact(
-            uri=self.path.resolve().as_uri(),
-            sha256=self._digest.hexdigest(),
-            size_bytes=self._size,
-            records=self.records,
-        )
+    async def open(self, request_id: str, system: str) -> EncryptingExportSink: ...
 
-    def abort(self) -> None:
-        self._file.close()
-        self._tmp.unlink(missing_ok=True)
+
+class Packager(Protocol):
+    """Builds, expires and shreds access packages (implemented in orchestrator.package)."""
+
+    async def build(self, call: PackageBuild) -> PackageRef: ...
+    async def expire(self, call: ExpiryCall, now: datetime) -> ExpiryOutcome: ...
 
 
 @contextlib.asynccontextmanager
@@ -138,12 +145,12 @@ def _as_temporal_failure(error: ConnectorError) -> ApplicationError:
     )
 
 
-class ConnectorActivities:
+class ConnectorActivities(ConnectorOps):
     """The five connector operations for one connector, registered on its task queue."""
 
-    def __init__(self, connector: Connector, export_dir: Path) -> None:
+    def __init__(self, connector: Connector, exports: ExportSinks) -> None:
         self._connector = connector
-        self._export_dir = export_dir
+        self._exports = exports
 
     async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -158,13 +165,14 @@ class ConnectorActivities:
 
     @activity.defn(name="connector.export")
     async def export(self, call: ConnectorCall) -> ExportResult:
-        sink = JsonLinesExport(self._export_dir / call.request_id, self._connector.name)
+        # Records are encrypted as they are written, here, on the connector's own worker.
+        sink = await self._exports.open(call.request_id, self._connector.name)
         try:
             result = await self._run(lambda: self._connector.export(call.subject, sink))
         except BaseException:
-            sink.abort()
+            await sink.abort()
             raise
-        return result.model_copy(update={"artifact": sink.finish()})
+        return result.model_copy(update={"artifact": await sink.finish()})
 
     @activity.defn(name="connector.erase")
     async def erase(self, call: ConnectorCall) -> EraseResult:
@@ -200,7 +208,7 @@ class ConnectorActivities:
         ]
 
 
-class OrchestratorActivities:
+class OrchestratorActivities(OrchestratorOps):
     """Store, audit trail and status topic: everything the workflow records about itself."""
 
     def __init__(
@@ -209,7 +217,9 @@ class OrchestratorActivities:
         publisher: StatusPublisher,
         connectors: list[ConnectorInfo],
         policy: Policy | None = None,
+        subject_hash_key: bytes = b"",
     ) -> None:
+        self._subject_hash_key = subject_hash_key
         self._store = store
         self._publisher = publisher
         self._connectors = connectors
@@ -243,6 +253,22 @@ class OrchestratorActivities:
         )
         await self._publisher.publish(summary)
 
+    @activity.defn(name="orchestrator.check_repeat")
+    async def check_repeat(self, check: RepeatCheck) -> RepeatCheckResult:
+        """Fingerprint the subject (keyed hashes only reach the store), remember them for this
+        request, and name earlier access/portability requests of the same subject in the window."""
+        fingerprints = subject_fingerprints(check.subject, self._subject_hash_key)
+        kind = RequestKind(check.kind)
+        await self._store.remember_subject(check.request_id, kind, check.received_at, fingerprints)
+        earlier = await self._store.earlier_requests_of_subject(
+            fingerprints,
+            kinds=[RequestKind.ACCESS, RequestKind.PORTABILITY],
+            since=check.since,
+            before=check.received_at,
+            exclude_request_id=check.request_id,
+        )
+        return RepeatCheckResult(earlier_request_ids=earlier)
+
     @activity.defn(name="orchestrator.record_completion")
     async def record_completion(self, record: CompletionRecord) -> None:
         stored = await self._store.save_completion_record(record)
@@ -256,3 +282,80 @@ class OrchestratorActivities:
                 dedupe_key=f"{stored.workflow_id}/{stored.workflow_run_id}/completion",
             )
         )
+
+    @activity.defn(name="orchestrator.append_follow_up")
+    async def append_follow_up(self, append: FollowUpAppend) -> None:
+        entry = append.entry
+        await self._store.append_follow_up(append.request_id, entry)
+        await self._store.append_audit(
+            AuditEvent(
+                request_id=append.request_id,
+                action=AuditAction.DEFERRED_ERASURE,
+                actor="workflow",
+                at=entry.ran_at,
+                details={
+                    "due_on": entry.due_on.isoformat(),
+                    "outcome": entry.outcome,
+                    "erased": entry.erased,
+                },
+                dedupe_key=f"{append.request_id}/deferred-erasure/{entry.due_on.isoformat()}",
+            )
+        )
+
+
+class PackagingActivities(PackagingOps):
+    """Access packages on the orchestrator's queue: build one from the systems' encrypted parts,
+    and at its expiry delete it and, once the request's retention has ended, destroy the
+    request's data key — each audited."""
+
+    def __init__(self, packager: Packager, store: RecordStore) -> None:
+        self._packager = packager
+        self._store = store
+
+    @activity.defn(name="orchestrator.build_package")
+    async def build_package(self, call: PackageBuild) -> PackageRef:
+        ref = await self._packager.build(call)
+        await self._store.append_audit(
+            AuditEvent(
+                request_id=call.request_id,
+                action=AuditAction.PACKAGE_CREATED,
+                actor="workflow",
+                at=call.created_at,
+                details={
+                    "reference": ref.reference,
+                    "files": ref.files,
+                    "size_bytes": ref.size_bytes,
+                    "expires_at": ref.expires_at.isoformat(),
+                },
+                dedupe_key=f"package/{call.request_id}/{call.created_at.isoformat()}/created",
+            )
+        )
+        return ref
+
+    @activity.defn(name="orchestrator.expire_package")
+    async def expire_package(self, call: ExpiryCall) -> ExpiryOutcome:
+        now = call.now or datetime.now(UTC)
+        outcome = await self._packager.expire(call, now)
+        if outcome.package_deleted:
+            await self._store.append_audit(
+                AuditEvent(
+                    request_id=call.request_id,
+                    action=AuditAction.PACKAGE_DELETED,
+                    actor="package-expiry",
+                    at=now,
+                    details={"expires_at": call.expires_at.isoformat()},
+                    dedupe_key=f"package/{call.request_id}/{call.expires_at.isoformat()}/deleted",
+                )
+            )
+        if outcome.key_destroyed:
+            await self._store.append_audit(
+                AuditEvent(
+                    request_id=call.request_id,
+                    action=AuditAction.DATA_KEY_DESTROYED,
+                    actor="package-expiry",
+                    at=now,
+                    details={"history": "unreadable", "package": "unreadable"},
+                    dedupe_key=f"data-key/{call.request_id}/destroyed",
+                )
+            )
+        return outcome

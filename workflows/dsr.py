@@ -1,31 +1,56 @@
 """DsrWorkflow: one durable workflow per data-subject request.
 
-    gate → discover → execute → verify → record → publish status
+    policy → deadline → gate → discover → execute → verify → record → publish status
+                 └─ deadline clock: reminders at 7 days and 1 day left, and when overdue
 
 Deterministic and small: it holds identifiers and references, decides, and delegates every
-I/O to activities (connectors on their own task queues; store and Kafka on the orchestrator's).
-Status changes are published at each step, so the portal and the DPO always see where it is.
+I/O to activities (connectors on their own task queues; store and Kafka on the orchestrator's),
+called through the typed references in `workflows.contracts`. It imports only `schemas` and
+`policy`. Status changes are published at each step, so the portal and the DPO always see where
+it is.
+
+DPO decisions are Temporal Updates with validators (`confirm_identity`, `approve`, `deny`,
+`extend`, `cancel`, `resolve_system`, `retry_system`, `skip_system`, `narrow_subject`): an
+invalid decision is rejected before it is written to history, so it changes nothing and the
+caller gets the reason. An accepted one is in the audit trail (actor, time, reason) before the
+request moves on.
 """
 
 # No `from __future__ import annotations` here, deliberately: the sandbox re-executes this
 # module for every workflow run, and Temporal's decorators resolve string annotations with
 # eval through the sandbox's import proxies — real annotation objects are far cheaper.
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
     # pydantic imports email_validator lazily when it first validates an EmailStr; importing it
     # here keeps that import out of the workflow sandbox.
     import email_validator  # noqa: F401
 
-    from policy.deadlines import legal_due_at
+    from policy.deadlines import (
+        ANSWER_PERIOD_MONTHS,
+        MAX_EXTENSION_MONTHS,
+        DeadlineCalendar,
+        add_months,
+        deadline,
+        reminders_for,
+    )
+    from policy.model import Policy
+    from policy.planner import plan_request
+    from policy.verification import leftovers
     from schemas.connectors import ConnectorInfo, Operation
     from schemas.events import RequestKind
+    from schemas.identifiers import IdentifierType
+    from schemas.package import ExpiryCall, PackageBuild, PackagedSystem
+    from schemas.plan import Plan, SystemPlan
     from schemas.records import AuditAction, CompletionRecord, RequestSummary
     from schemas.results import (
         EraseResult,
@@ -36,19 +61,38 @@ with workflow.unsafe.imports_passed_through():
         RestrictResult,
         UnsubscribeResult,
     )
-    from schemas.status import RequestStatus, SystemOutcome, SystemStatus
+    from schemas.status import (
+        DecisionEntry,
+        DecisionKind,
+        DenialCode,
+        Extension,
+        ReminderEntry,
+        RequestStatus,
+        SystemOutcome,
+        SystemStatus,
+    )
     from schemas.subject import SubjectRef
     from schemas.workflow import (
+        Approve,
+        Cancel,
         ConnectorCall,
-        DenyDecision,
+        DecisionReceipt,
+        Deny,
         DsrWorkflowInput,
+        Extend,
         IdentityConfirmation,
-        Resolution,
-        ResolutionAction,
+        NarrowSubject,
+        RepeatCheck,
+        ResolveSystem,
+        RetrySystem,
+        SkipSystem,
         StatusUpdate,
     )
+    from workflows.contracts import ConnectorOps, OrchestratorOps
+    from workflows.follow_up import start_deferred_erasures
+    from workflows.packaging import PackageExpiryWorkflow, PackagingOps, expiry_workflow_id
 
-__all__ = ["PERMANENT_ERROR_TYPES", "DsrWorkflow"]
+__all__ = ["PERMANENT_ERROR_TYPES", "DecisionRejected", "DsrWorkflow"]
 
 # Connector errors that retrying cannot fix (see connectors.base._errors).
 PERMANENT_ERROR_TYPES = [
@@ -58,10 +102,9 @@ PERMANENT_ERROR_TYPES = [
     "AmbiguousSubject",
     "UnsupportedOperation",
 ]
-# workflow.patched ids: a rule added after workflows began running (they replay without it).
-HOLD_ALL_ON_AMBIGUITY = "hold-all-systems-on-ambiguity"
 _ORCHESTRATOR_TIMEOUT = timedelta(seconds=30)
 _ORCHESTRATOR_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+R = TypeVar("R", bound=BaseModel)
 
 # What each request kind asks of a connector that holds data about the subject.
 _OPERATION_FOR_KIND = {
@@ -73,6 +116,37 @@ _OPERATION_FOR_KIND = {
     RequestKind.OBJECTION: Operation.UNSUBSCRIBE,
     RequestKind.CONSENT_WITHDRAWAL: Operation.UNSUBSCRIBE,
 }
+# The typed activity behind each connector operation.
+_CONNECTOR_OPS: dict[Operation, Callable[[ConnectorOps, ConnectorCall], Awaitable[BaseModel]]] = {
+    Operation.LOCATE: ConnectorOps.locate,
+    Operation.EXPORT: ConnectorOps.export,
+    Operation.ERASE: ConnectorOps.erase,
+    Operation.RECTIFY: ConnectorOps.rectify,
+    Operation.RESTRICT: ConnectorOps.restrict,
+    Operation.UNSUBSCRIBE: ConnectorOps.unsubscribe,
+}
+# Kinds for which the policy promises one free copy a year (Art. 15(3), 20).
+_COPY_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
+_STUCK = (SystemOutcome.FAILED, SystemOutcome.MANUAL)
+# What a DPO may record for a system handled by hand (skipping is `skip_system`).
+_RESOLVABLE_OUTCOMES = (SystemOutcome.DONE, SystemOutcome.NOT_FOUND)
+# Identifiers that single out one person, as a DPO narrows an ambiguous match by them.
+_NARROWING_IDENTIFIERS = (
+    IdentifierType.PERSONAL_IDENTITY_NUMBER,
+    IdentifierType.ORGANISATION_NUMBER,
+    IdentifierType.CUSTOMER_NUMBER,
+)
+
+
+class DecisionRejected(ApplicationError):
+    """An Update validator's verdict: the decision is not possible now, and why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="DecisionRejected", non_retryable=True)
+
+
+def _reject(message: str) -> None:
+    raise DecisionRejected(message)
 
 
 def _recipients(notifications: list[RecipientNotification]) -> list[str]:
@@ -81,149 +155,580 @@ def _recipients(notifications: list[RecipientNotification]) -> list[str]:
 
 # Type "DsrWorkflowV2": workflows begun under the first generation ("DsrWorkflow") replay against
 # the frozen copy in workflows/dsr_v1.py; changes to this one are versioned with workflow.patched
-# once its histories are committed.
+# once its histories are committed (tests/histories/v2_*.json).
 @workflow.defn(name="DsrWorkflowV2")
 class DsrWorkflow:
     def __init__(self) -> None:
         self._summary: RequestSummary | None = None
-        self._identity: IdentityConfirmation | None = None
-        self._denial: DenyDecision | None = None
-        self._resolution: Resolution | None = None
+        self._params: DsrWorkflowInput | None = None
+        self._policy: Policy | None = None  # the effective policy, loaded first (an activity)
+        self._plan: Plan | None = None  # what the policy decided, per system (the plan step)
+        self._calendar = DeadlineCalendar()
         self._transitions = 0
+        # Publishing is serialised: the store and the portal see states in the order they arose.
+        self._publish_lock = asyncio.Lock()
+        # Decision state. Validators read it; handlers change it before their first await.
+        self._identity_confirmed = False
+        self._approved = False
+        self._ending: tuple[RequestStatus, str] | None = None  # denied/cancelled, and why
+        self._retry: set[str] = set()
+        self._narrowed: SubjectRef | None = None
+        self._recording = 0  # decisions whose audit entry is still being written
+        self._deadline_moved = 0  # bumped by an extension: the clock re-plans its reminders
+        self._finishing = False
 
-    # ── signals and queries ────────────────────────────────────────────────────────────────
+    # ── queries ────────────────────────────────────────────────────────────────────────────
     @workflow.query(name="status")
     def status(self) -> RequestSummary | None:
         return self._summary
 
-    @workflow.signal(name="confirm_identity")
-    def confirm_identity(self, confirmation: IdentityConfirmation) -> None:
-        self._identity = confirmation
+    @workflow.query(name="plan")
+    def plan(self) -> Plan | None:
+        """What the policy decided for this request, per system and category (no data)."""
+        return self._plan
 
-    @workflow.signal(name="deny")
-    def deny(self, decision: DenyDecision) -> None:
-        self._denial = decision
+    # ── decisions (Updates) ────────────────────────────────────────────────────────────────
+    @workflow.update(name="confirm_identity")
+    async def confirm_identity(self, decision: IdentityConfirmation) -> DecisionReceipt:
+        self._identity_confirmed = True
+        return await self._decided(
+            DecisionKind.CONFIRM_IDENTITY,
+            decision.actor,
+            reason=None,
+            details={"method": decision.method},
+        )
 
-    @workflow.signal(name="resolve")
-    def resolve(self, resolution: Resolution) -> None:
-        self._resolution = resolution
+    @confirm_identity.validator
+    def _validate_confirm_identity(self, decision: IdentityConfirmation) -> None:
+        self._check_actor(decision.actor)
+        self._check_waiting("confirm_identity", RequestStatus.AWAITING_VERIFICATION)
+        if self._identity_confirmed:
+            _reject("identity is already confirmed")
+
+    @workflow.update(name="approve")
+    async def approve(self, decision: Approve) -> DecisionReceipt:
+        self._approved = True
+        return await self._decided(DecisionKind.APPROVE, decision.actor, reason=decision.note)
+
+    @approve.validator
+    def _validate_approve(self, decision: Approve) -> None:
+        self._check_actor(decision.actor)
+        self._check_waiting("approve", RequestStatus.AWAITING_DECISION)
+        if self._approved:
+            _reject("the request is already approved")
+
+    @workflow.update(name="deny")
+    async def deny(self, decision: Deny) -> DecisionReceipt:
+        assert decision.reason_code is not None  # the validator saw to it
+        reason = decision.reason_code.value + (f": {decision.note}" if decision.note else "")
+        self._ending = (RequestStatus.DENIED, reason)
+        return await self._decided(
+            DecisionKind.DENY,
+            decision.actor,
+            reason=reason,
+            details={"reason_code": decision.reason_code.value},
+        )
+
+    @deny.validator
+    def _validate_deny(self, decision: Deny) -> None:
+        self._check_actor(decision.actor)
+        self._check_waiting(
+            "deny", RequestStatus.AWAITING_VERIFICATION, RequestStatus.AWAITING_DECISION
+        )
+        if decision.reason_code is None:
+            _reject(
+                "deny needs a reason code: one of " + ", ".join(code.value for code in DenialCode)
+            )
+        if decision.reason_code is DenialCode.OTHER and not decision.note.strip():
+            _reject("deny with reason code 'other' needs a note saying why")
+
+    @workflow.update(name="extend")
+    async def extend(self, decision: Extend) -> DecisionReceipt:
+        summary = self._require_summary()
+        due_day, due_at = deadline(
+            summary.received_at, ANSWER_PERIOD_MONTHS + decision.months, self._calendar
+        )
+        extension = Extension(
+            months=decision.months,
+            reason=decision.reason.strip(),
+            extended_at=workflow.now(),
+            original_due_date=summary.due_date or due_day,
+            due_date=due_day,
+            due_at=due_at,
+        )
+        self._summary = summary.model_copy(
+            update={"extension": extension, "due_date": due_day, "due_at": due_at}
+        )
+        self._deadline_moved += 1
+        return await self._decided(
+            DecisionKind.EXTEND,
+            decision.actor,
+            reason=extension.reason,
+            details={"months": str(decision.months), "due_date": due_day.isoformat()},
+            action=AuditAction.DEADLINE_EXTENDED,
+        )
+
+    @extend.validator
+    def _validate_extend(self, decision: Extend) -> None:
+        self._check_actor(decision.actor)
+        self._check_open("extend")
+        summary = self._require_summary()
+        if summary.extension is not None:
+            _reject(
+                f"the deadline was already extended on {summary.extension.extended_at:%Y-%m-%d}"
+                " (Art. 12(3) allows one extension)"
+            )
+        if decision.months not in range(1, MAX_EXTENSION_MONTHS + 1):
+            _reject(f"an extension is 1 or 2 months, not {decision.months}")
+        if not decision.reason.strip():
+            _reject("an extension needs a reason (the subject is told why)")
+        if workflow.now() > summary.due_at:
+            _reject(f"the deadline {summary.due_at.date().isoformat()} has passed")
+
+    @workflow.update(name="cancel")
+    async def cancel(self, decision: Cancel) -> DecisionReceipt:
+        self._ending = (RequestStatus.CANCELLED, decision.reason.strip())
+        return await self._decided(
+            DecisionKind.CANCEL, decision.actor, reason=decision.reason.strip()
+        )
+
+    @cancel.validator
+    def _validate_cancel(self, decision: Cancel) -> None:
+        self._check_actor(decision.actor)
+        self._check_waiting(
+            "cancel",
+            RequestStatus.AWAITING_VERIFICATION,
+            RequestStatus.AWAITING_DECISION,
+            RequestStatus.NEEDS_ATTENTION,
+        )
+        if not decision.reason.strip():
+            _reject("cancel needs a reason")
+
+    @workflow.update(name="resolve_system")
+    async def resolve_system(self, decision: ResolveSystem) -> DecisionReceipt:
+        self._update(
+            decision.system, outcome=decision.outcome, reason=f"by hand: {decision.note.strip()}"
+        )
+        return await self._decided(
+            DecisionKind.RESOLVE_SYSTEM,
+            decision.actor,
+            reason=decision.note.strip(),
+            system=decision.system,
+            details={"outcome": decision.outcome.value},
+        )
+
+    @resolve_system.validator
+    def _validate_resolve_system(self, decision: ResolveSystem) -> None:
+        self._check_actor(decision.actor)
+        self._check_stuck_system("resolve", decision.system)
+        if decision.outcome not in _RESOLVABLE_OUTCOMES:
+            _reject(
+                f"a system is resolved as {' or '.join(o.value for o in _RESOLVABLE_OUTCOMES)}"
+                f", not {decision.outcome.value} (use skip_system to skip it)"
+            )
+        if not decision.note.strip():
+            _reject("resolve needs a note saying what was done by hand")
+
+    @workflow.update(name="retry_system")
+    async def retry_system(self, decision: RetrySystem) -> DecisionReceipt:
+        self._retry.add(decision.system)
+        return await self._decided(
+            DecisionKind.RETRY_SYSTEM, decision.actor, reason=None, system=decision.system
+        )
+
+    @retry_system.validator
+    def _validate_retry_system(self, decision: RetrySystem) -> None:
+        self._check_actor(decision.actor)
+        self._check_stuck_system("retry", decision.system)
+        if decision.system in self._retry:
+            _reject(f"{decision.system} is already to be retried")
+
+    @workflow.update(name="skip_system")
+    async def skip_system(self, decision: SkipSystem) -> DecisionReceipt:
+        reason = decision.reason.strip()
+        self._update(decision.system, outcome=SystemOutcome.SKIPPED, reason=f"skipped: {reason}")
+        return await self._decided(
+            DecisionKind.SKIP_SYSTEM, decision.actor, reason=reason, system=decision.system
+        )
+
+    @skip_system.validator
+    def _validate_skip_system(self, decision: SkipSystem) -> None:
+        self._check_actor(decision.actor)
+        self._check_stuck_system("skip", decision.system)
+        if not decision.reason.strip():
+            _reject("skip needs a reason")
+
+    @workflow.update(name="narrow_subject")
+    async def narrow_subject(self, decision: NarrowSubject) -> DecisionReceipt:
+        held = [s.system for s in self._require_summary().systems if s.outcome in _STUCK]
+        self._narrowed = SubjectRef(identifiers=(decision.identifier,))
+        self._retry.update(held)
+        # The identifier's value is personal data: only its type goes to the audit trail.
+        return await self._decided(
+            DecisionKind.NARROW_SUBJECT,
+            decision.actor,
+            reason=None,
+            details={"identifier_type": decision.identifier.type.value},
+        )
+
+    @narrow_subject.validator
+    def _validate_narrow_subject(self, decision: NarrowSubject) -> None:
+        self._check_actor(decision.actor)
+        self._check_waiting("narrow", RequestStatus.NEEDS_ATTENTION)
+        if not any(s.outcome is SystemOutcome.MANUAL for s in self._require_summary().systems):
+            _reject("nothing is held for an ambiguous identity: there is nothing to narrow")
+        if decision.identifier.type not in _NARROWING_IDENTIFIERS:
+            _reject(
+                "narrow by an identifier that singles out one person: "
+                + ", ".join(t.value for t in _NARROWING_IDENTIFIERS)
+            )
+        if not decision.identifier.value.strip():
+            _reject("the identifier is empty")
+
+    # ── validator helpers (read-only) ──────────────────────────────────────────────────────
+    @staticmethod
+    def _check_actor(actor: str) -> None:
+        if not actor.strip():
+            _reject("a decision needs an actor (who decided)")
+
+    def _check_open(self, decision: str) -> None:
+        summary = self._summary
+        if summary is None:
+            _reject("the request is still starting; try again in a moment")
+        assert summary is not None
+        if self._finishing or self._ending is not None:
+            _reject(f"cannot {decision}: the request is closing ({summary.status.value})")
+
+    def _check_waiting(self, decision: str, *statuses: RequestStatus) -> None:
+        self._check_open(decision)
+        current = self._require_summary().status
+        if current not in statuses:
+            _reject(
+                f"cannot {decision} a request in {current.value}; only in "
+                + " or ".join(s.value for s in statuses)
+            )
+
+    def _check_stuck_system(self, decision: str, system: str) -> None:
+        self._check_waiting(decision, RequestStatus.NEEDS_ATTENTION)
+        systems = {s.system: s for s in self._require_summary().systems}
+        if system not in systems:
+            _reject(
+                f"unknown system {system!r}; this request's systems are: "
+                + (", ".join(sorted(systems)) or "none")
+            )
+        outcome = systems[system].outcome
+        if outcome not in _STUCK:
+            _reject(f"{system} is {outcome.value}: only failed or manual systems need a decision")
+
+    async def _decided(
+        self,
+        kind: DecisionKind,
+        actor: str,
+        *,
+        reason: str | None,
+        system: str | None = None,
+        details: dict[str, str] | None = None,
+        action: AuditAction = AuditAction.DECISION,
+    ) -> DecisionReceipt:
+        """Record an accepted decision in the summary and the audit trail, then let the request
+        move on (the main flow waits while `_recording`)."""
+        entry = DecisionEntry(
+            decision=kind,
+            actor=actor.strip(),
+            at=workflow.now(),
+            reason=reason or None,
+            system=system,
+            details=details or {},
+        )
+        summary = self._require_summary()
+        self._summary = summary.model_copy(update={"decisions": [*summary.decisions, entry]})
+        self._recording += 1
+        try:
+            await self._publish(
+                None,
+                action=action,
+                actor=entry.actor,
+                details={
+                    "decision": kind.value,
+                    **({"reason": entry.reason} if entry.reason else {}),
+                    **({"system": system} if system else {}),
+                    **entry.details,
+                },
+            )
+        finally:
+            self._recording -= 1
+        current = self._require_summary()
+        return DecisionReceipt(
+            request_id=current.request_id,
+            decision=kind.value,
+            status=current.status,
+            due_date=current.due_date,
+            due_at=current.due_at,
+        )
+
+    async def _settled(
+        self, condition: Callable[[], bool], within: timedelta | None = None
+    ) -> bool:
+        """Wait until `condition` holds and no decision is still being recorded (False if
+        `within` passes first)."""
+        try:
+            await workflow.wait_condition(
+                lambda: self._recording == 0 and condition(), timeout=within
+            )
+        except TimeoutError:
+            return False
+        return True
 
     # ── the request ────────────────────────────────────────────────────────────────────────
     @workflow.run
     async def run(self, params: DsrWorkflowInput) -> CompletionRecord:
         request = params.request
-        now = workflow.now()
+        self._params = params
+        policy = await workflow.execute_activity_method(
+            OrchestratorOps.load_policy,
+            start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+            retry_policy=_ORCHESTRATOR_RETRY,
+        )
+        self._policy = policy
+        self._calendar = DeadlineCalendar(
+            time_zone=policy.time_zone, eves_are_holidays=policy.eves_are_holidays
+        )
+        due_day, due_at = deadline(request.received_at, ANSWER_PERIOD_MONTHS, self._calendar)
         self._summary = RequestSummary(
             request_id=request.request_id,
             kind=request.kind,
             channel=request.channel,
             status=RequestStatus.RECEIVED,
             received_at=request.received_at,
-            due_at=legal_due_at(request.received_at),
-            updated_at=now,
+            due_at=due_at,
+            due_date=due_day,
+            updated_at=workflow.now(),
         )
         await self._publish(
             RequestStatus.RECEIVED,
             action=AuditAction.REQUEST_ACCEPTED,
             details={"event_id": params.event_id, "channel": request.channel.value},
         )
+        clock = asyncio.create_task(self._deadline_clock())
+        try:
+            return await self._lifecycle(params)
+        finally:
+            self._finishing = True
+            clock.cancel()
 
+    async def _lifecycle(self, params: DsrWorkflowInput) -> CompletionRecord:
         if not await self._gate(params):
-            return await self._finish(params, RequestStatus.DENIED)
+            return await self._close(params)
 
         await self._publish(RequestStatus.IN_PROGRESS)
-        connectors = await workflow.execute_activity(
-            "orchestrator.list_connectors",
-            request.scope.systems if request.scope else [],
-            result_type=list[ConnectorInfo],
+        connectors = await workflow.execute_activity_method(
+            OrchestratorOps.list_connectors,
+            params.request.scope.systems if params.request.scope else [],
             start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
             retry_policy=_ORCHESTRATOR_RETRY,
         )
         self._set_systems([SystemStatus(system=c.name) for c in connectors])
 
-        subject, located = await self._discover(params, connectors)
+        subject = await self._attempt(params, connectors, None)
+        while self._overall_status() is not RequestStatus.COMPLETED:
+            # Something failed or needs a human: the DPO decides per system (retry, resolve,
+            # skip), narrows an ambiguous subject, or cancels.
+            await self._publish(RequestStatus.NEEDS_ATTENTION)
+            await self._settled(
+                lambda: (
+                    bool(self._retry)
+                    or self._ending is not None
+                    or self._overall_status() is RequestStatus.COMPLETED
+                )
+            )
+            if self._ending is not None:
+                return await self._close(params)
+            if not self._retry:
+                break  # every stuck system was resolved or skipped by hand
+            names = set(self._retry)
+            self._retry.clear()
+            rounds = None
+            if self._narrowed is not None:
+                subject, rounds = self._narrowed, 1  # that person only: learn nothing wider
+                self._narrowed = None
+            retried = [c for c in connectors if c.name in names]
+            for info in retried:
+                self._update(info.name, outcome=SystemOutcome.PENDING, reason=None)
+            await self._publish(RequestStatus.IN_PROGRESS)
+            subject = await self._attempt(params, retried, subject, rounds=rounds)
+
+        await self._package(params)
+        return await self._finish(params, RequestStatus.COMPLETED)
+
+    async def _attempt(
+        self,
+        params: DsrWorkflowInput,
+        connectors: list[ConnectorInfo],
+        subject: SubjectRef | None,
+        *,
+        rounds: int | None = None,
+    ) -> SubjectRef:
+        """One pass over `connectors`: discover, hold on ambiguity, execute what is pending."""
+        subject, located = await self._discover(params, connectors, subject, rounds=rounds)
         self._hold_if_ambiguous(located)
         pending = [c for c in connectors if self._system(c.name).outcome is SystemOutcome.PENDING]
-        closing: dict[str, Any] = {}
-        while True:
-            await self._execute(params, subject, pending, located)
-            if self._overall_status() is RequestStatus.COMPLETED:
-                break
-            # Something failed or needs a human: a DPO retries the failed systems, or closes
-            # the request once the manual work is done elsewhere. A stale decision is cleared
-            # BEFORE the status is announced: a DPO may answer while it is being published.
-            self._resolution = None
-            await self._publish(RequestStatus.NEEDS_ATTENTION)
-            await workflow.wait_condition(lambda: self._resolution is not None)
-            resolution = self._resolution
-            assert resolution is not None
-            if resolution.action is ResolutionAction.CLOSE:
-                self._summary = self._require_summary().model_copy(
-                    update={"reason": "closed by DPO"}
-                )
-                closing = {
-                    "action": AuditAction.DECISION,
-                    "actor": resolution.actor,
-                    "details": {"decision": "close", "note_given": bool(resolution.note)},
-                }
-                break
-            pending = [
-                c
-                for c in connectors
-                if self._system(c.name).outcome in (SystemOutcome.FAILED, SystemOutcome.MANUAL)
-            ]
-            await self._publish(
-                RequestStatus.IN_PROGRESS,
-                action=AuditAction.DECISION,
-                actor=resolution.actor,
-                details={"decision": "retry", "systems": [c.name for c in pending]},
-            )
-            for info in pending:
-                self._update(info.name, outcome=SystemOutcome.PENDING, reason=None)
-            subject, located = await self._discover(params, pending, subject)
-            self._hold_if_ambiguous(located)
-            pending = [c for c in pending if self._system(c.name).outcome is SystemOutcome.PENDING]
+        await self._execute(params, subject, pending, located)
+        return subject
 
-        return await self._finish(params, RequestStatus.COMPLETED, **closing)
+    async def _package(self, params: DsrWorkflowInput) -> None:
+        """Access/portability: one encrypted archive from the systems' encrypted parts (built
+        on the orchestrator's queue), and its durable expiry timer — a workflow of its own that
+        outlives this one (ABANDON) and needs nothing of this request but its id."""
+        request = params.request
+        if request.kind not in (RequestKind.ACCESS, RequestKind.PORTABILITY):
+            return
+        exported = [
+            PackagedSystem(system=s.system, counts=s.counts)
+            for s in self._require_summary().systems
+            if s.outcome is SystemOutcome.DONE and s.export is not None
+        ]
+        if not exported:
+            return  # nothing found anywhere: the systems' `not_found` outcomes are the answer
+        ref = await workflow.execute_activity_method(
+            PackagingOps.build_package,
+            PackageBuild(
+                request_id=request.request_id,
+                kind=request.kind.value,
+                locale=request.locale.value,
+                created_at=workflow.now(),
+                systems=exported,
+            ),
+            start_to_close_timeout=timedelta(minutes=30),
+            retry_policy=_ORCHESTRATOR_RETRY,
+        )
+        self._summary = self._require_summary().model_copy(update={"package": ref})
+        # A timer from an earlier run of this request may already watch the package.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await workflow.start_child_workflow(
+                PackageExpiryWorkflow.run,
+                ExpiryCall(request_id=request.request_id, expires_at=ref.expires_at),
+                id=expiry_workflow_id(request.request_id),
+                task_queue=workflow.info().task_queue,
+                parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+            )
+
+    async def _close(self, params: DsrWorkflowInput) -> CompletionRecord:
+        """A request that ends without being carried out: denied or cancelled, with the reason."""
+        assert self._ending is not None
+        status, reason = self._ending
+        self._summary = self._require_summary().model_copy(update={"reason": reason})
+        return await self._finish(params, status)
 
     async def _gate(self, params: DsrWorkflowInput) -> bool:
-        """Identity must be confirmed before anything is touched (policy: 'identitet bekräftas')."""
-        if params.request.verification.is_verified:
-            return True
-        await self._publish(RequestStatus.AWAITING_VERIFICATION)
-        await workflow.wait_condition(
-            lambda: self._identity is not None or self._denial is not None
-        )
-        if self._denial is not None:
-            self._summary = self._require_summary().model_copy(
-                update={"reason": self._denial.reason}
+        """Before anything is touched: identity confirmed (policy: 'identitet bekräftas'), and a
+        repeated access/portability request within the policy's window decided by the DPO."""
+        request = params.request
+        policy = self._require_policy()
+        if not request.verification.is_verified:
+            await self._publish(RequestStatus.AWAITING_VERIFICATION)
+            limit = request.received_at + timedelta(days=policy.verification_timeout_days)
+            remaining = limit - workflow.now()
+            decided = remaining > timedelta(0) and await self._settled(
+                lambda: self._identity_confirmed or self._ending is not None, within=remaining
             )
-            await self._publish(
-                RequestStatus.DENIED,
-                action=AuditAction.DECISION,
-                actor=self._denial.actor,
-                details={"decision": "deny"},
+            if not decided:
+                await self._deny_unverified(policy.verification_timeout_days)
+            if self._ending is not None:
+                return False
+
+        if request.kind in _COPY_KINDS and policy.repeat_request_months > 0:
+            since = add_months(request.received_at, -policy.repeat_request_months)
+            repeat = await workflow.execute_activity_method(
+                OrchestratorOps.check_repeat,
+                RepeatCheck(
+                    request_id=request.request_id,
+                    kind=request.kind.value,
+                    received_at=request.received_at,
+                    since=since,
+                    subject=SubjectRef.from_subject(request.subject),
+                ),
+                start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+                retry_policy=_ORCHESTRATOR_RETRY,
             )
-            return False
-        assert self._identity is not None
-        await self._publish(
-            RequestStatus.IN_PROGRESS,
-            action=AuditAction.DECISION,
-            actor=self._identity.actor,
-            details={"decision": "identity_confirmed", "method": self._identity.method},
-        )
+            if repeat.earlier_request_ids:
+                self._summary = self._require_summary().model_copy(
+                    update={
+                        "reason": (
+                            f"repeated request: {len(repeat.earlier_request_ids)} earlier "
+                            f"access/portability request(s) within "
+                            f"{policy.repeat_request_months} months"
+                        )
+                    }
+                )
+                await self._publish(
+                    RequestStatus.AWAITING_DECISION,
+                    details={"earlier_requests": repeat.earlier_request_ids},
+                )
+                await self._settled(lambda: self._approved or self._ending is not None)
+                if self._ending is not None:
+                    return False
+                self._summary = self._require_summary().model_copy(update={"reason": None})
         return True
+
+    async def _deny_unverified(self, days: int) -> None:
+        """The verification wait ran out: denied as insufficient_verification, by the workflow."""
+        reason = (
+            f"{DenialCode.INSUFFICIENT_VERIFICATION.value}: identity not verified in {days} days"
+        )
+        self._ending = (RequestStatus.DENIED, reason)
+        await self._decided(
+            DecisionKind.DENY,
+            "workflow",
+            reason=reason,
+            details={"reason_code": DenialCode.INSUFFICIENT_VERIFICATION.value},
+        )
+
+    # ── the legal clock ────────────────────────────────────────────────────────────────────
+    async def _clock_wait(self, moved: int, within: timedelta | None) -> None:
+        """Until the next reminder is due, the deadline moves, or the request finishes."""
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._finishing or self._deadline_moved != moved, timeout=within
+            )
+
+    async def _deadline_clock(self) -> None:
+        """Durable reminders (timers in the workflow's history): when 7 days and 1 day remain and
+        when the request becomes overdue, a status event and an audit entry. An extension moves
+        the deadline: the clock re-plans for the new one."""
+        while not self._finishing:
+            summary = self._require_summary()
+            due_day = summary.due_date
+            assert due_day is not None
+            fired = {(r.key, r.due_date) for r in summary.reminders}
+            upcoming = [r for r in reminders_for(summary.due_at) if (r.key, due_day) not in fired]
+            moved = self._deadline_moved
+            now = workflow.now()
+            due_now = [r for r in upcoming if r.at <= now]
+            if not due_now:
+                await self._clock_wait(moved, upcoming[0].at - now if upcoming else None)
+                continue
+            # Several already due (a late start): say the latest, record the others as passed.
+            reminder = due_now[-1]
+            entries = [ReminderEntry(key=r.key, at=now, due_date=due_day) for r in due_now]
+            self._summary = summary.model_copy(update={"reminders": [*summary.reminders, *entries]})
+            await self._publish(
+                None,
+                action=AuditAction.DEADLINE_REMINDER,
+                details={"reminder": reminder.key, "due_date": due_day.isoformat()},
+            )
 
     async def _discover(
         self,
         params: DsrWorkflowInput,
         connectors: list[ConnectorInfo],
         subject: SubjectRef | None = None,
+        *,
+        rounds: int | None = None,
     ) -> tuple[SubjectRef, dict[str, LocateResult]]:
         """Locate in every system; identifiers learned in one system are searched in all."""
         subject = subject or SubjectRef.from_subject(params.request.subject)
         located: dict[str, LocateResult] = {}
-        for _round in range(params.tuning.discovery_rounds):
+        for _round in range(rounds or params.tuning.discovery_rounds):
             results = await asyncio.gather(
                 *(
                     self._call(params, c, Operation.LOCATE, subject, LocateResult)
@@ -244,28 +749,26 @@ class DsrWorkflow:
                 break
             subject = grown
         for info in connectors:
-            result = located.get(info.name)
-            if result is None:
+            where = located.get(info.name)
+            if where is None:
                 continue
-            if result.ambiguous:
+            if where.ambiguous:
                 self._update(
                     info.name,
                     outcome=SystemOutcome.MANUAL,
-                    counts=result.counts,
-                    reason=result.ambiguity_reason or "ambiguous identity",
+                    counts=where.counts,
+                    reason=where.ambiguity_reason or "ambiguous identity",
                 )
-            elif not result.found:
+            elif not where.found:
                 self._update(info.name, outcome=SystemOutcome.NOT_FOUND, counts={})
             else:
-                self._update(info.name, outcome=SystemOutcome.PENDING, counts=result.counts)
+                self._update(info.name, outcome=SystemOutcome.PENDING, counts=where.counts)
         return subject, located
 
     def _hold_if_ambiguous(self, located: dict[str, LocateResult]) -> None:
         """Ambiguity belongs to the subject, not to one system: if any system finds different
         people behind the identifiers, nothing is exported, erased or changed anywhere (a
         system holding one record for a shared address cannot tell) until a DPO decides."""
-        if not workflow.patched(HOLD_ALL_ON_AMBIGUITY):
-            return  # workflows started before this rule keep the behaviour they began with
         ambiguous = sorted(name for name, result in located.items() if result.ambiguous)
         if not ambiguous:
             return
@@ -289,9 +792,38 @@ class DsrWorkflow:
         located: dict[str, LocateResult],
     ) -> None:
         operation = _OPERATION_FOR_KIND[params.request.kind]
+        self._plan_step(params, connectors, located)
         await asyncio.gather(
             *(self._execute_one(params, subject, c, operation) for c in connectors)
         )
+
+    def _plan_step(
+        self,
+        params: DsrWorkflowInput,
+        connectors: list[ConnectorInfo],
+        located: dict[str, LocateResult],
+    ) -> None:
+        """discover → PLAN → execute: the policy decides, from the facts the connectors
+        reported, what each system does with each group of records. Pure (policy.planner); a
+        retry replans only the retried systems and keeps the others' slices."""
+        names = {c.name for c in connectors}
+        fresh = plan_request(
+            self._require_policy(),
+            params.request.kind,
+            {name: result for name, result in located.items() if name in names},
+            workflow.now().date(),
+            {c.name: c.operations for c in connectors},
+        )
+        if self._plan is None:
+            self._plan = fresh
+            return
+        kept = tuple(s for s in self._plan.systems if s.system not in names)
+        systems = tuple(sorted((*kept, *fresh.systems), key=lambda s: s.system))
+        self._plan = self._plan.model_copy(update={"systems": systems})
+
+    def _slice(self, system: str) -> SystemPlan:
+        assert self._plan is not None
+        return self._plan.for_system(system)
 
     async def _execute_one(
         self,
@@ -300,17 +832,30 @@ class DsrWorkflow:
         info: ConnectorInfo,
         operation: Operation,
     ) -> None:
-        if operation not in info.operations:
+        plan = self._slice(info.name)
+        if not plan.concerned:  # the policy says none of the system's data is concerned
+            notes = sorted({a.note for a in plan.actions if a.note})
             self._update(
                 info.name,
                 outcome=SystemOutcome.SKIPPED,
-                reason=f"{info.name} has no {operation.value} operation for this request kind",
+                reason="not concerned (policy): " + ("; ".join(notes) or "no category applies"),
+            )
+            return
+        manual = plan.manual
+        if operation not in info.operations or len(manual) == len(plan.actions):
+            # The system holds the subject's data but cannot do this: a person must.
+            self._update(
+                info.name,
+                outcome=SystemOutcome.MANUAL,
+                reason="manual: " + "; ".join(a.note for a in manual)
+                if manual
+                else f"manual: {info.name} has no {operation.value} operation",
             )
             return
         self._update(info.name, outcome=SystemOutcome.RUNNING)
         try:
             if operation is Operation.EXPORT:
-                exported = await self._call(params, info, operation, subject, ExportResult)
+                exported = await self._call(params, info, operation, subject, ExportResult, plan)
                 self._update(
                     info.name,
                     outcome=SystemOutcome.DONE,
@@ -318,10 +863,10 @@ class DsrWorkflow:
                     export=exported.artifact,
                 )
             elif operation is Operation.ERASE:
-                erased = await self._call(params, info, operation, subject, EraseResult)
-                await self._verify_erasure(params, subject, info, erased)
+                erased = await self._call(params, info, operation, subject, EraseResult, plan)
+                await self._verify_erasure(params, subject, info, erased, plan)
             elif operation is Operation.RECTIFY:
-                rectified = await self._call(params, info, operation, subject, RectifyResult)
+                rectified = await self._call(params, info, operation, subject, RectifyResult, plan)
                 self._update(
                     info.name,
                     outcome=SystemOutcome.DONE,
@@ -334,10 +879,14 @@ class DsrWorkflow:
                     ),
                 )
             elif operation is Operation.UNSUBSCRIBE:
-                stopped = await self._call(params, info, operation, subject, UnsubscribeResult)
+                stopped = await self._call(
+                    params, info, operation, subject, UnsubscribeResult, plan
+                )
                 self._update(info.name, outcome=SystemOutcome.DONE, counts=stopped.unsubscribed)
             else:
-                restricted = await self._call(params, info, operation, subject, RestrictResult)
+                restricted = await self._call(
+                    params, info, operation, subject, RestrictResult, plan
+                )
                 self._update(
                     info.name,
                     outcome=SystemOutcome.DONE,
@@ -346,6 +895,29 @@ class DsrWorkflow:
                 )
         except (ActivityError, ApplicationError) as error:
             self._fail(info.name, error)
+            return
+        self._after_plan(info.name, plan)
+
+    def _after_plan(self, name: str, plan: SystemPlan) -> None:
+        """What the connector could not do is a person's task (`manual`, with what to do), and
+        Art. 19 recipients no connector tells are named for the DPO to tell."""
+        status = self._system(name)
+        if status.outcome not in (SystemOutcome.DONE, SystemOutcome.RETAINED):
+            return
+        notes = [a.note for a in plan.manual]
+        untold = sorted(
+            set(plan.recipients) - set(plan.recipients_notified_by_connector) - set(status.notified)
+        )
+        if untold:
+            notes.append(f"Art. 19: tell {', '.join(untold)} of the change")
+        if plan.manual:
+            self._update(
+                name,
+                outcome=SystemOutcome.MANUAL,
+                reason="; ".join(filter(None, ["manual: " + "; ".join(notes), status.reason])),
+            )
+        elif untold:
+            self._update(name, reason="; ".join(filter(None, [status.reason, notes[-1]])))
 
     async def _verify_erasure(
         self,
@@ -353,30 +925,38 @@ class DsrWorkflow:
         subject: SubjectRef,
         info: ConnectorInfo,
         erased: EraseResult,
+        plan: SystemPlan,
     ) -> None:
-        """After erasure, locate again: only what the erasure retained (with reason) may remain."""
+        """After erasure, locate again and compare what remains against the PLAN (not against
+        the connector's own report): only what the plan retains (with reason, legal basis and
+        until-date) may remain; anything else is a leftover and needs attention."""
         after = await self._call(params, info, Operation.LOCATE, subject, LocateResult)
-        retained_categories = {item.category for item in erased.retained}
-        leftover = sorted(c for c, n in after.counts.items() if n and c not in retained_categories)
+        problems = leftovers(self._require_policy(), plan, after)
         counts = {f"deleted.{k}": v for k, v in erased.deleted.items() if v}
         counts |= {f"anonymised.{k}": v for k, v in erased.anonymised.items() if v}
-        if leftover:
+        planned = {a.category for a in plan.actions}
+        # The plan's retained items, plus what the erasure itself keeps by the policy's design
+        # (a suppression hash it creates, which was not there to be planned).
+        retained = plan.retained_items() + [
+            item for item in erased.retained if item.category not in planned
+        ]
+        if problems:
             self._update(
                 info.name,
                 outcome=SystemOutcome.FAILED,
                 counts=counts,
-                retained=erased.retained,
+                retained=retained,
                 notified=_recipients(erased.notified),
-                reason=f"verification failed: data remains in {', '.join(leftover)}",
+                reason=f"verification against the plan failed: {'; '.join(problems)}",
             )
             return
         self._update(
             info.name,
-            outcome=SystemOutcome.RETAINED if erased.retained else SystemOutcome.DONE,
+            outcome=SystemOutcome.RETAINED if retained else SystemOutcome.DONE,
             counts=counts,
-            retained=erased.retained,
+            retained=retained,
             notified=_recipients(erased.notified),
-            reason="; ".join(item.describe() for item in erased.retained) or None,
+            reason="; ".join(item.describe() for item in retained) or None,
         )
 
     async def _call(
@@ -385,20 +965,21 @@ class DsrWorkflow:
         info: ConnectorInfo,
         operation: Operation,
         subject: SubjectRef,
-        result_type: type[Any],
-    ) -> Any:
+        result_type: type[R],
+        plan: SystemPlan | None = None,
+    ) -> R:
         tuning = params.tuning
         call = ConnectorCall(
             request_id=params.request.request_id,
             subject=subject,
             today=workflow.now().date(),
             changes=params.request.rectification.changes if params.request.rectification else [],
+            plan=plan,
         )
-        return await workflow.execute_activity(
-            f"connector.{operation.value}",
+        result = await workflow.execute_activity_method(
+            _CONNECTOR_OPS[operation],
             call,
             task_queue=info.task_queue,
-            result_type=result_type,
             start_to_close_timeout=tuning.activity_start_to_close,
             schedule_to_close_timeout=tuning.activity_schedule_to_close,
             heartbeat_timeout=tuning.activity_heartbeat,
@@ -408,11 +989,21 @@ class DsrWorkflow:
                 non_retryable_error_types=PERMANENT_ERROR_TYPES,
             ),
         )
+        if not isinstance(result, result_type):  # the operation's contract says otherwise
+            raise ApplicationError(
+                f"connector.{operation.value} returned {type(result).__name__}",
+                non_retryable=True,
+            )
+        return result
 
     # ── bookkeeping of per-system outcomes ─────────────────────────────────────────────────
     def _require_summary(self) -> RequestSummary:
         assert self._summary is not None
         return self._summary
+
+    def _require_policy(self) -> Policy:
+        assert self._policy is not None
+        return self._policy
 
     def _set_systems(self, systems: list[SystemStatus]) -> None:
         self._summary = self._require_summary().model_copy(update={"systems": systems})
@@ -447,14 +1038,29 @@ class DsrWorkflow:
 
     async def _publish(
         self,
-        status: RequestStatus,
+        status: RequestStatus | None,
         *,
         action: AuditAction = AuditAction.STATUS_CHANGED,
         actor: str = "workflow",
         details: dict[str, object] | None = None,
     ) -> None:
+        """Store the state with its audit entry and tell the portal. `status=None`: the status
+        stays (a decision, a reminder). One at a time, so they are stored in the order made."""
+        async with self._publish_lock:
+            await self._publish_locked(status, action=action, actor=actor, details=details)
+
+    async def _publish_locked(
+        self,
+        status: RequestStatus | None,
+        *,
+        action: AuditAction,
+        actor: str,
+        details: dict[str, object] | None,
+    ) -> None:
         now = workflow.now()
-        summary = self._require_summary().model_copy(
+        current = self._require_summary()
+        status = status or current.status
+        summary = current.model_copy(
             update={
                 "status": status,
                 "updated_at": now,
@@ -464,8 +1070,8 @@ class DsrWorkflow:
         self._summary = summary
         self._transitions += 1
         info = workflow.info()
-        await workflow.execute_activity(
-            "orchestrator.publish_status",
+        await workflow.execute_activity_method(
+            OrchestratorOps.publish_status,
             StatusUpdate(
                 summary=summary,
                 action=action,
@@ -480,7 +1086,10 @@ class DsrWorkflow:
     async def _finish(
         self, params: DsrWorkflowInput, status: RequestStatus, **publish: Any
     ) -> CompletionRecord:
-        """Store the completion record first, then tell the portal: 'completed' is never early."""
+        """Store the completion record first, then tell the portal: 'completed' is never early.
+        Decisions still being recorded finish first, so the record holds every one of them."""
+        self._finishing = True  # validators refuse new decisions from here on
+        await workflow.wait_condition(lambda: self._recording == 0)
         summary = self._require_summary()
         info = workflow.info()
         record = CompletionRecord(
@@ -497,13 +1106,23 @@ class DsrWorkflow:
             workflow_run_id=info.run_id,
             systems=summary.systems,
             reason=summary.reason,
+            due_date=summary.due_date,
+            extension=summary.extension,
+            decisions=summary.decisions,
+            package=summary.package,
+            plan=self._plan,
         )
-        await workflow.execute_activity(
-            "orchestrator.record_completion",
+        await workflow.execute_activity_method(
+            OrchestratorOps.record_completion,
             record,
             start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
             retry_policy=_ORCHESTRATOR_RETRY,
         )
+        if status is RequestStatus.COMPLETED and self._plan is not None:
+            # Retained items with an until-date: one durable timer each, erasing on the day
+            # after (workflows/follow_up.py); they outlive this workflow.
+            await start_deferred_erasures(self._plan, summary, self._require_policy())
         if summary.status is not status:
             await self._publish(status, **publish)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return record

@@ -3,6 +3,12 @@ in one place (no logic in any of them). Reads: `_read` (live query, else the sto
 `_decide` (Temporal Updates with validators; a rejection is a typed error).
 """
 
+from orchestrator.dpo._decide import (
+    DecisionError,
+    DecisionRejected,
+    RequestNotRunning,
+    decide,
+)
 from orchestrator.dpo._read import (
     AmbiguityView,
     ChartSeries,
@@ -25,17 +31,21 @@ from orchestrator.dpo._read import (
 __all__ = [
     "AmbiguityView",
     "ChartSeries",
+    "DecisionError",
+    "DecisionRejected",
     "Desk",
     "MonthlyReport",
     "NotAmbiguous",
     "Overview",
     "RequestListItem",
+    "RequestNotRunning",
     "RequestPage",
     "RequestQuery",
     "RequestView",
     "SortField",
     "TimelineEntry",
     "allowed_decisions",
+    "decide",
     "identifiers_for_ambiguity",
     "month_bounds",
     "query_from_filters",

@@ -1,5 +1,9 @@
-"""The identity gate: an unverified request waits, does nothing, and proceeds or ends on a
-decision — and the histories of these flows are what the replay test guards."""
+"""DPO decisions against the real stack: the identity gate, denial, per-system resolution of an
+ambiguous match — sent through the DPO front door (orchestrator.dpo) as Temporal Updates.
+
+These flows are also what the replay test guards: with DSR_RECORD_HISTORIES=1 (`make
+histories`) each test writes its workflow's history to tests/histories/v2_<name>.json.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +15,10 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client, WorkflowHandle
 
+from orchestrator.dpo import _decide
+from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
 from schemas.records import RequestSummary
-from schemas.status import RequestStatus, SystemOutcome
-from schemas.workflow import DenyDecision, IdentityConfirmation, Resolution, ResolutionAction
+from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from tests.integration.conftest import (
     Stack,
     completed,
@@ -24,9 +29,11 @@ from tests.integration.conftest import (
 from tests.integration.conftest import (
     billing_db as _billing_db,
 )
+from workflows.dsr import DsrWorkflow
 
 pytestmark = pytest.mark.integration
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
+DPO = "dpo@company.se"
 
 
 async def _status_becomes(
@@ -34,7 +41,7 @@ async def _status_becomes(
 ) -> RequestSummary:
     async with asyncio.timeout(timeout):
         while True:
-            summary = await handle.query("status", result_type=RequestSummary)
+            summary = await handle.query(DsrWorkflow.status)
             if summary is not None and summary.status is status:
                 return summary
             await asyncio.sleep(0.1)
@@ -47,10 +54,10 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
 
 
 async def _record_history(handle: WorkflowHandle, name: str) -> None:
-    """With DSR_RECORD_HISTORIES=1, keep this history for the replay test (tests/histories/)."""
+    """With DSR_RECORD_HISTORIES=1, keep this DsrWorkflowV2 history for the replay test."""
     if os.environ.get("DSR_RECORD_HISTORIES") == "1":
         history = await handle.fetch_history()
-        (HISTORIES / f"{name}.json").write_text(history.to_json())
+        (HISTORIES / f"v2_{name}.json").write_text(history.to_json())
 
 
 async def test_unverified_request_waits_then_proceeds_on_confirmation(
@@ -62,13 +69,18 @@ async def test_unverified_request_waits_then_proceeds_on_confirmation(
 
     waiting = await _status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
     assert waiting.systems == [], "nothing is searched before identity is confirmed"
+    assert waiting.due_date is not None
 
-    await handle.signal(
-        "confirm_identity", IdentityConfirmation(actor="dpo@company", method="bankid")
-    )
+    with pytest.raises(DecisionRejected, match="only in awaiting_decision"):
+        await _decide.approve(temporal, request_id, actor=DPO)
+    receipt = await _decide.confirm_identity(temporal, request_id, actor=DPO, method="bankid")
+    assert receipt.decision == "confirm_identity"
     record = await completed(temporal, request_id)
     assert record.status is RequestStatus.COMPLETED
     assert next(s for s in record.systems if s.system == "billing").outcome is SystemOutcome.DONE
+    assert [(d.decision.value, d.actor) for d in record.decisions] == [("confirm_identity", DPO)]
+    with pytest.raises(RequestNotRunning):
+        await _decide.cancel(temporal, request_id, actor=DPO, reason="too late")
     await _record_history(handle, "access_confirmed_identity")
 
 
@@ -80,10 +92,18 @@ async def test_unverified_request_denied_touches_nothing(
     handle = await wait_for_workflow(temporal, request_id)
     await _status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
 
-    await handle.signal("deny", DenyDecision(actor="dpo@company", reason="identity not confirmed"))
+    with pytest.raises(DecisionRejected, match="needs a reason code"):
+        await _decide.deny(temporal, request_id, actor=DPO, reason_code=None)
+    await _decide.deny(
+        temporal,
+        request_id,
+        actor=DPO,
+        reason_code=DenialCode.INSUFFICIENT_VERIFICATION,
+        note="no reply to two letters",
+    )
     record = await handle.result()
     assert record.status is RequestStatus.DENIED
-    assert record.reason == "identity not confirmed"
+    assert record.reason == "insufficient_verification: no reply to two letters"
     assert record.systems == []
     await _record_history(handle, "erasure_denied")
 
@@ -93,20 +113,20 @@ async def test_record_histories_of_access_and_erasure(
 ) -> None:
     """Runs an access and an erasure request; with DSR_RECORD_HISTORIES=1 keeps their histories."""
     company = stack.fresh_customer("company", needs=("contact", "invoices"))
-    for kind, person, name in (("access", company, "access"), ("erasure", company, "erasure")):
+    for kind, name in (("access", "access"), ("erasure", "erasure")):
         request_id = await publish_signed(
-            producer, stack, request_event(kind, {"email": person.email})
+            producer, stack, request_event(kind, {"email": company.email})
         )
         record = await completed(temporal, request_id)
-        assert record.status is RequestStatus.COMPLETED
+        assert record.status is RequestStatus.COMPLETED, record.systems
         await _record_history(temporal.get_workflow_handle(record.workflow_id), name)
 
 
 async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
-    """Two people share one e-mail address: erasure by that address is manual work. The request
-    needs attention until a DPO closes it (after handling it by hand); nothing is deleted."""
+    """Two people share one e-mail address: erasure by that address is manual work. Nothing is
+    deleted until the DPO decides, system by system."""
     pair = stack.seed.examples.shared_email_pair
     assert pair is not None, "the seed contains a shared-email pair"
     email = pair.emails[0]
@@ -117,23 +137,25 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     billing = next(s for s in attention.systems if s.system == "billing")
     assert billing.outcome is SystemOutcome.MANUAL
     assert billing.reason and email not in billing.reason
-    # Ambiguity is the subject's: systems holding one record for the shared address (which
-    # cannot tell two people apart) are held too, and nothing was erased anywhere.
     for system in attention.systems:
         assert system.outcome in (SystemOutcome.MANUAL, SystemOutcome.NOT_FOUND), system
         assert not any(k.startswith(("deleted.", "anonymised.")) for k in system.counts), system
-    held = [s for s in attention.systems if s.reason and s.reason.startswith("held:")]
-    assert held, "at least one system could not see the ambiguity itself and was held"
     with _billing_db(stack) as db:
         (still_there,) = db.execute(
             "select count(*) from customers where lower(email) = ?", (email,)
         ).fetchone()
     assert still_there == 2
 
-    await handle.signal(
-        "resolve", Resolution(actor="dpo@company", action=ResolutionAction.CLOSE, note="by hand")
-    )
+    with pytest.raises(DecisionRejected, match="unknown system 'crm'"):
+        await _decide.resolve_system(
+            temporal, request_id, actor=DPO, system="crm", outcome=SystemOutcome.DONE, note="x"
+        )
+    held = [s.system for s in attention.systems if s.outcome is SystemOutcome.MANUAL]
+    for name in held:
+        await _decide.skip_system(
+            temporal, request_id, actor=DPO, system=name, reason="handled by hand"
+        )
     record = await handle.result()
     assert record.status is RequestStatus.COMPLETED
-    assert record.reason == "closed by DPO"
-    await _record_history(handle, "erasure_ambiguous_held")
+    assert {d.system for d in record.decisions} == set(held)
+    await _record_history(handle, "erasure_ambiguous_skipped")

@@ -217,7 +217,8 @@ class Harness:
 async def harness(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
     client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
     queue = f"dsr-ts-{uuid.uuid4().hex[:8]}"
-    h = Harness(ts_env, client, queue, [FakeSystem("billing"), FakeSystem("support")])
+    systems = [FakeSystem("billing"), FakeSystem("newsletter", counts={"subscriber": 1})]
+    h = Harness(ts_env, client, queue, systems)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
             Worker(

@@ -1,0 +1,212 @@
+"""The decision side of the DPO front door: every decision is a Temporal Update of the request's
+workflow (DsrWorkflowV2), whose validator is the arbiter. The CLI, the HTTP API and the dashboard
+call these and only display the outcome.
+
+- accepted: a `DecisionReceipt` (the request's status and due date after it);
+- `pydantic.ValidationError`: the document is not a decision of that kind at all;
+- `DecisionRejected`: the workflow refused it (the reason says why; nothing changed);
+- `RequestNotRunning`: no running workflow for the request (unknown, or already finished).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from schemas.identifiers import IdentifierType
+from schemas.records import CompletionRecord
+from schemas.status import DecisionKind, DenialCode, SystemOutcome
+from schemas.subject import Identifier
+from schemas.workflow import (
+    Approve,
+    Cancel,
+    DecisionReceipt,
+    Deny,
+    Extend,
+    IdentityConfirmation,
+    NarrowSubject,
+    ResolveSystem,
+    RetrySystem,
+    SkipSystem,
+    workflow_id_for,
+)
+from workflows.dsr import DsrWorkflow
+
+__all__ = [
+    "DECISION_MODELS",
+    "DecisionError",
+    "DecisionRejected",
+    "RequestNotRunning",
+    "approve",
+    "cancel",
+    "confirm_identity",
+    "decide",
+    "deny",
+    "extend",
+    "narrow_subject",
+    "resolve_system",
+    "retry_system",
+    "skip_system",
+]
+
+
+class DecisionError(Exception):
+    """A decision that was not taken. The message is for the DPO; it never holds personal data."""
+
+
+class DecisionRejected(DecisionError):
+    """The workflow's validator refused the decision: nothing changed."""
+
+
+class RequestNotRunning(DecisionError):
+    """No running workflow takes decisions for this request (unknown id, or finished)."""
+
+
+# Each decision: the model its document must validate as, and the Update that takes it.
+DECISION_MODELS: dict[DecisionKind, type[BaseModel]] = {
+    DecisionKind.CONFIRM_IDENTITY: IdentityConfirmation,
+    DecisionKind.APPROVE: Approve,
+    DecisionKind.DENY: Deny,
+    DecisionKind.EXTEND: Extend,
+    DecisionKind.CANCEL: Cancel,
+    DecisionKind.RESOLVE_SYSTEM: ResolveSystem,
+    DecisionKind.RETRY_SYSTEM: RetrySystem,
+    DecisionKind.SKIP_SYSTEM: SkipSystem,
+    DecisionKind.NARROW_SUBJECT: NarrowSubject,
+}
+_UPDATES: dict[DecisionKind, Any] = {
+    DecisionKind.CONFIRM_IDENTITY: DsrWorkflow.confirm_identity,
+    DecisionKind.APPROVE: DsrWorkflow.approve,
+    DecisionKind.DENY: DsrWorkflow.deny,
+    DecisionKind.EXTEND: DsrWorkflow.extend,
+    DecisionKind.CANCEL: DsrWorkflow.cancel,
+    DecisionKind.RESOLVE_SYSTEM: DsrWorkflow.resolve_system,
+    DecisionKind.RETRY_SYSTEM: DsrWorkflow.retry_system,
+    DecisionKind.SKIP_SYSTEM: DsrWorkflow.skip_system,
+    DecisionKind.NARROW_SUBJECT: DsrWorkflow.narrow_subject,
+}
+
+
+async def decide(
+    client: Client, request_id: str, decision: DecisionKind, document: Mapping[str, Any]
+) -> DecisionReceipt:
+    """Validate `document` as the decision's model and send it as that Update."""
+    arg = DECISION_MODELS[decision].model_validate(dict(document))
+    return await _send(client, request_id, decision, arg)
+
+
+async def _send(
+    client: Client, request_id: str, decision: DecisionKind, arg: BaseModel
+) -> DecisionReceipt:
+    handle: WorkflowHandle[DsrWorkflow, CompletionRecord] = client.get_workflow_handle(
+        workflow_id_for(request_id), result_type=CompletionRecord
+    )
+    try:
+        receipt: DecisionReceipt = await handle.execute_update(_UPDATES[decision], arg)
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        message = getattr(cause, "message", None) or str(cause or error)
+        if "not found" in message and "handler" in message.lower():
+            message = f"this request's workflow takes no {decision.value} decisions"
+        raise DecisionRejected(message) from None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND or "completed" in error.message:
+            raise RequestNotRunning(
+                f"request {request_id!r} is not running (unknown, or already finished)"
+            ) from None
+        raise
+    return receipt
+
+
+# ── typed entry points (the CLI's) ─────────────────────────────────────────────────────────
+async def confirm_identity(
+    client: Client, request_id: str, *, actor: str, method: str = "manual_check"
+) -> DecisionReceipt:
+    return await _send(
+        client,
+        request_id,
+        DecisionKind.CONFIRM_IDENTITY,
+        IdentityConfirmation(actor=actor, method=method),
+    )
+
+
+async def approve(
+    client: Client, request_id: str, *, actor: str, note: str = ""
+) -> DecisionReceipt:
+    return await _send(client, request_id, DecisionKind.APPROVE, Approve(actor=actor, note=note))
+
+
+async def deny(
+    client: Client,
+    request_id: str,
+    *,
+    actor: str,
+    reason_code: DenialCode | None,
+    note: str = "",
+) -> DecisionReceipt:
+    return await _send(
+        client, request_id, DecisionKind.DENY, Deny(actor=actor, reason_code=reason_code, note=note)
+    )
+
+
+async def extend(
+    client: Client, request_id: str, *, actor: str, months: int, reason: str
+) -> DecisionReceipt:
+    return await _send(
+        client, request_id, DecisionKind.EXTEND, Extend(actor=actor, months=months, reason=reason)
+    )
+
+
+async def cancel(client: Client, request_id: str, *, actor: str, reason: str) -> DecisionReceipt:
+    return await _send(client, request_id, DecisionKind.CANCEL, Cancel(actor=actor, reason=reason))
+
+
+async def resolve_system(
+    client: Client,
+    request_id: str,
+    *,
+    actor: str,
+    system: str,
+    outcome: SystemOutcome,
+    note: str,
+) -> DecisionReceipt:
+    return await _send(
+        client,
+        request_id,
+        DecisionKind.RESOLVE_SYSTEM,
+        ResolveSystem(actor=actor, system=system, outcome=outcome, note=note),
+    )
+
+
+async def retry_system(
+    client: Client, request_id: str, *, actor: str, system: str
+) -> DecisionReceipt:
+    return await _send(
+        client, request_id, DecisionKind.RETRY_SYSTEM, RetrySystem(actor=actor, system=system)
+    )
+
+
+async def skip_system(
+    client: Client, request_id: str, *, actor: str, system: str, reason: str
+) -> DecisionReceipt:
+    return await _send(
+        client,
+        request_id,
+        DecisionKind.SKIP_SYSTEM,
+        SkipSystem(actor=actor, system=system, reason=reason),
+    )
+
+
+async def narrow_subject(
+    client: Client, request_id: str, *, actor: str, identifier_type: IdentifierType, value: str
+) -> DecisionReceipt:
+    return await _send(
+        client,
+        request_id,
+        DecisionKind.NARROW_SUBJECT,
+        NarrowSubject(actor=actor, identifier=Identifier(type=identifier_type, value=value)),
+    )
