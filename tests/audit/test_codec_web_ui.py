@@ -1,7 +1,7 @@
 """The Temporal Web UI in a real browser (Debian's Chromium via Playwright) against the dev
 server `dsr up` starts (`--ui-codec-endpoint`): a workflow's input stays ciphertext until the
 DPO signs in at the codec server, then the UI shows it decrypted — and the audit trail names
-the DPO. Screenshots of both states are kept in the test's temporary folder."""
+the DPO. Screenshots of both states: .state/test-artifacts/codec/."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from schemas.records import AuditAction
 CHROMIUM = Path("/usr/lib/chromium/chromium")
 MARKER = "Anna Lindqvist"
 WORKFLOW_ID = "dsr-req-webui-0001"
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".state" / "test-artifacts" / "codec"
 UI_LOAD = 120_000  # ms: the Web UI is a large single-page app, slow on a busy machine
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing")
@@ -48,6 +49,7 @@ async def serve(app: FastAPI, port: int) -> AsyncIterator[None]:
 
 
 async def test_web_ui_decrypts_only_after_the_dpo_signs_in(tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     keys = f"k1:{base64.b64encode(os.urandom(32)).decode()}"
     token = f"dpo-{os.urandom(16).hex()}"
     temporal_port, ui_port, codec_port = free_port(), free_port(), free_port()
@@ -103,7 +105,7 @@ async def test_web_ui_decrypts_only_after_the_dpo_signs_in(tmp_path: Path) -> No
             await page.goto(workflow_page)
             await page.wait_for_selector(f"text={WORKFLOW_ID}", timeout=UI_LOAD)
             await asyncio.to_thread(wait_until, lambda: answers[401] >= 1, 60, "a 401")
-            await page.screenshot(path=str(tmp_path / "web-ui-ciphertext.png"), full_page=True)
+            await page.screenshot(path=str(ARTIFACTS / "web-ui-ciphertext.png"), full_page=True)
             assert MARKER not in await page.content()
 
             await page.goto(f"{codec_url}/login")
@@ -123,7 +125,7 @@ async def test_web_ui_decrypts_only_after_the_dpo_signs_in(tmp_path: Path) -> No
             )
             await page.goto(workflow_page)
             await page.wait_for_selector(f"text={MARKER}", timeout=UI_LOAD)
-            await page.screenshot(path=str(tmp_path / "web-ui-decrypted.png"), full_page=True)
+            await page.screenshot(path=str(ARTIFACTS / "web-ui-decrypted.png"), full_page=True)
             await browser.close()
     finally:
         await asyncio.to_thread(temporal.stop)
