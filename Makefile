@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint typecheck compile schema bench clean fuzz
+.PHONY: up test lint typecheck compile schema bench clean fuzz histories
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -45,6 +45,11 @@ $(CHROMIUM):
 
 test: lint typecheck compile $(CHROMIUM)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+
+# Re-record the DsrWorkflowV2 histories that tests/test_replay.py replays (tests/histories/v2_*.json):
+# run after any change to workflows/dsr.py that is meant to ship, and commit the files.
+histories: compile
+	DSR_RECORD_HISTORIES=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_decisions.py
 
 schema: $(VENV)/.synced
 	$(VENV)/bin/dsr schema export schemas/json
