@@ -24,7 +24,7 @@ from orchestrator.dlq._record import (
     build_dead_letter,
     request_id_shaped,
 )
-from orchestrator.dlq._topic import fetch_dead_letter, read_dead_letters
+from orchestrator.dlq._topic import declare_dlq_topic, fetch_dead_letter, read_dead_letters
 
 __all__ = [
     "DLQ_HEADERS",
@@ -36,6 +36,7 @@ __all__ = [
     "OutgoingDeadLetter",
     "SourcePosition",
     "build_dead_letter",
+    "declare_dlq_topic",
     "fetch_dead_letter",
     "open_sealed",
     "read_dead_letters",

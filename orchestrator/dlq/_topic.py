@@ -10,11 +10,17 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import TopicAlreadyExistsError
 
 from orchestrator.dlq._record import DeadLetter
+from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 
-__all__ = ["fetch_dead_letter", "read_dead_letters", "topic_partitions"]
+__all__ = ["declare_dlq_topic", "fetch_dead_letter", "read_dead_letters", "topic_partitions"]
+
+log = get_logger(__name__)
 
 
 @contextlib.asynccontextmanager
@@ -90,3 +96,49 @@ async def fetch_dead_letter(
                     if record.offset > offset:
                         return None  # pruned by retention: the log starts after it
     return None
+
+
+async def declare_dlq_topic(settings: Settings) -> None:
+    """Create the DLQ topic with its retention (`retention.ms` = DSR_DLQ_RETENTION_DAYS).
+
+    Done before the intake's consumer starts: a broker that auto-creates topics on a metadata
+    request would otherwise create it first, with the broker's default retention. An existing
+    topic keeps its settings where the broker cannot alter them (the local broker); where it
+    can (Kafka), the retention is set to the policy's.
+    """
+    retention_ms = str(int(settings.dlq_retention_days * 24 * 3600 * 1000))
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [
+                NewTopic(
+                    settings.dlq_topic,
+                    settings.requests_partitions,
+                    1,
+                    topic_configs={"retention.ms": retention_ms, "cleanup.policy": "delete"},
+                )
+            ]
+        )
+        errors = [error for _, error, *_ in getattr(response, "topic_errors", ())]
+        if any(errors) and TopicAlreadyExistsError.errno not in errors:
+            log.warning("could not create the DLQ topic", error_codes=errors)
+        if TopicAlreadyExistsError.errno in errors:
+            try:
+                await admin.alter_configs(
+                    [
+                        ConfigResource(
+                            ConfigResourceType.TOPIC,
+                            settings.dlq_topic,
+                            configs={"retention.ms": retention_ms},
+                        )
+                    ]
+                )
+            except Exception as error:  # e.g. a broker without AlterConfigs: keep its setting
+                log.warning(
+                    "DLQ topic exists; could not set its retention", error_type=type(error).__name__
+                )
+    except TopicAlreadyExistsError:
+        pass
+    finally:
+        await admin.close()

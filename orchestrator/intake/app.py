@@ -8,13 +8,14 @@ re-delivery a no-op.
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 
-from orchestrator.dlq import OutgoingDeadLetter
+from orchestrator.dlq import OutgoingDeadLetter, declare_dlq_topic
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
@@ -119,6 +120,10 @@ class _BoundedWorker(faust.Worker):
 
 def run_intake(settings: Settings) -> None:
     """Run the agent in the foreground until SIGINT/SIGTERM (drained, bounded in time)."""
+    try:  # before faust: its metadata requests could auto-create the topic without retention
+        asyncio.run(declare_dlq_topic(settings))
+    except Exception as error:  # broker not up yet: faust declares it when it connects
+        log.warning("DLQ topic not declared up front", error_type=type(error).__name__)
     app = create_app(settings)
     worker = _BoundedWorker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.shutdown_timeout = settings.shutdown_timeout

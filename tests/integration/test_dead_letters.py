@@ -285,3 +285,25 @@ async def test_fuzzed_batch_through_the_broker_and_the_real_intake(
     person = stack.fresh_customer()
     rid = await publish_signed(producer, stack, request_event("access", {"email": person.email}))
     assert (await completed(temporal, rid)).status.value == "completed"
+
+
+async def test_the_dlq_topic_expires_its_records_after_the_retention_period(stack: Stack) -> None:
+    """The intake declares the DLQ topic with the policy's retention (its first job)."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
+    await admin.start()
+    configs: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(60):
+            while "retention.ms" not in configs:
+                (response,) = await admin.describe_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, stack.settings.dlq_topic)]
+                )
+                (resource,) = response.resources
+                configs = {entry[0]: entry[1] for entry in resource[4]}
+                await asyncio.sleep(0.2)  # polling a condition, with the deadline above
+    finally:
+        await admin.close()
+    assert int(configs["retention.ms"]) == 30 * 24 * 3600 * 1000
