@@ -209,6 +209,9 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
             # A loaded two-core machine stalls processes for seconds: a 3 s heartbeat timeout
             # would turn load into retries and retries into more load.
             DSR_ACTIVITY_HEARTBEAT_TIMEOUT="15",
+            # "Slow past its timeouts" should not take the connector's production 10 s.
+            DSR_NEWSLETTER_TIMEOUT="3",
+            DSR_NEWSLETTER_CONNECT_TIMEOUT="2",
             **estate.connector_env(),
         )
         asyncio.run(_migrate(postgres.url))
@@ -347,3 +350,38 @@ def lost_audit(trails: dict[str, list[str]]) -> int:
 
 def retained_count(system: SystemStatus, category: str) -> int:
     return sum(item.count for item in system.retained if item.category == category)
+
+
+async def attempts_seen(
+    handle: WorkflowHandle, activity_type: str, at_least: int, timeout: float = 120
+) -> None:
+    """Wait until a pending `activity_type` is on its `at_least`-th attempt: the system's
+    failure has been met, and the activity is being retried."""
+    async with asyncio.timeout(timeout):
+        while True:
+            description = await handle.describe()
+            if any(
+                p.activity_type.name == activity_type and p.attempt >= at_least
+                for p in description.raw_description.pending_activities
+            ):
+                return
+            await asyncio.sleep(0.2)
+
+
+async def final_attempts(handle: WorkflowHandle, activity_type: str) -> dict[str, int]:
+    """The attempt each `activity_type` activity finished on, by task queue (history)."""
+    history = await handle.fetch_history()
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    }
+    attempts: dict[str, int] = {}
+    for event in history.events:
+        if event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes
+            origin = scheduled[started.scheduled_event_id]
+            if origin.activity_type.name == activity_type:
+                queue = origin.task_queue.name
+                attempts[queue] = max(attempts.get(queue, 0), started.attempt)
+    return attempts

@@ -1,0 +1,98 @@
+"""The worker killed -9 while an erase is running in every connector at once: each erase is
+retried by a fresh worker, takes effect once, and reports what the systems really hold."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from temporalio.client import Client
+
+from devstack.estate import SYSTEMS
+from devstack.localstack import wait_until
+from schemas.status import RequestStatus, SystemOutcome
+from tests.faults.conftest import (
+    LONG,
+    FaultStack,
+    activities_started,
+    audit_actions,
+    duplicated_effects,
+    final_attempts,
+    lost_audit,
+    report,
+    retained_count,
+    sqlite_write_locks,
+)
+from tests.integration.conftest import completed, publish_signed, request_event, wait_for_workflow
+
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
+
+ROUNDS = 2 if LONG else 1
+
+
+@pytest.mark.timeout(600)
+async def test_worker_killed_mid_erase_in_every_connector(
+    fault_stack: FaultStack, fault_temporal: Client, fault_producer: AIOKafkaProducer
+) -> None:
+    lost = duplicated = 0
+    for _ in range(ROUNDS):
+        person = fault_stack.fresh_customer(needs=("contact", "invoices"), everywhere=True)
+        billing_path = fault_stack.sqlite_path("billing")
+        with contextlib.closing(sqlite3.connect(billing_path)) as db:
+            (customer_id,) = db.execute(
+                "SELECT id FROM customers WHERE email = ?", (person.email,)
+            ).fetchone()
+        # Every system's database write-locked: each connector can locate (read) but its
+        # erase waits on the lock — five erases in flight at the moment of the kill.
+        with sqlite_write_locks([fault_stack.sqlite_path(s) for s in SYSTEMS]):
+            request_id = await publish_signed(
+                fault_producer,
+                fault_stack,
+                request_event("erasure", {"email": person.email, "name": person.name}),
+            )
+            handle = await wait_for_workflow(fault_temporal, request_id)
+            await activities_started(handle, "connector.erase", len(SYSTEMS))
+            starts = _worker_starts(fault_stack)
+            fault_stack.restart_worker(kill=True)  # SIGKILL, then a fresh worker
+            wait_until(lambda n=starts: _worker_starts(fault_stack) > n, 180, "a fresh worker")
+
+        record = await completed(fault_temporal, request_id, timeout=300)
+        by_system = {s.system: s for s in record.systems}
+        assert record.status is RequestStatus.COMPLETED, {
+            n: (s.outcome, s.reason) for n, s in by_system.items()
+        }
+        assert set(by_system) == set(SYSTEMS)
+        for name, status in by_system.items():
+            assert status.outcome in (SystemOutcome.DONE, SystemOutcome.RETAINED), (name, status)
+        attempts = await final_attempts(handle, "connector.erase")
+        assert len(attempts) == len(SYSTEMS) and min(attempts.values()) >= 2, attempts
+
+        with contextlib.closing(sqlite3.connect(billing_path)) as db:
+            kept = db.execute(
+                "SELECT count(*) FROM invoices WHERE customer_id = ?", (customer_id,)
+            ).fetchone()[0]
+            anonymised = not db.execute(
+                "SELECT 1 FROM customers WHERE email = ?", (person.email,)
+            ).fetchone()
+        assert anonymised and kept > 0
+        assert retained_count(by_system["billing"], "invoices") == kept
+        trails = await audit_actions(fault_stack, [request_id])
+        lost += lost_audit(trails)
+        duplicated += duplicated_effects(trails)
+
+    report(
+        "worker kill -9 mid-erase, every connector",
+        faults=ROUNDS,
+        requests=ROUNDS,
+        lost=lost,
+        duplicated=duplicated,
+    )
+    assert lost == 0 and duplicated == 0
+
+
+def _worker_starts(stack: FaultStack) -> int:
+    """How many workers have started so far (they all append to the same log)."""
+    log = stack.root / "logs" / "worker.log"
+    return log.read_text(errors="replace").count("workers started")
