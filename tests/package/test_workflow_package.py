@@ -1,0 +1,167 @@
+"""DsrWorkflow's package step on the time-skipping server (activities mocked under their real
+names): access builds one package from the systems that exported and records its reference and
+expiry; it starts the expiry timer, which outlives the request; an erasure builds none."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from orchestrator.worker import WORKFLOW_RUNNER
+from schemas.connectors import ConnectorInfo, Operation
+from schemas.identifiers import IdentifierType
+from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackageRef
+from schemas.results import EraseResult, ExportResult, LocateResult
+from schemas.status import ExportArtifact
+from schemas.workflow import ConnectorCall
+from tests.workflows.conftest import Harness
+from workflows.dsr import DsrWorkflow
+from workflows.packaging import PackageExpiryWorkflow, expiry_workflow_id
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+class Packaging:
+    """The packaging activities, mocked: what the workflow asked for."""
+
+    def __init__(self) -> None:
+        self.builds: list[PackageBuild] = []
+        self.expiries: list[ExpiryCall] = []
+
+    def activities(self) -> list[Callable[..., Awaitable[Any]]]:
+        @activity.defn(name="orchestrator.build_package")
+        async def build_package(call: PackageBuild) -> PackageRef:
+            self.builds.append(call)
+            return PackageRef(
+                request_id=call.request_id,
+                location=f"requests/{call.request_id}/package.zip.enc",
+                created_at=call.created_at,
+                expires_at=call.created_at + timedelta(days=30),
+                size_bytes=1234,
+                sha256="0" * 64,
+                files=5,
+            )
+
+        @activity.defn(name="orchestrator.expire_package")
+        async def expire_package(call: ExpiryCall) -> ExpiryOutcome:
+            self.expiries.append(call)
+            return ExpiryOutcome(package_deleted=True, key_destroyed=True)
+
+        return [build_package, expire_package]
+
+
+def _system(
+    name: str, category: str, queue: str
+) -> tuple[ConnectorInfo, list[Callable[..., Awaitable[Any]]]]:
+    erased: set[str] = set()
+
+    @activity.defn(name="connector.locate")
+    async def locate(call: ConnectorCall) -> LocateResult:
+        held = 0 if call.request_id in erased else 1
+        return LocateResult(system=name, counts={category: held})
+
+    @activity.defn(name="connector.export")
+    async def export(call: ConnectorCall) -> ExportResult:
+        artifact = ExportArtifact(
+            uri=f"dsr-parts:requests/{call.request_id}/parts/{name}",
+            sha256="1" * 64,
+            size_bytes=10,
+            records=1,
+        )
+        return ExportResult(system=name, counts={category: 1}, artifact=artifact)
+
+    @activity.defn(name="connector.erase")
+    async def erase(call: ConnectorCall) -> EraseResult:
+        erased.add(call.request_id)
+        return EraseResult(system=name, deleted={category: 1})
+
+    info = ConnectorInfo(
+        name=name,
+        task_queue=queue,
+        search_identifiers=[IdentifierType.EMAIL],
+        operations=[Operation.LOCATE, Operation.EXPORT, Operation.ERASE],
+    )
+    return info, [locate, export, erase]
+
+
+@pytest.fixture
+async def running() -> AsyncIterator[tuple[Harness, Packaging]]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    ) as env:
+        client = Client(**{**env.client.config(), "data_converter": pydantic_data_converter})
+        queue = f"dsr-pkg-{uuid.uuid4().hex[:8]}"
+        harness = Harness(env, client, queue, systems=[])
+        packaging = Packaging()
+        systems = [
+            _system(name, category, f"{queue}-{name}")
+            for name, category in (("billing", "contact"), ("newsletter", "subscriber"))
+        ]
+        base = harness.activities()
+
+        @activity.defn(name="orchestrator.list_connectors")
+        async def list_connectors(only: list[str]) -> list[ConnectorInfo]:
+            return [info for info, _ in systems]
+
+        orchestrator = [a for a in base if getattr(a, "__name__", "") != "list_connectors"]
+        workers = [
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[DsrWorkflow, PackageExpiryWorkflow],
+                activities=[*orchestrator, list_connectors, *packaging.activities()],
+                workflow_runner=WORKFLOW_RUNNER,
+            ),
+            *(Worker(client, task_queue=i.task_queue, activities=acts) for i, acts in systems),
+        ]
+        for worker in workers:
+            await worker.__aenter__()
+        try:
+            yield harness, packaging
+        finally:
+            for worker in workers:
+                await worker.__aexit__(None, None, None)
+
+
+async def test_access_builds_one_package_and_its_timer_fires_on_the_expiry(
+    running: tuple[Harness, Packaging],
+) -> None:
+    harness, packaging = running
+    handle = await harness.start("access")
+    record = await handle.result()
+    request_id = handle.id.removeprefix("dsr-")
+
+    assert [b.request_id for b in packaging.builds] == [request_id]
+    (build,) = packaging.builds
+    assert build.kind == "access" and build.locale == "sv"
+    assert sorted(s.system for s in build.systems) == ["billing", "newsletter"]
+    assert record.package is not None and record.package.request_id == request_id
+    published = harness.updates[-1].summary
+    assert published.package == record.package  # the status event carries reference + expiry
+
+    # The expiry timer outlives the request (ABANDON) and waits for this package's expiry;
+    # tests/package/test_expiry.py lets it fire against the real activity.
+    timer = harness.client.get_workflow_handle(expiry_workflow_id(request_id))
+    assert (await timer.describe()).status is WorkflowExecutionStatus.RUNNING
+    history = await timer.fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes
+    (call,) = await pydantic_data_converter.decode(started.input.payloads, [ExpiryCall])
+    assert call == ExpiryCall(request_id=request_id, expires_at=record.package.expires_at)
+    await timer.terminate("test over")
+
+
+async def test_erasure_builds_no_package(running: tuple[Harness, Packaging]) -> None:
+    harness, packaging = running
+    record = await (await harness.start("erasure")).result()
+    assert record.package is None and packaging.builds == []
