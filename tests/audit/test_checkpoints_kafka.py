@@ -147,7 +147,7 @@ async def test_cli_verify_exit_codes_and_json(
     dsr = [sys.executable, "-c", "from devstack.cli import main; main()", "audit", "verify"]
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*dsr, *args], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run([*dsr, *args], env=env, capture_output=True, text=True, timeout=180)
 
     intact = await asyncio.to_thread(run, "--json")
     assert intact.returncode == 0, intact.stderr
