@@ -393,3 +393,22 @@ def test_migrations_run_before_install_and_upgrade(
         hook_accounts
         and hook_accounts[0]["metadata"]["annotations"]["helm.sh/hook-weight"] == "-10"
     )
+
+
+def test_switches_turn_parts_off_cleanly() -> None:
+    values = {
+        "api": {"enabled": False},
+        "codecServer": {"enabled": False},
+        "migrations": {"enabled": False},
+        "networkPolicy": {"enabled": False},
+        "serviceAccount": {"create": False, "name": "existing"},
+        "connectors": {c: {"enabled": c == "billing"} for c in CONNECTORS},
+    }
+    manifests = render(values)
+    kinds = {m["kind"] for m in manifests}
+    assert not kinds & {"NetworkPolicy", "Job", "ServiceAccount"}
+    assert set(by_kind(manifests, "Deployment")) == {"intake", "orchestrator", "connector-billing"}
+    for deployment in by_kind(manifests, "Deployment").values():
+        assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "existing"
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, "1.32", strict=True)
