@@ -358,7 +358,8 @@ def _print_ready(state_dir: Path, summary: SeedSummary | None, ports: Mapping[st
         f"""
 [bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)
   Kafka-protocol broker  127.0.0.1:{ports["kafka"]}
-                         topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1
+                         topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1,
+                         dsr.audit-checkpoints.v1 (`dsr audit verify` checks the store against it)
   Temporal               127.0.0.1:{ports["temporal"]}   UI http://127.0.0.1:{ports["temporal-ui"]}
   store (SQLite)         {state_dir / "dsr.db"}
   sandbox systems        billing, hosting (SQLite; hosting home directories on disk)
