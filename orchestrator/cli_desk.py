@@ -174,7 +174,10 @@ def list_requests(
             ", ".join(f"{x.system}:{x.outcome.value}" for x in s.systems),
         )
     console.print(table)
-    console.print(f"{len(page.items)} of {page.total}")
+    if page.total is not None:
+        console.print(
+            f"{len(page.items)} of {page.total}{'+' if page.total_is_lower_bound else ''}"
+        )
     if page.next_cursor:
         console.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
 

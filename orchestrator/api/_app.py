@@ -162,9 +162,13 @@ def create_app(settings: Settings, *, desk: Desk | None = None) -> FastAPI:
         )
 
     from orchestrator.api._dashboard import router as dashboard_router
+    from orchestrator.api._decisions import dashboard_router as decision_forms_router
+    from orchestrator.api._decisions import router as decisions_router
     from orchestrator.api._routes import router as api_router
 
+    app.include_router(decisions_router)  # before the reads: /api/requests/bulk/... is a path
     app.include_router(api_router)
+    app.include_router(decision_forms_router)
     app.include_router(dashboard_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

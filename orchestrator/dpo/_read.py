@@ -54,6 +54,8 @@ __all__ = [
 # The company's time zone: deadline days, report months and weeks are local (policy setting).
 LOCAL_ZONE = ZoneInfo("Europe/Stockholm")
 _LIVE_QUERY_TIMEOUT = timedelta(seconds=5)
+# The list counts its matches up to this many (it says "1000+" rather than scan a whole store).
+LIST_COUNT_CAP = 1_000
 
 # Every decision the lifecycle's front door offers (orchestrator.dpo._decide), by the roles that
 # may take it. The workflow's validator stays the arbiter: this only decides what to offer.
@@ -173,7 +175,10 @@ class RequestPage(BaseModel):
 
     items: list[RequestListItem]
     next_cursor: str | None
-    total: int
+    total: int | None = Field(description="matching requests; on the first page only")
+    total_is_lower_bound: bool = Field(
+        default=False, description="more than `total` match (the count stops there)"
+    )
 
 
 class Overview(BaseModel):
@@ -514,7 +519,9 @@ class Desk:
         now = query.clock()
         pinned = query if query.now is not None else query.model_copy(update={"now": now})
         rows, cursor = await self.store.query_requests(pinned)
-        total = await self.store.count_requests(pinned)
+        # Counted on the first page only: the later pages of the same list have the same total,
+        # and counting is the costly part of a page on a large store.
+        total = None if query.cursor else await self.store.count_requests(pinned, LIST_COUNT_CAP)
         return RequestPage(
             items=[
                 RequestListItem(
@@ -526,7 +533,8 @@ class Desk:
                 for row in rows
             ],
             next_cursor=cursor,
-            total=total,
+            total=None if total is None else min(total, LIST_COUNT_CAP),
+            total_is_lower_bound=total is not None and total > LIST_COUNT_CAP,
         )
 
     async def overview(self, now: datetime | None = None) -> Overview:

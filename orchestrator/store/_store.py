@@ -216,10 +216,10 @@ class Store:
         cursor = encode_cursor(query, page[-1]) if more and page else None
         return [self._summary(row) for row in page], cursor
 
-    async def count_requests(self, query: RequestQuery) -> int:
-        """How many requests match the query's filters."""
+    async def count_requests(self, query: RequestQuery, cap: int | None = None) -> int:
+        """How many requests match the query's filters (at most `cap + 1` with a cap)."""
         async with self._engine.connect() as conn:
-            return int((await conn.execute(build_count(query))).scalar_one())
+            return int((await conn.execute(build_count(query, cap))).scalar_one())
 
     async def count_by_status(self) -> dict[str, int]:
         """Requests per status (the desk's overview)."""

@@ -96,6 +96,8 @@ requests = sa.Table(
     sa.Index(None, "channel", "received_at"),
     sa.Index(None, "status", "due_at"),
     sa.Index(None, "completed_at"),
+    sa.Index(None, "system_outcomes"),
+    sa.Index(None, "kind", "status", "received_at"),
 )
 
 # One completion record per request, written once.

@@ -123,7 +123,7 @@ def test_sorting_and_cursor_pagination(desk: DeskStack) -> None:
         params: dict[str, object] = {"q": "seed-", "limit": 3, "sort": "due_at", "order": "asc"}
         while True:
             body = c.get("/api/requests", params=params).json()
-            assert body["total"] == len(SEEDED)
+            assert body["total"] == (None if "cursor" in params else len(SEEDED))
             pages += [item["summary"]["request_id"] for item in body["items"]]
             if body["next_cursor"] is None:
                 break

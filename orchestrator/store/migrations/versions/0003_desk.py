@@ -5,7 +5,8 @@
   `LIKE` on both SQLite and PostgreSQL instead of a JSON query per dialect. Written by the store
   on every upsert; rows stored before this revision are back-filled here from `systems`.
 - Indexes for the desk's filters with the default newest-first order (kind / channel / status
-  with `received_at`), the deadline views (`status, due_at`) and the report's completion times.
+  with `received_at`), the deadline views (`status, due_at`), the report's completion times, and
+  covering indexes for counting by outcome and by kind and status.
 
 Revision ID: 0003
 Revises: 0002
@@ -30,6 +31,10 @@ _INDEXES = {
     "ix_requests_channel_received_at": ["channel", "received_at"],
     "ix_requests_status_due_at": ["status", "due_at"],
     "ix_requests_completed_at": ["completed_at"],
+    # Covering indexes: counting "any system failed" or "erasures completed" scans these few
+    # bytes per request instead of every row with its JSON (a 100,000-request store: see bench).
+    "ix_requests_system_outcomes": ["system_outcomes"],
+    "ix_requests_kind_status_received_at": ["kind", "status", "received_at"],
 }
 
 

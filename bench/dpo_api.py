@@ -1,0 +1,374 @@
+"""The DPO desk's latency at 100,000 requests, on SQLite and on PostgreSQL.
+
+    .venv/bin/python bench/dpo_api.py [--requests 100000] [--samples 200]
+                                      [--backend sqlite|postgresql|both]
+
+Seeds the store with N requests as the worker leaves them (a summary with five systems, a
+completion record for the finished ones, eight hash-chained audit entries each), starts the real
+`dsr api` process (uvicorn) against it beside a Temporal dev server, and times over HTTP:
+
+- the filtered list (`GET /api/requests` with the dashboard's usual filters: open, overdue,
+  a kind, a failed system, a due-before date, a request id prefix; 50 rows, with the total);
+- one request's page (`GET /api/requests/{id}`: summary, completion record, audit timeline;
+  finished requests come from the store, open ones ask their workflow first).
+
+Prints p50 and p95 per backend. Targets: list p95 <= 150 ms, request page p95 <= 300 ms.
+PostgreSQL: DSR_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
+a scratch database is created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import os
+import random
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg
+import httpx
+import sqlalchemy as sa
+
+from devstack.localstack import ManagedProcess, free_port, temporal_dev_server, wait_until
+from orchestrator.auth import ApiToken, Role, format_api_tokens, generate_token, hash_token
+from orchestrator.store import Store
+from orchestrator.store._hashing import GENESIS_HASH, chain_hash, entry_document
+from orchestrator.store._queries import outcome_tokens
+from orchestrator.store._tables import audit_events, completion_records, requests
+from policy.deadlines import deadline
+from schemas.events import Channel, RequestKind
+from schemas.status import (
+    RequestStatus,
+    RetainedItem,
+    RetentionReason,
+    SystemOutcome,
+    SystemStatus,
+)
+
+SYSTEMS = ("billing", "registrar", "hosting", "newsletter", "support")
+NOW = datetime.now(UTC)
+PG_URL = os.environ.get("DSR_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+BATCH = 2000
+
+
+def _systems(rng: random.Random, kind: RequestKind, status: RequestStatus) -> list[SystemStatus]:
+    finished = status is RequestStatus.COMPLETED
+    systems = []
+    for name in SYSTEMS:
+        if not finished:
+            outcome = rng.choice(
+                [SystemOutcome.PENDING, SystemOutcome.RUNNING, SystemOutcome.DONE]
+                + ([SystemOutcome.FAILED] if status is RequestStatus.NEEDS_ATTENTION else [])
+            )
+        elif kind is RequestKind.ERASURE and name == "billing":
+            outcome = SystemOutcome.RETAINED
+        else:
+            outcome = rng.choice([SystemOutcome.DONE, SystemOutcome.NOT_FOUND])
+        retained = (
+            [
+                RetainedItem(
+                    category="invoices",
+                    count=rng.randint(1, 12),
+                    reason=RetentionReason.BOOKKEEPING,
+                    until=datetime(2033, 12, 31).date(),
+                    legal_basis="Bokföringslagen 7 kap. 2 §",
+                )
+            ]
+            if outcome is SystemOutcome.RETAINED
+            else []
+        )
+        systems.append(
+            SystemStatus(
+                system=name,
+                outcome=outcome,
+                counts={"records": rng.randint(0, 40)},
+                retained=retained,
+                notified=["se-registry"] if name == "registrar" and finished else [],
+            )
+        )
+    return systems
+
+
+def _rows(n: int, seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    """Request rows and completion-record rows; the ids of open requests (for the page bench)."""
+    rng = random.Random(seed)
+    kinds = list(RequestKind)
+    channels = list(Channel)
+    statuses = [RequestStatus.COMPLETED] * 8 + [
+        RequestStatus.IN_PROGRESS,
+        RequestStatus.NEEDS_ATTENTION,
+        RequestStatus.AWAITING_DECISION,
+        RequestStatus.AWAITING_VERIFICATION,
+        RequestStatus.DENIED,
+    ]
+    request_rows: list[dict[str, Any]] = []
+    record_rows: list[dict[str, Any]] = []
+    open_ids: list[str] = []
+    for i in range(n):
+        received = NOW - timedelta(days=730 * (n - i) / n, minutes=rng.randint(0, 600))
+        kind = rng.choice(kinds)
+        status = rng.choice(statuses)
+        due_date, due_at = deadline(received)
+        completed = (
+            received + timedelta(days=rng.uniform(0.01, 40))
+            if status
+            in (
+                RequestStatus.COMPLETED,
+                RequestStatus.DENIED,
+            )
+            else None
+        )
+        systems = _systems(rng, kind, status)
+        request_id = f"req-{i:07d}"
+        request_rows.append(
+            {
+                "request_id": request_id,
+                "kind": kind.value,
+                "channel": rng.choice(channels).value,
+                "status": status.value,
+                "received_at": received,
+                "due_at": due_at,
+                "due_date": due_date,
+                "updated_at": completed or received + timedelta(minutes=5),
+                "completed_at": completed if status is RequestStatus.COMPLETED else None,
+                "reason": None,
+                "systems": [s.model_dump(mode="json") for s in systems],
+                "system_outcomes": outcome_tokens(systems),
+                "extension": None,
+                "reminders": [],
+                "decisions": [],
+            }
+        )
+        if completed is not None:
+            record_rows.append(
+                {
+                    "request_id": request_id,
+                    "created_at": completed,
+                    "record": {
+                        "request_id": request_id,
+                        "kind": kind.value,
+                        "channel": request_rows[-1]["channel"],
+                        "status": status.value,
+                        "event_id": secrets.token_hex(16),
+                        "verification_method": "portal_login",
+                        "received_at": received.isoformat(),
+                        "due_at": due_at.isoformat(),
+                        "completed_at": completed.isoformat(),
+                        "workflow_id": f"dsr-{request_id}",
+                        "workflow_run_id": secrets.token_hex(16),
+                        "systems": [s.model_dump(mode="json") for s in systems],
+                    },
+                }
+            )
+        else:
+            open_ids.append(request_id)
+    return request_rows, record_rows, open_ids
+
+
+def _audit_rows(request_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Eight chained entries per request, in receipt order (the chain is one global sequence)."""
+    rows = []
+    previous = GENESIS_HASH
+    for row in request_rows:
+        for n, (action, details) in enumerate(
+            [("request_accepted", {"channel": row["channel"]})]
+            + [("status_changed", {"status": "in_progress"})]
+            + [("system_outcome", {"system": s, "outcome": "done"}) for s in SYSTEMS]
+            + [("completion_recorded", {"status": row["status"]})]
+        ):
+            at = row["received_at"] + timedelta(seconds=n)
+            document = entry_document(
+                request_id=row["request_id"],
+                action=action,
+                actor="workflow",
+                at=at,
+                details=details,
+                dedupe_key=f"{row['request_id']}/{n}",
+            )
+            digest = chain_hash(previous, document)
+            rows.append(
+                {
+                    "request_id": row["request_id"],
+                    "action": action,
+                    "actor": "workflow",
+                    "at": at,
+                    "details": details,
+                    "dedupe_key": f"{row['request_id']}/{n}",
+                    "prev_hash": previous,
+                    "hash": digest,
+                }
+            )
+            previous = digest
+    return rows
+
+
+async def seed(database_url: str, n: int) -> list[str]:
+    t0 = time.perf_counter()
+    request_rows, record_rows, open_ids = _rows(n)
+    audit_rows = _audit_rows(request_rows)
+    store = await Store.open(database_url)
+    try:
+        async with store.engine.begin() as conn:
+            for table, rows in (
+                (requests, request_rows),
+                (completion_records, record_rows),
+                (audit_events, audit_rows),
+            ):
+                for start in range(0, len(rows), BATCH):
+                    await conn.execute(sa.insert(table), rows[start : start + BATCH])
+            if store.engine.dialect.name == "postgresql":
+                await conn.exec_driver_sql("ANALYZE")
+            else:
+                await conn.exec_driver_sql("ANALYZE")
+    finally:
+        await store.close()
+    print(
+        f"  seeded {n} requests, {len(record_rows)} completion records, {len(audit_rows)} audit "
+        f"entries in {time.perf_counter() - t0:.0f} s"
+    )
+    return open_ids
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
+
+
+LIST_QUERIES: list[dict[str, Any]] = [
+    {},
+    {"open_only": "true", "sort": "due_at", "order": "asc"},
+    {"overdue": "true", "sort": "due_at", "order": "asc"},
+    {"status": "needs_attention"},
+    {"kind": "erasure", "status": "completed"},
+    {"system_outcome": "failed"},
+    {"system_outcome": "billing:retained", "sort": "completed_at"},
+    {"due_before": (NOW + timedelta(days=7)).date().isoformat(), "open_only": "true"},
+    {"q": "req-00123"},
+    {"channel": "letter", "received_from": (NOW - timedelta(days=90)).date().isoformat()},
+]
+
+
+def measure(base_url: str, token: str, ids: list[str], samples: int) -> dict[str, list[float]]:
+    rng = random.Random(7)
+    timings: dict[str, list[float]] = {"list": [], "list+next page": [], "page": []}
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for query in LIST_QUERIES:  # warm-up: plans, pools, the first Temporal connection
+            client.get("/api/requests", params=query).raise_for_status()
+        client.get(f"/api/requests/{ids[0]}").raise_for_status()
+        for i in range(samples):
+            query = LIST_QUERIES[i % len(LIST_QUERIES)]
+            t0 = time.perf_counter()
+            response = client.get("/api/requests", params={**query, "limit": 50})
+            timings["list"].append(time.perf_counter() - t0)
+            response.raise_for_status()
+            cursor = response.json()["next_cursor"]
+            if cursor:
+                t0 = time.perf_counter()
+                client.get(
+                    "/api/requests", params={**query, "limit": 50, "cursor": cursor}
+                ).raise_for_status()
+                timings["list+next page"].append(time.perf_counter() - t0)
+            request_id = rng.choice(ids)
+            t0 = time.perf_counter()
+            client.get(f"/api/requests/{request_id}").raise_for_status()
+            timings["page"].append(time.perf_counter() - t0)
+    return timings
+
+
+def run_backend(name: str, database_url: str, n: int, samples: int, work: Path) -> None:
+    print(f"{name}: {database_url.split('@')[-1]}")
+    open_ids = asyncio.run(seed(database_url, n))
+    ids = [f"req-{i:07d}" for i in random.Random(3).sample(range(n), 400)] + open_ids[:100]
+    temporal_port, api_port = free_port(), free_port()
+    token = generate_token()
+    env = {
+        "DSR_ENV_FILE": "/nonexistent/dsr-bench.env",
+        "DSR_DATABASE_URL": database_url,
+        "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "DSR_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9",
+        "DSR_PAYLOAD_KEYS": "bench:" + "A" * 43 + "=",
+        "DSR_API_BIND": f"127.0.0.1:{api_port}",
+        "DSR_API_TOKENS": format_api_tokens(
+            [ApiToken(name="bench", role=Role.AUDITOR, sha256=hash_token(token))]
+        ),
+        "DSR_LOG_LEVEL": "WARNING",
+    }
+    temporal = temporal_dev_server(temporal_port, work / f"{name}-temporal.db", work)
+    api = ManagedProcess(
+        "api", [sys.executable, "-m", "orchestrator.cli", "api"], work / f"{name}-api.log", env
+    ).start()
+    base_url = f"http://127.0.0.1:{api_port}"
+    try:
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(up, 30, "dsr api")
+        timings = measure(base_url, token, ids, samples)
+    finally:
+        api.stop()
+        temporal.stop()
+    for label, values in timings.items():
+        print(
+            f"  {label:<16} p50 {statistics.median(values) * 1000:7.1f} ms   "
+            f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   ({len(values)} requests)"
+        )
+
+
+async def _create_pg() -> tuple[str, str]:
+    name = f"dsr_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = sa.make_url(PG_URL).set(drivername="postgresql+asyncpg", database=name)
+    return name, url.render_as_string(hide_password=False)
+
+
+async def _drop_pg(name: str) -> None:
+    admin = await asyncpg.connect(PG_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100_000)
+    parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="dsr-bench-") as scratch:
+        work = Path(scratch)
+        if args.backend in ("sqlite", "both"):
+            url = f"sqlite+aiosqlite:///{work / 'dsr.db'}"
+            run_backend("sqlite", url, args.requests, args.samples, work)
+        if args.backend in ("postgresql", "both"):
+            name, url = asyncio.run(_create_pg())
+            try:
+                run_backend("postgresql", url, args.requests, args.samples, work)
+            finally:
+                asyncio.run(_drop_pg(name))
+    print("targets: list p95 <= 150 ms, request page p95 <= 300 ms")
+
+
+if __name__ == "__main__":
+    main()
