@@ -3,8 +3,7 @@
 Settings: `DSR_HOSTING_DATABASE_URL` (MariaDB/MySQL via aiomysql, or SQLite via aiosqlite; a
 secret), `DSR_HOSTING_HOME_ROOT` (the directory holding `<username>/` home directories),
 `DSR_HOSTING_STATEMENT_TIMEOUT`, `DSR_HOSTING_CONNECT_TIMEOUT`, `DSR_HOSTING_OPERATION_TIMEOUT`,
-`DSR_HOSTING_POOL_SIZE`, `DSR_HOSTING_RETRY_ATTEMPTS`, `DSR_HOSTING_RETRY_BASE_DELAY`,
-`DSR_HOSTING_RETRY_MAX_DELAY`.
+`DSR_HOSTING_POOL_SIZE`. Retries are Temporal's (one vocabulary for every connector).
 """
 
 from connectors.hosting._connector import (
@@ -15,7 +14,6 @@ from connectors.hosting._connector import (
     HostingConnector,
 )
 from connectors.hosting._engine import create_hosting_engine
-from connectors.hosting._retry import RetryPolicy, with_retries
 from connectors.hosting._settings import HostingSettings
 
 __all__ = [
@@ -25,7 +23,5 @@ __all__ = [
     "RECTIFIABLE_FIELDS",
     "HostingConnector",
     "HostingSettings",
-    "RetryPolicy",
     "create_hosting_engine",
-    "with_retries",
 ]

@@ -22,12 +22,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Row, Select, Table, delete, func, select, union, update
+from sqlalchemy import Select, func, select, union, update
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,13 +35,21 @@ from connectors.base import (
     ConfigurationError,
     Connector,
     DataCategory,
-    ExportSink,
     Operation,
     load_settings,
 )
 from connectors.base.matching import normalise_phone, split_changes
+from connectors.hosting._common import (
+    CATEGORY_NAMES,
+    CHILD_TABLES,
+    Backups,
+    account_fact,
+    as_date,
+)
 from connectors.hosting._engine import create_hosting_engine
-from connectors.hosting._errors import SinkFailure, translate_errors
+from connectors.hosting._erasure import ErasureMixin
+from connectors.hosting._errors import translate_errors
+from connectors.hosting._export import ExportMixin
 from connectors.hosting._homes import HomeTree
 from connectors.hosting._matching import (
     SEARCHABLE,
@@ -52,29 +59,20 @@ from connectors.hosting._matching import (
     normalise,
     same_owner,
 )
-from connectors.hosting._retry import RetryPolicy, with_retries
 from connectors.hosting._settings import HostingSettings
 from connectors.hosting._tables import (
-    access_logs,
     accounts,
     backups,
-    databases,
-    domains,
-    ftp_users,
     mailboxes,
 )
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
-from schemas.plan import PlanAction, SystemPlan
 from schemas.results import (
-    EraseResult,
-    ExportResult,
     LocateResult,
     RecordFacts,
     RectifyResult,
     RestrictResult,
 )
-from schemas.status import RetainedItem
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = [
@@ -95,92 +93,8 @@ BACKUP_MONTHS = 3
 # Request field -> accounts column.
 RECTIFIABLE_FIELDS = {"name": "owner_name", "email": "email", "phone": "phone"}
 
-_CATEGORY_NAMES = (
-    "account",
-    "mailboxes",
-    "databases",
-    "ftp_users",
-    "access_logs",
-    "files",
-    "backups",
-)
-# Rows that hang off an account, with the category they are reported as.
-_CHILD_TABLES: tuple[tuple[str, Table], ...] = (
-    ("mailboxes", mailboxes),
-    ("databases", databases),
-    ("ftp_users", ftp_users),
-    ("access_logs", access_logs),
-)
-_IN_SERVICE_STATUSES = ("active", "suspended")
-_YIELD_PER = 500  # rows per fetch when streaming an export
-_EVIDENCE_ACCOUNTS = 20  # accounts named in the evidence; more are counted
 
-
-def _in_service(row: Row[Any]) -> bool:
-    """An active service: active or suspended, and not terminated (no closed_at)."""
-    return row.closed_at is None and row.status in _IN_SERVICE_STATUSES
-
-
-def _account_fact(category: str, row: Row[Any], count: int) -> RecordFacts:
-    return RecordFacts(
-        category=category,
-        count=count,
-        refs=(f"account:{row.id}",),
-        contract_active=_in_service(row),
-    )
-
-
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # the panel stores UTC without a zone
-    return value.isoformat()
-
-
-def _as_date(value: datetime | date) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-async def _write(sink: ExportSink, category: str, record: dict[str, object]) -> None:
-    try:
-        await sink.write(category, record)
-    except Exception as exc:
-        raise SinkFailure(exc) from exc
-
-
-class _CountingSink:
-    """Counts what reaches the caller's sink: an export may only be retried before the first."""
-
-    def __init__(self, sink: ExportSink) -> None:
-        self._sink = sink
-        self.counts = dict.fromkeys(_CATEGORY_NAMES, 0)
-
-    @property
-    def written(self) -> int:
-        return sum(self.counts.values())
-
-    async def write(self, category: str, record: dict[str, object]) -> None:
-        await _write(self._sink, category, record)
-        self.counts[category] += 1
-
-
-@dataclass
-class _Erasure:
-    deleted: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES, 0))
-    kept: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_CATEGORY_NAMES[:-1], 0))
-    kept_accounts: list[str] = field(default_factory=list)
-    removed_accounts: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Backups:
-    count: int = 0
-    latest_expiry: date | None = None
-    overdue: int = 0  # past expiry on `today`: the backup system should have deleted them
-
-
-class HostingConnector(Connector):
+class HostingConnector(ExportMixin, ErasureMixin, Connector):
     """Shared hosting (webbhotell): the control panel's database and the home directories."""
 
     name = "hosting"
@@ -252,9 +166,6 @@ class HostingConnector(Connector):
         connect_timeout: float = 10.0,
         operation_timeout: float = 900.0,
         pool_size: int = 5,
-        retry_attempts: int = 3,
-        retry_base_delay: float = 0.5,
-        retry_max_delay: float = 10.0,
     ) -> None:
         """Either a database URL (the connector owns and disposes its engine) or an engine;
         and the root of the home directories."""
@@ -275,7 +186,6 @@ class HostingConnector(Connector):
         self._engine = engine
         self._homes = HomeTree(Path(home_root))
         self._operation_timeout = operation_timeout
-        self._retry = RetryPolicy(retry_attempts, retry_base_delay, retry_max_delay)
 
     def __repr__(self) -> str:
         return f"HostingConnector({self._engine.dialect.name})"
@@ -294,30 +204,19 @@ class HostingConnector(Connector):
             connect_timeout=settings.connect_timeout,
             operation_timeout=settings.operation_timeout,
             pool_size=settings.pool_size,
-            retry_attempts=settings.retry_attempts,
-            retry_base_delay=settings.retry_base_delay,
-            retry_max_delay=settings.retry_max_delay,
         )
 
     async def aclose(self) -> None:
         if self._owns_engine:
             await self._engine.dispose()
 
-    async def _run(
-        self,
-        operation: str,
-        call: Callable[[], Awaitable[T]],
-        *,
-        may_retry: Callable[[], bool] = lambda: True,
-    ) -> T:
-        """One operation: typed errors, an overall timeout, retries on retryable failures."""
-
-        async def attempt() -> T:
-            with translate_errors(operation):
-                async with asyncio.timeout(self._operation_timeout):
-                    return await call()
-
-        return await with_retries(attempt, self._retry, operation, may_retry=may_retry)
+    async def _run(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One operation: typed errors and an overall timeout. No retry loop here: a retryable
+        error fails the activity and Temporal's retry policy (one vocabulary for every
+        connector, DSR_RETRY_*) runs it again with backoff."""
+        with translate_errors(operation):
+            async with asyncio.timeout(self._operation_timeout):
+                return await call()
 
     # --- matching -------------------------------------------------------------------------
 
@@ -384,7 +283,7 @@ class HostingConnector(Connector):
             files = await self._homes.count_files(row.username)
             counts["files"] += files
             if files and not match.ambiguity:
-                facts.append(_account_fact("files", row, files))
+                facts.append(account_fact("files", row, files))
         log.info(
             "hosting locate: %d accounts, ambiguous=%s",
             len(match.rows),
@@ -404,8 +303,8 @@ class HostingConnector(Connector):
     ) -> list[RecordFacts]:
         """Per account: whether its service runs (the contract rule); per backup day: when the
         copies were taken (the 3-month rule). Refs: `account:<id>`, `backup:<id>`."""
-        facts = [_account_fact("account", row, 1) for row in match.accounts]
-        for category, table in _CHILD_TABLES[:3]:
+        facts = [account_fact("account", row, 1) for row in match.accounts]
+        for category, table in CHILD_TABLES[:3]:
             if not match.ids:
                 break
             rows = await conn.execute(
@@ -413,7 +312,7 @@ class HostingConnector(Connector):
                 .where(table.c.account_id.in_(match.ids))
                 .group_by(table.c.account_id)
             )
-            facts += [_account_fact(category, match.rows[i], int(n)) for i, n in rows]
+            facts += [account_fact(category, match.rows[i], int(n)) for i, n in rows]
         ids = self._backups_of(subject, match)
         if ids is not None:
             rows = await conn.execute(
@@ -423,7 +322,7 @@ class HostingConnector(Connector):
             )
             by_day: dict[date, list[str]] = {}
             for backup_id, created_at in rows:
-                by_day.setdefault(_as_date(created_at), []).append(f"backup:{backup_id}")
+                by_day.setdefault(as_date(created_at), []).append(f"backup:{backup_id}")
             facts += [
                 RecordFacts(category="backups", count=len(refs), refs=tuple(refs), created_on=day)
                 for day, refs in by_day.items()
@@ -433,7 +332,7 @@ class HostingConnector(Connector):
     async def _counts(
         self, conn: AsyncConnection, subject: SubjectRef, match: Match
     ) -> dict[str, int]:
-        counts = dict.fromkeys(_CATEGORY_NAMES, 0)
+        counts = dict.fromkeys(CATEGORY_NAMES, 0)
         counts["account"] = len(match.rows)
         if match.ids:
             # One round trip for the account's rows: locate runs in every discovery round.
@@ -446,22 +345,22 @@ class HostingConnector(Connector):
                             .where(table.c.account_id.in_(match.ids))
                             .scalar_subquery()
                             .label(category)
-                            for category, table in _CHILD_TABLES
+                            for category, table in CHILD_TABLES
                         )
                     )
                 )
             ).one()
-            for category, _ in _CHILD_TABLES:
+            for category, _ in CHILD_TABLES:
                 counts[category] = int(getattr(row, category) or 0)
         counts["backups"] = (await self._backup_summary(conn, subject, match, None)).count
         return counts
 
     async def _backup_summary(
         self, conn: AsyncConnection, subject: SubjectRef, match: Match, today: date | None
-    ) -> _Backups:
+    ) -> Backups:
         ids = self._backups_of(subject, match)
         if ids is None:
-            return _Backups()
+            return Backups()
         row = (
             await conn.execute(
                 select(func.count(), func.max(backups.c.expires_at)).select_from(
@@ -480,8 +379,8 @@ class HostingConnector(Connector):
                     )
                 ).scalar_one()
             )
-        latest = _as_date(row[1]) if row[1] is not None else None
-        return _Backups(count=int(row[0] or 0), latest_expiry=latest, overdue=overdue)
+        latest = as_date(row[1]) if row[1] is not None else None
+        return Backups(count=int(row[0] or 0), latest_expiry=latest, overdue=overdue)
 
     async def _learned(
         self, conn: AsyncConnection, subject: SubjectRef, match: Match
@@ -526,206 +425,6 @@ class HostingConnector(Connector):
                 if not same_owner(row, owner):
                     return False
         return True
-
-    # --- export ---------------------------------------------------------------------------
-
-    async def export(self, subject: SubjectRef, sink: ExportSink) -> ExportResult:
-        counting = _CountingSink(sink)
-        await self._run(
-            "export",
-            lambda: self._export(subject, counting),
-            may_retry=lambda: counting.written == 0,
-        )
-        log.info("hosting export: %d records", counting.written)
-        return ExportResult(system=self.name, counts=dict(counting.counts))
-
-    async def _export(self, subject: SubjectRef, sink: _CountingSink) -> None:
-        async with self._engine.connect() as conn:
-            match = await self._match(conn, subject)
-            self._refuse_if_ambiguous(match, "export")
-            names = {row.id: row.username for row in match.accounts}
-            for row in match.accounts:
-                hosted = (
-                    await conn.execute(
-                        select(domains.c.name)
-                        .where(domains.c.account_id == row.id)
-                        .order_by(domains.c.name)
-                    )
-                ).scalars()
-                await sink.write("account", _account_record(row, list(hosted)))
-            if match.ids:
-                await self._export_children(conn, match.ids, names, sink)
-            ids = self._backups_of(subject, match)
-            if ids is not None:
-                await _stream(
-                    conn,
-                    select(backups)
-                    .select_from(backups.join(ids, ids.c.id == backups.c.id))
-                    .order_by(backups.c.created_at, backups.c.id),
-                    lambda row: sink.write("backups", _backup_record(row)),
-                )
-        for row in match.accounts:
-            async for file in self._homes.files(row.username):
-                await sink.write(
-                    "files",
-                    {
-                        "account": row.username,
-                        "path": file.path,
-                        "size_bytes": file.size_bytes,
-                        "modified_at": _iso(file.modified_at),
-                    },
-                )
-
-    async def _export_children(
-        self, conn: AsyncConnection, ids: list[int], names: dict[int, str], sink: _CountingSink
-    ) -> None:
-        await _stream(
-            conn,
-            select(mailboxes).where(mailboxes.c.account_id.in_(ids)).order_by(mailboxes.c.id),
-            lambda row: sink.write(
-                "mailboxes",
-                {
-                    "account": names[row.account_id],
-                    "address": row.address,
-                    "quota_mb": row.quota_mb,
-                    "created_at": _iso(row.created_at),
-                },
-            ),
-        )
-        await _stream(
-            conn,
-            select(databases).where(databases.c.account_id.in_(ids)).order_by(databases.c.id),
-            lambda row: sink.write(
-                "databases",
-                {"account": names[row.account_id], "name": row.name, "size_bytes": row.size_bytes},
-            ),
-        )
-        await _stream(
-            conn,
-            select(ftp_users).where(ftp_users.c.account_id.in_(ids)).order_by(ftp_users.c.id),
-            lambda row: sink.write(
-                "ftp_users",
-                {
-                    "account": names[row.account_id],
-                    "login": row.login,
-                    "home_path": row.home_path,
-                },
-            ),
-        )
-        await _stream(
-            conn,
-            select(access_logs).where(access_logs.c.account_id.in_(ids)).order_by(access_logs.c.id),
-            lambda row: sink.write(
-                "access_logs",
-                {
-                    "account": names[row.account_id],
-                    "at": _iso(row.at),
-                    "ip_address": row.ip_address,
-                    "method": row.method,
-                    "path": row.path,
-                    "status": row.status,
-                    "user_agent": row.user_agent,
-                },
-            ),
-        )
-
-    # --- erase ----------------------------------------------------------------------------
-
-    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
-        return await self._run("erase", lambda: self._erase(subject, plan))
-
-    async def _erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
-        """The plan's slice: access logs deleted, the accounts it names (closed services)
-        removed with their files, the backup copies it names (past 3 months) deleted from the
-        catalogue; what it retains is not touched."""
-        outcome = _Erasure()
-        if any(not a.refs for a in plan.actions if a.action is not PlanAction.RETAIN):
-            async with self._engine.connect() as conn:
-                match = await self._match(conn, subject)
-            self._refuse_if_ambiguous(match, "erase")
-            removable = set(plan.refs("account", PlanAction.DELETE))
-            for account_id in match.ids:
-                await self._erase_account(account_id, outcome, plan, removable)
-        else:
-            removable = set(plan.refs("account", PlanAction.DELETE))
-            for ref in sorted(removable):
-                await self._erase_account(
-                    int(ref.removeprefix("account:")), outcome, plan, removable
-                )
-        outcome.deleted["backups"] += await self._delete_backups(
-            plan.refs("backups", PlanAction.DELETE)
-        )
-        retained = plan.retained_items()
-        log.info(
-            "hosting erase: %d accounts kept (active service), %d removed, %d records deleted",
-            len(outcome.kept_accounts),
-            len(outcome.removed_accounts),
-            sum(outcome.deleted.values()),
-        )
-        deleted = {k: v for k, v in outcome.deleted.items() if v or k != "backups"}
-        return EraseResult(
-            system=self.name,
-            deleted=deleted,
-            retained=retained,
-            evidence=_evidence(outcome, retained, plan.created_on),
-        )
-
-    async def _delete_backups(self, refs: tuple[str, ...]) -> int:
-        ids = [int(r.removeprefix("backup:")) for r in refs if r.startswith("backup:")]
-        deleted = 0
-        async with self._engine.begin() as conn:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                deleted += (
-                    await conn.execute(delete(backups).where(backups.c.id.in_(chunk)))
-                ).rowcount
-        return deleted
-
-    async def _erase_account(
-        self, account_id: int, outcome: _Erasure, plan: SystemPlan, removable: set[str]
-    ) -> None:
-        """One account, one transaction. Files go before the rows: if the rows went first and
-        the disk failed, a retry could no longer find the home directory to delete."""
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(accounts)
-                    .where(accounts.c.id == account_id)
-                    .with_for_update()  # two erasures of one account run one after the other
-                )
-            ).one_or_none()
-            if row is None:  # gone since the lookup
-                return
-            if plan.acts_on("access_logs", PlanAction.DELETE):
-                outcome.deleted["access_logs"] += (
-                    await conn.execute(
-                        delete(access_logs).where(access_logs.c.account_id == row.id)
-                    )
-                ).rowcount
-            if f"account:{row.id}" not in removable:
-                for category, table in _CHILD_TABLES[:3]:
-                    outcome.kept[category] += int(
-                        (
-                            await conn.execute(
-                                select(func.count())
-                                .select_from(table)
-                                .where(table.c.account_id == row.id)
-                            )
-                        ).scalar_one()
-                    )
-                outcome.kept["files"] += await self._homes.count_files(row.username)
-                outcome.kept["account"] += 1
-                outcome.kept_accounts.append(row.username)
-                return
-            outcome.deleted["files"] += await self._homes.remove(row.username)
-            for category, table in _CHILD_TABLES[:3]:
-                outcome.deleted[category] += (
-                    await conn.execute(delete(table).where(table.c.account_id == row.id))
-                ).rowcount
-            await conn.execute(delete(domains).where(domains.c.account_id == row.id))
-            await conn.execute(delete(accounts).where(accounts.c.id == row.id))
-            outcome.deleted["account"] += 1
-            outcome.removed_accounts.append(row.username)
 
     # --- rectify and restrict -------------------------------------------------------------
 
@@ -783,45 +482,6 @@ class HostingConnector(Connector):
         return RestrictResult(system=self.name, restricted={"account": count} if count else {})
 
 
-async def _stream(
-    conn: AsyncConnection,
-    statement: Select[Any],
-    write: Callable[[Row[Any]], Awaitable[None]],
-) -> None:
-    """Rows one batch at a time (a server-side cursor on MariaDB), each written as it comes."""
-    result = await conn.stream(statement.execution_options(yield_per=_YIELD_PER))
-    async for row in result:
-        await write(row)
-
-
-def _account_record(row: Row[Any], hosted: list[str]) -> dict[str, object]:
-    return {
-        "username": row.username,
-        "customer_number": row.customer_number,
-        "owner_name": row.owner_name,
-        "email": row.email,
-        "phone": row.phone,
-        "plan": row.plan,
-        "status": row.status,
-        "created_at": _iso(row.created_at),
-        "closed_at": _iso(row.closed_at),
-        "restricted": bool(row.restricted),
-        "domains": hosted,
-    }
-
-
-def _backup_record(row: Row[Any]) -> dict[str, object]:
-    return {
-        "account": row.username,
-        "customer_number": row.customer_number,
-        "created_at": _iso(row.created_at),
-        "expires_at": _iso(row.expires_at),
-        "path": row.path,
-        "size_bytes": row.size_bytes,
-        "note": "backups cannot be edited; the copy is deleted when it expires",
-    }
-
-
 def _clean(field_name: str, value: str) -> str | None:
     """A rectified value as the panel stores it, or None if it is not acceptable."""
     value = value.strip()
@@ -832,24 +492,3 @@ def _clean(field_name: str, value: str) -> str | None:
     if field_name == "phone":
         return normalise_phone(value)
     return " ".join(value.split()) if len(value) <= 200 else None
-
-
-def _evidence(outcome: _Erasure, retained: list[RetainedItem], day: date | None) -> str:
-    when = day.isoformat() if day else "(undated)"
-    handled = [f"{name} (kept per plan)" for name in outcome.kept_accounts] + [
-        f"{name} (removed)" for name in outcome.removed_accounts
-    ]
-    if not handled and not retained and not outcome.deleted["backups"]:
-        return f"hosting erase on {when}: no account matched"
-    named = ", ".join(handled[:_EVIDENCE_ACCOUNTS]) or "none left (removed earlier)"
-    if len(handled) > _EVIDENCE_ACCOUNTS:
-        named += f" and {len(handled) - _EVIDENCE_ACCOUNTS} more"
-    parts = [
-        f"hosting erase on {when}: accounts {named}",
-        "deleted: " + ", ".join(f"{k} {v}" for k, v in outcome.deleted.items()),
-        f"home directories deleted: {len(outcome.removed_accounts)}",
-    ]
-    for item in retained:
-        until = f"until {item.until.isoformat()}" if item.until else "while the service is active"
-        parts.append(f"retained per plan: {item.category} {item.count} {until}")
-    return "; ".join(parts)

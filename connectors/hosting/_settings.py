@@ -13,7 +13,7 @@ __all__ = ["HostingSettings"]
 class HostingSettings(BaseSettings):
     """`DSR_HOSTING_DATABASE_URL` (required; a secret, it may hold a password) and
     `DSR_HOSTING_HOME_ROOT` (required: where the account home directories are), timeouts,
-    pool size and retry policy."""
+    and pool size (retries are Temporal's: DSR_RETRY_*)."""
 
     model_config = SettingsConfigDict(env_prefix="DSR_HOSTING_", extra="ignore")
 
@@ -26,7 +26,3 @@ class HostingSettings(BaseSettings):
     # Seconds one whole operation may take (an export of a large access log included).
     operation_timeout: float = Field(default=900.0, gt=0, le=86400)
     pool_size: int = Field(default=5, ge=1, le=100)
-    # Attempts per operation on a retryable failure (1: no retry), and the backoff between them.
-    retry_attempts: int = Field(default=3, ge=1, le=10)
-    retry_base_delay: float = Field(default=0.5, ge=0, le=60)
-    retry_max_delay: float = Field(default=10.0, ge=0, le=600)

@@ -31,15 +31,12 @@ from connectors.base import (
     AuthenticationError,
     ConfigurationError,
     PermanentError,
-    RateLimited,
     SystemUnavailable,
 )
 from connectors.hosting import (
     BACKUP_LEGAL_BASIS,
     CONTRACT_LEGAL_BASIS,
     HostingConnector,
-    RetryPolicy,
-    with_retries,
 )
 from connectors.hosting._errors import classify
 from connectors.hosting._homes import HomeTree
@@ -102,8 +99,6 @@ def _connector(site: Site, **options: Any) -> HostingConnector:
     options = {
         "statement_timeout": 10,
         "connect_timeout": 5,
-        "retry_attempts": 2,
-        "retry_base_delay": 0.01,
         **options,
     }
     return HostingConnector(site.url, site.home_root, **options)
@@ -645,7 +640,7 @@ def test_a_username_that_is_not_a_plain_name_is_refused(tmp_path: Path) -> None:
             tree._home(bad)
 
 
-async def test_a_locked_database_is_retried_then_reported_as_an_outage(
+async def test_a_locked_database_is_reported_as_a_retryable_outage(
     site: Site, tmp_path: Path
 ) -> None:
     path = tmp_path / "locked.db"
@@ -657,7 +652,6 @@ async def test_a_locked_database_is_retried_then_reported_as_an_outage(
     connector = _connector(
         Site(f"sqlite+aiosqlite:///{path}", site.home_root),
         statement_timeout=0.05,
-        retry_attempts=3,
     )
     try:
         with pytest.raises(SystemUnavailable):
@@ -690,63 +684,6 @@ def test_locate_lookups_are_index_searches(site: Site) -> None:
 # --- retries, errors and settings ---------------------------------------------------------
 
 
-class _Sleeps(list[float]):
-    """Records the backoff delays asked for, without waiting them out."""
-
-    async def __call__(self, delay: float) -> None:
-        self.append(delay)
-
-
-async def test_retries_back_off_exponentially_and_honour_retry_after() -> None:
-    sleeps = _Sleeps()
-    failures: list[Exception] = [
-        SystemUnavailable("down"),
-        RateLimited("slow down", retry_after=3.0),
-        RateLimited("slow down", retry_after=120.0),
-    ]
-
-    async def flaky() -> str:
-        if failures:
-            raise failures.pop(0)
-        return "done"
-
-    policy = RetryPolicy(attempts=4, base_delay=0.5, max_delay=10.0)
-    assert await with_retries(flaky, policy, "locate", sleep=sleeps) == "done"
-    assert sleeps == [0.5, 3.0, 10.0]  # 0.5, then Retry-After 3 > 1.0, then capped at 10
-
-
-async def test_retries_stop_when_exhausted_or_not_allowed() -> None:
-    sleeps = _Sleeps()
-    calls = 0
-
-    async def down() -> None:
-        nonlocal calls
-        calls += 1
-        raise SystemUnavailable("down")
-
-    with pytest.raises(SystemUnavailable):
-        await with_retries(down, RetryPolicy(attempts=3, base_delay=1.0), "erase", sleep=sleeps)
-    assert calls == 3
-    assert sleeps == [1.0, 2.0]
-
-    calls = 0
-    with pytest.raises(SystemUnavailable):
-        await with_retries(
-            down, RetryPolicy(attempts=3), "export", may_retry=lambda: False, sleep=sleeps
-        )
-    assert calls == 1
-
-    async def broken() -> None:
-        nonlocal calls
-        calls += 1
-        raise ConfigurationError("bad")
-
-    calls = 0
-    with pytest.raises(ConfigurationError):
-        await with_retries(broken, RetryPolicy(attempts=3), "locate", sleep=sleeps)
-    assert calls == 1  # permanent errors are never retried
-
-
 @pytest.mark.parametrize(
     ("code", "expected", "retryable"),
     [
@@ -777,7 +714,7 @@ def test_mariadb_errors_map_to_typed_errors(code: int, expected: type, retryable
 async def test_missing_schema_is_a_configuration_error(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     sqlite3.connect(empty).close()
-    connector = HostingConnector(f"sqlite+aiosqlite:///{empty}", tmp_path, retry_attempts=1)
+    connector = HostingConnector(f"sqlite+aiosqlite:///{empty}", tmp_path)
     try:
         with pytest.raises(ConfigurationError) as error:
             await connector.locate(_ref((IdentifierType.EMAIL, "anna@example.se")))
@@ -806,12 +743,12 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="DSR_HOSTING_HOME_ROOT"):
         HostingConnector.from_settings()
     monkeypatch.setenv("DSR_HOSTING_HOME_ROOT", str(tmp_path))
-    monkeypatch.setenv("DSR_HOSTING_RETRY_ATTEMPTS", "0")
+    monkeypatch.setenv("DSR_HOSTING_POOL_SIZE", "0")
     with pytest.raises(ConfigurationError) as error:
         HostingConnector.from_settings()
-    assert "retry_attempts" in str(error.value)
+    assert "pool_size" in str(error.value)
     assert "secret" not in str(error.value)
-    monkeypatch.setenv("DSR_HOSTING_RETRY_ATTEMPTS", "2")
+    monkeypatch.setenv("DSR_HOSTING_POOL_SIZE", "2")
     connector = HostingConnector.from_settings()
     assert "aiomysql" in str(connector._engine.url)  # a sync URL gets the asyncio driver
     assert "secret" not in repr(connector)
