@@ -1,0 +1,117 @@
+"""Rectification and restriction at the registrar, told to the registries (Art. 19)."""
+
+from __future__ import annotations
+
+import logging
+
+from connectors.base.matching import normalise_email, normalise_phone, split_changes
+from connectors.registrar._api import Change
+from connectors.registrar._base import (
+    POSTCODE_DIGITS,
+    RECTIFIABLE_FIELDS,
+    RegistrarBase,
+    notifications,
+    path,
+    sorted_notes,
+)
+from schemas.events import FieldChange
+from schemas.results import (
+    RecipientNotification,
+    RectifyResult,
+    RestrictResult,
+)
+from schemas.subject import SubjectRef
+
+log = logging.getLogger("connectors.registrar")
+
+
+def clean(field_name: str, value: str) -> str | None:
+    """A rectified value as the registrar stores it, or None if it is not acceptable."""
+    value = value.strip()
+    if field_name not in RECTIFIABLE_FIELDS or not value:
+        return None
+    if field_name == "email":
+        return normalise_email(value)
+    if field_name == "phone":
+        return normalise_phone(value)
+    if field_name == "postcode":
+        digits = value.replace(" ", "")
+        if len(digits) != POSTCODE_DIGITS or not digits.isdigit() or digits[0] == "0":
+            return None
+        return f"{digits[:3]} {digits[3:]}"
+    if field_name == "country":
+        return value.upper() if len(value) == 2 and value.isalpha() and value.isascii() else None
+    limit = 100 if field_name == "city" else 200
+    return " ".join(value.split()) if len(value) <= limit else None
+
+
+class ChangesMixin(RegistrarBase):
+    # --- rectify and restrict -------------------------------------------------------------
+
+    async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
+        values, rejected = split_changes(changes, clean)
+        match = await self._match(subject, "rectify")
+        self._refuse_if_ambiguous(match, "rectify")
+        changed = 0
+        notified: list[RecipientNotification] = []
+        if values:
+            for handle in match.handles:
+                result = await self._client.model(
+                    Change,
+                    "PATCH",
+                    path("contacts", handle),
+                    operation="rectify",
+                    body=values,
+                    allow_missing=True,
+                )
+                if result is not None and result.changed:
+                    changed += 1
+                    notified += notifications(result.registry_updates)
+        log.info(
+            "registrar rectify: %d fields, %d rejected, %d contacts changed, %d notifications",
+            len(values),
+            len(rejected),
+            changed,
+            len(notified),
+        )
+        return RectifyResult(
+            system=self.name,
+            changed={"contacts": changed} if changed else {},
+            rejected_fields=rejected,
+            notified=sorted_notes(notified),
+        )
+
+    async def restrict(self, subject: SubjectRef) -> RestrictResult:
+        return await self._set_restricted(subject, "restrict")
+
+    async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
+        return await self._set_restricted(subject, "lift_restriction")
+
+    async def _set_restricted(self, subject: SubjectRef, operation: str) -> RestrictResult:
+        """Idempotent: the platform answers a repeated call with the registry updates that
+        recorded the state, so the result (references included) is the same every time."""
+        match = await self._match(subject, operation)
+        self._refuse_if_ambiguous(match, operation.replace("_", " "))
+        action = "restrict" if operation == "restrict" else "lift-restriction"
+        restricted = 0
+        notified: list[RecipientNotification] = []
+        for handle in match.handles:
+            change = await self._client.model(
+                Change,
+                "POST",
+                path("contacts", handle, action),
+                operation=operation,
+                allow_missing=True,
+            )
+            if change is None:  # deleted since the lookup
+                continue
+            restricted += 1
+            notified += notifications(change.registry_updates)
+        log.info(
+            "registrar %s: %d contacts, %d notifications", operation, restricted, len(notified)
+        )
+        return RestrictResult(
+            system=self.name,
+            restricted={"contacts": restricted} if restricted else {},
+            notified=sorted_notes(notified),
+        )

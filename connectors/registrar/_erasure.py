@@ -1,0 +1,190 @@
+"""Erasure: the plan's deletions at the registrar, and the facts the policy needs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from pydantic import ValidationError
+
+from connectors.base import (
+    SystemUnavailable,
+)
+from connectors.registrar._api import Change, Domain
+from connectors.registrar._base import (
+    EVIDENCE_HANDLES,
+    RegistrarBase,
+    notifications,
+    path,
+    sorted_notes,
+)
+from connectors.registrar._errors import unexpected_response
+from connectors.registrar._matching import (
+    Match,
+)
+from schemas.plan import PlanAction, SystemPlan
+from schemas.results import (
+    EraseResult,
+    RecipientNotification,
+    RecordFacts,
+)
+from schemas.status import RetainedItem
+from schemas.subject import SubjectRef
+
+log = logging.getLogger("connectors.registrar")
+
+
+@dataclass
+class ErasePlan:
+    """What erasure keeps: contacts on active domains, those domains, their latest expiry."""
+
+    retained: set[str] = field(default_factory=set)
+    active_domains: int = 0
+    until: datetime | None = None
+    lapsed: list[str] = field(default_factory=list)
+
+
+def note_domain(plan: ErasePlan, domain: Domain) -> None:
+    """A running registration keeps its contacts (contract); a lapsed one can go."""
+    if domain.status == "active":
+        plan.active_domains += 1
+        plan.retained.update(r.handle for r in domain.roles)
+        if plan.until is None or domain.expires_at > plan.until:
+            plan.until = domain.expires_at
+    else:
+        plan.lapsed.append(domain.name)
+
+
+def facts_of(match: Match, plan: ErasePlan) -> list[RecordFacts]:
+    """Contacts and domains grouped by whether they serve a running registration (and its
+    latest expiry): what the policy's contract rule needs. No refs: handles and domain names
+    are not opaque, and a contract's end is re-examined, never timed."""
+    until = plan.until.date() if plan.until is not None else None
+    kept = sum(1 for h in match.handles if h in plan.retained)
+    facts = [
+        RecordFacts(category="contacts", count=kept, contract_active=True, contract_end=until),
+        RecordFacts(category="contacts", count=len(match.handles) - kept, contract_active=False),
+        RecordFacts(
+            category="domains", count=plan.active_domains, contract_active=True, contract_end=until
+        ),
+        RecordFacts(category="domains", count=len(plan.lapsed), contract_active=False),
+    ]
+    return [f for f in facts if f.count]
+
+
+def evidence(
+    handles: list[str],
+    deleted: dict[str, int],
+    redacted: int,
+    retained: list[RetainedItem],
+    notified: list[RecipientNotification],
+    today: date,
+) -> str:
+    if not handles:
+        return f"registrar erase on {today.isoformat()}: no contact matched"
+    named = ", ".join(handles[:EVIDENCE_HANDLES])
+    if len(handles) > EVIDENCE_HANDLES:
+        named += f" and {len(handles) - EVIDENCE_HANDLES} more"
+    parts = [
+        f"registrar erase on {today.isoformat()}: contacts {named}",
+        "deleted: " + ", ".join(f"{k} {v}" for k, v in deleted.items()),
+        f"redacted in public RDAP/WHOIS: {redacted} contacts",
+    ]
+    for item in retained:
+        until = item.until.isoformat() if item.until else "while the reason lasts"
+        parts.append(f"retained: {item.category} {item.count} until {until} ({item.legal_basis})")
+    if notified:
+        parts.append(
+            "registries notified: "
+            + ", ".join(f"{n.recipient} {n.action} {n.reference}" for n in notified)
+        )
+    return "; ".join(parts)
+
+
+class ErasureMixin(RegistrarBase):
+    # --- erase ----------------------------------------------------------------------------
+
+    async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
+        """The plan's deletions: lapsed registrations and the contacts on no running one; the
+        contacts the plan keeps (a running registration) are redacted in RDAP/WHOIS."""
+        today = plan.created_on or date.min
+        match = await self._match(subject, "erase")
+        self._refuse_if_ambiguous(match, "erase")
+        deleted = {"contacts": 0, "domains": 0}
+        anonymised = {"registry_updates": 0}
+        notified: list[RecipientNotification] = []
+        found = await self._erase_plan(match)  # which records, now
+        if not plan.acts_on("domains", PlanAction.DELETE):
+            found.lapsed = []
+        for name in found.lapsed:
+            deleted["domains"] += await self._delete_domain(name)
+        gone: list[str] = []
+        deletable = plan.acts_on("contacts", PlanAction.DELETE)
+        for handle in (h for h in match.handles if deletable and h not in found.retained):
+            change = await self._delete_contact(handle)
+            if change is not None:
+                gone.append(handle)
+                deleted["domains"] += change.domains_deleted
+                notified += notifications(change.registry_updates)
+        deleted["contacts"] = len(gone)
+        if gone:  # their log entries (the deletions' own included) now name nobody
+            anonymised["registry_updates"] = await self._update_count(gone, "erase")
+        redacted = 0
+        for handle in sorted(found.retained if plan.retained else ()):
+            change = await self._contact_change(handle, "redact", "erase")
+            if change.changed:
+                redacted += 1
+                notified += notifications(change.registry_updates)
+        retained = plan.retained_items()
+        log.info(
+            "registrar erase: %d contacts deleted, %d retained (%d redacted), %d domains "
+            "deleted, %d registry notifications",
+            deleted["contacts"],
+            len(found.retained),
+            redacted,
+            deleted["domains"],
+            len(notified),
+        )
+        notified = sorted_notes(notified)
+        return EraseResult(
+            system=self.name,
+            deleted=deleted,
+            anonymised=anonymised,
+            retained=retained,
+            evidence=evidence(match.handles, deleted, redacted, retained, notified, today),
+            notified=notified,
+        )
+
+    async def _erase_plan(self, match: Match) -> ErasePlan:
+        plan = ErasePlan()
+        if not match.contacts:
+            return plan
+        async for domain in self._domains(match.handles, "erase"):
+            note_domain(plan, domain)
+        return plan
+
+    async def _delete_domain(self, name: str) -> int:
+        """1 if the lapsed registration was deleted now, 0 if it was gone already."""
+        response = await self._client.request(
+            "DELETE", path("domains", name), operation="erase", allow=frozenset({404, 409})
+        )
+        if response.status_code == 409:  # renewed since the plan was made
+            raise SystemUnavailable("registrar: a registration changed during erase; retry")
+        return 0 if response.status_code == 404 else 1
+
+    async def _delete_contact(self, handle: str) -> Change | None:
+        response = await self._client.request(
+            "DELETE", path("contacts", handle), operation="erase", allow=frozenset({404, 409})
+        )
+        if response.status_code == 409:  # took a role on an active domain since the plan
+            raise SystemUnavailable("registrar: a contact changed during erase; retry")
+        if response.status_code == 404:
+            # Deleted already, e.g. by an earlier attempt whose answer was lost: the registry
+            # log still holds the notifications of that deletion.
+            done = [u async for u in self._updates([handle], "erase") if u.action == "delete"]
+            return Change(changed=True, registry_updates=done) if done else None
+        try:
+            return Change.model_validate_json(response.content)
+        except ValidationError:
+            raise unexpected_response("erase") from None
