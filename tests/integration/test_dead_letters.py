@@ -307,3 +307,68 @@ async def test_the_dlq_topic_expires_its_records_after_the_retention_period(stac
     finally:
         await admin.close()
     assert int(configs["retention.ms"]) == 30 * 24 * 3600 * 1000
+
+
+def _readable_logs(stack: Stack, names: tuple[str, ...] = ("worker", "intake")) -> str:
+    """The orchestrator's own processes' logs, JSON lines decoded (so `\\u00e5` reads `å`)."""
+    lines = []
+    for name in names:
+        for line in (stack.root / "logs" / f"{name}.log").read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.dumps(json.loads(line), ensure_ascii=False))
+            except ValueError:
+                lines.append(line)
+    return "\n".join(lines)
+
+
+async def test_generated_personal_data_never_reaches_the_processes_logs(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer, dlq: AIOKafkaConsumer
+) -> None:
+    """Swedish personal data in every format, sent through the real intake and worker (a
+    rectification that completes, and refused events that are dead-lettered): none of it may
+    appear in their logs."""
+    import random
+
+    rng = random.Random(secrets.randbits(32))
+    person = stack.fresh_customer()
+    secrets_sent: list[str] = [person.email]
+    name = f"{rng.choice(['Åsa', 'Örjan', 'Märta'])} {rng.choice(['Wästberg', 'Ängström'])}"
+    number = rng.randint(1, 99)
+    address = f"Sankt Eriksgatan {number} lgh 1102, 113 {rng.randint(10, 99)} Stockholm"
+    identifying = f"Eriksgatan {number} "
+    mobile = f"+4670{rng.randint(1000000, 9999999)}"
+    secrets_sent += [name, identifying, mobile, name.split()[1]]
+    document = request_event(
+        "rectification",
+        {"email": person.email, "name": name, "phone": mobile},
+        rectification={
+            "changes": [
+                {"field": "address", "value": address},
+                {"field": "phone", "value": mobile},
+            ]
+        },
+    )
+    await publish_signed(producer, stack, document)  # may wait for a decision: not awaited
+    # (its subject names are made up: it may well wait for the DPO; this one completes)
+    access = request_event("access", {"email": person.email})
+    rid = await publish_signed(producer, stack, access)
+    # refused ones: personal data in a bad field, in an unknown key, in a bad signature
+    pnr = "19811218-9876"
+    bad = request_event(
+        "access", {"email": person.email, "personal_identity_number": pnr, "name": name}
+    )
+    bad_id = bad["data"]["request_id"]
+    bad["data"][person.email] = name
+    value = json.dumps(bad).encode()
+    await publish_raw(producer, stack, value, key=bad_id.encode(), headers=_signed(stack, value))
+    forged_id = new_request_id()
+    forged = json.dumps(request_event("erasure", {"email": person.email}, request_id=forged_id))
+    await publish_raw(producer, stack, forged.encode(), key=person.email.encode(), headers=[])
+    secrets_sent += [pnr, "198112189876"]
+
+    assert (await completed(temporal, rid)).status.value == "completed"
+    await dead_letters_for(dlq, {bad_id.encode()})
+    logs = _readable_logs(stack)
+    assert "event dead-lettered" in logs and rid in logs, "the logs were written"
+    leaked = [s for s in secrets_sent if s in logs]
+    assert not leaked, f"personal data in the logs: {len(leaked)} values"
