@@ -56,8 +56,11 @@ _DROPPED = frozenset(
         "db.user",  # a service account, but nothing a trace needs
         "http.request.body",
         "http.response.body",
+        "messaging.kafka.message.key",  # a rejected record's key could be anything
     }
 )
+# Captured headers (OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*): credentials, cookies.
+_DROPPED_PREFIXES = ("http.request.header.", "http.response.header.")
 _URL_KEYS = frozenset({"url.full", "http.url", "url.original"})
 _TARGET_KEYS = frozenset({"http.target", "url.path"})
 _SQL_KEYS = frozenset({"db.statement", "db.query.text"})
@@ -116,7 +119,9 @@ def clean_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
     return {
         key: _clean_value(key, value)
         for key, value in attributes.items()
-        if key not in _DROPPED and key.startswith(_ALLOWED_PREFIXES)
+        if key not in _DROPPED
+        and key.startswith(_ALLOWED_PREFIXES)
+        and not key.startswith(_DROPPED_PREFIXES)
     }
 
 

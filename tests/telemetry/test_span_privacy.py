@@ -64,6 +64,7 @@ def test_a_span_keeps_ids_and_systems_and_drops_everything_personal(
                 "http.target": f"/api/subscribers?phone={PHONE}",
                 "db.statement": f"UPDATE t SET phone = '{PHONE}' WHERE pnr = '{PNR}'",  # noqa: S608
                 "subject.email": EMAIL,  # an attribute nobody allowed
+                "http.request.header.authorization": ("Bearer secret",),
                 "dsr.note": f"for {EMAIL}",  # an allowed key with a personal value
             }
         )
@@ -83,6 +84,7 @@ def test_a_span_keeps_ids_and_systems_and_drops_everything_personal(
     assert attributes["http.target"] == "/api/subscribers"
     assert attributes["db.statement"] == "UPDATE t SET phone = ? WHERE pnr = ?"
     assert "subject.email" not in attributes
+    assert "http.request.header.authorization" not in attributes
     assert exported.status.description == "ValueError"
     (event,) = exported.events
     assert dict(event.attributes or {}) == {"exception.type": "ValueError"}
