@@ -17,12 +17,11 @@ the company's own customer numbers.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Self
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -38,10 +37,8 @@ from connectors.base import (
 )
 from connectors.base.matching import (
     normalise,
-    normalise_email,
-    normalise_phone,
-    split_changes,
 )
+from connectors.billing._changes import RECTIFIABLE_FIELDS, ChangesMixin
 from connectors.billing._engine import create_billing_engine
 from connectors.billing._erasure import Erasure, erase_customer, erase_refs, group_ref
 from connectors.billing._errors import translate_errors
@@ -65,8 +62,7 @@ from connectors.billing._matching import (
     lookup,
 )
 from connectors.billing._settings import BillingSettings
-from connectors.billing._tables import card_tokens, customers, invoices, login_sessions, payments
-from schemas.events import FieldChange
+from connectors.billing._tables import card_tokens, invoices, login_sessions, payments
 from schemas.identifiers import IdentifierType
 from schemas.plan import SystemPlan
 from schemas.results import (
@@ -74,8 +70,6 @@ from schemas.results import (
     ExportResult,
     LocateResult,
     RecordFacts,
-    RectifyResult,
-    RestrictResult,
 )
 from schemas.subject import Identifier, SubjectRef
 
@@ -83,16 +77,14 @@ __all__ = ["RECTIFIABLE_FIELDS", "BillingConnector", "create_billing_engine"]
 
 log = logging.getLogger("connectors.billing")
 
-RECTIFIABLE_FIELDS = ("name", "email", "phone", "street", "postcode", "city")
 
 _CATEGORY_NAMES = ("contact", "invoices", "payments", "card_tokens", "login_sessions")
-_POSTCODE = re.compile(r"^[1-9][0-9]{2} ?[0-9]{2}$")  # rectified postcodes: NNN NN
 
 
 # --- the connector ------------------------------------------------------------------------
 
 
-class BillingConnector(Connector):
+class BillingConnector(ChangesMixin, Connector):
     """Billing: customer records, invoices, payments, stored card tokens and portal logins."""
 
     name = "billing"
@@ -390,77 +382,3 @@ class BillingConnector(Connector):
             retained=plan.retained_items(),
             evidence=done.evidence(plan),
         )
-
-    # --- rectify and restrict -------------------------------------------------------------
-
-    async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, _clean)
-        changed: dict[str, int] = {}
-        with translate_errors("rectify"):
-            async with self._engine.begin() as conn:
-                match = await self._match(conn, subject)
-                self._refuse_if_ambiguous(match, "rectify")
-                live = match.live
-                if values and live:
-                    rows = 0
-                    for kind in ("person", "company"):
-                        ids = [row.id for row in live if row.kind == kind]
-                        if not ids:
-                            continue
-                        update_values = dict(values)
-                        if kind == "company" and "name" in update_values:
-                            # the data subject of a company customer is its contact person
-                            update_values["contact_name"] = update_values.pop("name")
-                        for chunk in chunks(ids):
-                            rows += (
-                                await conn.execute(
-                                    update(customers)
-                                    .where(customers.c.id.in_(chunk))
-                                    .values(**update_values)
-                                )
-                            ).rowcount
-                    changed["contact"] = rows
-        log.info("billing rectify: %d fields, %d rejected", len(values), len(rejected))
-        return RectifyResult(system=self.name, changed=changed, rejected_fields=rejected)
-
-    async def restrict(self, subject: SubjectRef) -> RestrictResult:
-        return await self._set_restricted(subject, restricted=True, operation="restrict")
-
-    async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
-        return await self._set_restricted(subject, restricted=False, operation="lift_restriction")
-
-    async def _set_restricted(
-        self, subject: SubjectRef, *, restricted: bool, operation: str
-    ) -> RestrictResult:
-        with translate_errors(operation):
-            async with self._engine.begin() as conn:
-                match = await self._match(conn, subject)
-                self._refuse_if_ambiguous(match, operation.replace("_", " "))
-                for chunk in chunks(match.ids):
-                    await conn.execute(
-                        update(customers)
-                        .where(customers.c.id.in_(chunk))
-                        .values(restricted=restricted)
-                    )
-        log.info("billing %s: %d customer rows", operation, len(match.rows))
-        return RestrictResult(
-            system=self.name, restricted={"contact": len(match.rows)} if match.rows else {}
-        )
-
-
-def _clean(field_name: str, value: str) -> str | None:
-    """A rectified value as the billing database stores it, or None if it is not acceptable."""
-    value = value.strip()
-    if field_name not in RECTIFIABLE_FIELDS or not value:
-        return None
-    if field_name == "email":
-        return normalise_email(value)
-    if field_name == "phone":
-        return normalise_phone(value)
-    if field_name == "postcode":
-        if not _POSTCODE.match(value):
-            return None
-        digits = value.replace(" ", "")
-        return f"{digits[:3]} {digits[3:]}"
-    limit = 100 if field_name == "city" else 200
-    return " ".join(value.split()) if len(value) <= limit else None
