@@ -67,11 +67,13 @@ _EMAIL = r"[\w.%+\-']+(?:@|%40|\(at\))[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
 # `-`, `+` (100 years or older), a space or no separator at all; "16" prefixes an org number.
 _ID_NUMBER = r"(?<![\w+])(?:1[6-9]|20)?\d{6}[-+ ]?\d{4}(?![\w])"
 # International (+46 / 0046 ...) and national (07x, 08, 031 ...) phone numbers, with the usual
-# separators: "+46 (0)70-123 45 67", "070-123 45 67", "08-123 456 78". Checked by digit count.
+# separators: "+46 (0)70-123 45 67", "070-123 45 67", "08-123 456 78". Checked by digit count;
+# not after a hyphen, so ids and dates ("req-2026-00012345", "2026-01-31") stay readable.
 _PHONE_INTERNATIONAL = (
-    r"(?<![\w+])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?\d{1,4}(?:[\s.\-/]?\d{1,4}){1,5}(?![\w])"
+    r"(?<![\w+\-])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?"
+    r"\d{1,4}(?:[\s.\-/]?\d{1,4}){1,5}(?![\w])"
 )
-_PHONE_NATIONAL = r"(?<![\w+.:])0\d{1,3}[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
+_PHONE_NATIONAL = r"(?<![\w+.\-])0\d{1,3}[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
 # Swedish street addresses ("Storgatan 12B", "Sankt Eriksgatan 5 lgh 1102") and postcodes with
 # their town ("111 22 Stockholm", "SE-411 05").
 _STREET_WORDS = (

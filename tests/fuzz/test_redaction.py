@@ -263,6 +263,7 @@ def test_everything_the_processes_log_passes_one_pipeline(
         "workflow dsr-req-2026-000123 run 01a23279-5b78-7cc9-b747-fcd32994425a",
         "connected to 127.0.0.1:7233 in 0.05 s",
         "partition 3 offset 17 lag 0",
+        "request req-2026-00012345 and it-01234567 started",
         "trace b8cb591c4ee4440e08208b11e7119ae1",
     ],
 )
