@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint typecheck compile schema bench clean fuzz histories
+.PHONY: up test lint typecheck compile schema bench clean fuzz histories faults
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -43,7 +43,13 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get install -y chromium || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
-test: lint typecheck compile $(CHROMIUM)
+# s3rver (npm, pinned): an S3-compatible server on a folder, so the broker-restart fault test can
+# run tansu on its persistent s3 engine (LOCAL-INFRA.md). Installed where missing.
+S3RVER := .tools/s3rver/node_modules/.bin/s3rver
+$(S3RVER):
+	npm install --no-audit --no-fund --prefix .tools/s3rver s3rver@3.7.1
+
+test: lint typecheck compile $(CHROMIUM) $(S3RVER)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
 # Re-record the DsrWorkflowV2 histories that tests/test_replay.py replays (tests/histories/v2_*.json):
@@ -63,3 +69,8 @@ bench: compile
 
 clean:
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache
+
+# Fault injection, long variants (50 requests through Temporal kills, more rounds and crashes);
+# `make test` runs the short ones. Prints "faults injected, requests, lost, duplicated effects".
+faults: compile $(S3RVER)
+	DSR_FAULTS_LONG=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -s -m faults tests/faults

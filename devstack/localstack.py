@@ -30,6 +30,7 @@ __all__ = [
     "http_ready",
     "kafka_broker",
     "port_open",
+    "s3_server",
     "sandbox_server",
     "stop_all",
     "temporal_dev_server",
@@ -220,8 +221,15 @@ def _stopped_unless_ready(process: ManagedProcess) -> Iterator[None]:
         raise
 
 
-def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
-    """tansu, a Kafka-protocol broker, in memory (nothing survives its restart)."""
+def kafka_broker(
+    port: int,
+    log_dir: Path,
+    *,
+    storage_engine: str = "memory://tansu/",
+    env: dict[str, str] | None = None,
+) -> ManagedProcess:
+    """tansu, a Kafka-protocol broker. In memory by default (nothing survives its restart);
+    `s3://bucket/` with AWS_* in `env` persists every record (see `s3_server`)."""
     url = f"tcp://127.0.0.1:{port}"
     proc = ManagedProcess(
         "kafka-broker",
@@ -233,13 +241,62 @@ def kafka_broker(port: int, log_dir: Path) -> ManagedProcess:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            storage_engine,
         ],
         log_dir / "kafka-broker.log",
+        env=env,
     ).start()
     with _stopped_unless_ready(proc):
         wait_until(lambda: proc.ensure_alive() and port_open(port), 15, "Kafka broker")
     return proc
+
+
+# s3rver (npm), installed by `make` into .tools/s3rver: an S3-compatible server on a folder,
+# so the broker can persist (tansu's s3 engine) for the broker-restart fault test.
+S3RVER = (
+    Path(__file__).resolve().parent.parent
+    / ".tools"
+    / "s3rver"
+    / "node_modules"
+    / ".bin"
+    / "s3rver"
+)
+S3RVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
+
+
+def s3_server(
+    port: int, data_dir: Path, log_dir: Path, bucket: str
+) -> tuple[ManagedProcess, dict[str, str]]:
+    """s3rver on 127.0.0.1:`port` keeping objects in `data_dir`, with `bucket` created; and
+    the AWS_* environment a client (tansu) needs to use it."""
+    if not S3RVER.exists():
+        raise StartupFailed(f"s3rver not installed at {S3RVER} (`make .tools/s3rver` installs it)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = ManagedProcess(
+        "s3rver",
+        [
+            S3RVER,
+            "-d",
+            data_dir,
+            "-a",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "--silent",
+            "--configure-bucket",
+            bucket,
+        ],
+        log_dir / "s3rver.log",
+    ).start()
+    with _stopped_unless_ready(proc):
+        wait_until(lambda: proc.ensure_alive() and port_open(port), 30, "s3rver")
+    env = {
+        **S3RVER_CREDENTIALS,
+        "AWS_ENDPOINT": f"http://127.0.0.1:{port}",
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    return proc, env
 
 
 def temporal_health(address: str) -> bool:

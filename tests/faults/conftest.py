@@ -34,10 +34,12 @@ from temporalio.client import Client, WorkflowHandle
 
 from devstack.estate import HTTP_SYSTEMS, Estate
 from devstack.localstack import (
+    S3RVER,
     ManagedProcess,
     free_port,
     kafka_broker,
     port_open,
+    s3_server,
     sandbox_server,
     temporal_dev_server,
     wait_until,
@@ -157,6 +159,18 @@ class FaultStack(Stack):
     servers: dict[str, ManagedProcess] | None = None
     postgres: PrivatePostgres | None = None
     temporal_client: Client | None = None
+    broker_env: dict[str, str] | None = None  # set when the broker persists (s3 engine)
+
+    def restart_broker(self) -> None:
+        """kill -9 the broker and start it again on the same port and storage."""
+        assert self.broker_env is not None, "an in-memory broker loses everything on restart"
+        self.infra.broker.kill()
+        self.infra.broker = kafka_broker(
+            self.infra.kafka_port,
+            self.root / "logs",
+            storage_engine="s3://tansu/",
+            env=self.broker_env,
+        )
 
     def restart_server(self, system: str, **options: str) -> None:
         """Stop one HTTP sandbox and start it again on the same port (options: e.g. a rate
@@ -190,7 +204,15 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
     postgres = PrivatePostgres(logs)
     postgres.start()
     kafka_port, temporal_port = free_port(), free_port()
-    broker = kafka_broker(kafka_port, logs)
+    # The broker persists (tansu's s3 engine on s3rver) so it can be restarted with events in
+    # flight; without s3rver (`make` installs it) it runs in memory and that one test skips.
+    s3: ManagedProcess | None = None
+    if S3RVER.exists():
+        s3, s3_env = s3_server(free_port(), root / "s3", logs, bucket="tansu")
+        broker = kafka_broker(kafka_port, logs, storage_engine="s3://tansu/", env=s3_env)
+    else:
+        s3_env = None
+        broker = kafka_broker(kafka_port, logs)
     temporal = temporal_dev_server(temporal_port, root / "temporal.db", logs)
     infra = Infra(root, kafka_port, temporal_port, temporal, broker)
     servers: dict[str, ManagedProcess] = {}
@@ -217,7 +239,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
         asyncio.run(_migrate(postgres.url))
         stack = FaultStack(
             infra, root, env, None, None, summaries["billing"],  # type: ignore[arg-type]
-            estate=estate, servers=servers, postgres=postgres,
+            estate=estate, servers=servers, postgres=postgres, broker_env=s3_env,
         )  # fmt: skip
         stack.worker = stack.process("worker").start()
         stack.intake = stack.process("intake").start()
@@ -233,6 +255,8 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
             server.stop()
         infra.temporal.stop()
         infra.broker.stop()
+        if s3 is not None:
+            s3.stop()
         postgres.stop()
 
 
