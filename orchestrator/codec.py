@@ -60,6 +60,9 @@ ENCODING = b"binary/encrypted-aes256gcm"
 DATA_KEY_ENCODING = b"binary/encrypted-aes256gcm-dk"
 _NONCE_BYTES = 12
 _REQUEST_WORKFLOW = re.compile(r"^dsr-(?P<request_id>[A-Za-z0-9_-]{8,64})(?:[./].*)?$")
+# Workflows that belong to a request but must outlive its data key, and carry no personal data:
+# the deferred erasure (record refs only, years later; workflows/follow_up.py). Master key.
+_UNSCOPED_SUFFIXES = ("-deferred-erasure",)
 
 
 class PayloadKeyMissing(Exception):
@@ -72,7 +75,7 @@ class PayloadShredded(PayloadKeyMissing):
 
 def request_id_of_workflow(workflow_id: str | None) -> str | None:
     """The request a workflow id belongs to (`dsr-<request_id>[.<suffix>]`), else None."""
-    if not workflow_id:
+    if not workflow_id or workflow_id.endswith(_UNSCOPED_SUFFIXES):
         return None
     match = _REQUEST_WORKFLOW.match(workflow_id)
     return match["request_id"] if match else None

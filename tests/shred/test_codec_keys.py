@@ -44,6 +44,8 @@ def test_the_request_is_read_from_the_workflow_id() -> None:
     assert request_id_of_workflow("dsr-req-2026-000123") == "req-2026-000123"
     assert request_id_of_workflow("dsr-req-2026-000123.follow-up") == "req-2026-000123"
     assert request_id_of_workflow("package-expiry-req-2026-000123") is None
+    # Outlives the key and holds record refs only (workflows/follow_up.py): the master key.
+    assert request_id_of_workflow("dsr-req-2026-000123-deferred-erasure") is None
     assert request_id_of_workflow("noop-1-abcd") is None
     assert request_id_of_workflow(None) is None
 
