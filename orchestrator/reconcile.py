@@ -43,6 +43,7 @@ from orchestrator.dlq import OutgoingDeadLetter, read_dead_letters, request_id_s
 from orchestrator.dlq._topic import topic_partitions
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOutcome
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.store import Store
@@ -122,14 +123,15 @@ class Reconciler:
     async def reconcile_requests(self, params: ReconcileInput) -> ReconcileReport:
         settings = self._settings
         report = ReconcileReport()
-        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        # TLS/SASL from DSR_KAFKA_* (orchestrator.kafka_config), like every Kafka client here.
+        admin = AIOKafkaAdminClient(**aiokafka_options(settings))
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap_servers,
+            **aiokafka_options(settings),
             group_id=checkpoint_group(settings),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+        producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
         await admin.start()
         await consumer.start()
         await producer.start()

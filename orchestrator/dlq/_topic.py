@@ -15,6 +15,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import TopicAlreadyExistsError
 
 from orchestrator.dlq._record import DeadLetter
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 
@@ -26,7 +27,7 @@ log = get_logger(__name__)
 @contextlib.asynccontextmanager
 async def _consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        **aiokafka_options(settings),  # TLS/SASL from DSR_KAFKA_* (orchestrator.kafka_config)
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -107,7 +108,7 @@ async def declare_dlq_topic(settings: Settings) -> None:
     can (Kafka), the retention is set to the policy's.
     """
     retention_ms = str(int(settings.dlq_retention_days * 24 * 3600 * 1000))
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+    admin = AIOKafkaAdminClient(**aiokafka_options(settings))
     await admin.start()
     try:
         response = await admin.create_topics(

@@ -17,6 +17,7 @@ from orchestrator.dlq._envelope import DlqExpired, Original, open_sealed
 from orchestrator.dlq._record import DeadLetter
 from orchestrator.dlq._topic import fetch_dead_letter
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
+from orchestrator.kafka_config import aiokafka_options
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from orchestrator.store import Store
@@ -145,7 +146,7 @@ async def redrive_dead_letter(
         request_id=request_id,
         fixed=fixed is not None,
     )
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
     await producer.start()
     try:
         await producer.send_and_wait(
