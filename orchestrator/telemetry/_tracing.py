@@ -11,8 +11,9 @@ and HTTP call a connector makes.
   instrumentor could wrap it), using the instrumentation's own `EngineTracer`.
 - Export: OTLP over HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) is set,
   configured by the standard OTEL_* variables; always through `SanitizingSpanExporter`.
-  Without an endpoint spans are still made (and their ids logged, so the log lines of one
-  request correlate across processes) but go nowhere. `OTEL_SDK_DISABLED=true` turns it off.
+  Without an endpoint spans are still made, non-recording (cheap), so their ids are logged and
+  the log lines of one request correlate across processes. `OTEL_SDK_DISABLED=true` turns
+  tracing off altogether.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from opentelemetry.metrics import get_meter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    Sampler,
+    SamplingResult,
+)
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from temporalio.client import Client
@@ -57,13 +64,37 @@ def _disabled() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+class _RecordWhenExported(Sampler):
+    """Record spans only while something exports them. Otherwise every span is still made,
+    with real ids (log lines correlate, trace context still crosses into Temporal), but as a
+    cheap non-recording span: no attributes kept, nothing sanitised, nothing queued."""
+
+    def __init__(self) -> None:
+        self.exporting = False
+        # All or nothing, whatever the caller's flag said: tail-sample in the collector.
+        self._delegate = ALWAYS_ON
+
+    def should_sample(self, *args: Any, **kwargs: Any) -> SamplingResult:
+        if not self.exporting:
+            return SamplingResult(Decision.DROP)
+        return self._delegate.should_sample(*args, **kwargs)
+
+    def get_description(self) -> str:
+        return "RecordWhenExported"
+
+
+_sampler = _RecordWhenExported()
+
+
 def install_tracing(service_name: str) -> TracerProvider | None:
     """Set up tracing for this process once (later calls return the same provider)."""
     global _provider
     with _lock:
         if _provider is not None or _disabled():
             return _provider
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}), sampler=_sampler
+        )
         if _otlp_configured():
             # Imported here: the exporter pulls in protobuf and requests, needed only when used.
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -71,6 +102,7 @@ def install_tracing(service_name: str) -> TracerProvider | None:
             provider.add_span_processor(
                 BatchSpanProcessor(SanitizingSpanExporter(OTLPSpanExporter()))
             )
+            _sampler.exporting = True
         trace.set_tracer_provider(provider)
         _provider = provider
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
@@ -78,11 +110,14 @@ def install_tracing(service_name: str) -> TracerProvider | None:
         return provider
 
 
-def add_span_exporter(exporter: SpanExporter) -> None:
-    """Send spans to one more exporter, synchronously and sanitised (tests: in-memory)."""
+def add_span_exporter(exporter: SpanExporter, *, sanitised: bool = True) -> None:
+    """Send spans to one more exporter, synchronously (tests: in-memory). `sanitised=False`
+    only to inspect what instrumentation recorded before the sanitiser."""
     if _provider is None:
         raise RuntimeError("install_tracing() first")
-    _provider.add_span_processor(SimpleSpanProcessor(SanitizingSpanExporter(exporter)))
+    target = SanitizingSpanExporter(exporter) if sanitised else exporter
+    _provider.add_span_processor(SimpleSpanProcessor(target))
+    _sampler.exporting = True
 
 
 def _trace_every_engine(provider: TracerProvider) -> None:
