@@ -15,10 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from google.protobuf.message import Message
 from rich.markup import escape
 from rich.table import Table
-from temporalio.api.common.v1 import Header, Payload
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.cli import _fail, _settings, app, console
@@ -28,6 +26,7 @@ from orchestrator.codec import (
     AesGcmCodec,
     PayloadKeyMissing,
     PayloadShredded,
+    nested_payloads,
 )
 from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
 from orchestrator.package import PackageCorrupt, PackageService, storage_from_setting
@@ -137,26 +136,6 @@ class HistoryVerdict:
     headers: int = 0  # header payloads (trace context): not passed through the codec
 
 
-def _payloads(message: Message, in_header: bool = False) -> list[tuple[Payload, bool]]:
-    """Every Payload inside a protobuf message (history events nest them at many depths), and
-    whether it sits in a Header (Temporal does not pass headers through the codec)."""
-    if isinstance(message, Payload):
-        return [(message, in_header)]
-    in_header = in_header or isinstance(message, Header)
-    found: list[tuple[Payload, bool]] = []
-    for field, value in message.ListFields():
-        if field.message_type is None:
-            continue
-        if isinstance(value, Message):
-            found.extend(_payloads(value, in_header))
-            continue
-        # A repeated message field, or a map of messages (e.g. header and memo fields).
-        for item in value.values() if hasattr(value, "values") else value:
-            if isinstance(item, Message):
-                found.extend(_payloads(item, in_header))
-    return found
-
-
 async def _history_verdict(settings: Settings, request_id: str) -> HistoryVerdict:
     from orchestrator.temporal_client import connect_temporal
 
@@ -174,7 +153,7 @@ async def _history_verdict(settings: Settings, request_id: str) -> HistoryVerdic
             raise
         codec = AesGcmCodec(settings.payload_key_ring(), data_keys=keys)
         for event in history.events:
-            for payload, in_header in _payloads(event):
+            for payload, in_header in nested_payloads(event):
                 encoding = payload.metadata.get("encoding")
                 if in_header and encoding not in (DATA_KEY_ENCODING, ENCODING):
                     verdict.headers += 1

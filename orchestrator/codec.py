@@ -32,7 +32,9 @@ from typing import Self, cast
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from temporalio.api.common.v1 import Payload
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Header, Payload
+from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import (
     ActivitySerializationContext,
@@ -53,7 +55,9 @@ __all__ = [
     "PayloadKeyMissing",
     "PayloadShredded",
     "encrypted_data_converter",
+    "nested_payloads",
     "request_id_of_workflow",
+    "reseal_under_master_key",
 ]
 
 ENCODING = b"binary/encrypted-aes256gcm"
@@ -249,3 +253,43 @@ def encrypted_data_converter(
         payload_codec=AesGcmCodec(keys, data_keys=data_keys),
         failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
     )
+
+
+def nested_payloads(message: Message, in_header: bool = False) -> list[tuple[Payload, bool]]:
+    """Every Payload inside a protobuf message (history events nest them at many depths), and
+    whether it sits in a Header (Temporal does not pass headers through the codec)."""
+    if isinstance(message, Payload):
+        return [(message, in_header)]
+    in_header = in_header or isinstance(message, Header)
+    found: list[tuple[Payload, bool]] = []
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if isinstance(value, Message):
+            found.extend(nested_payloads(value, in_header))
+            continue
+        # A repeated message field, or a map of messages (e.g. header and memo fields).
+        for item in value.values() if hasattr(value, "values") else value:
+            if isinstance(item, Message):
+                found.extend(nested_payloads(item, in_header))
+    return found
+
+
+async def reseal_under_master_key(history: WorkflowHistory, codec: PayloadCodec) -> WorkflowHistory:
+    """The history with every per-request payload re-sealed under the master key (v1), for
+    committing as a replay fixture: the request's data key lives in a test store that is gone
+    by the time the replay test runs. `codec` must be able to decode them (an AesGcmCodec
+    with the recording store's key ring, e.g. `client.data_converter.payload_codec`)."""
+    if not isinstance(codec, AesGcmCodec):
+        raise TypeError("reseal needs the AesGcmCodec that sealed the history")
+    master = AesGcmCodec(codec._keys, codec._active)
+    events = []
+    for event in history.events:
+        event = type(event).FromString(event.SerializeToString())  # a copy to rewrite
+        for payload, _ in nested_payloads(event):
+            if payload.metadata.get("encoding") == DATA_KEY_ENCODING:
+                (plain,) = await codec.decode([payload])
+                (sealed,) = await master.encode([plain])
+                payload.CopyFrom(sealed)
+        events.append(event)
+    return WorkflowHistory(history.workflow_id, events)

@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from temporalio.client import Client, WorkflowHandle
 
+from orchestrator.codec import reseal_under_master_key
 from orchestrator.dpo import _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
 from schemas.records import RequestSummary
@@ -56,7 +57,11 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
 async def _record_history(handle: WorkflowHandle, name: str) -> None:
     """With DSR_RECORD_HISTORIES=1, keep this DsrWorkflowV2 history for the replay test."""
     if os.environ.get("DSR_RECORD_HISTORIES") == "1":
-        history = await handle.fetch_history()
+        # Per-request payloads re-sealed under the fixed test key: the recording store (and the
+        # request's data key in it) is gone when the replay test runs.
+        codec = handle._client.data_converter.payload_codec  # the client that sealed them
+        assert codec is not None
+        history = await reseal_under_master_key(await handle.fetch_history(), codec)
         (HISTORIES / f"v2_{name}.json").write_text(history.to_json())
 
 

@@ -106,3 +106,24 @@ async def test_a_key_is_created_once_even_when_processes_race(ring: DataKeyRing)
     first = await ring.keys_for("req-race-00001", create=True)
     second = await other.keys_for("req-race-00001", create=True)
     assert first.package == second.package
+
+
+async def test_a_recorded_history_is_resealed_under_the_master_key(ring: DataKeyRing) -> None:
+    """Replay fixtures recorded with per-request keys must replay without the recording store."""
+    from temporalio.api.history.v1 import HistoryEvent
+    from temporalio.client import WorkflowHistory
+
+    from orchestrator.codec import reseal_under_master_key
+
+    codec = AesGcmCodec(MASTER, data_keys=ring)
+    plain = Payload(metadata={"encoding": b"json/plain"}, data=b'"anna@example.se"')
+    (sealed,) = await codec.with_context(_workflow("req-record-001")).encode([plain])
+    event = HistoryEvent(event_id=1)
+    event.workflow_execution_started_event_attributes.input.payloads.append(sealed)
+    history = WorkflowHistory("dsr-req-record-001", [event])
+
+    resealed = await reseal_under_master_key(history, codec)
+    (payload,) = resealed.events[0].workflow_execution_started_event_attributes.input.payloads
+    assert payload.metadata["encoding"] == ENCODING
+    assert await AesGcmCodec(MASTER).decode([payload]) == [plain]  # no key store needed
+    assert history.events[0] is not resealed.events[0]  # the original is left as it was
