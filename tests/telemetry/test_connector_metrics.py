@@ -34,7 +34,7 @@ async def flaky_locate(request_id: str) -> str:
 class LocateOnce:
     @workflow.run
     async def run(self, task_queue: str) -> str:
-        return await workflow.execute_activity(
+        result: str = await workflow.execute_activity(
             "connector.locate",
             "req-2026-000123",
             task_queue=task_queue,
@@ -42,6 +42,7 @@ class LocateOnce:
             retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=100)),
             result_type=str,
         )
+        return result
 
 
 def _sample(name: str, **labels: str) -> float:
