@@ -1,8 +1,10 @@
 """Replay over committed histories: a change to DsrWorkflow that would break workflows already
 running in production (non-determinism) fails here, in CI, before it ships.
 
-Histories are recorded by the integration tests with DSR_RECORD_HISTORIES=1 (see
-tests/integration/test_decisions.py) and encrypted with the fixed test-only payload key.
+Histories are recorded by the integration tests with DSR_RECORD_HISTORIES=1 (`make histories`,
+see tests/integration/test_decisions.py: DsrWorkflowV2 ones are `v2_*.json`) and encrypted with
+the fixed test-only payload key. The first-generation ones replay against the frozen
+workflows/dsr_v1.py; every one must replay against [DsrWorkflowV1, DsrWorkflow].
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ def test_histories_are_committed() -> None:
     assert {f"billing_only_{flow}" for flow in flows} <= names
     # recorded with the hold-all-systems-on-ambiguity rule (workflow.patched)
     assert "erasure_ambiguous_held" in names
+    # DsrWorkflowV2 (Updates, gates, deadline clock): re-recorded by `make histories`
+    assert {
+        "v2_access",
+        "v2_erasure",
+        "v2_access_confirmed_identity",
+        "v2_erasure_denied",
+        "v2_erasure_ambiguous_skipped",
+    } <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
