@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.Column("request_id", sa.Text(), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "fingerprint", "request_id", name=op.f("pk_subject_fingerprints")
-        ),
+        sa.PrimaryKeyConstraint("fingerprint", "request_id", name=op.f("pk_subject_fingerprints")),
     )
     op.create_index(
         op.f("ix_subject_fingerprints_fingerprint_received_at"),
