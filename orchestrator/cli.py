@@ -40,6 +40,10 @@ def _settings(*, service: bool = False) -> Settings:
     A bad setting ends the command with one line naming the variable (never its value)."""
     try:
         settings = get_settings()
+        if service:  # services fail fast on connection settings that cannot work
+            from orchestrator.kafka_config import kafka_security
+
+            kafka_security(settings)
     except InvalidSettings as error:
         raise _fail(escape(str(error)), 2) from None
     level = settings.log_level if service else "WARNING"
