@@ -120,11 +120,11 @@ class _BoundedWorker(faust.Worker):
 
 def run_intake(settings: Settings) -> None:
     """Run the agent in the foreground until SIGINT/SIGTERM (drained, bounded in time)."""
-    try:  # before faust: its metadata requests could auto-create the topic without retention
+    app = create_app(settings)  # refuses bad settings first, before any connection
+    try:  # before faust runs: its metadata requests could auto-create it without retention
         asyncio.run(declare_dlq_topic(settings))
     except Exception as error:  # broker not up yet: faust declares it when it connects
         log.warning("DLQ topic not declared up front", error_type=type(error).__name__)
-    app = create_app(settings)
     worker = _BoundedWorker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.shutdown_timeout = settings.shutdown_timeout
     log.info("intake starting", topic=settings.requests_topic)
