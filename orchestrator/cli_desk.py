@@ -23,7 +23,7 @@ from orchestrator.cli import _fail, _settings, app, console
 from orchestrator.dpo import Desk, RequestView, SortField, query_from_filters
 from orchestrator.settings import Settings
 from schemas.events import Channel, RequestKind
-from schemas.records import RequestSummary
+from schemas.records import CompletionRecord, RequestSummary
 from schemas.status import RequestStatus
 
 _T = TypeVar("_T")
@@ -75,9 +75,15 @@ def api(
 
 
 # ── dsr list ─────────────────────────────────────────────────────────────────────────────────
-def _status_document(summary: RequestSummary, due_date: date | None = None) -> dict[str, Any]:
-    """What `dsr status --json` prints: the summary, with the deadline day always present."""
+def _status_document(
+    summary: RequestSummary, due_date: date | None = None, record: CompletionRecord | None = None
+) -> dict[str, Any]:
+    """What `dsr status --json` prints: the summary, with the deadline day always present and
+    the policy's plan (kept with the completion record) once there is one."""
     document = summary.model_dump(mode="json")
+    document["plan"] = (
+        record.plan.model_dump(mode="json") if record is not None and record.plan else None
+    )
     if due_date is not None:
         document.setdefault("due_date", due_date.isoformat())
         if document.get("due_date") is None:
@@ -193,7 +199,7 @@ def _load_view(request_id: str) -> RequestView:
 
 def _print_view(view: RequestView, *, timeline: bool) -> None:
     s = view.summary
-    document = s.model_dump(mode="json")
+    document = _status_document(s, view.due_date, view.record)
     overdue = " [red]OVERDUE[/red]" if view.overdue else ""
     console.print(
         f"[bold]{s.request_id}[/bold]  {s.kind.value}  [bold]{s.status.value}[/bold]  "
@@ -269,7 +275,7 @@ def status(
     """One request: status, deadline, plan, what each system did, what was retained and why."""
     view = _load_view(request_id)
     if as_json:
-        _write_json(_status_document(view.summary, view.due_date))
+        _write_json(_status_document(view.summary, view.due_date, view.record))
     else:
         _print_view(view, timeline=False)
 
@@ -283,7 +289,7 @@ def show(
     view = _load_view(request_id)
     if as_json:
         document = view.model_dump(mode="json")
-        document["summary"] = _status_document(view.summary, view.due_date)
+        document["summary"] = _status_document(view.summary, view.due_date, view.record)
         _write_json(document)
     else:
         _print_view(view, timeline=True)

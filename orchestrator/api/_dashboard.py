@@ -269,7 +269,8 @@ async def request_page(request: Request, request_id: str, principal: Viewer) -> 
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}")
     summary = view.summary
     document = summary.model_dump(mode="json")
-    plan = document.get("plan") or {}
+    # The policy's plan is kept with the completion record (the workflow's state until then).
+    plan = view.record.plan.model_dump(mode="json") if view.record and view.record.plan else {}
     actions = [a for system in plan.get("systems", []) for a in system.get("actions", [])]
     return render(
         request,

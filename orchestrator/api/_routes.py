@@ -155,3 +155,31 @@ async def monthly_report(
     if wanted == "html":
         return HTMLResponse(report_html(report, standalone=True))
     return report
+
+
+@router.get("/audit/verify", tags=["audit"])
+async def audit_verify(
+    request: Request,
+    _: Annotated[Principal, Depends(require(Role.AUDITOR, Role.DPO))],
+    checkpoints: bool = True,
+) -> Response:
+    """Recompute the audit hash chain (globally and per request) and check it against the signed
+    checkpoints published on Kafka — what `dsr audit verify` does (orchestrator.audit). 200 when
+    intact; 409 with the first broken position when not."""
+    from fastapi.responses import JSONResponse
+
+    from orchestrator.audit import (
+        AuditKeyError,
+        public_key_from_settings,
+        read_published_checkpoints,
+        verify_chain,
+    )
+
+    settings = request.app.state.settings
+    try:
+        public = public_key_from_settings(settings) if checkpoints else None
+    except AuditKeyError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    published = await read_published_checkpoints(settings) if public is not None else []
+    report = await verify_chain(desk_of(request).store.iter_audit_rows(), published, public)
+    return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.ok else 409)

@@ -4,6 +4,9 @@ close the store, a watchdog bounds the whole stop)."""
 
 from __future__ import annotations
 
+import signal
+from types import FrameType
+
 from orchestrator.api._app import create_app
 from orchestrator.settings import Settings
 from orchestrator.shutdown import run_uvicorn
@@ -19,8 +22,17 @@ def parse_bind(bind: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _exit_cleanly(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def serve(settings: Settings, bind: str | None = None) -> None:
     host, port = parse_bind(bind or settings.api_bind)
+    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the handler that was
+    # there before it started: make that one a clean exit (status 0, buffers flushed), not the
+    # default death by signal.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _exit_cleanly)
     run_uvicorn(
         create_app(settings),
         host=host,

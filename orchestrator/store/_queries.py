@@ -202,9 +202,17 @@ def build_select(query: RequestQuery) -> sa.Select[Any]:
                 column == value, tie < request_id if query.descending else tie > request_id
             )
             later = [beyond, tied]
-            if query.sort in _NULLABLE_SORTS:
-                later.append(column.is_(None))  # NULLs come after every value
-            statement = statement.where(sa.or_(*later))
+            if query.sort in _NULLABLE_SORTS or query.request_id_prefix:
+                # (A prefix narrows to a few rows by the primary key: a range on the sort
+                # column would only tempt the planner to walk its index instead.)
+                if query.sort in _NULLABLE_SORTS:
+                    later.append(column.is_(None))  # NULLs come after every value
+                statement = statement.where(sa.or_(*later))
+            else:
+                # The same condition, plus a plain range the database can seek an index with
+                # (an OR alone makes SQLite scan from the start for every later page).
+                bound = column <= value if query.descending else column >= value
+                statement = statement.where(bound, sa.or_(*later))
     tie_order = tie.desc() if query.descending else tie.asc()
     if query.sort is SortField.REQUEST_ID:
         order = [tie_order]

@@ -1,0 +1,97 @@
+"""CLI parity over the same front door: `dsr list` with the desk's filters, `dsr show` /
+`dsr status` (what the README promises), `dsr report` in every format; `dsr api` stops cleanly
+on SIGTERM; the audit trail is verifiable over HTTP by an auditor."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from devstack.localstack import ManagedProcess, free_port, wait_until
+from tests.api.desk_stack import REPORT_MONTH, DeskStack
+
+pytestmark = pytest.mark.integration
+
+
+def dsr(desk: DeskStack, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "devstack.cli", *args],
+        env={**os.environ, **desk.stack.env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_list_show_status_and_report(desk: DeskStack) -> None:
+    listed = dsr(desk, "list", "--overdue", "--id", "seed-", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert sorted(r["request_id"] for r in rows) == ["seed-a6", "seed-a7"]
+    assert all(r["overdue"] and r["days_left"] < 0 for r in rows)
+    table = dsr(desk, "list", "--status", "denied", "--due-before", "2025-04-30", "--id", "seed-")
+    assert "seed-a4" in table.stdout and "seed-a5" in table.stdout and "2 of 2" in table.stdout
+
+    status = dsr(desk, "status", "seed-a7", "--json")
+    document = json.loads(status.stdout)
+    assert document["due_date"] == "2025-06-20" and document["due_at"].startswith("2025-06-20")
+    assert document["extension"]["months"] == 2
+    assert {"systems", "plan", "package", "decisions"} <= set(document)
+    human = dsr(desk, "show", "seed-a2")
+    assert "bookkeeping until 2032-12-31" in human.stdout and "se-registry" in human.stdout
+    assert "Bokföringslagen 7 kap. 2 §" in human.stdout
+    missing = dsr(desk, "show", "seed-nope")
+    assert missing.returncode == 1 and "no request" in missing.stderr
+
+    as_json = json.loads(dsr(desk, "report", "--month", REPORT_MONTH, "--format", "json").stdout)
+    with desk.client("auditor") as client:
+        over_http = client.get(f"/api/reports/{REPORT_MONTH}").json()
+    ignore = {"generated_at"}
+    assert {k: v for k, v in as_json.items() if k not in ignore} == {
+        k: v for k, v in over_http.items() if k not in ignore
+    }
+    as_csv = dsr(desk, "report", "--month", REPORT_MONTH, "--format", "csv").stdout
+    assert ["deadline", "late", "1"] in list(csv.reader(io.StringIO(as_csv)))
+
+
+def test_audit_trail_verifiable_over_http(desk: DeskStack) -> None:
+    with desk.client("auditor") as auditor:
+        report = auditor.get("/api/audit/verify", params={"checkpoints": "false"})
+    assert report.status_code == 200, report.text
+    assert report.json()["ok"] is True and report.json()["first_break"] is None
+    with desk.client("operator") as operator:
+        assert operator.get("/api/audit/verify").status_code == 403
+
+
+def test_dsr_api_stops_cleanly_on_sigterm(desk: DeskStack) -> None:
+    port = free_port()
+    env = {**desk.stack.env, "DSR_API_BIND": f"127.0.0.1:{port}"}
+    process = ManagedProcess(
+        "api-sigterm",
+        [sys.executable, "-m", "orchestrator.cli", "api"],
+        desk.stack.root / "logs" / "api-sigterm.log",
+        env=env,
+    ).start()
+
+    def up() -> bool:
+        assert process.alive, process.log_path.read_text()
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_until(up, 60, "dsr api")
+    assert process.process is not None
+    process.process.send_signal(signal.SIGTERM)
+    assert process.process.wait(timeout=30) == 0
+    log = process.log_path.read_text()
+    assert "Application shutdown complete" in log
