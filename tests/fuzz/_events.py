@@ -197,15 +197,17 @@ def build_hostile(r: random.Random) -> Case:
         tail = r.choice([b"", b"1", b"]" * 10])
         return signed_case(family, rid, opener * depth + tail, R.NOT_JSON)
     if family in ("nested_in_field", "nested_extension"):
-        nested: Any = r.choice(["x", 1, None])
-        for _ in range(r.randint(1, 1000)):
-            nested = [nested] if r.random() < 0.5 else {"k": nested}
+        # Built as text: encoding 1000 levels with `json` may itself hit the recursion limit.
+        levels = [r.random() < 0.5 for _ in range(r.randint(1, 1000))]
+        inner = r.choice([b'"x"', b"1", b"null"])
+        nested = b"".join(b"[" if lst else b'{"k":' for lst in levels) + inner
+        nested += b"".join(b"]" if lst else b"}" for lst in reversed(levels))
         if family == "nested_extension":
-            doc["ext"] = nested
-            return signed_case(family, rid, encode(doc), R.NOT_CLOUDEVENT)
+            doc["ext"] = _NESTED
+            return signed_case(family, rid, _with_nested(doc, nested), R.NOT_CLOUDEVENT)
         path = r.choice([p for p in _paths(doc["data"]) if p])
-        _set(doc["data"], path, nested)
-        return signed_case(family, rid, encode(doc), R.SCHEMA_VIOLATION)
+        _set(doc["data"], path, _NESTED)
+        return signed_case(family, rid, _with_nested(doc, nested), R.SCHEMA_VIOLATION)
     if family == "wrong_type":
         path = r.choice(_paths(doc))
         current = _json_type(_get(doc, path))
@@ -352,6 +354,13 @@ def build_hostile(r: random.Random) -> Case:
     # not_an_object
     value = r.choice([b"[]", b"1", b'"text"', b"null", b"true", b"[{}]"])
     return signed_case(family, rid, value, R.NOT_CLOUDEVENT)
+
+
+_NESTED = "\u0000nested\u0000"
+
+
+def _with_nested(doc: dict[str, Any], nested: bytes) -> bytes:
+    return encode(doc).replace(json.dumps(_NESTED).encode(), nested)
 
 
 def _timed(family: str, rid: str, doc: dict[str, Any], where: str, value: Any) -> Case:

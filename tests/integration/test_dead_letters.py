@@ -288,24 +288,29 @@ async def test_fuzzed_batch_through_the_broker_and_the_real_intake(
 
 
 async def test_the_dlq_topic_expires_its_records_after_the_retention_period(stack: Stack) -> None:
-    """The intake declares the DLQ topic with the policy's retention (its first job)."""
+    """What the intake runs first: the DLQ topic is created with the policy's retention.
+    (A fresh topic name: on the session broker, a test's consumer may have auto-created the
+    shared one before the intake got to it.)"""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+    from orchestrator.dlq import declare_dlq_topic
+
+    settings = stack.settings.model_copy(
+        update={"dlq_topic": f"dsr.requests.v1.dlq-{secrets.token_hex(4)}"}
+    )
+    await declare_dlq_topic(settings)
+    await declare_dlq_topic(settings)  # idempotent
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.infra.kafka)
     await admin.start()
-    configs: dict[str, str] = {}
     try:
-        async with asyncio.timeout(60):
-            while "retention.ms" not in configs:
-                (response,) = await admin.describe_configs(
-                    [ConfigResource(ConfigResourceType.TOPIC, stack.settings.dlq_topic)]
-                )
-                (resource,) = response.resources
-                configs = {entry[0]: entry[1] for entry in resource[4]}
-                await asyncio.sleep(0.2)  # polling a condition, with the deadline above
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, settings.dlq_topic)]
+        )
     finally:
         await admin.close()
+    (resource,) = response.resources
+    configs = {entry[0]: entry[1] for entry in resource[4]}
     assert int(configs["retention.ms"]) == 30 * 24 * 3600 * 1000
 
 
