@@ -230,10 +230,17 @@ async def seed(database_url: str, n: int) -> list[str]:
             ):
                 for start in range(0, len(rows), BATCH):
                     await conn.execute(sa.insert(table), rows[start : start + BATCH])
-            if store.engine.dialect.name == "postgresql":
+            if store.engine.dialect.name == "sqlite":
                 await conn.exec_driver_sql("ANALYZE")
-            else:
-                await conn.exec_driver_sql("ANALYZE")
+        if store.engine.dialect.name == "postgresql":
+            # What autovacuum does to a live table: statistics, and the visibility map that
+            # lets counts be index-only scans (VACUUM cannot run inside a transaction).
+            autocommit = await store.engine.connect()
+            try:
+                raw = await autocommit.execution_options(isolation_level="AUTOCOMMIT")
+                await raw.exec_driver_sql("VACUUM ANALYZE")
+            finally:
+                await autocommit.close()
     finally:
         await store.close()
     print(
