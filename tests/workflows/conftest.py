@@ -1,7 +1,7 @@
 """DsrWorkflowV2 on the time-skipping test server (samples-python style): the real workflow in
 the production sandbox configuration, its activities mocked under their real names.
 
-One test server per session; each test gets its own task queues and workers (`harness`).
+One test server per module; each test gets its own task queues and workers (`harness`).
 """
 
 from __future__ import annotations
@@ -54,7 +54,9 @@ TUNING = WorkflowTuning(
 )
 
 
-@pytest.fixture(scope="session")
+# One test server per module: time skipping is server-wide, and a workflow another module left
+# waiting (its workers gone) would hold the clock still for everyone after it.
+@pytest.fixture(scope="module")
 async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
