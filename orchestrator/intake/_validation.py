@@ -25,6 +25,7 @@ from schemas.events import REQUESTED_TYPE, CloudEvent, DeadLetterReason, DsrRequ
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "MAX_DEPTH",
     "Rejected",
     "headers_dict",
     "safe_validation_detail",
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 DEFAULT_CLOCK_SKEW = timedelta(seconds=300)
+# The contract nests at most 5 levels (event → data → rectification → changes → change).
+MAX_DEPTH = 12
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 # Messages for these error types only ever name expected values or patterns, not the input.
@@ -73,6 +76,27 @@ def safe_validation_detail(error: ValidationError, limit: int = 10) -> str:
     if error.error_count() > limit:
         parts.append(f"... and {error.error_count() - limit} more")
     return "; ".join(parts)
+
+
+def _check_depth(document: dict[str, object]) -> None:
+    """No value nested deeper than the contract ever nests (iteratively: no recursion). A
+    1000-deep list where a string belongs would otherwise reach pydantic and Python's enum,
+    whose error messages recurse through its repr."""
+    stack: list[tuple[object, int, tuple[object, ...]]] = [(document, 1, ())]
+    while stack:
+        node, depth, path = stack.pop()
+        if depth > MAX_DEPTH:
+            loc = ".".join(_loc_part(p) for p in path[:6])
+            reason = (
+                DeadLetterReason.SCHEMA_VIOLATION
+                if path and path[0] == "data"
+                else DeadLetterReason.NOT_CLOUDEVENT
+            )
+            raise Rejected(reason, f"{loc}: too_deep (nested deeper than {MAX_DEPTH} levels)")
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1, (*path, i)) for i, v in enumerate(node))
 
 
 def _check_clock(event: DsrRequestedEvent, arrived_at: datetime, skew: timedelta) -> None:
@@ -125,6 +149,7 @@ def validate_request(
         ) from None
     if not isinstance(document, dict):
         raise Rejected(DeadLetterReason.NOT_CLOUDEVENT, "value is not a JSON object")
+    _check_depth(document)
     try:
         envelope = CloudEvent[dict[str, object]].model_validate(document)
     except ValidationError as exc:

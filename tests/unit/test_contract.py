@@ -270,3 +270,15 @@ def test_an_unknown_key_named_like_personal_data_is_not_echoed() -> None:
         run(doc)
     assert "anna" not in caught.value.detail
     assert "extra_forbidden" in caught.value.detail
+
+
+def test_values_nested_deeper_than_the_contract_are_refused_iteratively() -> None:
+    """A 1000-deep list where an enum belongs made Python's enum recurse through its repr
+    (RecursionError: the record went to the DLQ as `unprocessable`, not as what it is)."""
+    nested: object = "erasure"
+    for _ in range(1000):
+        nested = [nested]
+    with pytest.raises(Rejected) as caught:
+        run(document(kind=nested))
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.kind" in caught.value.detail and "too_deep" in caught.value.detail
