@@ -8,13 +8,16 @@ financial year and deletes by ref, and the orchestrator's store).
 
 from __future__ import annotations
 
+import sys
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -27,6 +30,7 @@ from policy.model import Policy
 from schemas.connectors import ConnectorInfo, Operation
 from schemas.events import DsrRequestedData
 from schemas.identifiers import IdentifierType
+from schemas.package import ExpiryCall, ExpiryOutcome
 from schemas.plan import PlanAction
 from schemas.records import CompletionRecord
 from schemas.results import EraseResult, LocateResult, RecordFacts
@@ -42,8 +46,10 @@ from schemas.workflow import (
 )
 from workflows.dsr import DsrWorkflow
 from workflows.follow_up import DeferredErasureWorkflow, follow_up_workflow_id
+from workflows.packaging import PackageExpiryWorkflow
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 TUNING = WorkflowTuning(
     activity_start_to_close=timedelta(seconds=10),
     activity_schedule_to_close=timedelta(seconds=20),
@@ -58,15 +64,16 @@ class Billing:
     """Vouchers of three financial years, one ref each; erase deletes what the plan names."""
 
     env: WorkflowEnvironment
-    years: dict[str, date] = field(
-        default_factory=lambda: {
-            "customer:7/fy:2019-12-31": date(2019, 12, 31),
-            "customer:7/fy:2022-12-31": date(2022, 12, 31),
-            "customer:7/fy:2026-12-31": date(2026, 12, 31),
-        }
-    )
+    this_year: int
+    years: dict[str, date] = field(default_factory=dict)
     contact: int = 1
     erasures: list[tuple[datetime, ConnectorCall]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Vouchers of 7, 4 and 0 years ago: kept until this year's, in 3 and in 7 years' end.
+        for age in (7, 4, 0):
+            end = date(self.this_year - age, 12, 31)
+            self.years[f"customer:7/fy:{end.isoformat()}"] = end
 
     def info(self, queue: str) -> ConnectorInfo:
         return ConnectorInfo(
@@ -140,6 +147,11 @@ class Orchestrator:
         async def append_follow_up(append: FollowUpAppend) -> None:
             self.follow_ups.append(append)
 
+        @activity.defn(name="orchestrator.expire_package")
+        async def expire_package(call: ExpiryCall) -> ExpiryOutcome:
+            # The request's key-expiry timer (another helper's) fires too during the years.
+            return ExpiryOutcome(key_destroyed=True)
+
         return [
             load_policy_,
             list_connectors,
@@ -147,7 +159,21 @@ class Orchestrator:
             record_completion,
             check_repeat,
             append_follow_up,
+            expire_package,
         ]
+
+
+@pytest.fixture(scope="module")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A test server of its own: skipping eight years must not move the clock (or leave timers)
+    under the session's other workflow tests."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erases(
@@ -155,10 +181,12 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
 ) -> None:
     client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
     queue = f"dsr-fu-{uuid.uuid4().hex[:8]}"
-    billing = Billing(ts_env)
-    orchestrator = Orchestrator(queue, billing, load_policy(None))
+    # The session's test server may have skipped time already: dates are relative to its now.
     received = (await ts_env.get_current_time()).replace(microsecond=0)
-    assert received.year == 2026, "the dates below assume the request arrives in 2026"
+    y = received.year
+    billing = Billing(ts_env, y)
+    orchestrator = Orchestrator(queue, billing, load_policy(None))
+    newest = f"customer:7/fy:{y}-12-31"
     request_id = f"req-{uuid.uuid4().hex[:12]}"
     data = DsrRequestedData.model_validate(
         {
@@ -174,7 +202,7 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
         Worker(
             client,
             task_queue=queue,
-            workflows=[DsrWorkflow, DeferredErasureWorkflow],
+            workflows=[DsrWorkflow, DeferredErasureWorkflow, PackageExpiryWorkflow],
             activities=orchestrator.activities(),
             workflow_runner=WORKFLOW_RUNNER,
         ),
@@ -192,7 +220,7 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
         assert system.outcome is SystemOutcome.RETAINED
         assert record.plan is not None
         untils = sorted(i.until for i in system.retained if i.until)
-        assert untils == [date(2026, 12, 31), date(2029, 12, 31), date(2033, 12, 31)]
+        assert untils == [date(y, 12, 31), date(y + 3, 12, 31), date(y + 7, 12, 31)]
         assert [g.until for g in record.plan.retained_by_until()] == untils
         assert len(billing.erasures) == 1  # only the request's own erasure so far
 
@@ -205,19 +233,16 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
         async with ts_env.time_skipping_unlocked():  # type: ignore[attr-defined] # V1 server
             entries = await chain.result()
 
-    # The 2026 voucher: kept until 2033-12-31, erased on 2034-01-01 (Stockholm), and the
-    # 2019 and 2022 ones each on their own day before it.
-    assert [e.due_on for e in entries] == [date(2027, 1, 1), date(2030, 1, 1), date(2034, 1, 1)]
+    # This year's voucher: kept until the end of the 7th year after it, erased on the next
+    # 1 January (Stockholm), and the older ones each on their own day before it.
+    days = [date(y + 1, 1, 1), date(y + 4, 1, 1), date(y + 8, 1, 1)]
+    assert [e.due_on for e in entries] == days
     entry = entries[-1]
-    assert entry.due_on == date(2034, 1, 1)
+    assert entry.due_on == date(y + 8, 1, 1)
     assert entry.outcome == "done"
     assert entry.erased == {"billing": {"invoices": 1}}
     fired = [(at.astimezone(STOCKHOLM), call) for at, call in billing.erasures[1:]]
-    assert [call.today for _, call in fired] == [
-        date(2027, 1, 1),
-        date(2030, 1, 1),
-        date(2034, 1, 1),
-    ]
+    assert [call.today for _, call in fired] == days
     for at, call in fired:
         midnight = datetime.combine(call.today, datetime.min.time(), tzinfo=STOCKHOLM)
         assert midnight <= at < midnight + timedelta(hours=1), "fires on the day, not before"
@@ -225,14 +250,10 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
         assert call.plan is not None
         assert {a.action for a in call.plan.actions} == {PlanAction.DELETE}
     assert fired[-1][1].plan is not None
-    assert fired[-1][1].plan.refs("invoices", PlanAction.DELETE) == ("customer:7/fy:2026-12-31",)
+    assert fired[-1][1].plan.refs("invoices", PlanAction.DELETE) == (newest,)
     assert billing.years == {}, "every retained voucher erased on its day"
     # The completion record gets one appended entry per date.
-    assert sorted(a.entry.due_on for a in orchestrator.follow_ups) == [
-        date(2027, 1, 1),
-        date(2030, 1, 1),
-        date(2034, 1, 1),
-    ]
+    assert sorted(a.entry.due_on for a in orchestrator.follow_ups) == days
     assert all(a.request_id == request_id for a in orchestrator.follow_ups)
     assert all(a.entry.ran_at.tzinfo is not None for a in orchestrator.follow_ups)
-    assert min(a.entry.ran_at for a in orchestrator.follow_ups) > datetime(2026, 12, 31, tzinfo=UTC)
+    assert min(a.entry.ran_at for a in orchestrator.follow_ups) > received
