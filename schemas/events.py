@@ -60,7 +60,23 @@ __all__ = [
 REQUESTED_TYPE = "dsr.requested.v1"
 STATUS_CHANGED_TYPE = "dsr.status_changed.v1"
 
-RequestId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+_DIGITS_AND_SEPARATORS = re.compile(r"^[0-9_-]+$")
+
+
+def _not_a_personal_number(value: str) -> str:
+    """A request id travels into workflow ids, logs, metrics and traces, so it must never BE
+    personal data: ten or more digits with nothing but separators is shaped like a personnummer,
+    an organisation number or a phone number (e.g. 198112189876, 0701234567) and is refused."""
+    if _DIGITS_AND_SEPARATORS.match(value) and sum(c.isdigit() for c in value) >= 10:
+        raise ValueError("must not be shaped like a personal identity or phone number")
+    return value
+
+
+RequestId = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$"),
+    AfterValidator(_not_a_personal_number),
+]
 
 
 def _personal_identity_number(value: str) -> str:

@@ -282,3 +282,30 @@ def test_values_nested_deeper_than_the_contract_are_refused_iteratively() -> Non
         run(document(kind=nested))
     assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
     assert "data.kind" in caught.value.detail and "too_deep" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("request_id", "ok"),
+    [
+        ("198112189876", False),  # a personnummer would become the workflow id
+        ("19811218-9876", False),
+        ("811218-9876", False),
+        ("0701234567", False),  # a mobile number
+        ("556036-0793", False),  # an organisation number
+        ("req-2026-000123", True),
+        ("2026-00123", True),  # nine digits: too few for any personal number
+        ("20261201_0001", False),  # twelve digits, whatever the separator
+        ("8f0c8b8e-6c1e-4f53-9a7e-1d2f3a4b5c6d", True),
+    ],
+)
+def test_a_request_id_shaped_like_personal_data_is_refused(request_id: str, ok: bool) -> None:
+    doc = document(request_id=request_id)
+    key = request_id.encode()
+    if ok:
+        assert run(doc, key=key).data.request_id == request_id
+        return
+    with pytest.raises(Rejected) as caught:
+        run(doc, key=key)
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.request_id" in caught.value.detail
+    assert request_id not in caught.value.detail
