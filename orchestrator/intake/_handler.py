@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import TypeVar
 
+import asyncpg
+import sqlalchemy.exc
 import structlog
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from pydantic import BaseModel, ConfigDict
@@ -101,6 +103,17 @@ class IntakeOutcome(StrEnum):
     STARTED = "started"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
+
+
+# Connection-level failures of the store (raised through the codec's data-key look-up): the
+# database is unreachable, restarting or dropped the connection. Not: constraint or SQL errors.
+_STORE_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,  # ConnectionRefusedError, ConnectionResetError, socket timeouts
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
 
 
 class _Transient(Exception):
@@ -194,6 +207,11 @@ class IntakeHandler:
             if error.status in TRANSIENT_TEMPORAL_STATUSES:
                 raise _Transient(error.status.name) from None
             raise
+        except _STORE_OUTAGES as error:
+            # The payload codec seals the input with the request's data key, which lives in
+            # the store: a store that is down or restarting is an outage to wait out with the
+            # record un-acked, never a reason to dead-letter a good request (fault suite).
+            raise _Transient(f"store: {type(error).__name__}") from None
 
     async def dead_letter(self, record: IncomingRecord, rejected: Rejected) -> None:
         """Seal the record and send it to the DLQ; wait out broker outages (record un-acked).

@@ -106,6 +106,38 @@ async def test_temporal_outages_are_waited_out_then_the_workflow_starts(
     assert again is IntakeOutcome.DUPLICATE
 
 
+class _StoreDown:
+    """The store behind the codec's data keys, down twice (what asyncpg and aiosqlite raise
+    through `start_workflow` when the database refuses or drops the connection), then back."""
+
+    def __init__(self, then: Client) -> None:
+        self.failures: list[BaseException] = [
+            ConnectionRefusedError(111, "refused"),
+            ConnectionResetError(104, "reset"),
+        ]
+        self.then = then
+        self.calls = 0
+
+    async def start_workflow(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        return await self.then.start_workflow(*args, **kwargs)
+
+
+async def test_a_store_outage_is_waited_out_not_dead_lettered(
+    make_handler: HandlerFactory, intake_client: Client
+) -> None:
+    client = _StoreDown(intake_client)
+    handler, collected = make_handler(client)
+    document = valid_document()
+    rid = document["data"]["request_id"]
+    outcome = await handler.handle(record(encode(document), key=rid.encode()))
+    assert outcome is IntakeOutcome.STARTED and client.calls == 3
+    assert collected.letters == []
+    await intake_client.get_workflow_handle(workflow_id_for(rid)).terminate("test done")
+
+
 async def test_a_broker_outage_keeps_the_record_in_hand_until_the_dlq_takes_it(
     make_handler: HandlerFactory,
 ) -> None:
