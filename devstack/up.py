@@ -71,7 +71,7 @@ SERVICES: dict[str, list[str]] = {
     "codec-server": ["codec-server"],
 }
 # The services that serve Prometheus metrics and health probes (orchestrator.telemetry).
-METERED = frozenset({"worker", "intake"})
+METERED = frozenset({"worker", "intake", "api", "codec-server"})
 _SECRET_SETTINGS = {
     "registrar_token": "DSR_REGISTRAR_API_TOKEN",
     "newsletter_token": "DSR_NEWSLETTER_API_TOKEN",

@@ -42,6 +42,7 @@ from orchestrator.auth import Principal, Role, TokenVerifier, bearer_token
 from orchestrator.codec import AesGcmCodec, PayloadKeyMissing, PayloadShredded
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
+from orchestrator.telemetry import TelemetryServer
 from schemas.records import AuditAction, AuditEvent
 
 __all__ = ["AuditSink", "create_codec_app", "parse_bind", "run_codec_server"]
@@ -303,11 +304,21 @@ def run_codec_server(settings: Settings) -> None:
     store = _LazyStore()
     app = create_codec_app(settings, codec, verifier, store)
 
+    # The process's metrics and liveness (DSR_METRICS_BIND), like every other service's; it
+    # talks to no Temporal, so readiness has nothing to check beyond the process itself.
+    telemetry = TelemetryServer(settings.metrics_bind) if settings.metrics_bind else None
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        yield
-        await store.close()
-        await data_keys.aclose()
+        if telemetry is not None:
+            await telemetry.start()
+        try:
+            yield
+        finally:
+            if telemetry is not None:
+                await telemetry.stop()
+            await store.close()
+            await data_keys.aclose()
 
     app.router.lifespan_context = lifespan
     log.info("codec server listening", bind=settings.codec_bind)

@@ -21,6 +21,7 @@ from orchestrator.api._security import Csrf, NotLoggedIn
 from orchestrator.auth import TokenVerifier
 from orchestrator.dpo import Desk
 from orchestrator.settings import Settings
+from orchestrator.telemetry import ProcessTelemetry
 
 __all__ = ["create_app"]
 
@@ -109,10 +110,17 @@ def create_app(settings: Settings, *, desk: Desk | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = desk is None
+        # The process's metrics and probes (DSR_METRICS_BIND), like every other service's;
+        # made before the desk connects to Temporal, so the SDK's runtime metrics are merged.
+        telemetry = ProcessTelemetry("dsr-api", settings) if owned else None
         app.state.desk = desk if desk is not None else await Desk.open(settings)
         try:
+            if telemetry is not None:
+                await telemetry.start()
             yield
         finally:
+            if telemetry is not None:
+                await telemetry.stop()
             if owned:
                 await app.state.desk.close()
 

@@ -54,6 +54,18 @@ def test_health_ready_and_openapi(desk: DeskStack) -> None:
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
 
+def test_the_api_process_serves_metrics_and_probes_like_every_service(desk: DeskStack) -> None:
+    """DSR_METRICS_BIND: the same telemetry endpoint as the worker's and the intake's, with the
+    Temporal SDK's runtime metrics merged in (its client connects after the runtime is set)."""
+    base = f"http://{desk.stack.metrics_bind['api']}"
+    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    assert httpx.get(f"{base}/readyz", timeout=10).status_code == 200
+    scraped = httpx.get(f"{base}/metrics", timeout=10)
+    assert scraped.status_code == 200
+    assert "dsr_temporal_runtime_metrics_up 1.0" in scraped.text
+    assert "temporal_" in scraped.text.replace("dsr_temporal_runtime_metrics_up", "")
+
+
 @pytest.mark.parametrize("path", READ_ENDPOINTS)
 def test_reading_needs_a_valid_token(desk: DeskStack, path: str) -> None:
     with desk.client(None) as anonymous:

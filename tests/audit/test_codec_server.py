@@ -203,8 +203,9 @@ async def test_cors_preflight_allows_the_ui_origin_and_the_authorization_header(
 
 def test_dsr_codec_server_serves_on_its_bind_and_stops_on_sigterm(tmp_path: Path) -> None:
     database = tmp_path / "store.db"
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     env = {
+        "DSR_METRICS_BIND": f"127.0.0.1:{metrics_port}",
         "DSR_ENV_FILE": "/nonexistent/dsr-test.env",
         "DSR_PAYLOAD_KEYS": PAYLOAD_KEYS,
         "DSR_API_TOKENS": token_setting(),
@@ -239,6 +240,10 @@ def test_dsr_codec_server_serves_on_its_bind_and_stops_on_sigterm(tmp_path: Path
             f"http://127.0.0.1:{port}/decode", json=body, headers=bearer("dpo-anna")
         )
         assert answer.status_code == 200
+        # its telemetry endpoint, like every other service's (DSR_METRICS_BIND)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10)
+        assert metrics.status_code == 200 and "process_cpu_seconds_total" in metrics.text
+        assert httpx.get(f"http://127.0.0.1:{metrics_port}/readyz").status_code == 200
         process.send_signal(signal.SIGTERM)
         # uvicorn drains, runs the lifespan shutdown, then re-raises the captured signal
         assert process.wait(60) in (0, -signal.SIGTERM)

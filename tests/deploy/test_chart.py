@@ -151,7 +151,8 @@ def test_probes_use_the_health_endpoints(production_manifests: list[dict[str, An
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port}
         assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": port}
-        assert {p["name"] for p in container["ports"]} == {port}
+        # every process serves /metrics (DSR_METRICS_BIND); the API and codec also their own port
+        assert {p["name"] for p in container["ports"]} == {port, "metrics"}
 
 
 def test_pods_are_locked_down(production_manifests: list[dict[str, Any]]) -> None:

@@ -47,9 +47,9 @@ app.kubernetes.io/part-of: dsr-orchestrator
 
 {{/*
 The processes of the release, one entry per Deployment. Each entry says what the process runs,
-which secrets and which clusters it needs, and whether it serves the metrics port (the API and
-the codec server answer their probes on their own HTTP port) (least privilege: a connector worker never sees the
-portal's signing keys, the codec server never reaches Kafka).
+which secrets and which clusters it needs, and whether it serves the metrics port (every process
+does; the API and the codec server answer their probes on their own HTTP port) (least privilege:
+a connector worker never sees the portal's signing keys, the codec server never reaches Kafka).
 */}}
 {{- define "dsr.components" -}}
 {{- $v := .Values -}}
@@ -103,7 +103,7 @@ items:
     kafka: true
     temporal: true
     store: true
-    metrics: false
+    metrics: true
     http: {{ $v.api.port }}
     env:
       DSR_API_BIND: {{ printf "0.0.0.0:%v" $v.api.port | quote }}
@@ -116,7 +116,7 @@ items:
     kafka: false
     temporal: false
     store: true
-    metrics: false
+    metrics: true
     http: {{ $v.codecServer.port }}
     env:
       DSR_CODEC_BIND: {{ printf "0.0.0.0:%v" $v.codecServer.port | quote }}
