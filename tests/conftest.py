@@ -90,3 +90,15 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
 
 def wait_for_file_text(path: Path, text: str, timeout: float = 30) -> None:
     wait_until(lambda: path.exists() and text in path.read_text(errors="replace"), timeout, text)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The dashboard's browser tests run last. pytest-playwright's sync API keeps a session-wide
+    event loop running in the main thread from its first browser test until the session ends,
+    and every later `asyncio.run` (sync fixtures seeding sandboxes, starting stacks) would then
+    refuse to start. Its session fixtures are set up last, so they are torn down first, before
+    any other session fixture needs the loop again."""
+    browser = [item for item in items if "tests/dashboard/" in item.nodeid]
+    if browser:
+        others = [item for item in items if "tests/dashboard/" not in item.nodeid]
+        items[:] = others + browser

@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._queries import RequestQuery, SortField
+from policy.loader import load_policy
 from schemas.events import Channel, RequestKind, Subject
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
@@ -465,18 +466,36 @@ def build_charts(
     )
 
 
+def _deadline_in_zone(summary: RequestSummary, zone: ZoneInfo) -> RequestSummary:
+    """The store keeps instants in UTC; the legal deadline is the end of a day in the company's
+    time zone and is shown as such (23:59:59.999999+01:00), as the workflow publishes it."""
+    changes: dict[str, object] = {"due_at": summary.due_at.astimezone(zone)}
+    if summary.extension is not None:
+        changes["extension"] = summary.extension.model_copy(
+            update={"due_at": summary.extension.due_at.astimezone(zone)}
+        )
+    return summary.model_copy(update=changes)
+
+
 class Desk:
     """The DPO's reads. Open with `await Desk.open(settings)` (store + Temporal, connected
     lazily) or build with an open `Store` and, optionally, a live-status function."""
 
-    def __init__(self, store: Store, live_status: TemporalStatus | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        live_status: TemporalStatus | None = None,
+        zone: ZoneInfo = LOCAL_ZONE,
+    ) -> None:
         self.store = store
         self.live_status = live_status
+        self.zone = zone
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
         store = await Store.open(settings.database_url, migrate=migrate)
-        return cls(store, TemporalStatus(settings))
+        zone = ZoneInfo(load_policy(settings.policy_file).time_zone)
+        return cls(store, TemporalStatus(settings), zone)
 
     async def close(self) -> None:
         await self.store.close()
@@ -492,7 +511,7 @@ class Desk:
             live = await self.live_status(request_id)
             if live is not None:
                 return live, "live"
-        return None if stored is None else (stored, "store")
+        return None if stored is None else (_deadline_in_zone(stored, self.zone), "store")
 
     async def get_request(self, request_id: str, now: datetime | None = None) -> RequestView | None:
         found = await self.summary(request_id)
