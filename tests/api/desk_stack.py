@@ -78,12 +78,23 @@ def _start(infra: Infra, root: Path) -> DeskStack:
         for role in Role
     ] + [ApiToken(name="test-dpo2", role=Role.DPO, sha256=hash_token(tokens["dpo2"]))]
     port = free_port()
+    # Its own topics and task queues: it shares the session's broker and Temporal with the
+    # integration stack, whose intake and worker would otherwise take its events and tasks
+    # (and fail to open payloads sealed with this stack's data keys), and vice versa.
+    tag = secrets.token_hex(4)
     env = infra.env(
+        DSR_REQUESTS_TOPIC=f"dsr.requests.desk-{tag}",
+        DSR_DLQ_TOPIC=f"dsr.requests.desk-{tag}.dlq",
+        DSR_STATUS_TOPIC=f"dsr.status.desk-{tag}",
+        DSR_AUDIT_CHECKPOINT_TOPIC=f"dsr.audit-checkpoints.desk-{tag}",
+        DSR_ORCHESTRATOR_TASK_QUEUE=f"dsr-desk-{tag}",
+        DSR_CONNECTOR_TASK_QUEUE_PREFIX=f"dsr-desk-{tag}-connector-",
+        DSR_RECONCILE_INTERVAL="0",  # the integration stack's worker owns the one schedule
         DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
         DSR_EXPORT_DIR=str(root / "exports"),
         DSR_PACKAGE_DIR=str(root / "packages"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
-        DSR_INTAKE_GROUP=f"dsr-desk-{secrets.token_hex(4)}",
+        DSR_INTAKE_GROUP=f"dsr-desk-{tag}",
         DSR_CONNECTORS="billing",
         DSR_BILLING_DATABASE_URL=billing_url,
         DSR_SUBJECT_HASH_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
