@@ -41,7 +41,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from orchestrator.auth import Principal, Role, TokenVerifier, bearer_token
 from orchestrator.codec import AesGcmCodec, PayloadKeyMissing, PayloadShredded
 from orchestrator.logging import get_logger
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, parse_bind
 from orchestrator.telemetry import TelemetryServer
 from schemas.records import AuditAction, AuditEvent
 
@@ -72,14 +72,6 @@ def _page(title: str, body: str) -> str:
         "<!doctype html><html lang=en><meta charset=utf-8>"
         f"<title>{html.escape(title)}</title><h1>{html.escape(title)}</h1>{body}</html>"
     )
-
-
-def parse_bind(bind: str) -> tuple[str, int]:
-    """`host:port` → (host, port)."""
-    host, sep, port = bind.rpartition(":")
-    if not sep or not host or not port.isdigit():
-        raise ValueError(f"bind address must be host:port, not {bind!r}")
-    return host.strip("[]"), int(port)
 
 
 def _encrypted(payload: Payload) -> bool:
@@ -282,7 +274,7 @@ def run_codec_server(settings: Settings) -> None:
     # the store; the ring opens the store on uvicorn's loop at first use.
     data_keys = DataKeyRing(settings.payload_key_ring(), settings.database_url)
     codec = AesGcmCodec(settings.payload_key_ring(), data_keys=data_keys)
-    host, port = parse_bind(settings.codec_bind)
+    host, port = parse_bind(settings.codec_bind, "DSR_CODEC_BIND")
 
     class _LazyStore:
         """Opens the store on the server's own event loop (uvicorn's), at first use."""

@@ -8,18 +8,10 @@ import signal
 from types import FrameType
 
 from orchestrator.api._app import create_app
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, parse_bind
 from orchestrator.shutdown import run_uvicorn
 
 __all__ = ["parse_bind", "serve"]
-
-
-def parse_bind(bind: str) -> tuple[str, int]:
-    """`host:port` (IPv6 as `[::1]:8400`) → (host, port)."""
-    host, sep, port = bind.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"DSR_API_BIND must be host:port, not {bind!r}")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _exit_cleanly(signum: int, _frame: FrameType | None) -> None:
@@ -27,7 +19,7 @@ def _exit_cleanly(signum: int, _frame: FrameType | None) -> None:
 
 
 def serve(settings: Settings, bind: str | None = None) -> None:
-    host, port = parse_bind(bind or settings.api_bind)
+    host, port = parse_bind(bind or settings.api_bind, "DSR_API_BIND")
     # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the handler that was
     # there before it started: make that one a clean exit (status 0, buffers flushed), not the
     # default death by signal.

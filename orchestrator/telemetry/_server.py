@@ -28,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from orchestrator.logging import get_logger
+from orchestrator.settings import parse_bind
 from orchestrator.telemetry._metrics import TEMPORAL_RUNTIME_UP
 
 __all__ = ["Check", "TelemetryServer", "parse_bind"]
@@ -42,14 +43,6 @@ REFRESH_TIMEOUT = 3.0
 REFRESH_MIN_INTERVAL = 1.0
 
 
-def parse_bind(bind: str) -> tuple[str, int]:
-    """`host:port` (`[v6]:port` too) → (host, port)."""
-    host, sep, port = bind.strip().rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"metrics_bind must be host:port, not {bind!r}")
-    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104  # ":9100" means every interface
-
-
 class TelemetryServer:
     def __init__(
         self,
@@ -59,7 +52,7 @@ class TelemetryServer:
         refreshers: list[Callable[[], Awaitable[None]]] | None = None,
         temporal_metrics_url: str | None = None,
     ) -> None:
-        self.host, self.port = parse_bind(bind)
+        self.host, self.port = parse_bind(bind, "DSR_METRICS_BIND")
         self._checks = dict(checks or {})
         self._refreshers = list(refreshers or [])
         self._temporal_metrics_url = temporal_metrics_url
