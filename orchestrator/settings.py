@@ -11,7 +11,7 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
@@ -138,6 +138,15 @@ class Settings(BaseSettings):
 
     # Access packages (encrypted archives) for access and portability requests.
     package_dir: Path = Path("packages")
+    # Where packages are kept: `local` (package_dir) or `s3` (any S3-compatible store). The S3
+    # credentials may also come from the standard AWS_* variables / profile when left empty.
+    package_storage: Literal["local", "s3"] = "local"
+    package_s3_endpoint: str = ""
+    package_s3_bucket: str = ""
+    package_s3_prefix: str = "packages/"
+    package_s3_region: str = "us-east-1"
+    package_s3_access_key_id: str = ""
+    package_s3_secret_access_key: SecretStr = SecretStr("")
 
     # Observability: `host:port` of this process's metrics/health endpoint (empty = off);
     # OpenTelemetry export is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTel variable).
@@ -158,6 +167,9 @@ class Settings(BaseSettings):
     audit_checkpoint_interval: float = 3600.0
     # Keyed hash of subject identifiers (repeated-request detection): base64 secret.
     subject_hash_key: SecretStr = SecretStr("")
+    # Crypto-shredding sweep (a Temporal Schedule): how often closed requests whose retention has
+    # ended get their data key destroyed (seconds).
+    shred_interval: float = 86400.0
 
     @field_validator("connectors", mode="before")
     @classmethod
