@@ -7,11 +7,13 @@ Validated by pydantic when loaded (`policy.loader.load_policy`); a deployment po
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.events import RequestKind
 from schemas.status import RetentionReason
 
 __all__ = [
@@ -155,8 +157,23 @@ class Policy(_Model):
     repeat_request_months: int = Field(default=12, ge=0)  # one free copy a year
     verification_timeout_days: int = Field(default=30, ge=1)
     package_expiry_days: int = Field(default=30, ge=1)
+    # How long a closed request (completed, denied, cancelled) stays readable for the DPO — its
+    # Temporal history, its package while that lasts — before its data key is destroyed
+    # (crypto-shredding sweep, workflows/shredder.py). A policy choice, per kind if needed;
+    # whatever still needs the key (an unexpired package, a pending deferred erasure) keeps it.
+    readable_after_close_days: int = Field(default=30, ge=0)
+    readable_after_close_days_by_kind: dict[RequestKind, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=dict
+    )
     rights: Localised  # the subject's rights, for the Art. 15 information
     systems: dict[str, SystemPolicy]
+
+    def readable_after_close(self, kind: RequestKind | str) -> timedelta:
+        """How long a closed request of `kind` stays readable before its key may be destroyed."""
+        days = self.readable_after_close_days_by_kind.get(
+            RequestKind(kind), self.readable_after_close_days
+        )
+        return timedelta(days=days)
 
     def system(self, name: str) -> SystemPolicy:
         try:
