@@ -29,7 +29,12 @@ from orchestrator.codec import (
     nested_payloads,
 )
 from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
-from orchestrator.package import PackageCorrupt, PackageService, storage_from_setting
+from orchestrator.package import (
+    PackageCorrupt,
+    PackageService,
+    StorageError,
+    storage_from_settings,
+)
 from orchestrator.settings import Settings
 from orchestrator.store._keys import KeyStore
 from policy.loader import load_policy
@@ -49,7 +54,7 @@ async def _service(settings: Settings) -> AsyncIterator[PackageService]:
     try:
         keys = DataKeyRing(settings.payload_key_ring(), store=key_store)
         yield PackageService(
-            storage_from_setting(settings.package_dir),
+            storage_from_settings(settings),
             keys,
             key_store,
             load_policy(settings.policy_file),
@@ -63,6 +68,8 @@ def _unreadable(request_id: str, error: Exception) -> typer.Exit:
         return _fail(f"the package of {request_id} is unreadable: its data key was destroyed")
     if isinstance(error, FileNotFoundError):
         return _fail(f"no package stored for {request_id} (never built, or expired and deleted)")
+    if isinstance(error, StorageError):  # its message names the operation, never credentials
+        return _fail(f"the package storage failed: {escape(str(error))}")
     return _fail(f"the package of {request_id} cannot be read: {escape(str(error))}")
 
 
@@ -79,7 +86,7 @@ def package_show(
             ref = await service.key_store.get_package(request_id)
             try:
                 manifest = await service.manifest(request_id)
-            except (DataKeyMissing, FileNotFoundError, PackageCorrupt) as error:
+            except (DataKeyMissing, FileNotFoundError, PackageCorrupt, StorageError) as error:
                 raise _unreadable(request_id, error) from None
         if as_json:
             document = manifest.model_dump(mode="json")
@@ -115,7 +122,7 @@ def package_extract(request_id: str, directory: Path) -> None:
         async with _service(settings) as service:
             try:
                 manifest = await service.extract(request_id, directory)
-            except (DataKeyMissing, FileNotFoundError, PackageCorrupt) as error:
+            except (DataKeyMissing, FileNotFoundError, PackageCorrupt, StorageError) as error:
                 raise _unreadable(request_id, error) from None
         console.print(
             f"extracted {len(manifest.files) + 1} files into {directory} "
@@ -186,7 +193,10 @@ def shred_verify(
 
     async def run() -> int:
         async with _service(settings) as service:
-            report = await service.shred_report(request_id)
+            try:  # a storage outage is no verdict: "undecryptable" must not be a guess
+                report = await service.shred_report(request_id)
+            except StorageError as error:
+                raise _unreadable(request_id, error) from None
         history = await _history_verdict(settings, request_id)
         history_unreadable = history.readable == 0 and history.clear == 0
         package_unreadable = report.package_readable is not True

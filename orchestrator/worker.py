@@ -19,7 +19,7 @@ from connectors.base import Connector, connector_classes, describe
 from orchestrator.audit import audit_checkpoints
 from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
-from orchestrator.package import EncryptedExportParts, PackageService, storage_from_setting
+from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.settings import Settings
 from orchestrator.shutdown import install_stop_handlers
@@ -119,7 +119,7 @@ async def run_workers(
     client = telemetry.instrument_client(
         await connect_temporal(settings, data_keys), connectors=True
     )
-    package_storage = storage_from_setting(settings.package_dir)
+    package_storage = storage_from_settings(settings)  # DSR_PACKAGE_STORAGE: local | s3
 
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(telemetry)  # metrics and probes, until workers stop

@@ -2,7 +2,8 @@
 stored behind a storage interface, expired by a durable timer, shredded with the request's key.
 
 - `_crypto`: the streaming AEAD container every package file uses;
-- `_storage`: `PackageStorage` and the filesystem backend (DSR_PACKAGE_DIR);
+- `_storage`: `PackageStorage`, its typed errors and the filesystem backend (DSR_PACKAGE_DIR);
+- `_s3`: the S3-compatible backend (DSR_PACKAGE_STORAGE=s3; boto3 imported only then);
 - `_parts`: the connectors' encrypting export sink (per-system, per-category parts);
 - `_builder`: the archive (JSON + CSV per system and category, Art. 15 document, manifest);
 - `_reader`: manifest and extraction for handing over;
@@ -15,9 +16,13 @@ from orchestrator.package._reader import ChecksumMismatch
 from orchestrator.package._service import PackageService, ShredReport
 from orchestrator.package._storage import (
     FilesystemStorage,
+    ObjectMissing,
     PackageStorage,
+    StorageAccessDenied,
+    StorageError,
+    StorageFailed,
     StorageUnavailable,
-    storage_from_setting,
+    storage_from_settings,
 )
 
 __all__ = [
@@ -25,10 +30,14 @@ __all__ = [
     "EncryptedExportParts",
     "EncryptedPartSink",
     "FilesystemStorage",
+    "ObjectMissing",
     "PackageCorrupt",
     "PackageService",
     "PackageStorage",
     "ShredReport",
+    "StorageAccessDenied",
+    "StorageError",
+    "StorageFailed",
     "StorageUnavailable",
-    "storage_from_setting",
+    "storage_from_settings",
 ]

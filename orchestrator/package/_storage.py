@@ -1,17 +1,19 @@
-"""Where encrypted package files live: a small storage interface and its filesystem backend.
+"""Where encrypted package files live: a small storage interface and its backends.
 
 Only ciphertext ever passes through a storage backend (see `_crypto`), so the backend needs no
-trust: a shared filesystem, or an S3-compatible bucket behind the same interface.
+trust: a shared filesystem (`FilesystemStorage`, DSR_PACKAGE_DIR, the default) or an
+S3-compatible bucket (`_s3.S3Storage`, DSR_PACKAGE_STORAGE=s3) behind the same interface;
+`storage_from_settings` chooses.
 
 Keys are `/`-separated relative names (`requests/<request id>/package.zip.enc`). The filesystem
 backend keeps them under DSR_PACKAGE_DIR in owner-only directories (0700) and files (0600),
 writes each object to a temporary name and renames it on commit (a retried activity never sees
 half a file), and fsyncs before the rename.
 
-S3-compatible storage (a DSR_PACKAGE_DIR of `s3://bucket/prefix`) is not built in: it needs an
-S3 client (aiobotocore/boto3), which is not a dependency of this project. A backend implements
-`PackageStorage` (put via `open_writer`, streamed `read`, `delete_prefix`, `list`, `exists`);
-`storage_from_setting` is where it would be chosen.
+Every backend keeps one contract (tests/package/test_storage_contract.py runs it over both):
+a committed object is whole or absent; a missing object is `ObjectMissing` (a
+`FileNotFoundError`); other failures are a `StorageError` whose message names the operation
+and the key, never credentials or the store's own reply.
 """
 
 from __future__ import annotations
@@ -21,22 +23,46 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
 
 __all__ = [
     "FilesystemStorage",
+    "ObjectMissing",
     "ObjectWriter",
     "PackageStorage",
+    "StorageAccessDenied",
+    "StorageError",
+    "StorageFailed",
     "StorageUnavailable",
-    "storage_from_setting",
+    "check_key",
+    "storage_from_settings",
 ]
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 _READ_CHUNK = 256 * 1024
 
 
-class StorageUnavailable(Exception):
-    """The configured package storage cannot be used (unsupported scheme, missing client)."""
+class StorageError(Exception):
+    """A package storage operation failed (the message names the operation and the key)."""
+
+
+class StorageUnavailable(StorageError):
+    """The configured package storage cannot be used now: misconfigured, unreachable, no bucket."""
+
+
+class StorageAccessDenied(StorageUnavailable):
+    """The store refused this process's credentials (the message never holds them)."""
+
+
+class StorageFailed(StorageError):
+    """The store answered an operation with an error not covered above."""
+
+
+class ObjectMissing(FileNotFoundError, StorageError):
+    """No object under that key (never written, or deleted at the package's expiry)."""
 
 
 class ObjectWriter(Protocol):
@@ -56,7 +82,8 @@ class PackageStorage(Protocol):
     async def delete_prefix(self, prefix: str) -> int: ...
 
 
-def _check(key: str) -> str:
+def check_key(key: str) -> str:
+    """`key` if it is a relative `/`-separated name without `.`/`..` parts, else ValueError."""
     if not _KEY.match(key) or any(part in (".", "..") for part in key.split("/")):
         raise ValueError(f"not a storage key: {key!r}")
     return key
@@ -92,7 +119,7 @@ class FilesystemStorage:
         os.chmod(self.root, 0o700)
 
     def _path(self, key: str) -> Path:
-        return self.root.joinpath(*_check(key).split("/"))
+        return self.root.joinpath(*check_key(key).split("/"))
 
     def describe(self, key: str) -> str:
         return self._path(key).as_uri()
@@ -110,7 +137,7 @@ class FilesystemStorage:
         try:
             handle = path.open("rb")
         except FileNotFoundError:
-            raise FileNotFoundError(f"no package object {key!r}") from None
+            raise ObjectMissing(f"no package object {key!r}") from None
         with handle:
             while chunk := handle.read(_READ_CHUNK):
                 yield chunk
@@ -144,13 +171,23 @@ class FilesystemStorage:
         return deleted
 
 
-def storage_from_setting(package_dir: Path | str) -> PackageStorage:
-    """The backend for DSR_PACKAGE_DIR: a directory; `s3://…` is a documented gap (see above)."""
-    text = str(package_dir)
+def storage_from_settings(settings: Settings) -> PackageStorage:
+    """The backend DSR_PACKAGE_STORAGE names: `local` (DSR_PACKAGE_DIR) or `s3`."""
+    if settings.package_storage == "s3":
+        from orchestrator.package._s3 import S3Storage  # boto3 only when S3 is used
+
+        return S3Storage(
+            settings.package_s3_bucket,
+            prefix=settings.package_s3_prefix,
+            endpoint=settings.package_s3_endpoint,
+            region=settings.package_s3_region,
+            access_key_id=settings.package_s3_access_key_id,
+            secret_access_key=settings.package_s3_secret_access_key.get_secret_value(),
+        )
+    text = str(settings.package_dir)
     if text.startswith("s3:/"):
         raise StorageUnavailable(
-            "DSR_PACKAGE_DIR=s3://… needs an S3 client (aiobotocore/boto3), which this "
-            "installation does not include; use a directory (a shared filesystem works across "
-            "machines) or add an S3 backend implementing PackageStorage"
+            "DSR_PACKAGE_DIR is a directory; for S3 set DSR_PACKAGE_STORAGE=s3 and "
+            "DSR_PACKAGE_S3_BUCKET (and DSR_PACKAGE_S3_PREFIX)"
         )
     return FilesystemStorage(Path(text))

@@ -1,6 +1,7 @@
 """The access package, built from encrypted parts exactly as the worker builds it: manifest with
 sha256 per file, one JSON and one CSV per system and category, the Art. 15 document in the
-request's locale, portability limited to portable categories, and no plaintext at rest."""
+request's locale, portability limited to portable categories, and no plaintext at rest — in the
+local directory and in an S3 bucket (`kit` runs every test over both backends)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from orchestrator.datakeys import DataKeyMissing, DataKeyRing
-from orchestrator.package import PackageCorrupt
-from orchestrator.package._builder import archive_key
+from orchestrator.package import FilesystemStorage, PackageCorrupt
+from orchestrator.package._builder import archive_key, manifest_key
 from schemas.package import PackageBuild, PackagedSystem
-from tests.package.conftest import PackageKit
+from tests.package.conftest import PackageKit, read_object, write_object
 
 EMAIL = "anna.lindqvist@example.se"
 PNR = "198112189876"
@@ -46,19 +47,27 @@ async def _export(kit: PackageKit, request_id: str) -> list[PackagedSystem]:
     ]
 
 
-def _plaintext_on_disk(root: Path) -> list[str]:
+def _plaintext_on_disk(kit: PackageKit) -> list[str]:
+    """Files holding the subject in clear, in every folder the kit keeps data in."""
     hits = []
-    for path in root.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            if any(s.encode() in data for s in (EMAIL, PNR, NAME, "Lindqvist")):
-                hits.append(str(path.relative_to(root)))
+    for root in kit.at_rest:
+        for path in root.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                if any(s.encode() in data for s in (EMAIL, PNR, NAME, "Lindqvist")):
+                    hits.append(str(path))
     return hits
+
+
+def _files_at_rest(kit: PackageKit) -> int:
+    return sum(1 for root in kit.at_rest[1:] for path in root.rglob("*") if path.is_file())
 
 
 async def test_access_package_round_trip_in_swedish(kit: PackageKit, tmp_path: Path) -> None:
     systems = await _export(kit, "req-roundtrip-sv")
-    assert _plaintext_on_disk(kit.storage.root) == [], "parts must be encrypted where written"
+    assert _plaintext_on_disk(kit) == [], "parts must be encrypted where written"
+    parts = await kit.storage.list("requests/req-roundtrip-sv/parts")
+    assert len(parts) == 4 and all(p.endswith(".enc") for p in parts)
 
     ref = await kit.service.build(
         PackageBuild(
@@ -70,11 +79,18 @@ async def test_access_package_round_trip_in_swedish(kit: PackageKit, tmp_path: P
         )
     )
     assert ref.expires_at == datetime(2026, 12, 31, 10, 0, tzinfo=UTC)  # policy: 30 days
-    stored = kit.storage.root / archive_key("req-roundtrip-sv")
-    assert hashlib.sha256(stored.read_bytes()).hexdigest() == ref.sha256
-    assert stored.stat().st_mode & 0o077 == 0
-    assert _plaintext_on_disk(kit.root) == [], "no plaintext anywhere: package, parts, store"
+    stored = await read_object(kit.storage, archive_key("req-roundtrip-sv"))
+    assert hashlib.sha256(stored).hexdigest() == ref.sha256 and len(stored) == ref.size_bytes
+    if isinstance(kit.storage, FilesystemStorage):
+        path = kit.storage.root / archive_key("req-roundtrip-sv")
+        assert path.stat().st_mode & 0o077 == 0
+    else:
+        assert _files_at_rest(kit) > 0, "the objects are in the S3 server's folder"
+    assert _plaintext_on_disk(kit) == [], "no plaintext anywhere: package, parts, store"
     assert await kit.storage.list("requests/req-roundtrip-sv/parts") == [], "parts deleted"
+    assert await kit.storage.list("requests/req-roundtrip-sv") == sorted(
+        [archive_key("req-roundtrip-sv"), manifest_key("req-roundtrip-sv")]
+    )
     assert (await kit.key_store.get_package("req-roundtrip-sv")) == ref
 
     manifest = await kit.service.manifest("req-roundtrip-sv")
@@ -144,10 +160,9 @@ async def test_tampered_or_foreign_packages_do_not_open(kit: PackageKit, tmp_pat
             systems=systems,
         )
     )
-    path = kit.storage.root / archive_key("req-tamper-01")
-    data = bytearray(path.read_bytes())
+    data = bytearray(await read_object(kit.storage, archive_key("req-tamper-01")))
     data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
+    await write_object(kit.storage, archive_key("req-tamper-01"), bytes(data))
     with pytest.raises(PackageCorrupt):
         await kit.service.extract("req-tamper-01", tmp_path / "out")
     # Another master key cannot unwrap this request's data key.
