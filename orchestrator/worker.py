@@ -22,6 +22,7 @@ from orchestrator.logging import get_logger
 from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.settings import Settings
+from orchestrator.shredder import Shredder, ensure_shred_schedule
 from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
@@ -34,6 +35,7 @@ from workflows.dsr_v1 import DsrWorkflowV1
 from workflows.follow_up import DeferredErasureWorkflow
 from workflows.packaging import PackageExpiryWorkflow
 from workflows.reconcile import ReconcileWorkflow
+from workflows.shredder import ShredSweepWorkflow
 
 __all__ = ["run_workers"]
 
@@ -142,6 +144,9 @@ async def run_workers(
                 policy=load_policy(settings.policy_file),
                 subject_hash_key=subject_hash_key(settings),
             )
+            shredder = Shredder(
+                client, store, data_keys, await data_keys.store(), load_policy(settings.policy_file)
+            )
             packaging = PackagingActivities(
                 PackageService(
                     package_storage,
@@ -161,6 +166,7 @@ async def run_workers(
                         PackageExpiryWorkflow,
                         DeferredErasureWorkflow,
                         ReconcileWorkflow,
+                        ShredSweepWorkflow,
                     ],
                     workflow_runner=WORKFLOW_RUNNER,
                     activities=[
@@ -173,6 +179,8 @@ async def run_workers(
                         packaging.build_package,
                         packaging.expire_package,
                         Reconciler(settings, client, store, publisher).reconcile_requests,
+                        shredder.find_shreddable,
+                        shredder.shred_request,
                     ],
                     graceful_shutdown_timeout=timedelta(seconds=5),
                 )
@@ -191,6 +199,7 @@ async def run_workers(
         running = [asyncio.create_task(w.run()) for w in workers]
         if orchestrator:
             await ensure_reconcile_schedule(client, settings)  # idempotent: one schedule
+            await ensure_shred_schedule(client, settings)  # the crypto-shredding sweep, likewise
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:

@@ -7,8 +7,15 @@ only on a cache miss (about once per request per process) and must never keep a 
 
 Destroying a key overwrites the wrapped key with NULL. On SQLite the page that held it is
 zeroed (`secure_delete`) and the WAL checkpointed and truncated, so no copy of the wrapped key
-survives in the database files; on PostgreSQL the old row version lives until VACUUM (autovacuum
-reclaims it; run `VACUUM data_keys` for an immediate guarantee).
+survives in the database files. On PostgreSQL an UPDATE leaves the old row version (with the
+wrapped key) in the heap until VACUUM, so every destruction is followed by `VACUUM data_keys`
+in autocommit (VACUUM cannot run in a transaction): it prunes the dead version and compacts the
+page, and on PostgreSQL 15 the wrapped key's bytes are gone from the table's pages (proven with
+pageinspect in tests/shred/test_postgres_vacuum.py). A transaction older than the destruction
+that is still open keeps the dead version visible, so VACUUM cannot remove it yet: the shred
+sweep vacuums again on every run (`vacuum_data_keys`). What VACUUM does not reach: the WAL (and
+WAL archives, base backups) still hold the insert until they are recycled or expire — which is
+why the wrapped key is itself encrypted by the master key, outside the database.
 """
 
 from __future__ import annotations
@@ -28,7 +35,19 @@ from orchestrator.store._tables import data_keys, packages, requests
 from schemas.package import PackageRef
 from schemas.status import TERMINAL_STATUSES, RequestStatus
 
-__all__ = ["KeyStore", "StoredDataKey"]
+__all__ = ["ClosedRequestKey", "KeyStore", "StoredDataKey"]
+
+
+@dataclass(frozen=True)
+class ClosedRequestKey:
+    """A closed request whose data key still exists: what the shred sweep decides on."""
+
+    request_id: str
+    kind: str
+    status: RequestStatus
+    closed_at: datetime
+    retain_until: datetime | None
+    package_expires_at: datetime | None  # None: no package, or already deleted
 
 
 @dataclass(frozen=True)
@@ -51,6 +70,13 @@ def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("the key store needs timezone-aware datetimes")
     return value.astimezone(UTC)
+
+
+def _from_db(value: object) -> datetime:
+    """A timestamp computed in SQL (coalesce) comes back without the column's type decorator:
+    naive ISO text on SQLite, aware on PostgreSQL."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class KeyStore:
@@ -165,10 +191,66 @@ class KeyStore:
                 .values(wrapped_key=None, destroyed_at=_aware(at))
             )
             destroyed = bool(result.rowcount)
-        if destroyed and self._dialect == "sqlite":
-            async with self._engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        if destroyed:
+            await self.vacuum_data_keys()
         return destroyed
+
+    async def vacuum_data_keys(self) -> None:
+        """Leave no copy of a destroyed wrapped key in the database files: on SQLite checkpoint
+        and truncate the WAL (the pages themselves were zeroed by `secure_delete`); on
+        PostgreSQL `VACUUM data_keys` in autocommit, removing the old row versions."""
+        async with self._engine.connect() as conn:
+            if self._dialect == "sqlite":
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            else:
+                autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql("VACUUM data_keys")
+
+    async def closed_with_live_keys(
+        self, *, after: str = "", limit: int = 500, only: str | None = None
+    ) -> list[ClosedRequestKey]:
+        """Closed requests (completed, denied, cancelled) whose data key is not destroyed, in
+        request-id order after `after` (a cursor: pass the last id seen); `only`: that one."""
+        closed_at = sa.func.coalesce(requests.c.completed_at, requests.c.updated_at)
+        query = (
+            sa.select(
+                data_keys.c.request_id,
+                requests.c.kind,
+                requests.c.status,
+                closed_at.label("closed_at"),
+                data_keys.c.retain_until,
+                packages.c.expires_at.label("package_expires_at"),
+                packages.c.deleted_at.label("package_deleted_at"),
+            )
+            .select_from(
+                data_keys.join(requests, requests.c.request_id == data_keys.c.request_id).outerjoin(
+                    packages, packages.c.request_id == data_keys.c.request_id
+                )
+            )
+            .where(
+                data_keys.c.wrapped_key.is_not(None),
+                requests.c.status.in_([s.value for s in TERMINAL_STATUSES]),
+                data_keys.c.request_id > after,
+                *([] if only is None else [data_keys.c.request_id == only]),
+            )
+            .order_by(data_keys.c.request_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [
+            ClosedRequestKey(
+                request_id=row["request_id"],
+                kind=row["kind"],
+                status=RequestStatus(row["status"]),
+                closed_at=_from_db(row["closed_at"]),
+                retain_until=row["retain_until"],
+                package_expires_at=(
+                    None if row["package_deleted_at"] is not None else row["package_expires_at"]
+                ),
+            )
+            for row in rows
+        ]
 
     @staticmethod
     def _key(row: sa.RowMapping) -> StoredDataKey:

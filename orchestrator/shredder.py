@@ -1,0 +1,198 @@
+"""The crypto-shredding sweep's activities and its schedule (workflows/shredder.py).
+
+A closed request's data key is destroyed once nothing needs it any more:
+- the request is closed: completed (the DPO's `resolve close` ends as completed too), denied or
+  cancelled (`schemas.status.TERMINAL_STATUSES`);
+- the policy's readable-after-close period has passed (`Policy.readable_after_close`, per
+  kind) — written to the key's `retain_until` the first time the sweep sees the closed request,
+  so the package expiry timer (which also destroys keys) honours it as well;
+- the key's `retain_until` has passed (pushed on by anything else that needs the key);
+- its package, if any, has expired;
+- no deferred erasure of the request is still running (workflows/follow_up.py: a retained
+  record is erased years later; the request stays readable to the DPO until that is done).
+
+Destroying the key makes everything sealed with it unreadable everywhere at once: the request's
+Temporal history payloads, its package and the DLQ copies of its events (orchestrator.dlq).
+Each destruction is audited (`data_key_destroyed`, one entry per request whoever destroyed it)
+and followed by a VACUUM of the keys table on PostgreSQL (orchestrator.store._keys).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from temporalio import activity
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    WorkflowExecutionStatus,
+)
+from temporalio.service import RPCError, RPCStatusCode
+
+from orchestrator.datakeys import DataKeyRing
+from orchestrator.logging import get_logger
+from orchestrator.settings import Settings
+from orchestrator.store import Store
+from orchestrator.store._keys import ClosedRequestKey, KeyStore
+from policy.model import Policy
+from schemas.records import AuditAction, AuditEvent
+from workflows.follow_up import follow_up_workflow_id
+from workflows.shredder import (
+    SHRED_FIND_ACTIVITY,
+    SHRED_REQUEST_ACTIVITY,
+    ShredCall,
+    ShredCandidates,
+    ShredOutcome,
+    ShredScan,
+    ShredSweepInput,
+    ShredSweepWorkflow,
+)
+
+__all__ = ["SCHEDULE_ID", "Shredder", "ensure_shred_schedule", "shred_workflow_id"]
+
+log = get_logger(__name__)
+
+SCHEDULE_ID = "dsr-shred-sweep"
+_PAGE = 500
+
+
+def shred_workflow_id(settings: Settings) -> str:
+    # Not `dsr-<request id>`: the sweep belongs to no request (master-key payloads).
+    return f"shred-sweep/{settings.orchestrator_task_queue}"
+
+
+async def ensure_shred_schedule(client: Client, settings: Settings) -> bool:
+    """Create the sweep's schedule if it does not exist (several workers may race: one wins).
+    Returns whether this call created it. `DSR_SHRED_INTERVAL=0` turns it off."""
+    if settings.shred_interval <= 0:
+        return False
+    try:
+        await client.create_schedule(
+            SCHEDULE_ID,
+            Schedule(
+                action=ScheduleActionStartWorkflow(
+                    ShredSweepWorkflow.run,
+                    ShredSweepInput(),
+                    id=shred_workflow_id(settings),
+                    task_queue=settings.orchestrator_task_queue,
+                ),
+                spec=ScheduleSpec(
+                    intervals=[
+                        ScheduleIntervalSpec(every=timedelta(seconds=settings.shred_interval))
+                    ]
+                ),
+                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+            ),
+        )
+    except ScheduleAlreadyRunningError:
+        return False
+    log.info("shred schedule created", every_seconds=settings.shred_interval)
+    return True
+
+
+class Shredder:
+    """The sweep's activities: the store (keys, packages, requests, audit) and Temporal (is a
+    deferred erasure still running?)."""
+
+    def __init__(
+        self, client: Client, store: Store, keys: DataKeyRing, key_store: KeyStore, policy: Policy
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._keys = keys
+        self._key_store = key_store
+        self._policy = policy
+
+    async def _waiting_for(self, row: ClosedRequestKey, now: datetime) -> str | None:
+        """What still needs the key (None: nothing). Sets `retain_until` from the policy."""
+        readable_until = row.closed_at + self._policy.readable_after_close(row.kind)
+        if row.retain_until is None or row.retain_until < readable_until:
+            await self._key_store.retain_data_key(row.request_id, readable_until)
+        if readable_until > now:
+            return "readable_after_close"
+        if row.retain_until is not None and row.retain_until > now:
+            return "retain_until"
+        if row.package_expires_at is not None and row.package_expires_at > now:
+            return "package"
+        if await self._deferred_erasure_running(row.request_id):
+            return "deferred_erasure"
+        return None
+
+    async def _deferred_erasure_running(self, request_id: str) -> bool:
+        handle = self._client.get_workflow_handle(follow_up_workflow_id(request_id))
+        try:
+            described = await handle.describe()
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                return False  # none was needed, or it finished long enough ago to be gone
+            raise
+        return described.status is WorkflowExecutionStatus.RUNNING
+
+    @activity.defn(name=SHRED_FIND_ACTIVITY)
+    async def find_shreddable(self, scan: ShredScan) -> ShredCandidates:
+        # Old row versions an open transaction kept alive at an earlier destruction go now.
+        await self._key_store.vacuum_data_keys()
+        due: list[str] = []
+        waiting: Counter[str] = Counter()
+        after = ""
+        while len(due) < scan.max_requests:
+            page = await self._key_store.closed_with_live_keys(after=after, limit=_PAGE)
+            if not page:
+                break
+            for row in page:
+                reason = await self._waiting_for(row, scan.now)
+                if reason is not None:
+                    waiting[reason] += 1
+                elif len(due) < scan.max_requests:
+                    due.append(row.request_id)
+                else:
+                    waiting["next_run"] += 1
+            after = page[-1].request_id
+            activity.heartbeat(after)
+        return ShredCandidates(due=due, waiting=dict(waiting))
+
+    @activity.defn(name=SHRED_REQUEST_ACTIVITY)
+    async def shred_request(self, call: ShredCall) -> ShredOutcome:
+        """Re-check (things may have changed since the scan), destroy, audit. Idempotent: a
+        retry after the destruction finds the key gone and still writes its one audit entry."""
+        request_id = call.request_id
+        rows = await self._key_store.closed_with_live_keys(only=request_id, limit=1)
+        if rows:
+            reason = await self._waiting_for(rows[0], call.now)
+            if reason is not None:
+                return ShredOutcome(request_id=request_id, destroyed=False, waiting_for=reason)
+            row = rows[0]
+            await self._keys.destroy(request_id)
+        else:
+            stored = await self._key_store.get_data_key(request_id)
+            if stored is None or not stored.destroyed:
+                return ShredOutcome(request_id=request_id, destroyed=False, waiting_for="open")
+            row = None  # destroyed by an earlier attempt of this activity (or by someone else)
+        stored = await self._key_store.get_data_key(request_id)
+        destroyed_at = (stored.destroyed_at if stored else None) or datetime.now(UTC)
+        details: dict[str, object] = {"by": "shred_sweep", "decided_at": call.now.isoformat()}
+        if row is not None:
+            details |= {
+                "status": row.status.value,
+                "closed_at": row.closed_at.isoformat(),
+                "readable_after_close_days": self._policy.readable_after_close(row.kind).days,
+            }
+        await self._store.append_audit(
+            AuditEvent(
+                request_id=request_id,
+                action=AuditAction.DATA_KEY_DESTROYED,
+                actor="shredder",
+                at=destroyed_at,
+                details=details,
+                dedupe_key=f"data-key/{request_id}/destroyed",
+            )
+        )
+        log.info("data key destroyed", request_id=request_id)
+        return ShredOutcome(request_id=request_id, destroyed=True)
