@@ -12,7 +12,9 @@ completion record for the finished ones, eight hash-chained audit entries each),
 - one request's page (`GET /api/requests/{id}`: summary, completion record, audit timeline;
   finished requests come from the store, open ones ask their workflow first).
 
-Prints p50 and p95 per backend. Targets: list p95 <= 150 ms, request page p95 <= 300 ms.
+Prints p50 and p95 per backend, and each filter's first page (p50 / max); `--explain` adds each
+list query's plan (EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN on SQLite).
+Targets: list p95 <= 150 ms, request page p95 <= 300 ms.
 PostgreSQL: DSR_BENCH_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/postgres);
 a scratch database is created and dropped.
 """
@@ -44,8 +46,12 @@ from devstack.localstack import ManagedProcess, free_port, temporal_dev_server, 
 from orchestrator.auth import ApiToken, Role, format_api_tokens, generate_token, hash_token
 from orchestrator.store import Store
 from orchestrator.store._hashing import GENESIS_HASH, chain_hash, entry_document
-from orchestrator.store._queries import outcome_tokens
-from orchestrator.store._tables import audit_events, completion_records, requests
+from orchestrator.store._tables import (
+    audit_events,
+    completion_records,
+    request_system_outcomes,
+    requests,
+)
 from policy.deadlines import deadline
 from schemas.events import Channel, RequestKind
 from schemas.status import (
@@ -103,7 +109,8 @@ def _systems(rng: random.Random, kind: RequestKind, status: RequestStatus) -> li
 
 
 def _rows(n: int, seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """Request rows and completion-record rows; the ids of open requests (for the page bench)."""
+    """Request rows and completion-record rows; the ids of open requests (for the page bench).
+    (The per-system outcome rows the store writes with each request: `_outcome_rows`.)"""
     rng = random.Random(seed)
     kinds = list(RequestKind)
     channels = list(Channel)
@@ -146,7 +153,6 @@ def _rows(n: int, seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, A
                 "completed_at": completed if status is RequestStatus.COMPLETED else None,
                 "reason": None,
                 "systems": [s.model_dump(mode="json") for s in systems],
-                "system_outcomes": outcome_tokens(systems),
                 "extension": None,
                 "reminders": [],
                 "decisions": [],
@@ -176,6 +182,15 @@ def _rows(n: int, seed: int = 1) -> tuple[list[dict[str, Any]], list[dict[str, A
         else:
             open_ids.append(request_id)
     return request_rows, record_rows, open_ids
+
+
+def _outcome_rows(request_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the store writes beside each request row (migration 0005): one row per system."""
+    return [
+        {"request_id": row["request_id"], "system": s["system"], "outcome": s["outcome"]}
+        for row in request_rows
+        for s in row["systems"]
+    ]
 
 
 def _audit_rows(request_rows: list[dict[str, Any]], per_request: int) -> list[dict[str, Any]]:
@@ -225,6 +240,7 @@ async def seed(database_url: str, n: int) -> list[str]:
         async with store.engine.begin() as conn:
             for table, rows in (
                 (requests, request_rows),
+                (request_system_outcomes, _outcome_rows(request_rows)),
                 (completion_records, record_rows),
                 (audit_events, audit_rows),
             ):
@@ -270,9 +286,17 @@ LIST_QUERIES: list[dict[str, Any]] = [
 ]
 
 
-def measure(base_url: str, token: str, ids: list[str], samples: int) -> dict[str, list[float]]:
+def _label(query: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in query.items()) or "(no filter)"
+
+
+def measure(
+    base_url: str, token: str, ids: list[str], samples: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Timings per kind (list, next page, request page), and of the first page per filter."""
     rng = random.Random(7)
     timings: dict[str, list[float]] = {"list": [], "list+next page": [], "page": []}
+    per_filter: dict[str, list[float]] = {_label(q): [] for q in LIST_QUERIES}
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for query in LIST_QUERIES:  # warm-up: plans, pools, the first Temporal connection
@@ -283,6 +307,7 @@ def measure(base_url: str, token: str, ids: list[str], samples: int) -> dict[str
             t0 = time.perf_counter()
             response = client.get("/api/requests", params={**query, "limit": 50})
             timings["list"].append(time.perf_counter() - t0)
+            per_filter[_label(query)].append(timings["list"][-1])
             response.raise_for_status()
             cursor = response.json()["next_cursor"]
             if cursor:
@@ -295,10 +320,74 @@ def measure(base_url: str, token: str, ids: list[str], samples: int) -> dict[str
             t0 = time.perf_counter()
             client.get(f"/api/requests/{request_id}").raise_for_status()
             timings["page"].append(time.perf_counter() - t0)
-    return timings
+    return timings, per_filter
 
 
-def run_backend(name: str, database_url: str, n: int, samples: int, work: Path) -> None:
+def _request_query(params: dict[str, Any]) -> Any:
+    """The RequestQuery the API builds for these list parameters (`orchestrator.api._filters`)."""
+    from datetime import date
+
+    from orchestrator.dpo import SortField, query_from_filters
+
+    def day(name: str) -> date | None:
+        return date.fromisoformat(params[name]) if name in params else None
+
+    return query_from_filters(
+        status=[RequestStatus(params["status"])] if "status" in params else [],
+        kind=[RequestKind(params["kind"])] if "kind" in params else [],
+        channel=[Channel(params["channel"])] if "channel" in params else [],
+        overdue=True if params.get("overdue") == "true" else None,
+        open_only=params.get("open_only") == "true",
+        due_before=day("due_before"),
+        received_from=day("received_from"),
+        system_outcome=params.get("system_outcome"),
+        request_id_prefix=params.get("q"),
+        sort=SortField(params.get("sort", "received_at")),
+        descending=params.get("order", "desc") == "desc",
+        limit=50,
+        now=NOW,
+    )
+
+
+async def explain_queries(database_url: str) -> None:
+    """The plan and the database's own timing of each list query's page and (capped) count:
+    EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN plus a timed run on SQLite."""
+    from orchestrator.dpo._read import LIST_COUNT_CAP
+    from orchestrator.store._queries import build_count, build_select
+
+    store = await Store.open(database_url)
+    try:
+        async with store.engine.connect() as conn:
+            dialect = store.engine.dialect
+            for params in LIST_QUERIES:
+                query = _request_query(params)
+                print(f"  EXPLAIN {_label(params)}")
+                for what, statement in (
+                    ("page", build_select(query)),
+                    ("count", build_count(query, LIST_COUNT_CAP)),
+                ):
+                    sql = str(
+                        statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+                    )
+                    if dialect.name == "postgresql":
+                        plan = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+                        lines = [str(r[0]) for r in plan.all()]
+                    else:
+                        plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
+                        lines = [str(r[-1]) for r in plan.all()]
+                        t0 = time.perf_counter()
+                        await conn.exec_driver_sql(sql)
+                        lines.append(f"ran in {(time.perf_counter() - t0) * 1000:.1f} ms")
+                    print(f"    {what}:")
+                    for line in lines:
+                        print(f"      {line}")
+    finally:
+        await store.close()
+
+
+def run_backend(
+    name: str, database_url: str, n: int, samples: int, work: Path, *, explain: bool = False
+) -> None:
     print(f"{name}: {database_url.split('@')[-1]}")
     open_ids = asyncio.run(seed(database_url, n))
     ids = [f"req-{i:07d}" for i in random.Random(3).sample(range(n), 400)] + open_ids[:100]
@@ -330,7 +419,7 @@ def run_backend(name: str, database_url: str, n: int, samples: int, work: Path) 
                 return False
 
         wait_until(up, 30, "dsr api")
-        timings = measure(base_url, token, ids, samples)
+        timings, per_filter = measure(base_url, token, ids, samples)
     finally:
         api.stop()
         temporal.stop()
@@ -339,6 +428,13 @@ def run_backend(name: str, database_url: str, n: int, samples: int, work: Path) 
             f"  {label:<16} p50 {statistics.median(values) * 1000:7.1f} ms   "
             f"p95 {percentile(values, 0.95) * 1000:7.1f} ms   ({len(values)} requests)"
         )
+    print("  first page per filter (p50 / max):")
+    for label, values in per_filter.items():
+        print(
+            f"    {statistics.median(values) * 1000:6.1f} / {max(values) * 1000:6.1f} ms  {label}"
+        )
+    if explain:
+        asyncio.run(explain_queries(database_url))
 
 
 async def _create_pg() -> tuple[str, str]:
@@ -365,16 +461,21 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--explain", action="store_true", help="print each list query's plan after the run"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dsr-bench-") as scratch:
         work = Path(scratch)
         if args.backend in ("sqlite", "both"):
             url = f"sqlite+aiosqlite:///{work / 'dsr.db'}"
-            run_backend("sqlite", url, args.requests, args.samples, work)
+            run_backend("sqlite", url, args.requests, args.samples, work, explain=args.explain)
         if args.backend in ("postgresql", "both"):
             name, url = asyncio.run(_create_pg())
             try:
-                run_backend("postgresql", url, args.requests, args.samples, work)
+                run_backend(
+                    "postgresql", url, args.requests, args.samples, work, explain=args.explain
+                )
             finally:
                 asyncio.run(_drop_pg(name))
     print("targets: list p95 <= 150 ms, request page p95 <= 300 ms")

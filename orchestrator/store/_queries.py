@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -19,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from orchestrator.store._tables import requests
+from orchestrator.store._tables import request_system_outcomes, requests
 from schemas.events import Channel, RequestKind
-from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome, SystemStatus
+from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
 
 __all__ = [
     "InvalidCursor",
@@ -31,7 +30,6 @@ __all__ = [
     "build_select",
     "decode_cursor",
     "encode_cursor",
-    "outcome_tokens",
 ]
 
 MAX_PAGE = 1000
@@ -101,13 +99,6 @@ class RequestQuery(BaseModel):
         return self.now or datetime.now(UTC)
 
 
-def outcome_tokens(systems: Iterable[SystemStatus]) -> str:
-    """` billing:done hosting:failed `: the encoding of `requests.system_outcomes` (delimited on
-    both sides, so `LIKE '% billing:failed %'` and `LIKE '%:failed %'` match whole tokens)."""
-    pairs = [f"{s.system}:{s.outcome.value}" for s in systems]
-    return " " + " ".join(pairs) + " " if pairs else " "
-
-
 def encode_cursor(query: RequestQuery, row: sa.RowMapping) -> str:
     value = row[query.sort.value]
     if isinstance(value, datetime):
@@ -138,10 +129,6 @@ def decode_cursor(query: RequestQuery) -> tuple[Any, str] | None:
     return value, request_id
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
     c = requests.c
     where: list[sa.ColumnElement[bool]] = []
@@ -170,9 +157,15 @@ def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
     if query.received_before is not None:
         where.append(c.received_at < query.received_before)
     if query.system_outcome:
+        # A semi-join on the per-system outcomes (0005), the same SQL on both stores: the
+        # planner either probes the outcome index for the few matching requests, or walks the
+        # sort order and checks each row against the primary key, whichever is cheaper.
         system, _, outcome = query.system_outcome.rpartition(":")
-        token = f" {system}:{outcome} " if system else f":{outcome} "
-        where.append(c.system_outcomes.like(f"%{_like_escape(token)}%", escape="\\"))
+        outcomes = request_system_outcomes.c
+        matching = sa.select(outcomes.request_id).where(outcomes.outcome == outcome)
+        if system:
+            matching = matching.where(outcomes.system == system)
+        where.append(c.request_id.in_(matching))
     if query.request_id_prefix:
         # A range on the primary key, not LIKE: both databases use the index for it.
         prefix = query.request_id_prefix

@@ -37,11 +37,11 @@ from orchestrator.store._queries import (
     build_count,
     build_select,
     encode_cursor,
-    outcome_tokens,
 )
 from orchestrator.store._tables import (
     audit_events,
     completion_records,
+    request_system_outcomes,
     requests,
     subject_fingerprints,
 )
@@ -150,18 +150,34 @@ class Store:
         A summary older than the stored one (smaller `updated_at`, e.g. from a delayed retry) does
         not overwrite it; one with the same `updated_at` does (a retry writes the same state).
         """
-        statement = self._upsert_statement(summary)
         async with write_transaction(self._engine) as conn:
-            await conn.execute(statement)
+            await self._write_request(conn, summary)
 
     async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent:
         """`upsert_request` and `append_audit` in one transaction: a state is never stored
         without its audit entry, nor the entry without the state. Idempotent like both."""
-        statement = self._upsert_statement(summary)
         document, details, at = self._audit_document(event)
         async with self._append_lock, write_transaction(self._engine) as conn:
-            await conn.execute(statement)
+            await self._write_request(conn, summary)
             return await self._append_locked(conn, event, document, details, at)
+
+    async def _write_request(self, conn: AsyncConnection, summary: RequestSummary) -> None:
+        """The upsert and, when it took effect, the request's per-system outcomes (0005, the
+        desk's outcome filter) replaced in the same transaction: the two never disagree."""
+        statement = self._upsert_statement(summary).returning(requests.c.request_id)
+        if (await conn.execute(statement)).first() is None:
+            return  # an older summary than the stored one: nothing was written
+        outcomes = request_system_outcomes
+        await conn.execute(sa.delete(outcomes).where(outcomes.c.request_id == summary.request_id))
+        rows = {s.system: s.outcome.value for s in summary.systems}  # one row per system
+        if rows:
+            await conn.execute(
+                sa.insert(outcomes),
+                [
+                    {"request_id": summary.request_id, "system": system, "outcome": outcome}
+                    for system, outcome in rows.items()
+                ],
+            )
 
     def _upsert_statement(self, summary: RequestSummary) -> Any:
         for name in ("received_at", "due_at", "updated_at", "completed_at"):
@@ -169,7 +185,6 @@ class Store:
         row = summary.model_dump(mode="python", exclude={"systems"})
         row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
         row.update(_lifecycle_columns(summary))  # 0002: JSON columns hold JSON-mode documents
-        row["system_outcomes"] = outcome_tokens(summary.systems)  # the desk's filter (0003)
         row["package"] = summary.package.model_dump(mode="json") if summary.package else None
         for name in ("kind", "channel", "status"):
             row[name] = str(row[name])
@@ -230,7 +245,7 @@ class Store:
 
     @staticmethod
     def _summary(row: sa.RowMapping) -> RequestSummary:
-        # Only the model's fields: derived columns (0003's system_outcomes) are not state.
+        # Only the model's fields: anything derived that a row may carry is not state.
         document = {k: v for k, v in row.items() if k in RequestSummary.model_fields}
         # 0002's columns are NULL on rows written before it: the model's defaults apply then.
         document = {k: v for k, v in document.items() if v is not None or k not in _LIFECYCLE}

@@ -17,6 +17,7 @@ __all__ = [
     "data_keys",
     "metadata",
     "packages",
+    "request_system_outcomes",
     "requests",
     "subject_fingerprints",
 ]
@@ -85,8 +86,6 @@ requests = sa.Table(
     sa.Column("extension", sa.JSON, nullable=True),
     sa.Column("reminders", sa.JSON, nullable=True),
     sa.Column("decisions", sa.JSON, nullable=True),
-    # 0003: ` system:outcome ` tokens for the desk's outcome filter (see _queries).
-    sa.Column("system_outcomes", sa.Text, nullable=True),
     # 0004: the access package's reference and expiry (a PackageRef document), if any.
     sa.Column("package", sa.JSON, nullable=True),
     sa.Index(None, "status", "received_at"),
@@ -96,8 +95,24 @@ requests = sa.Table(
     sa.Index(None, "channel", "received_at"),
     sa.Index(None, "status", "due_at"),
     sa.Index(None, "completed_at"),
-    sa.Index(None, "system_outcomes"),
     sa.Index(None, "kind", "status", "received_at"),
+)
+
+# 0005: each request's per-system outcomes, one row per (request, system): the desk's outcome
+# filter ("any system failed", "billing retained") is an indexed equality instead of a
+# leading-wildcard LIKE over every request (0003's `requests.system_outcomes`, dropped). The
+# store replaces a request's rows in the transaction that writes its `requests` row (_store).
+# No foreign key: nothing but that write touches these rows, and one would make every
+# TRUNCATE/bulk load of `requests` name this table too. WITHOUT ROWID on SQLite: the probe by
+# request id reads the outcome straight from the primary key's b-tree.
+request_system_outcomes = sa.Table(
+    "request_system_outcomes",
+    metadata,
+    sa.Column("request_id", sa.Text, primary_key=True),
+    sa.Column("system", sa.String(64), primary_key=True),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Index(None, "outcome", "system", "request_id"),
+    sqlite_with_rowid=False,
 )
 
 # One completion record per request, written once.

@@ -1,5 +1,6 @@
 """The desk's list queries on both stores (SQLite and PostgreSQL, via tests/store's fixtures):
-the same filters, order and pages, and migration 0003's outcome tokens back-filled and kept."""
+the same filters, order and pages (the outcome table behind `system_outcome`: tests/store/
+test_store_outcomes.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from orchestrator.dpo import Desk, RequestQuery, SortField
 from orchestrator.store import Store
 from orchestrator.store._queries import InvalidCursor
-from orchestrator.store._tables import requests
 from schemas.records import RequestSummary
 from schemas.status import RequestStatus, SystemOutcome, SystemStatus
 from tests.store.conftest import (  # noqa: F401 - fixtures register by import
@@ -77,26 +76,3 @@ async def test_filters_order_and_pages_agree_on_both_stores(
     assert (await desk.list_requests(RequestQuery(request_id_prefix="q-01"))).total == 10
     with pytest.raises(InvalidCursor):
         await store.query_requests(RequestQuery(cursor="bm9wZQ"))
-
-
-async def test_outcome_tokens_follow_every_upsert(
-    store: Store,  # noqa: F811
-    make_summary: Callable[..., RequestSummary],  # noqa: F811
-) -> None:
-    summary = make_summary("t-1")
-    await store.upsert_request(summary)
-    retried = summary.model_copy(
-        update={
-            "updated_at": summary.updated_at + timedelta(minutes=1),
-            "systems": [SystemStatus(system="billing", outcome=SystemOutcome.MANUAL)],
-        }
-    )
-    await store.upsert_request(retried)
-    async with store.engine.connect() as conn:
-        tokens = (
-            await conn.execute(
-                sa.select(requests.c.system_outcomes).where(requests.c.request_id == "t-1")
-            )
-        ).scalar_one()
-    assert tokens == " billing:manual "
-    assert (await store.get_request("t-1")) == retried  # the derived column is not state

@@ -101,7 +101,8 @@ class _Postgres:
         async with conn.transaction():
             await conn.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
             await conn.execute(
-                "TRUNCATE requests, completion_records, audit_events RESTART IDENTITY"
+                "TRUNCATE requests, request_system_outcomes, completion_records, audit_events"
+                " RESTART IDENTITY"
             )
             await conn.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
         return self.url(name)
