@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import os
 import secrets
 import signal
@@ -128,6 +129,25 @@ def local_estate(state_dir: Path, ports: Mapping[str, int] | None = None) -> Est
     )
 
 
+def _subject_hash_key(existing: Mapping[str, str]) -> str:
+    """DSR_SUBJECT_HASH_KEY (keyed hash of subject identifiers, repeated-request detection):
+    generated on first start and kept, so the worker does not derive one with a warning. A
+    stack first started before this was written keeps the key its worker derived from the
+    payload keys (`orchestrator.worker.subject_hash_key`), so earlier fingerprints still match."""
+    if existing.get("DSR_SUBJECT_HASH_KEY"):
+        return existing["DSR_SUBJECT_HASH_KEY"]
+    payload_keys = dict(
+        item.split(":", 1)
+        for item in existing.get("DSR_PAYLOAD_KEYS", "").split(",")
+        if ":" in item
+    )
+    if payload_keys:
+        first = base64.b64decode(payload_keys[sorted(payload_keys)[0]])
+        derived = hashlib.sha256(b"dsr-subject-hash-key/v1\x00" + first).digest()
+        return base64.b64encode(derived).decode()
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def local_env(
     state_dir: Path, estate: Estate, ports: Mapping[str, int] | None = None
 ) -> dict[str, str]:
@@ -161,6 +181,7 @@ def local_env(
     values["DSR_AUDIT_SIGNING_KEY"] = (
         existing.get("DSR_AUDIT_SIGNING_KEY") or generate_signing_key()
     )
+    values["DSR_SUBJECT_HASH_KEY"] = _subject_hash_key(existing)
     values["DSR_API_TOKENS"] = local_api_tokens(state_dir)
     values |= estate.connector_env()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
