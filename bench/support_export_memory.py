@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from connectors.base.retry import RetryPolicy
 from connectors.support import SupportConnector
 from connectors.testing import RecordingSink
 from devstack.localstack import free_port, sandbox_server
@@ -42,7 +43,7 @@ def peak_rss() -> int:
 
 
 async def export_once(url: str, subject: SubjectRef) -> tuple[dict[str, int], float]:
-    connector = SupportConnector(url, TOKEN, max_retries=3)
+    connector = SupportConnector(url, TOKEN, retry=RetryPolicy(attempts=4))
     try:
         sink = RecordingSink(keep=False)  # counts, keeps nothing
         started = time.perf_counter()

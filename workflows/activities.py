@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from connectors.base import Connector, ConnectorError, ConnectorInfo, RateLimited
+from connectors.base import Connector, ConnectorError, ConnectorInfo, RetryableError
 from policy.fingerprints import subject_fingerprints
 from policy.loader import load_policy
 from policy.model import Policy
@@ -135,7 +135,8 @@ async def _heartbeating() -> AsyncIterator[None]:
 def _as_temporal_failure(error: ConnectorError) -> ApplicationError:
     """Typed connector error → Temporal failure whose `type` the retry policy understands."""
     delay = None
-    if isinstance(error, RateLimited) and error.retry_after is not None:
+    if isinstance(error, RetryableError) and error.retry_after is not None:
+        # The system's own Retry-After (429, 503): Temporal waits exactly that long, durably.
         delay = timedelta(seconds=error.retry_after)
     return ApplicationError(
         str(error),

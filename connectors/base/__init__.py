@@ -3,8 +3,13 @@
 See `_errors` for the exception hierarchy. The shared modules, re-exported here (each module's
 docstring says why it is shared and how a connector configures it):
 
-- `connectors.base.http`: `HttpClient` (timeouts, retries with backoff, Retry-After, no
-  redirects), `RetryPolicy`, `parse_retry_after`, the paging loops and `protect_http_logs`;
+- `connectors.base.http`: `HttpClient` (timeouts, retries, Retry-After, no redirects),
+  `HttpSettings` (the settings every HTTP connector shares), the paging loops and
+  `protect_http_logs`;
+- `connectors.base.http_errors`: the one status→error table (`HttpErrors`, `ErrorRule`,
+  `DEFAULT_STATUS_ERRORS`) and `parse_retry_after`;
+- `connectors.base.retry`: the one retry vocabulary (`RetryPolicy`, `RetrySettings`,
+  `retrying`: stamina in the call, Temporal beyond it);
 - `connectors.base.matching`: identifiers normalised as the systems store them, and when two
   names are the same person's (`names_match`, `name_matches_any`);
 - `connectors.base.sql_errors`: database failures as typed errors (`SqlErrors("system")`);
@@ -41,13 +46,16 @@ from connectors.base._registry import (
 from connectors.base._settings import load_settings
 from connectors.base.http import (
     HttpClient,
-    RetryPolicy,
-    StatusError,
-    TransportError,
+    HttpSettings,
     cursor_pages,
     numbered_pages,
-    parse_retry_after,
     protect_http_logs,
+)
+from connectors.base.http_errors import (
+    DEFAULT_STATUS_ERRORS,
+    ErrorRule,
+    HttpErrors,
+    parse_retry_after,
 )
 from connectors.base.matching import (
     CUSTOMER_NUMBER,
@@ -62,6 +70,7 @@ from connectors.base.matching import (
     normalise_personal_identity_number,
     normalise_phone,
 )
+from connectors.base.retry import RetryPolicy, RetrySettings, retrying
 from connectors.base.sql_errors import (
     MYSQL_AUTH,
     MYSQL_CONFIG,
@@ -73,6 +82,7 @@ from connectors.base.sql_errors import (
 
 __all__ = [
     "CUSTOMER_NUMBER",
+    "DEFAULT_STATUS_ERRORS",
     "ENTRY_POINT_GROUP",
     "MYSQL_AUTH",
     "MYSQL_CONFIG",
@@ -84,20 +94,22 @@ __all__ = [
     "ConnectorError",
     "ConnectorInfo",
     "DataCategory",
+    "ErrorRule",
     "ExportSink",
     "HttpClient",
+    "HttpErrors",
+    "HttpSettings",
     "Operation",
     "PermanentError",
     "RateLimited",
     "Recipient",
     "RetentionRule",
     "RetryPolicy",
+    "RetrySettings",
     "RetryableError",
     "SinkFailure",
     "SqlErrors",
-    "StatusError",
     "SystemUnavailable",
-    "TransportError",
     "UnsupportedOperation",
     "connector_classes",
     "cursor_pages",
@@ -117,5 +129,6 @@ __all__ = [
     "numbered_pages",
     "parse_retry_after",
     "protect_http_logs",
+    "retrying",
     "task_queue_for",
 ]

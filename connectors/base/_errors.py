@@ -3,7 +3,7 @@
     ConnectorError
     ├── RetryableError                 the system may succeed later: Temporal retries with backoff
     │   ├── SystemUnavailable          outage, timeout, connection refused, 5xx
-    │   └── RateLimited                429; `retry_after` seconds is honoured
+    │   └── RateLimited                429 (`retry_after`: seconds asked to wait, any retryable)
     └── PermanentError                 retrying cannot help: the system is marked failed / manual
         ├── ConfigurationError         missing or wrong settings (URL, database)
         ├── AuthenticationError        bad credentials
@@ -35,7 +35,14 @@ class ConnectorError(Exception):
 
 
 class RetryableError(ConnectorError):
+    """`retry_after`: seconds the system asked us to wait (a Retry-After header), or None for
+    the retry policy's own backoff; honoured in the call and by Temporal (`next_retry_delay`)."""
+
     retryable = True
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class SystemUnavailable(RetryableError):
@@ -43,9 +50,7 @@ class SystemUnavailable(RetryableError):
 
 
 class RateLimited(RetryableError):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+    pass
 
 
 class PermanentError(ConnectorError):

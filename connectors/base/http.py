@@ -1,21 +1,21 @@
 """One HTTP client for every connector that talks to a JSON API over HTTP.
 
 Why it exists: each HTTP connector needs the same plumbing (explicit timeouts, bounded retries
-with capped exponential backoff and jitter, Retry-After honoured up to a cap, paging to the end,
-and httpx's logs kept free of URLs), and each one written on its own got some corner of it
-slightly wrong. The plumbing lives here once; a connector configures it and says only what is
-particular to its system:
+with backoff and jitter, Retry-After honoured up to a cap, paging to the end, and httpx's logs
+kept free of URLs), and each one written on its own got some corner of it slightly wrong. The
+plumbing lives here once; a connector configures it and says only what is particular to its
+system:
 
 - `HttpClient(base_url, system=..., authorization=..., retry=RetryPolicy(...), ...)`: one
-  connection pool. `request` retries what is worth retrying and returns the response of a 2xx
-  (or of a status the caller accepts, such as 404 "not found"); every other outcome is a typed
-  connector error, raised `from None` so the original (whose message quotes the URL) is never
-  chained into logs or Temporal failures.
-- What a failure *means* stays the connector's: it passes `status_error` and `transport_error`
-  (usually from its `_errors` module), which name the system's failures in its own words without
-  personal data. What to *do* about it is decided here: a retryable error is retried while the
-  `RetryPolicy` allows; a Retry-After longer than `retry_after_cap`, or retries running out,
-  raises it at once so Temporal retries the whole activity later instead of a worker sleeping.
+  connection pool. `request` returns the response of a 2xx (or of a status the caller accepts,
+  such as 404 "not found"); every other outcome is a typed connector error, raised `from None`
+  so the original (whose message quotes the URL) is never chained into logs or Temporal.
+- What a failure *means* is the shared table of `connectors.base.http_errors` (a system that
+  really differs passes `status_errors`, its overrides, as data). What to *do* about it is
+  `connectors.base.retry`'s: stamina retries a retryable error briefly in the call; retries
+  running out, or a Retry-After over the cap, raise it so Temporal retries the activity later.
+- `HttpSettings`: the settings every HTTP connector shares (timeouts and the `retry_*` ones),
+  which its own settings class extends with its prefix, URL and credentials.
 - `cursor_pages` and `numbered_pages`: the two paging loops, to the end, one page in memory, with
   the guard against an API that hands out the same cursor again.
 - `protect_http_logs`: httpx logs every request line with its URL, and a URL holds personal data
@@ -27,24 +27,23 @@ particular to its system:
 
 from __future__ import annotations
 
-import asyncio
-import email.utils
 import logging
-import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import Field
 
 from connectors.base._errors import ConfigurationError, ConnectorError
+from connectors.base.http_errors import ErrorRule, HttpErrors, parse_retry_after
+from connectors.base.retry import RetryPolicy, RetrySettings, retrying
 
 __all__ = [
+    "ErrorRule",
     "HttpClient",
+    "HttpErrors",
+    "HttpSettings",
     "RetryPolicy",
-    "StatusError",
-    "TransportError",
     "cursor_pages",
     "numbered_pages",
     "parse_retry_after",
@@ -55,67 +54,18 @@ _P = TypeVar("_P")
 _C = TypeVar("_C")
 
 
-# --- retries --------------------------------------------------------------------------------
+# --- settings -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how long to retry a retryable failure before handing it to Temporal.
+class HttpSettings(RetrySettings):
+    """Timeouts and retries, the same names for every HTTP connector (`DSR_<NAME>_TIMEOUT`,
+    `_CONNECT_TIMEOUT`, `_RETRY_*`); a connector's settings class adds its `env_prefix`, URL,
+    credentials and paging, and may change a default by redeclaring the field."""
 
-    `max_retries` counts the attempts after the first. Backoff doubles from `backoff_initial`
-    up to `backoff_max`, with jitter so many workers retrying after one outage do not hit the
-    system together. A Retry-After is waited out instead of the backoff, unless it is longer
-    than `retry_after_cap`: then the error goes up at once (Temporal is better at long waits).
-    """
-
-    max_retries: int = 3
-    backoff_initial: float = 0.5
-    backoff_max: float = 10.0
-    retry_after_cap: float = 30.0
-
-    def delay(self, retry: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before retry number `retry` (1, 2, ...), or None to give up now."""
-        if retry > self.max_retries:
-            return None
-        if retry_after is not None:
-            return retry_after if retry_after <= self.retry_after_cap else None
-        backoff = min(self.backoff_max, self.backoff_initial * 2 ** (retry - 1))
-        return random.uniform(backoff / 2, backoff)  # noqa: S311 - jitter, not a secret
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait, from a Retry-After header: delta-seconds or an HTTP date (RFC 9110
-    10.2.3); None when absent or unreadable (the client's own backoff applies then)."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class StatusError(Protocol):
-    """The typed error for an HTTP status that is neither a success nor accepted by the call.
-    `endpoint` is the call's fixed label ("" if the connector does not name endpoints)."""
-
-    def __call__(
-        self, status: int, *, operation: str, endpoint: str, retry_after: float | None
-    ) -> ConnectorError: ...
-
-
-class TransportError(Protocol):
-    """The typed error for a request that got no answer (timeout, refused, reset, bad URL), or
-    None to let `exc` through as it is (a failure the connector does not consider an outage)."""
-
-    def __call__(
-        self, exc: httpx.HTTPError, *, operation: str, endpoint: str
-    ) -> ConnectorError | None: ...
+    # Seconds one HTTP call may take to read, write or get a pooled connection.
+    timeout: float = Field(default=10.0, gt=0, le=600)
+    # Seconds to establish a connection: short, so an outage is noticed quickly.
+    connect_timeout: float = Field(default=5.0, gt=0, le=120)
 
 
 # --- logs -----------------------------------------------------------------------------------
@@ -170,8 +120,8 @@ class HttpClient:
     """One connection pool to one system's API, with the retrying `request`.
 
     `authorization` is the whole Authorization header value ("Bearer <token>", "token u:t").
-    `retry_statuses`, if given, are the only statuses retried here; by default every status
-    whose typed error is retryable is. `connect_timeout` defaults to `timeout`; `pool_size` to
+    `status_errors` are the system's overrides of the shared status table (data, see
+    `connectors.base.http_errors`). `connect_timeout` defaults to `timeout`; `pool_size` to
     httpx's limits. Redirects are never followed: they would resend the credentials elsewhere.
     """
 
@@ -182,14 +132,11 @@ class HttpClient:
         system: str,
         authorization: str,
         retry: RetryPolicy,
-        status_error: StatusError,
-        transport_error: TransportError,
         timeout: float,
         connect_timeout: float | None = None,
-        retry_statuses: frozenset[int] | None = None,
+        status_errors: Mapping[int, ErrorRule] | None = None,
         pool_size: int | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         try:
             url = httpx.URL(base_url)
@@ -202,10 +149,7 @@ class HttpClient:
         self.system = system
         self.host = url.host
         self.retry = retry
-        self._status_error = status_error
-        self._transport_error = transport_error
-        self._retry_statuses = retry_statuses
-        self._sleep = sleep
+        self.errors = HttpErrors(system, dict(status_errors or {}))
         self._log = logging.getLogger(f"connectors.{system}")
         # Without a pool size, httpx's own limits: 100 connections, 20 kept alive.
         connections, keepalive = (100, 20) if pool_size is None else (pool_size, pool_size)
@@ -238,68 +182,25 @@ class HttpClient:
         json: object = None,
         accept: frozenset[int] = frozenset(),
     ) -> httpx.Response:
-        """The response of a 2xx or of a status in `accept`, retrying what is worth retrying.
+        """The response of a 2xx or of a status in `accept`, retried as `self.retry` says.
 
         `path` is relative to the base URL. `operation` (and `endpoint`, a fixed label of the
         call) name the call in errors and logs: never the URL, which may hold personal data.
         """
-        where = f"{self.system} {f'{endpoint} during {operation}' if endpoint else operation}"
-        retry = 0
-        while True:
-            retry_after: float | None = None
+
+        async def once() -> httpx.Response:
             try:
                 response = await self._http.request(method, path, params=params, json=json)
             except httpx.HTTPError as exc:
-                failure = self._transport_error(exc, operation=operation, endpoint=endpoint)
-                if failure is None:
-                    raise
-                reason, worth_retrying = type(exc).__name__, failure.retryable
-            else:
-                status = response.status_code
-                if response.is_success or status in accept:
-                    return response
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                failure = self._status_error(
-                    status, operation=operation, endpoint=endpoint, retry_after=retry_after
-                )
-                reason = f"HTTP {status}"
-                worth_retrying = (
-                    failure.retryable
-                    if self._retry_statuses is None
-                    else status in self._retry_statuses
-                )
-            if not worth_retrying:
-                raise failure from None
-            retry += 1
-            wait = self.retry.delay(retry, retry_after)
-            if wait is None:
-                self._give_up(where, reason, failure, retry, retry_after)
-                raise failure from None
-            self._log.warning(
-                "%s (%s): %s, retry %d of %d in %.2f s",
-                where,
-                reason,
-                type(failure).__name__,
-                retry,
-                self.retry.max_retries,
-                wait,
-            )
-            await self._sleep(wait)
+                raise self.errors.for_transport(
+                    exc, operation=operation, endpoint=endpoint
+                ) from None
+            if response.is_success or response.status_code in accept:
+                return response
+            raise self.errors.for_response(response, operation=operation, endpoint=endpoint)
 
-    def _give_up(
-        self,
-        where: str,
-        reason: str,
-        failure: ConnectorError,
-        retry: int,
-        retry_after: float | None,
-    ) -> None:
-        if retry > self.retry.max_retries:
-            why = f"giving up after {retry} attempts"
-        else:
-            cap = self.retry.retry_after_cap
-            why = f"asked to wait {retry_after or 0:.0f} s, more than the {cap:.0f} s cap"
-        self._log.warning("%s (%s): %s, %s", where, reason, type(failure).__name__, why)
+        where = f"{self.system} {f'{endpoint} during {operation}' if endpoint else operation}"
+        return await retrying(self.retry, once, where=where, log=self._log)
 
 
 # --- paging ---------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Entry point: `newsletter = "connectors.newsletter:NewsletterConnector"`.
 
 Talks to the newsletter system (listmonk) over its REST API. Settings: `DSR_NEWSLETTER_BASE_URL`,
 `DSR_NEWSLETTER_API_USER`, `DSR_NEWSLETTER_API_TOKEN`, `DSR_NEWSLETTER_BLOCKLIST_SALT` (required),
-`DSR_NEWSLETTER_TIMEOUT`, `DSR_NEWSLETTER_CONNECT_TIMEOUT`, `DSR_NEWSLETTER_MAX_RETRIES`,
-`DSR_NEWSLETTER_BACKOFF_BASE`, `DSR_NEWSLETTER_BACKOFF_MAX`, `DSR_NEWSLETTER_PAGE_SIZE`.
+`DSR_NEWSLETTER_PAGE_SIZE`, and those of every HTTP connector: `DSR_NEWSLETTER_TIMEOUT`,
+`_CONNECT_TIMEOUT`, `_RETRY_ATTEMPTS`, `_RETRY_TIMEOUT`, `_RETRY_WAIT_INITIAL`, `_RETRY_WAIT_MAX`,
+`_RETRY_WAIT_JITTER`, `_RETRY_AFTER_CAP` (docs/connectors.md).
 """
 
 from connectors.newsletter._connector import (

@@ -29,6 +29,7 @@ from connectors.base import (
     Operation,
     load_settings,
 )
+from connectors.base.retry import RetryPolicy
 from connectors.newsletter._base import (
     CATEGORY_NAMES,
     RECTIFIABLE_FIELDS,
@@ -132,9 +133,7 @@ class NewsletterConnector(ErasureMixin, ChangesMixin, NewsletterBase):
         *,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
+        retry: RetryPolicy | None = None,
         page_size: int = 100,
     ) -> None:
         if not blocklist_salt:
@@ -147,9 +146,7 @@ class NewsletterConnector(ErasureMixin, ChangesMixin, NewsletterBase):
             api_token,
             timeout=timeout,
             connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
+            retry=retry,
         )
         self._salt = blocklist_salt
         self._page_size = page_size
@@ -180,9 +177,7 @@ class NewsletterConnector(ErasureMixin, ChangesMixin, NewsletterBase):
             required["blocklist_salt"],
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
-            max_retries=settings.max_retries,
-            backoff_base=settings.backoff_base,
-            backoff_max=settings.backoff_max,
+            retry=settings.retry_policy(),
             page_size=settings.page_size,
         )
 

@@ -1,17 +1,13 @@
 """The HTTP side of the newsletter connector: listmonk's API on the shared `HttpClient`.
 
-Timeouts, retries with backoff, Retry-After and quiet httpx logs come from
-`connectors.base.http`. What stays here is particular to listmonk: `token user:token` auth, the
-meaning of its answers, and its page-numbered listings (`{"data": {"results": [...], "total": n}}`).
-
-Outages (connection refused or reset, timeouts) and 502/503/504/500 are retried with exponential
-backoff and jitter; 429 waits as long as Retry-After says. No single wait is longer than
-`backoff_max`: a longer Retry-After, or retries running out, raises RateLimited /
-SystemUnavailable at once, so Temporal retries the activity later instead of the worker sleeping
-on it. 401/403 is AuthenticationError; other 4xx are PermanentError unless the caller expects them
-(404 "not found" is an answer, not a failure). Error messages name the operation, the HTTP status
-and the exception class only: URLs carry addresses in their query string, and response bodies may
-quote what was sent.
+Timeouts, retries (`connectors.base.retry`: stamina in the call, Temporal beyond it),
+Retry-After, the status→error table (`connectors.base.http_errors`, no override needed: listmonk
+answers like any JSON API) and quiet httpx logs come from `connectors.base`. What stays here is
+particular to listmonk: `token user:token` auth, the meaning of its answers, and its
+page-numbered listings (`{"data": {"results": [...], "total": n}}`). 404 "not found" is an
+answer where the caller expects it, not a failure. Error messages name the operation, the HTTP
+status and the exception class only: URLs carry addresses in their query string, and response
+bodies may quote what was sent.
 """
 
 from __future__ import annotations
@@ -21,46 +17,11 @@ from typing import Any
 
 import httpx
 
-from connectors.base import (
-    AuthenticationError,
-    ConfigurationError,
-    ConnectorError,
-    PermanentError,
-    RateLimited,
-    SystemUnavailable,
-)
-from connectors.base.http import HttpClient, RetryPolicy, numbered_pages
+from connectors.base import ConfigurationError, PermanentError
+from connectors.base.http import HttpClient, numbered_pages
+from connectors.base.retry import RetryPolicy
 
 __all__ = ["ListmonkClient"]
-
-_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-
-
-def _status_error(
-    status: int, *, operation: str, endpoint: str, retry_after: float | None
-) -> ConnectorError:
-    if status in (401, 403):
-        return AuthenticationError(f"newsletter API rejected the credentials (HTTP {status})")
-    if status == 429:
-        return RateLimited(
-            f"newsletter API rate limit reached during {operation} (HTTP 429)", retry_after
-        )
-    if status in _RETRYABLE_STATUS:
-        return SystemUnavailable(f"newsletter API unavailable during {operation} (HTTP {status})")
-    return PermanentError(f"newsletter API refused {operation} (HTTP {status})")
-
-
-def _transport_error(
-    exc: httpx.HTTPError, *, operation: str, endpoint: str
-) -> ConnectorError | None:
-    kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return SystemUnavailable(f"newsletter API timed out during {operation} ({kind})")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ConfigurationError("newsletter base URL cannot be used")
-    if isinstance(exc, httpx.TransportError):  # refused, reset, DNS, protocol errors
-        return SystemUnavailable(f"newsletter API unreachable during {operation} ({kind})")
-    return None
 
 
 class ListmonkClient:
@@ -74,9 +35,7 @@ class ListmonkClient:
         *,
         timeout: float = 10.0,
         connect_timeout: float = 5.0,
-        max_retries: int = 4,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
         if not api_user or not api_token:
             raise ConfigurationError("newsletter API user and token must not be empty")
@@ -84,14 +43,7 @@ class ListmonkClient:
             base_url,
             system="newsletter",
             authorization=f"token {api_user}:{api_token}",
-            retry=RetryPolicy(
-                max_retries=max_retries,
-                backoff_initial=backoff_base,
-                backoff_max=backoff_max,
-                retry_after_cap=backoff_max,
-            ),
-            status_error=_status_error,
-            transport_error=_transport_error,
+            retry=retry or RetryPolicy(),
             timeout=timeout,
             connect_timeout=connect_timeout,
             pool_size=10,

@@ -2,9 +2,10 @@
 
 Entry point: `registrar = "connectors.registrar:RegistrarConnector"`.
 
-Settings: `DSR_REGISTRAR_BASE_URL`, `DSR_REGISTRAR_API_TOKEN` (required), `DSR_REGISTRAR_TIMEOUT`,
-`DSR_REGISTRAR_MAX_ATTEMPTS`, `DSR_REGISTRAR_BACKOFF`, `DSR_REGISTRAR_MAX_RETRY_AFTER`,
-`DSR_REGISTRAR_PAGE_SIZE`.
+Settings: `DSR_REGISTRAR_BASE_URL`, `DSR_REGISTRAR_API_TOKEN` (required),
+`DSR_REGISTRAR_PAGE_SIZE`, and those of every HTTP connector: `DSR_REGISTRAR_TIMEOUT`,
+`_CONNECT_TIMEOUT`, `_RETRY_ATTEMPTS`, `_RETRY_TIMEOUT`, `_RETRY_WAIT_INITIAL`, `_RETRY_WAIT_MAX`,
+`_RETRY_WAIT_JITTER`, `_RETRY_AFTER_CAP` (docs/connectors.md).
 """
 
 from connectors.registrar._connector import (

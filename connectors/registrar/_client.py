@@ -1,8 +1,8 @@
 """The registrar admin API over HTTP: the shared `HttpClient`, configured for the registrar.
 
-Timeouts, retries with backoff, Retry-After and quiet httpx logs come from
-`connectors.base.http`; what stays here is particular to the registrar's admin API: bearer-token
-auth, its typed errors (`_errors`), answers validated into pydantic models, and its cursor paging
+Timeouts, retries (`connectors.base.retry`), Retry-After, the status→error table and quiet httpx
+logs come from `connectors.base`; what stays here is particular to the registrar's admin API:
+bearer-token auth, answers validated into pydantic models, and its cursor paging
 (`{"items": [...], "next_cursor": ..., "total": n}`, the cursor and limit sent in the query of a
 GET or the body of a POST search). Lists are handed out one item at a time (never a whole result
 set in memory).
@@ -16,32 +16,17 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from connectors.base import ConfigurationError, ConnectorError
-from connectors.base.http import HttpClient, RetryPolicy, cursor_pages
+from connectors.base import ConfigurationError
+from connectors.base.http import HttpClient, cursor_pages
+from connectors.base.retry import RetryPolicy
 from connectors.registrar._api import Page
-from connectors.registrar._errors import (
-    RETRYABLE_STATUSES,
-    status_error,
-    transport_error,
-    unexpected_response,
-)
+from connectors.registrar._errors import unexpected_response
 
 __all__ = ["RegistrarClient"]
 
 M = TypeVar("M", bound=BaseModel)
 
-_MAX_BACKOFF = 10.0  # seconds: a single pause between attempts never exceeds this
 _MAX_PAGES = 100_000  # a platform that never stops paging is a bug, not a big subject
-
-
-def _status_error(
-    status: int, *, operation: str, endpoint: str, retry_after: float | None
-) -> ConnectorError:
-    return status_error(status, operation, retry_after)
-
-
-def _transport_error(exc: httpx.HTTPError, *, operation: str, endpoint: str) -> ConnectorError:
-    return transport_error(exc, operation)
 
 
 class RegistrarClient:
@@ -53,31 +38,21 @@ class RegistrarClient:
         api_token: str,
         *,
         timeout: float,
-        max_attempts: int,
-        backoff: float,
-        max_retry_after: float,
+        connect_timeout: float | None = None,
+        retry: RetryPolicy,
         page_size: int,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if not api_token:
             raise ConfigurationError("registrar API token is empty")
-        if max_attempts < 1:
-            raise ConfigurationError("registrar max_attempts must be at least 1")
         self.page_size = page_size
         self._http = HttpClient(
             base_url,
             system="registrar",
             authorization=f"Bearer {api_token}",
-            retry=RetryPolicy(
-                max_retries=max_attempts - 1,
-                backoff_initial=backoff,
-                backoff_max=_MAX_BACKOFF,
-                retry_after_cap=max_retry_after,
-            ),
-            status_error=_status_error,
-            transport_error=_transport_error,
-            retry_statuses=RETRYABLE_STATUSES,
+            retry=retry,
             timeout=timeout,
+            connect_timeout=connect_timeout,
             transport=transport,
         )
 

@@ -34,6 +34,7 @@ from connectors.base import (
     Recipient,
     load_settings,
 )
+from connectors.base.retry import RetryPolicy
 from connectors.registrar._base import (
     CATEGORY_NAMES,
     CONTRACT_LEGAL_BASIS,
@@ -139,9 +140,8 @@ class RegistrarConnector(ErasureMixin, ChangesMixin, RegistrarBase):
         api_token: str,
         *,
         timeout: float = 10.0,
-        max_attempts: int = 4,
-        backoff: float = 0.2,
-        max_retry_after: float = 30.0,
+        connect_timeout: float | None = None,
+        retry: RetryPolicy | None = None,
         page_size: int = 100,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -149,9 +149,8 @@ class RegistrarConnector(ErasureMixin, ChangesMixin, RegistrarBase):
             base_url,
             api_token,
             timeout=timeout,
-            max_attempts=max_attempts,
-            backoff=backoff,
-            max_retry_after=max_retry_after,
+            connect_timeout=connect_timeout,
+            retry=retry or RetryPolicy(),
             page_size=page_size,
             transport=transport,
         )
@@ -170,9 +169,8 @@ class RegistrarConnector(ErasureMixin, ChangesMixin, RegistrarBase):
             settings.base_url,
             settings.api_token.get_secret_value(),
             timeout=settings.timeout,
-            max_attempts=settings.max_attempts,
-            backoff=settings.backoff,
-            max_retry_after=settings.max_retry_after,
+            connect_timeout=settings.connect_timeout,
+            retry=settings.retry_policy(),
             page_size=settings.page_size,
         )
 

@@ -1,9 +1,9 @@
 """The support desk connector (entry point `support = "connectors.support:SupportConnector"`).
 
-Settings: `DSR_SUPPORT_BASE_URL`, `DSR_SUPPORT_API_TOKEN` (required), `DSR_SUPPORT_TIMEOUT`,
-`DSR_SUPPORT_CONNECT_TIMEOUT`, `DSR_SUPPORT_MAX_RETRIES`, `DSR_SUPPORT_BACKOFF_BASE`,
-`DSR_SUPPORT_BACKOFF_MAX`, `DSR_SUPPORT_MAX_RETRY_AFTER`, `DSR_SUPPORT_PAGE_SIZE`,
-`DSR_SUPPORT_CONCURRENCY`.
+Settings: `DSR_SUPPORT_BASE_URL`, `DSR_SUPPORT_API_TOKEN` (required), `DSR_SUPPORT_PAGE_SIZE`,
+`DSR_SUPPORT_CONCURRENCY`, and those of every HTTP connector: `DSR_SUPPORT_TIMEOUT`,
+`_CONNECT_TIMEOUT`, `_RETRY_ATTEMPTS`, `_RETRY_TIMEOUT`, `_RETRY_WAIT_INITIAL`, `_RETRY_WAIT_MAX`,
+`_RETRY_WAIT_JITTER`, `_RETRY_AFTER_CAP` (docs/connectors.md).
 """
 
 from connectors.support._connector import (

@@ -40,6 +40,7 @@ from connectors.base import (
     load_settings,
 )
 from connectors.base.matching import normalise_email, normalise_phone, split_changes
+from connectors.base.retry import RetryPolicy
 from connectors.support._desk import Desk
 from connectors.support._erasure import CATEGORY_NAMES, Erasure
 from connectors.support._errors import SinkFailure
@@ -138,10 +139,7 @@ class SupportConnector(Connector):
         *,
         timeout: float = 30.0,
         connect_timeout: float = 5.0,
-        max_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        max_retry_after: float = 60.0,
+        retry: RetryPolicy | None = None,
         page_size: int = 100,
         concurrency: int = 4,
     ) -> None:
@@ -157,10 +155,7 @@ class SupportConnector(Connector):
             api_token,
             timeout=timeout,
             connect_timeout=connect_timeout,
-            max_retries=max_retries,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            max_retry_after=max_retry_after,
+            retry=retry or RetryPolicy(),
             page_size=page_size,
             pool_size=concurrency * 2,
         )
@@ -182,10 +177,7 @@ class SupportConnector(Connector):
             settings.api_token.get_secret_value(),
             timeout=settings.timeout,
             connect_timeout=settings.connect_timeout,
-            max_retries=settings.max_retries,
-            backoff_base=settings.backoff_base,
-            backoff_max=settings.backoff_max,
-            max_retry_after=settings.max_retry_after,
+            retry=settings.retry_policy(),
             page_size=settings.page_size,
             concurrency=settings.concurrency,
         )

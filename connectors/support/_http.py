@@ -1,16 +1,13 @@
 """The help desk's REST API as the connector uses it: the shared `HttpClient`, configured for the
 desk, and its cursor pagination to the end.
 
-Timeouts, retries with backoff, Retry-After and quiet httpx logs come from
-`connectors.base.http`. Retries: outages (refused or reset connections, timeouts) and
-408/425/429/5xx are retried up to `max_retries` times with exponential backoff and jitter; a
-`Retry-After` header (429, 503) is honoured instead of the backoff, unless it is longer than
-`max_retry_after`: then the connector gives up at once with RateLimited(retry_after), so the
-workflow engine retries the whole activity later instead of a worker sleeping for minutes. When
-retries run out the last error is raised: RateLimited (with the server's retry_after) or
-SystemUnavailable. Everything else (401, 403, other 4xx) fails at once as a permanent typed error.
-Every request the connector makes is idempotent (GET, PUT of values, DELETE, redaction of a given
-text), so a retry never does anything twice.
+Timeouts, retries (`connectors.base.retry`: stamina in the call, Temporal beyond it),
+Retry-After, the status→error table (`connectors.base.http_errors`, with the desk's one
+override from `_errors`) and quiet httpx logs come from `connectors.base`. A Retry-After (429,
+503) longer than `retry_after_cap` is not waited out by a worker: RateLimited(retry_after) goes
+up at once and Temporal retries the activity when the desk asked. Every request the connector
+makes is idempotent (GET, PUT of values, DELETE, redaction of a given text), so a retry never
+does anything twice.
 
 Nothing here logs or raises a URL, a query string or a response body: they hold personal data.
 Endpoints are named by a fixed label ("users.search") in messages instead.
@@ -18,39 +15,19 @@ Endpoints are named by a fixed label ("users.search") in messages instead.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
-from connectors.base import ConfigurationError, ConnectorError, PermanentError
-from connectors.base.http import HttpClient, RetryPolicy, cursor_pages
-from connectors.support._errors import RETRYABLE_STATUSES, for_status, for_transport
+from connectors.base import PermanentError
+from connectors.base.http import HttpClient, cursor_pages
+from connectors.base.retry import RetryPolicy
+from connectors.support._errors import STATUS_ERRORS
 
 __all__ = ["SupportApi"]
 
 Json = dict[str, Any]
-
-
-def _status_error(
-    status: int, *, operation: str, endpoint: str, retry_after: float | None
-) -> ConnectorError:
-    if 300 <= status < 400:
-        return ConfigurationError(
-            f"support API {endpoint} redirects (HTTP {status}): check the base URL"
-        )
-    return for_status(status, operation, endpoint, retry_after)
-
-
-def _transport_error(
-    exc: httpx.HTTPError, *, operation: str, endpoint: str
-) -> ConnectorError | None:
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return ConfigurationError("support base URL is not a usable URL")
-    if isinstance(exc, httpx.TransportError):  # timeouts, refused, reset, DNS, protocol
-        return for_transport(exc, operation, endpoint)
-    return None
 
 
 class SupportApi:
@@ -63,33 +40,20 @@ class SupportApi:
         *,
         timeout: float,
         connect_timeout: float,
-        max_retries: int,
-        backoff_base: float,
-        backoff_max: float,
-        max_retry_after: float,
+        retry: RetryPolicy,
         page_size: int,
         pool_size: int = 10,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.page_size = page_size
         self._http = HttpClient(
             base_url,
             system="support",
             authorization=f"Bearer {api_token}",
-            retry=RetryPolicy(
-                max_retries=max_retries,
-                backoff_initial=backoff_base,
-                backoff_max=backoff_max,
-                retry_after_cap=max_retry_after,
-            ),
-            status_error=_status_error,
-            transport_error=_transport_error,
-            # A 501 or 505 is a SystemUnavailable for the workflow, but not retried here.
-            retry_statuses=RETRYABLE_STATUSES,
+            retry=retry,
+            status_errors=STATUS_ERRORS,
             timeout=timeout,
             connect_timeout=connect_timeout,
             pool_size=pool_size,
-            sleep=sleep,
         )
 
     async def aclose(self) -> None:

@@ -26,6 +26,7 @@ from connectors.base import (
     AmbiguousSubject,
     ConfigurationError,
     RateLimited,
+    RetryPolicy,
     SystemUnavailable,
 )
 from connectors.newsletter import (
@@ -98,13 +99,15 @@ async def newsletter_sandbox(tmp_path_factory: pytest.TempPathFactory) -> AsyncI
         process.stop()
 
 
-def _connector(url: str, **overrides: Any) -> NewsletterConnector:
+def _connector(
+    url: str, *, attempts: int = 3, retry_after_cap: float = 2.0, **overrides: Any
+) -> NewsletterConnector:
     settings: dict[str, Any] = {
         "timeout": 5.0,
         "connect_timeout": 2.0,
-        "max_retries": 2,
-        "backoff_base": 0.01,
-        "backoff_max": 2.0,
+        "retry": RetryPolicy(
+            attempts=attempts, wait_initial=0.01, wait_jitter=0.01, retry_after_cap=retry_after_cap
+        ),
         "page_size": 3,  # small pages: every export and search pages through
     }
     settings.update(overrides)
@@ -557,14 +560,14 @@ async def test_an_outage_is_ridden_out_with_retries(
     )
     try:
         seeded = next(_rule_pool)
-        connector = _connector(url, max_retries=3)
+        connector = _connector(url, attempts=4)
         try:
             with caplog.at_level(logging.INFO, logger="connectors.newsletter"):
                 located = await connector.locate(_by_email(seeded.customer))
         finally:
             await connector.aclose()
         assert located.counts == seeded.counts
-        assert "SystemUnavailable, retry 1 of 3" in caplog.text
+        assert "(SystemUnavailable), attempt 1 of 4" in caplog.text
     finally:
         process.stop()
 
@@ -579,7 +582,7 @@ async def test_a_long_outage_is_a_retryable_error(newsletter_sandbox: Sandbox) -
     )
     try:
         seeded = next(_rule_pool)
-        connector = _connector(url, max_retries=1)
+        connector = _connector(url, attempts=2)
         try:
             with pytest.raises(SystemUnavailable) as error:
                 await connector.locate(_by_email(seeded.customer))
@@ -606,8 +609,8 @@ async def test_rate_limits_honour_retry_after(newsletter_sandbox: Sandbox) -> No
     try:
         seeded = next(_rule_pool)
         subject = _by_email(seeded.customer)
-        patient = _connector(url, max_retries=5)
-        impatient = _connector(url, max_retries=5, backoff_max=0.5)
+        patient = _connector(url, attempts=6)
+        impatient = _connector(url, attempts=6, retry_after_cap=0.5)
         try:
             started = asyncio.get_running_loop().time()
             # A locate by e-mail is four requests; the server allows four at once, then 4/s.

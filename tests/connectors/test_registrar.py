@@ -28,10 +28,11 @@ from connectors.base import (
     AuthenticationError,
     ConfigurationError,
     RateLimited,
+    RetryPolicy,
     SystemUnavailable,
 )
+from connectors.base.http_errors import parse_retry_after
 from connectors.registrar import CONTRACT_LEGAL_BASIS, RegistrarConnector
-from connectors.registrar._errors import parse_retry_after
 from connectors.testing import (
     ConnectorContract,
     KnownSubject,
@@ -161,15 +162,24 @@ def faulty_urls(
         process.stop()
 
 
-def _connector(url: str, **kwargs: float) -> RegistrarConnector:
-    options: dict[str, float] = {"timeout": 5, "max_attempts": 3, "backoff": 0.02, **kwargs}
+def _connector(
+    url: str,
+    *,
+    timeout: float = 5,
+    attempts: int = 3,
+    wait_initial: float = 0.02,
+    retry_after_cap: float = 30.0,
+) -> RegistrarConnector:
     return RegistrarConnector(
         url,
         TOKEN,
-        timeout=options["timeout"],
-        max_attempts=int(options["max_attempts"]),
-        backoff=options["backoff"],
-        max_retry_after=options.get("max_retry_after", 30.0),
+        timeout=timeout,
+        retry=RetryPolicy(
+            attempts=attempts,
+            wait_initial=wait_initial,
+            wait_jitter=0.01,
+            retry_after_cap=retry_after_cap,
+        ),
     )
 
 
@@ -201,7 +211,7 @@ class TestRegistrarConnector(ConnectorContract):
     @pytest.fixture
     async def unreachable_connector(self) -> AsyncIterator[RegistrarConnector]:
         host, port = dead_tcp_address()
-        connector = _connector(f"http://{host}:{port}", timeout=1, max_attempts=2)
+        connector = _connector(f"http://{host}:{port}", timeout=1, attempts=2)
         yield connector
         await connector.aclose()
 
@@ -615,7 +625,7 @@ async def test_retries_through_outages_and_rate_limits(
 ) -> None:
     records = _claim(lambda r: _plain(r) and bool(r.domains))
     subject = _by_email(records.customer)
-    steady, flaky = _connector(registrar_url), _connector(faulty_urls["flaky"], max_attempts=4)
+    steady, flaky = _connector(registrar_url), _connector(faulty_urls["flaky"], attempts=4)
     try:
         expected = await steady.locate(subject)
         assert await flaky.locate(subject) == expected
@@ -627,7 +637,7 @@ async def test_retries_through_outages_and_rate_limits(
 
 
 async def test_a_long_retry_after_is_left_to_temporal(faulty_urls: dict[str, str]) -> None:
-    connector = _connector(faulty_urls["throttled"], max_retry_after=5)
+    connector = _connector(faulty_urls["throttled"], retry_after_cap=5)
     try:
         with pytest.raises(RateLimited) as error:
             await connector.locate(_by_email(_claim(_plain).customer))
@@ -652,7 +662,7 @@ async def test_an_outage_that_lasts_is_a_retryable_error(faulty_urls: dict[str, 
 
 
 async def test_a_slow_platform_times_out(faulty_urls: dict[str, str]) -> None:
-    connector = _connector(faulty_urls["slow"], timeout=0.3, max_attempts=2)
+    connector = _connector(faulty_urls["slow"], timeout=0.3, attempts=2)
     try:
         with pytest.raises(SystemUnavailable, match="timed out"):
             await connector.locate(_by_email(_claim(_plain).customer))
@@ -665,7 +675,7 @@ async def test_a_redirect_is_a_configuration_error_not_a_success(
 ) -> None:
     # The shared client never follows a redirect (it would resend the token elsewhere); a 3xx
     # handed back as an answer would count a DELETE that never happened as a deletion.
-    connector = _connector(faulty_urls["moved"], max_attempts=5, backoff=30)
+    connector = _connector(faulty_urls["moved"], attempts=5, wait_initial=30)
     customer, domain = _claim(_plain).customer, "flyttad-doman.se"
     try:
         with pytest.raises(ConfigurationError, match="HTTP 302") as deletion:
@@ -691,7 +701,7 @@ def test_retry_after_is_read_in_both_forms() -> None:
 
 
 async def test_wrong_base_url_is_a_configuration_error(registrar_url: str) -> None:
-    connector = RegistrarConnector(f"{registrar_url}/v9", TOKEN, max_attempts=1)
+    connector = RegistrarConnector(f"{registrar_url}/v9", TOKEN, retry=RetryPolicy(attempts=1))
     try:
         with pytest.raises(ConfigurationError):
             await connector.locate(_ref((IdentifierType.EMAIL, "anna@example.se")))
@@ -702,7 +712,9 @@ async def test_wrong_base_url_is_a_configuration_error(registrar_url: str) -> No
 
 
 async def test_bad_token_is_not_retried(registrar_url: str) -> None:
-    connector = RegistrarConnector(registrar_url, "wrong", max_attempts=5, backoff=30)
+    connector = RegistrarConnector(
+        registrar_url, "wrong", retry=RetryPolicy(attempts=5, wait_initial=30)
+    )
     try:
         with pytest.raises(AuthenticationError):  # at once: a 30 s backoff would time out
             await connector.locate(_ref((IdentifierType.EMAIL, "anna@example.se")))

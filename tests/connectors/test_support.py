@@ -27,6 +27,7 @@ from connectors.base import (
     AuthenticationError,
     ConfigurationError,
     RateLimited,
+    RetryPolicy,
     SystemUnavailable,
 )
 from connectors.support import LEGAL_HOLD_BASIS, Redactor, SupportConnector
@@ -150,8 +151,21 @@ async def desk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[_Desk]
         server.stop()
 
 
-def _connector(url: str, **options: Any) -> SupportConnector:
-    settings: dict[str, Any] = {"max_retries": 2, "backoff_base": 0.05, "timeout": 10.0}
+def _connector(
+    url: str,
+    *,
+    attempts: int = 3,
+    wait_initial: float = 0.05,
+    retry_after_cap: float = 60.0,
+    **options: Any,
+) -> SupportConnector:
+    retry = RetryPolicy(
+        attempts=attempts,
+        wait_initial=wait_initial,
+        wait_jitter=0.01,
+        retry_after_cap=retry_after_cap,
+    )
+    settings: dict[str, Any] = {"retry": retry, "timeout": 10.0}
     return SupportConnector(url, TOKEN, **(settings | options))
 
 
@@ -201,13 +215,13 @@ class TestSupportConnector(ConnectorContract):
     @pytest.fixture
     async def unreachable_connector(self) -> AsyncIterator[SupportConnector]:
         host, port = dead_tcp_address()
-        connector = _connector(f"http://{host}:{port}", max_retries=1, connect_timeout=1)
+        connector = _connector(f"http://{host}:{port}", attempts=2, connect_timeout=1)
         yield connector
         await connector.aclose()
 
     @pytest.fixture
     async def bad_credentials_connector(self, desk: _Desk) -> AsyncIterator[SupportConnector]:
-        connector = SupportConnector(desk.url, "not-the-token", max_retries=2)
+        connector = SupportConnector(desk.url, "not-the-token", retry=RetryPolicy(attempts=3))
         yield connector
         await connector.aclose()
 
@@ -407,7 +421,7 @@ def _nobody() -> SubjectRef:
 async def test_429_is_retried_after_retry_after(
     limited_desk: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    connector = _connector(limited_desk, max_retries=3, backoff_base=0.01)
+    connector = _connector(limited_desk, attempts=4, wait_initial=0.01)
     try:
         await _exhaust(limited_desk)
         started = time.monotonic()
@@ -423,7 +437,7 @@ async def test_429_is_retried_after_retry_after(
 
 async def test_429_after_the_last_retry_is_rate_limited(limited_desk: str) -> None:
     subject = _nobody()
-    connector = _connector(limited_desk, max_retries=0)
+    connector = _connector(limited_desk, attempts=1)
     try:
         await _exhaust(limited_desk)
         with pytest.raises(RateLimited) as error:
@@ -438,7 +452,7 @@ async def test_429_after_the_last_retry_is_rate_limited(limited_desk: str) -> No
 async def test_a_retry_after_longer_than_the_cap_is_left_to_the_workflow(
     limited_desk: str,
 ) -> None:
-    connector = _connector(limited_desk, max_retries=5, max_retry_after=0.5)
+    connector = _connector(limited_desk, attempts=6, retry_after_cap=0.5)
     try:
         await _exhaust(limited_desk)
         started = time.monotonic()
@@ -451,7 +465,7 @@ async def test_a_retry_after_longer_than_the_cap_is_left_to_the_workflow(
 
 async def test_outage_messages_hold_no_personal_data() -> None:
     host, port = dead_tcp_address()
-    connector = _connector(f"http://{host}:{port}", max_retries=2, backoff_base=0.01)
+    connector = _connector(f"http://{host}:{port}", attempts=3, wait_initial=0.01)
     subject = _by_email(customer_at(0, SEED))
     try:
         with pytest.raises(SystemUnavailable) as error:
@@ -635,11 +649,11 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match="DSR_SUPPORT_API_TOKEN"):
         SupportConnector.from_settings()
     monkeypatch.setenv("DSR_SUPPORT_API_TOKEN", "s3cret-token")
-    monkeypatch.setenv("DSR_SUPPORT_MAX_RETRIES", "-1")
+    monkeypatch.setenv("DSR_SUPPORT_RETRY_ATTEMPTS", "0")
     with pytest.raises(ConfigurationError) as error:
         SupportConnector.from_settings()
-    assert "max_retries" in str(error.value) and "s3cret" not in str(error.value)
-    monkeypatch.setenv("DSR_SUPPORT_MAX_RETRIES", "3")
+    assert "retry_attempts" in str(error.value) and "s3cret" not in str(error.value)
+    monkeypatch.setenv("DSR_SUPPORT_RETRY_ATTEMPTS", "3")
     monkeypatch.setenv("DSR_SUPPORT_PAGE_SIZE", "50")
     connector = SupportConnector.from_settings()
     assert "s3cret" not in repr(connector)
@@ -650,7 +664,7 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_a_wrong_token_is_an_authentication_error(desk: _Desk) -> None:
     secret = "Zq9-not-the-token-Zq9"
-    connector = SupportConnector(desk.url, secret, max_retries=3)
+    connector = SupportConnector(desk.url, secret, retry=RetryPolicy(attempts=4))
     try:
         with pytest.raises(AuthenticationError) as error:
             await erase_planned(connector, _by_email(customer_at(0, SEED)), TODAY)
