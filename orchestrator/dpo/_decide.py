@@ -3,7 +3,9 @@ workflow (DsrWorkflowV2), whose validator is the arbiter. The CLI, the HTTP API 
 call these and only display the outcome.
 
 - accepted: a `DecisionReceipt` (the request's status and due date after it);
-- `pydantic.ValidationError`: the document is not a decision of that kind at all;
+- `pydantic.ValidationError`: the document is not a decision of that kind at all, or it is one
+  the front door refuses to send (an extension reason holding personal data, or too long: the
+  reason is published verbatim to the subject's portal on `dsr.status.v1`);
 - `DecisionRejected`: the workflow refused it (the reason says why; nothing changed);
 - `RequestNotRunning`: no running workflow for the request (unknown, or already finished).
 """
@@ -11,12 +13,13 @@ call these and only display the outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from orchestrator.logging import scrub
 from schemas.identifiers import IdentifierType
 from schemas.records import CompletionRecord
 from schemas.status import DecisionKind, DenialCode, SystemOutcome
@@ -38,6 +41,7 @@ from workflows.dsr import DsrWorkflow
 
 __all__ = [
     "DECISION_MODELS",
+    "EXTENSION_REASON_MAX",
     "DecisionError",
     "DecisionRejected",
     "RequestNotRunning",
@@ -48,6 +52,7 @@ __all__ = [
     "deny",
     "extend",
     "narrow_subject",
+    "published_reason",
     "resolve_system",
     "retry_system",
     "skip_system",
@@ -91,11 +96,56 @@ _UPDATES: dict[DecisionKind, Any] = {
 }
 
 
+# ── what the subject is told verbatim ─────────────────────────────────────────────────────
+# An extension's reason goes to the portal on `dsr.status.v1` as typed, so a DPO who writes
+# "asked anna@example.se to confirm" would publish personal data (of the subject, or of someone
+# else) outside the orchestrator. The rule is the log redaction's (`orchestrator.logging.scrub`:
+# e-mail, personnummer/organisationsnummer, phone, street address, postcode, `name=...`): text it
+# would change is refused rather than silently altered in what the subject reads.
+EXTENSION_REASON_MAX = 500
+_FOUND = {
+    "[email]": "an e-mail address",
+    "[id-number]": "a personnummer or organisation number",
+    "[phone]": "a phone number",
+    "[address]": "a street address",
+    "[postcode]": "a postcode",
+    "[redacted]": "a labelled personal value",
+}
+
+
+def _no_personal_data(text: str) -> str:
+    scrubbed = scrub(text)
+    if scrubbed != text:
+        found = [what for mark, what in _FOUND.items() if scrubbed.count(mark) > text.count(mark)]
+        raise ValueError(
+            "the reason is published verbatim to the subject's portal and must not contain "
+            f"personal data; it looks like it holds {' and '.join(found) or 'personal data'}"
+        )
+    return text
+
+
+class _PublishedReason(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reason: Annotated[
+        str, Field(max_length=EXTENSION_REASON_MAX), AfterValidator(_no_personal_data)
+    ]
+
+
+def published_reason(extension: Extend) -> Extend:
+    """The extension if its reason may be published; else `pydantic.ValidationError` (at
+    `reason`, never echoing the text)."""
+    _PublishedReason.model_validate({"reason": extension.reason})
+    return extension
+
+
 async def decide(
     client: Client, request_id: str, decision: DecisionKind, document: Mapping[str, Any]
 ) -> DecisionReceipt:
     """Validate `document` as the decision's model and send it as that Update."""
     arg = DECISION_MODELS[decision].model_validate(dict(document))
+    if isinstance(arg, Extend):
+        published_reason(arg)
     return await _send(client, request_id, decision, arg)
 
 
@@ -156,9 +206,8 @@ async def deny(
 async def extend(
     client: Client, request_id: str, *, actor: str, months: int, reason: str
 ) -> DecisionReceipt:
-    return await _send(
-        client, request_id, DecisionKind.EXTEND, Extend(actor=actor, months=months, reason=reason)
-    )
+    extension = published_reason(Extend(actor=actor, months=months, reason=reason))
+    return await _send(client, request_id, DecisionKind.EXTEND, extension)
 
 
 async def cancel(client: Client, request_id: str, *, actor: str, reason: str) -> DecisionReceipt:

@@ -75,7 +75,7 @@ def test_decisions_need_a_token_and_a_role_that_may_take_them(desk: DeskStack) -
 async def test_extend_confirm_and_every_rejection(
     desk: DeskStack, desk_producer: AIOKafkaProducer
 ) -> None:
-    request_id, received, _ = await submit(
+    request_id, received, customer = await submit(
         desk, desk_producer, verified=False, received_days_ago=10
     )
     before = await state(desk, request_id, "awaiting_verification")
@@ -89,6 +89,19 @@ async def test_extend_confirm_and_every_rejection(
     ):
         rejected = post(desk, "dpo", f"{base}/extend", body)
         assert rejected.status_code == 409 and reason in rejected.json()["detail"], rejected.text
+
+    # The reason is published verbatim to the portal: personal data in it, or a novel, is
+    # refused by the front door (422, the text never echoed), before the workflow sees it.
+    for reason, found in (
+        (f"waiting for {customer.email} to reply", "e-mail"),
+        (f"called the subject on {customer.phone}", "phone"),
+        ("two people share 19850101-1234", "personnummer"),
+        ("x" * 501, "at most 500"),
+    ):
+        refused = post(desk, "dpo", f"{base}/extend", {"months": 1, "reason": reason})
+        assert refused.status_code == 422, refused.text
+        assert found in refused.text and reason not in refused.text
+        assert refused.json()["detail"][0]["loc"][-1] == "reason"
 
     extended = post(desk, "dpo", f"{base}/extend", {"months": 1, "reason": "archived systems"})
     assert extended.status_code == 200, extended.text

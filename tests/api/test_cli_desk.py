@@ -95,3 +95,37 @@ def test_dsr_api_stops_cleanly_on_sigterm(desk: DeskStack) -> None:
     assert process.process.wait(timeout=30) == 0
     log = process.log_path.read_text()
     assert "Application shutdown complete" in log
+
+
+def test_extend_refuses_a_reason_with_personal_data(desk: DeskStack) -> None:
+    """`dsr extend` goes through the same front door as the API: a reason that would publish
+    personal data to the portal, or an overlong one, exits non-zero without echoing it."""
+    customer = desk.stack.fresh_customer()
+    submitted = dsr(
+        desk, "submit", "--kind", "erasure", "--email", customer.email, "--verification", "none"
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    request_id = submitted.stdout.strip()
+
+    def waiting() -> bool:
+        with desk.client("auditor") as client:
+            response = client.get(f"/api/requests/{request_id}")
+        return response.status_code == 200 and (
+            response.json()["summary"]["status"] == "awaiting_verification"
+        )
+
+    wait_until(waiting, 60, f"{request_id} awaiting verification")
+    extend = ("extend", request_id, "--actor", "dpo", "--months", "1", "--reason")
+    for reason, found in (
+        (f"asked {customer.email} for the archive", "e-mail"),
+        (f"subject rang from {customer.phone}", "phone"),
+        ("y" * 501, "at most 500"),
+    ):
+        refused = dsr(desk, *extend, reason)
+        assert refused.returncode == 2, (refused.stdout, refused.stderr)
+        assert found in refused.stderr and reason not in refused.stderr + refused.stdout
+    with desk.client("auditor") as client:
+        assert client.get(f"/api/requests/{request_id}").json()["summary"]["extension"] is None
+    accepted = dsr(desk, *extend, "the request spans archived systems")
+    assert accepted.returncode == 0, accepted.stderr
+    assert "extend accepted" in accepted.stdout
