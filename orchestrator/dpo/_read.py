@@ -119,6 +119,25 @@ def allowed_decisions(summary: RequestSummary, now: datetime) -> list[str]:
     return allowed
 
 
+def extension_unavailable(summary: RequestSummary, now: datetime) -> str | None:
+    """Why `extend` is not among the allowed decisions (None when it is): the dashboard says so
+    next to the deadline instead of leaving the DPO to wonder where the button went. Art. 12(3)
+    allows one extension, made within the original month; an overdue request is late, and an
+    extension cannot make it on time after the fact."""
+    if summary.status in TERMINAL_STATUSES:
+        return f"the request is {summary.status.value}: its deadline no longer runs"
+    if now > summary.due_at:
+        due = _due_day(summary).isoformat()
+        return (
+            f"the deadline ({due}) has passed: Art. 12(3) allows an extension only before it "
+            "runs out, so this request is late and should be answered now"
+            + (" (it was already extended once)" if summary.extension is not None else "")
+        )
+    if summary.extension is not None:
+        return "already extended once (Art. 12(3) allows one extension, of at most 2 months)"
+    return None
+
+
 class TimelineEntry(BaseModel):
     """One audit entry as the timeline shows it (the chain fields prove it is the stored one)."""
 
@@ -158,6 +177,9 @@ class RequestView(BaseModel):
     overdue: bool
     days_left: int
     due_date: date
+    extension_unavailable: str | None = Field(
+        default=None, description="why the deadline cannot be extended now (None: it can)"
+    )
 
 
 class RequestListItem(BaseModel):
@@ -530,6 +552,7 @@ class Desk:
             overdue=_is_overdue(summary, now),
             days_left=days_left(summary, now),
             due_date=_due_day(summary),
+            extension_unavailable=extension_unavailable(summary, now),
         )
 
     # -- the list --------------------------------------------------------------------------------

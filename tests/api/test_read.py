@@ -171,10 +171,13 @@ def test_one_request(desk: DeskStack) -> None:
     assert view["due_date"] == "2025-06-20" and view["overdue"] is True
     assert view["days_left"] < 0
     assert view["allowed_decisions"] == ["approve", "deny", "cancel"]  # too late to extend
+    assert "deadline (2025-06-20) has passed" in view["extension_unavailable"]
+    assert "already extended once" in view["extension_unavailable"]
     [billing, registrar] = a2["summary"]["systems"]
     assert billing["retained"][0]["until"] == "2032-12-31"
     assert registrar["notified"] == ["se-registry"]
     assert a2["allowed_decisions"] == []  # answered
+    assert a2["extension_unavailable"] == "the request is completed: its deadline no longer runs"
 
 
 def test_report_figures_match_the_seeded_month(desk: DeskStack) -> None:
