@@ -197,11 +197,15 @@ def test_egress_only_to_what_each_process_uses(production_manifests: list[dict[s
         return result
 
     base = dns + np["otlp"]
-    for name in ("intake", "orchestrator", "api"):
+    for name in ("intake", "api"):
         assert egress(name) == base + np["kafka"] + np["temporal"] + np["store"]
+    packages = np["packageStorage"]  # the S3 store: only where packages are read and written
+    assert egress("orchestrator") == (base + np["kafka"] + np["temporal"] + np["store"] + packages)
     for connector in CONNECTORS:
         own = values["connectors"][connector]["egress"]
-        assert egress(f"connector-{connector}") == base + np["temporal"] + np["store"] + own
+        assert egress(f"connector-{connector}") == (
+            base + np["temporal"] + np["store"] + packages + own
+        )
     assert egress("codec-server") == base + np["store"]
     assert egress("migrations") == dns + np["store"]
     # ingress: the API and the codec from the ingress controller, metrics from monitoring
@@ -277,6 +281,8 @@ SECRET_MATERIAL = {
     "DSR_TEMPORAL_API_KEY": "tmprl-api-key-Hunter2",
     "DSR_BILLING_DATABASE_URL": "postgresql://billing:Hunter2-billing@10.20.30.4/billing",
     "DSR_SUPPORT_API_TOKEN": "zendesk-Hunter2",
+    "DSR_PACKAGE_S3_ACCESS_KEY_ID": "AKIAHunter2EXAMPLE00",
+    "DSR_PACKAGE_S3_SECRET_ACCESS_KEY": "s3-secret-Hunter2",
 }
 
 

@@ -47,7 +47,8 @@ app.kubernetes.io/part-of: dsr-orchestrator
 
 {{/*
 The processes of the release, one entry per Deployment. Each entry says what the process runs,
-which secrets and which clusters it needs, and whether it serves the metrics port (every process
+which secrets and which clusters it needs (`packages`: reads and writes access packages, so it
+gets the package store's credentials and egress), and whether it serves the metrics port (every process
 does; the API and the codec server answer their probes on their own HTTP port) (least privilege:
 a connector worker never sees the portal's signing keys, the codec server never reaches Kafka).
 */}}
@@ -73,6 +74,7 @@ items:
     kafka: true
     temporal: true
     store: true
+    packages: true
     metrics: true
     env: {}
 {{- end }}
@@ -91,6 +93,7 @@ items:
     kafka: false
     temporal: true
     store: true
+    packages: true
     metrics: true
     env: {{ toJson (merge (dict "DSR_MAX_CONCURRENT_ACTIVITIES" (toString $merged.concurrency)) (default (dict) $connector.env)) }}
 {{- end }}
@@ -151,6 +154,18 @@ items:
       name: {{ $s.temporalApiKey.existingSecret }}
       key: {{ $s.temporalApiKey.key }}
 {{- end }}
+{{- if and .component.packages $s.packageS3.existingSecret }}
+- name: DSR_PACKAGE_S3_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s.packageS3.existingSecret }}
+      key: {{ $s.packageS3.accessKeyIdKey }}
+- name: DSR_PACKAGE_S3_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ $s.packageS3.existingSecret }}
+      key: {{ $s.packageS3.secretAccessKeyKey }}
+{{- end }}
 {{- end -}}
 
 {{/* TLS volumes and mounts a component needs. */}}
@@ -191,6 +206,7 @@ items:
 {{- if .component.kafka }}{{ $rules = concat $rules $np.kafka }}{{ end -}}
 {{- if .component.temporal }}{{ $rules = concat $rules $np.temporal }}{{ end -}}
 {{- if .component.store }}{{ $rules = concat $rules $np.store }}{{ end -}}
+{{- if .component.packages }}{{ $rules = concat $rules (default (list) $np.packageStorage) }}{{ end -}}
 {{- with .component.connector }}{{ $rules = concat $rules (default (list) (index $.root.Values.connectors .).egress) }}{{ end -}}
 {{- toYaml $rules -}}
 {{- end -}}
