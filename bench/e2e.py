@@ -214,7 +214,6 @@ def main() -> None:
             "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
             "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
             "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-            "DSR_EXPORT_DIR": str(root / "exports"),
             "DSR_PACKAGE_DIR": str(root / "packages"),
             "DSR_INTAKE_DATADIR": str(root / "intake-data"),
             "DSR_KAFKA_SESSION_TIMEOUT": "2.0",

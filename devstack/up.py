@@ -159,7 +159,6 @@ def local_env(
         "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{ports['kafka']}",
         "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
         "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{state_dir / 'dsr.db'}",
-        "DSR_EXPORT_DIR": str(state_dir / "exports"),
         "DSR_PACKAGE_DIR": str(state_dir / "packages"),
         "DSR_INTAKE_DATADIR": str(state_dir / "intake-data"),
         "DSR_REQUESTS_PARTITIONS": "4",

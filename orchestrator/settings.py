@@ -99,9 +99,6 @@ class Settings(BaseSettings):
     # Signing keys of the portal: `id:secret[,id:secret...]`.
     signing_keys: SecretStr = SecretStr("")
 
-    # Where per-system exports are written (one folder per request).
-    export_dir: Path = Path("exports")
-
     # Connectors: which ones this deployment runs (empty = every registered one).
     # Every list setting is NoDecode + `_split`: the documented comma-separated form
     # (DSR_CONNECTORS=billing,support), JSON (`["billing"]`) still accepted.

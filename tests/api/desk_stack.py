@@ -91,7 +91,6 @@ def _start(infra: Infra, root: Path) -> DeskStack:
         DSR_CONNECTOR_TASK_QUEUE_PREFIX=f"dsr-desk-{tag}-connector-",
         DSR_RECONCILE_INTERVAL="0",  # the integration stack's worker owns the one schedule
         DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-        DSR_EXPORT_DIR=str(root / "exports"),
         DSR_PACKAGE_DIR=str(root / "packages"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-desk-{tag}",

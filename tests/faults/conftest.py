@@ -224,7 +224,6 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack
         servers = dict(zip(HTTP_SYSTEMS, estate.start_servers(logs), strict=True))
         env = infra.env(
             DSR_DATABASE_URL=postgres.url,
-            DSR_EXPORT_DIR=str(root / "exports"),
             DSR_PACKAGE_DIR=str(root / "packages"),
             DSR_INTAKE_DATADIR=str(root / "intake-data"),
             DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",

@@ -119,7 +119,6 @@ def stack(infra: Infra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
     servers = estate.start_servers(root / "logs")
     env = infra.env(
         DSR_DATABASE_URL=f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-        DSR_EXPORT_DIR=str(root / "exports"),
         DSR_PACKAGE_DIR=str(root / "packages"),
         DSR_INTAKE_DATADIR=str(root / "intake-data"),
         DSR_INTAKE_GROUP=f"dsr-intake-{secrets.token_hex(4)}",

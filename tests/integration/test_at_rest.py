@@ -64,12 +64,11 @@ async def test_access_leaves_no_plaintext_and_the_package_is_handed_over_by_the_
     for system in record.systems:
         assert system.export is not None and system.export.uri.startswith("dsr-parts:")
 
-    # Nothing the orchestrator keeps holds the subject in clear: package dir, old export dir,
+    # Nothing the orchestrator keeps holds the subject in clear: package dir,
     # the store, the intake's state, Temporal's database, the orchestrator's own logs.
     root = stack.root
     scanned = [
         root / "packages",
-        root / "exports",
         root / "intake-data",
         root / "logs" / "worker.log",
         root / "logs" / "intake.log",
