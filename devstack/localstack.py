@@ -275,7 +275,10 @@ def s3_server(
     proc = ManagedProcess(
         "s3rver",
         [
-            S3RVER,
+            # s3rver with S3's conditional writes (If-None-Match / If-Match), which tansu's s3
+            # engine relies on: without them a broker restart overwrites acknowledged records.
+            "node",
+            Path(__file__).resolve().parent / "s3rver_conditional.js",
             "-d",
             data_dir,
             "-a",
