@@ -41,6 +41,8 @@ def _row(letter: Any, now: datetime) -> dict[str, Any]:
         ),
         "expires_at": letter.expires_at.isoformat() if letter.expires_at else None,
         "expired": letter.expired(now),
+        # `request`: under the named request's data key, shredded with it (orchestrator.dlq).
+        "sealed_with": "request" if (letter.key_id or "").startswith("dk:") else "dlq",
     }
 
 
@@ -82,13 +84,15 @@ def dlq_list(
 
 
 def _describe_failure(error: Exception) -> str:
-    from orchestrator.dlq import DlqExpired, DlqKeyMissing, DlqUnreadable
+    from orchestrator.dlq import DlqExpired, DlqKeyMissing, DlqShredded, DlqUnreadable
     from orchestrator.dlq.operate import DeadLetterNotFound, StillInvalid
 
     if isinstance(error, DeadLetterNotFound):
         return f"no dead letter {error} (never existed, or pruned after its retention)"
     if isinstance(error, DlqExpired):
         return f"{error}: past its retention, it may no longer be read"
+    if isinstance(error, DlqShredded):
+        return f"unreadable: {error}"
     if isinstance(error, DlqKeyMissing):
         return f"unreadable: {error} (the key was retired or destroyed)"
     if isinstance(error, DlqUnreadable):

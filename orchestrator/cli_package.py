@@ -188,7 +188,10 @@ def shred_verify(
     as_json: Annotated[bool, typer.Option("--json", help="The verdict as JSON.")] = False,
 ) -> None:
     """Show whether the request is crypto-shredded: its data key destroyed, its Temporal history
-    payloads and its package undecryptable. Exits 1 unless all of that holds."""
+    payloads, its package and its dead-letter copies undecryptable. Exits 1 unless all of that
+    holds. (If the DLQ topic cannot be read, that is shown and the rest decides.)"""
+    from orchestrator.dlq._verdict import dead_letter_copies
+
     settings = _settings()
 
     async def run() -> int:
@@ -198,9 +201,15 @@ def shred_verify(
             except StorageError as error:
                 raise _unreadable(request_id, error) from None
         history = await _history_verdict(settings, request_id)
+        dlq = await dead_letter_copies(settings, request_id)
         history_unreadable = history.readable == 0 and history.clear == 0
         package_unreadable = report.package_readable is not True
-        shredded = report.key_destroyed and history_unreadable and package_unreadable
+        shredded = (
+            report.key_destroyed
+            and history_unreadable
+            and package_unreadable
+            and dlq.decryptable == 0
+        )
         document: dict[str, Any] = {
             "request_id": request_id,
             "shredded": shredded,
@@ -228,6 +237,7 @@ def shred_verify(
                 ),
                 "decryptable": report.package_readable,
             },
+            "dlq": dlq.as_dict(),
         }
         if as_json:
             console.print_json(json.dumps(document))
@@ -252,6 +262,14 @@ def shred_verify(
                 console.print(
                     f"package:   {'decryptable' if report.package_readable else 'undecryptable'}"
                 )
+            if dlq.checked:
+                console.print(
+                    f"dlq:       {dlq.copies} dead-letter copies: {dlq.undecryptable} "
+                    f"undecryptable, {dlq.expired} expired, {dlq.decryptable} decryptable "
+                    f"({dlq.under_request_key} under the request's key)"
+                )
+            else:
+                console.print(f"dlq:       not checked (the topic could not be read: {dlq.error})")
             console.print(
                 "[green]shredded[/green]" if shredded else "[yellow]not shredded[/yellow]"
             )

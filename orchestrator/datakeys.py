@@ -3,9 +3,10 @@
 Envelope encryption: each request gets a random AES-256 data key; the store keeps it only
 wrapped (AES-256-GCM) by the first master key of DSR_PAYLOAD_KEYS, with the request id as
 associated data (a wrapped key moved to another request's row does not unwrap). Two keys are
-derived from it with HKDF-SHA256, one per use, so a payload ciphertext and a package
-ciphertext never share a key: `payload` (the Temporal codec) and `package` (the archive and
-its parts). Destroying the stored key (`destroy`) makes both unreadable everywhere.
+derived from it with HKDF-SHA256, one per use, so no two kinds of ciphertext share a key:
+`payload` (the Temporal codec), `package` (the archive and its parts) and `dlq` (the sealed
+value of a dead letter naming the request, orchestrator.dlq). Destroying the stored key
+(`destroy`) makes all three unreadable everywhere.
 
 Cost: a process fetches and unwraps a request's key once, then serves it from an LRU cache;
 entries expire after `cache_ttl` seconds so a destroyed key stops working in every process
@@ -54,6 +55,7 @@ class RequestKeys:
     request_id: str
     payload: AESGCM
     package: bytes  # raw key for the streaming package cipher
+    dlq: bytes  # raw AES-256 key sealing the request's dead letters
 
 
 class DataKeyRing:
@@ -168,4 +170,5 @@ class DataKeyRing:
             request_id=stored.request_id,
             payload=AESGCM(_derive(data_key, b"payload")),
             package=_derive(data_key, b"package"),
+            dlq=_derive(data_key, b"dlq"),
         )

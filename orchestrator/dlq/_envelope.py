@@ -5,6 +5,9 @@ hold nothing readable. The clear part names only the key id and the expiry; both
 version and the record's source position are authenticated as associated data, so moving a
 sealed value to another position or stretching its expiry breaks decryption.
 
+The key id is a DSR_PAYLOAD_KEYS id, or `dk:<request id>` for the key derived from that
+request's data key (orchestrator.dlq._sealing): the caller hands `open_sealed` the keys by id.
+
 Layout: MAGIC | u16 length | JSON {kid, expires_at} | 12-byte nonce | ciphertext, where the
 plaintext is u32 length | JSON {key, headers, value_none, truncated} | raw value bytes.
 """

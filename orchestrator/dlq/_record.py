@@ -68,10 +68,16 @@ def build_dead_letter(
     retention: timedelta,
     max_value_bytes: int,
     now: datetime | None = None,
+    request_key: tuple[str, bytes] | None = None,
 ) -> OutgoingDeadLetter:
+    """Seal the record with the first of `keys`, or with `request_key` (key id, key): the key
+    derived from the data key of the request it names (orchestrator.dlq._sealing)."""
     at = now or datetime.now(UTC)
     expires_at = at + retention
-    key_id = next(iter(keys))
+    if request_key is not None:
+        key_id, keys = request_key[0], {request_key[0]: request_key[1]}
+    else:
+        key_id = next(iter(keys))
     truncated = value is not None and len(value) > max_value_bytes
     original = Original(
         key=key,

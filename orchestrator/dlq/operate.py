@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from orchestrator.dlq._envelope import DlqExpired, Original, open_sealed
 from orchestrator.dlq._record import DeadLetter
+from orchestrator.dlq._sealing import opening_keys
 from orchestrator.dlq._topic import fetch_dead_letter
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.kafka_config import aiokafka_options
@@ -66,9 +67,10 @@ async def _open(settings: Settings, dead_letter_id: str) -> tuple[DeadLetter, Or
     now = datetime.now(UTC)
     if letter.expired(now) or letter.source is None:
         raise DlqExpired(f"dead letter {dead_letter_id} has expired")
-    original = open_sealed(
-        letter.sealed, keys=settings.payload_key_ring(), position=letter.source, now=now
-    )
+    # The master keys, plus the named request's own key if it sealed this one (DlqShredded
+    # once that request's data key is destroyed).
+    keys = await opening_keys(settings, letter.sealed)
+    original = open_sealed(letter.sealed, keys=keys, position=letter.source, now=now)
     return letter, original
 
 

@@ -33,9 +33,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.dlq import (
     DLQ_HEADERS,
+    DeadLetterSealer,
     OutgoingDeadLetter,
     SourcePosition,
-    build_dead_letter,
     request_id_shaped,
 )
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
@@ -128,7 +128,9 @@ class IntakeHandler:
         self._client = client
         self._send_dead_letter = send_dead_letter
         self._signing_keys = settings.signing_key_ring()
-        self._dlq_keys = settings.payload_key_ring()
+        # A dead letter naming a request is sealed with that request's data key (shredded
+        # with it); any other with the first payload key (orchestrator.dlq._sealing).
+        self._sealer = DeadLetterSealer.from_settings(settings)
         self._tuning = settings.workflow_tuning()
         self._clock_skew = timedelta(seconds=settings.clock_skew_allowance)
         self._dlq_retention = timedelta(days=settings.dlq_retention_days)
@@ -225,7 +227,7 @@ class IntakeHandler:
     async def _seal_and_send(
         self, record: IncomingRecord, rejected: Rejected, max_value_bytes: int
     ) -> None:
-        letter = build_dead_letter(
+        letter = await self._sealer.build(
             position=SourcePosition(
                 topic=record.topic, partition=record.partition, offset=record.offset
             ),
@@ -234,7 +236,6 @@ class IntakeHandler:
             headers=record.headers,
             reason=rejected.reason,
             detail=rejected.detail,
-            keys=self._dlq_keys,
             retention=self._dlq_retention,
             max_value_bytes=max_value_bytes,
             now=datetime.now(UTC),
