@@ -2,8 +2,10 @@
 
     from connectors.testing import ConnectorContract, KnownSubject, RecordingSink
 
-`ConnectorContract` needs pytest (a development dependency) and is imported on first use, so
-`RecordingSink` and the other helpers can be imported where pytest is not installed.
+`connector_contract(ConnectorClass)` is the suite as one line, against the `running_system`
+fixture the project's tests provide (see `_factory`). `ConnectorContract` and it need pytest (a
+development dependency) and are imported on first use, so `RecordingSink` and the other helpers
+can be imported where pytest is not installed.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from connectors.testing._support import (
 )
 
 if TYPE_CHECKING:
+    from connectors.testing._factory import FAST_SETTINGS, RunningSystem, connector_contract
     from connectors.testing.contract import ConnectorContract, erase_planned, planned_erasure
 
 __all__ = [
+    "FAST_SETTINGS",
     "ConnectorContract",
     "KnownSubject",
     "RecordingSink",
+    "RunningSystem",
+    "connector_contract",
     "dead_tcp_address",
     "discover",
     "erase_planned",
@@ -42,4 +48,8 @@ def __getattr__(name: str) -> object:
         from connectors.testing import contract
 
         return getattr(contract, name)
+    if name in ("FAST_SETTINGS", "RunningSystem", "connector_contract"):
+        from connectors.testing import _factory
+
+        return getattr(_factory, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -27,7 +27,6 @@ loop for the connector's fixtures and the tests (e.g. `asyncio_default_fixture_l
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date
 from importlib.metadata import entry_points
@@ -37,92 +36,34 @@ import pytest
 
 from connectors.base import (
     ENTRY_POINT_GROUP,
-    AmbiguousSubject,
-    AuthenticationError,
     Connector,
     Operation,
-    SystemUnavailable,
     describe,
+)
+from connectors.testing._failures import FailureContract
+from connectors.testing._planning import (
+    NAME,
+    assert_clean,
+    erase_planned,
+    planned_erasure,
+    positive,
 )
 from connectors.testing._sink import RecordingSink
 from connectors.testing._support import (
     KnownSubject,
     discover,
-    exception_text,
-    leaked_values,
-    personal_values,
 )
 from policy.loader import load_policy
-from policy.model import Policy
-from policy.planner import plan_request
 from policy.verification import leftovers
-from schemas.events import FieldChange, RequestKind
+from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
-from schemas.plan import Plan, PlanAction, PlannedAction, SystemPlan
-from schemas.results import EraseResult
 from schemas.subject import Identifier, SubjectRef
 
-__all__ = ["ConnectorContract"]
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-# The company's own reference numbers may appear in evidence; nothing else about the subject may.
-_EVIDENCE_MAY_NAME = (IdentifierType.CUSTOMER_NUMBER, IdentifierType.ACCOUNT_NAME)
+# erase_planned and planned_erasure are re-exported: connector tests import them from here.
+__all__ = ["ConnectorContract", "erase_planned", "planned_erasure"]
 
 
-def _positive(counts: dict[str, int]) -> dict[str, int]:
-    return {category: n for category, n in counts.items() if n}
-
-
-def _retained_key(result: EraseResult) -> list[tuple[str, int, str, str, str]]:
-    return sorted(
-        (i.category, i.count, i.reason.value, str(i.until), i.legal_basis) for i in result.retained
-    )
-
-
-def _assert_clean(text: str, subject: SubjectRef, what: str, *, allow_references: bool) -> None:
-    values = personal_values(subject, except_types=_EVIDENCE_MAY_NAME if allow_references else ())
-    leaked = leaked_values(text, values)
-    # Report how many leaked, never which: the assertion message ends up in CI logs.
-    assert not leaked, f"{what} contains {len(leaked)} of the subject's personal values"
-
-
-def _erase_everything(connector: Connector, today: date) -> SystemPlan:
-    """A plan deleting every category by subject (for the refusal and outage tests)."""
-    return SystemPlan(
-        system=connector.name,
-        created_on=today,
-        actions=tuple(
-            PlannedAction(system=connector.name, category=c.name, action=PlanAction.DELETE)
-            for c in connector.categories
-        ),
-    )
-
-
-async def planned_erasure(
-    connector: Connector, subject: SubjectRef, today: date, policy: Policy | None = None
-) -> SystemPlan:
-    """The connector's slice of an erasure plan, as the workflow makes it: locate (facts),
-    then the policy's planner (the shipped policy unless another is given)."""
-    located = await connector.locate(subject)
-    plan: Plan = plan_request(
-        policy or load_policy(None),
-        RequestKind.ERASURE,
-        {connector.name: located},
-        today,
-        {connector.name: connector.operations},
-    )
-    system_plan: SystemPlan = plan.for_system(connector.name)
-    return system_plan
-
-
-async def erase_planned(
-    connector: Connector, subject: SubjectRef, today: date, policy: Policy | None = None
-) -> EraseResult:
-    """Plan the erasure as the workflow would, then let the connector carry it out."""
-    return await connector.erase(subject, await planned_erasure(connector, subject, today, policy))
-
-
-class ConnectorContract:
+class ConnectorContract(FailureContract):
     """Every connector passes these tests. See the module docstring for the fixtures."""
 
     pytestmark: ClassVar[list[pytest.MarkDecorator]] = [pytest.mark.asyncio]
@@ -173,14 +114,14 @@ class ConnectorContract:
 
     async def test_declarations_are_consistent(self, connector: Connector) -> None:
         cls = type(connector)
-        assert _NAME.match(cls.name), "name must be lower-case letters, digits and underscores"
+        assert NAME.match(cls.name), "name must be lower-case letters, digits and underscores"
         assert cls.search_identifiers, "a connector must search by at least one identifier"
         assert all(isinstance(i, IdentifierType) for i in cls.search_identifiers)
         assert cls.categories, "a connector must declare the data categories it holds"
         names = [c.name for c in cls.categories]
         assert len(names) == len(set(names)), "category names must be unique"
         for category in cls.categories:
-            assert _NAME.match(category.name), f"bad category name {category.name!r}"
+            assert NAME.match(category.name), f"bad category name {category.name!r}"
             assert category.description.strip(), f"{category.name!r} needs a description"
             assert category.purpose.strip(), f"{category.name!r} needs a purpose"
         assert Operation.LOCATE in cls.operations, "every connector must support locate"
@@ -244,8 +185,8 @@ class ConnectorContract:
         declared = {c.name for c in connector.categories}
         assert result.system == connector.name
         assert set(sink.counts) <= declared, "export wrote undeclared categories"
-        assert _positive(result.counts) == sink.counts, "export result counts != records written"
-        assert sink.counts == _positive(located.counts), "export must write every located record"
+        assert positive(result.counts) == sink.counts, "export result counts != records written"
+        assert sink.counts == positive(located.counts), "export must write every located record"
 
     async def test_export_of_unknown_subject_writes_nothing(
         self, connector: Connector, unknown_subject: SubjectRef
@@ -255,7 +196,7 @@ class ConnectorContract:
         sink = RecordingSink()
         result = await connector.export(unknown_subject, sink)
         assert sink.total == 0
-        assert not _positive(result.counts)
+        assert not positive(result.counts)
 
     # --- erase ----------------------------------------------------------------------------
 
@@ -279,7 +220,7 @@ class ConnectorContract:
         assert set(result.deleted) | set(result.anonymised) <= declared
         done = sum(result.deleted.values()) + sum(result.anonymised.values())
         assert done + sum(i.count for i in result.retained) > 0, "erase did nothing"
-        _assert_clean(result.evidence, subject, "erase evidence", allow_references=True)
+        assert_clean(result.evidence, subject, "erase evidence", allow_references=True)
         after = await connector.locate(subject)
         assert not after.ambiguous
         problems = leftovers(load_policy(None), plan, after)
@@ -365,74 +306,3 @@ class ConnectorContract:
         if Operation.LIFT_RESTRICTION in connector.operations:
             lifted = await connector.lift_restriction(known_subject.subject)
             assert sum(lifted.restricted.values()) > 0
-
-    # --- ambiguity ------------------------------------------------------------------------
-
-    async def test_ambiguous_subject_is_reported_and_refused(
-        self,
-        connector: Connector,
-        ambiguous_subject: SubjectRef | None,
-        erase_today: date,
-    ) -> None:
-        if ambiguous_subject is None:
-            pytest.skip("the system cannot express an ambiguous subject")
-        result = await connector.locate(ambiguous_subject)
-        assert result.ambiguous
-        assert result.ambiguity_reason, "say why (without personal data)"
-        _assert_clean(
-            result.ambiguity_reason, ambiguous_subject, "ambiguity_reason", allow_references=False
-        )
-        assert result.learned == [], "never pass on identifiers of somebody else"
-        if Operation.ERASE in connector.operations:
-            with pytest.raises(AmbiguousSubject) as erase_error:
-                await connector.erase(ambiguous_subject, _erase_everything(connector, erase_today))
-            assert not erase_error.value.retryable
-            _assert_clean(
-                exception_text(erase_error.value),
-                ambiguous_subject,
-                "AmbiguousSubject",
-                allow_references=False,
-            )
-        if Operation.EXPORT in connector.operations:
-            sink = RecordingSink()
-            with pytest.raises(AmbiguousSubject):
-                await connector.export(ambiguous_subject, sink)
-            assert sink.total == 0, "nothing may be disclosed for an ambiguous subject"
-
-    # --- failures -------------------------------------------------------------------------
-
-    async def test_outage_is_a_retryable_typed_error(
-        self,
-        unreachable_connector: Connector,
-        known_subject: KnownSubject,
-        erase_today: date,
-    ) -> None:
-        with pytest.raises(SystemUnavailable) as locate_error:
-            await unreachable_connector.locate(known_subject.subject)
-        assert locate_error.value.retryable
-        _assert_clean(
-            exception_text(locate_error.value),
-            known_subject.subject,
-            "SystemUnavailable",
-            allow_references=False,
-        )
-        if Operation.ERASE in unreachable_connector.operations:
-            with pytest.raises(SystemUnavailable):
-                await unreachable_connector.erase(
-                    known_subject.subject, _erase_everything(unreachable_connector, erase_today)
-                )
-
-    async def test_bad_credentials_are_a_permanent_typed_error(
-        self, bad_credentials_connector: Connector | None, known_subject: KnownSubject
-    ) -> None:
-        if bad_credentials_connector is None:
-            pytest.skip("no bad-credentials case for this system")
-        with pytest.raises(AuthenticationError) as error:
-            await bad_credentials_connector.locate(known_subject.subject)
-        assert not error.value.retryable
-        _assert_clean(
-            exception_text(error.value),
-            known_subject.subject,
-            "AuthenticationError",
-            allow_references=False,
-        )
