@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
+import stamina
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
 from orchestrator.codec import encrypted_data_converter
 from orchestrator.datakeys import DataKeyRing
+from orchestrator.logging import get_logger
 from orchestrator.settings import InvalidSettings, Settings
 
-__all__ = ["connect_temporal", "temporal_connection_options"]
+__all__ = ["connect_temporal", "connect_temporal_retrying", "temporal_connection_options"]
+
+log = get_logger(__name__)
+
+# Backoff between connection attempts (capped exponential with jitter, stamina's): quick while a
+# stack is starting, at most every 10 s during a longer outage.
+CONNECT_WAIT_INITIAL = 0.5
+CONNECT_WAIT_MAX = 10.0
 
 
 def _read(variable: str, path: Path | None) -> bytes | None:
@@ -75,3 +86,52 @@ async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = N
             settings.payload_key_ring(), data_keys or _data_keys(settings)
         ),
     )
+
+
+async def connect_temporal_retrying(
+    settings: Settings,
+    data_keys: DataKeyRing | None = None,
+    *,
+    stop: asyncio.Event | None = None,
+) -> Client | None:
+    """`connect_temporal`, retried with backoff while Temporal is unreachable (the SDK raises
+    RuntimeError for a refused or failed connection): a worker started before its server (`dsr
+    up` starts them together; a cluster restarting) waits instead of exiting and taking the
+    stack down with it. Retries forever; returns None as soon as `stop` is set (SIGTERM).
+    Bad settings (InvalidSettings) are not retried. Logs the error's type, never its text."""
+
+    async def patiently() -> Client:
+        async for attempt in stamina.retry_context(
+            on=RuntimeError,
+            attempts=None,
+            timeout=None,
+            wait_initial=CONNECT_WAIT_INITIAL,
+            wait_max=CONNECT_WAIT_MAX,
+        ):
+            with attempt:
+                try:
+                    return await connect_temporal(settings, data_keys)
+                except RuntimeError as error:
+                    log.warning(
+                        "temporal unreachable, retrying",
+                        attempt=attempt.num,
+                        retry_in=round(attempt.next_wait, 2),
+                        error_type=type(error).__name__,
+                    )
+                    raise
+        raise AssertionError("stamina retries without an attempt limit")  # pragma: no cover
+
+    connecting = asyncio.ensure_future(patiently())
+    if stop is None:
+        return await connecting
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({connecting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if connecting.done():
+        return connecting.result()
+    connecting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await connecting
+    return None

@@ -27,7 +27,7 @@ from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
 from orchestrator.telemetry import MeteredStatusPublisher, ProcessTelemetry
-from orchestrator.temporal_client import connect_temporal
+from orchestrator.temporal_client import connect_temporal_retrying
 from policy.loader import load_policy
 from workflows.activities import ConnectorActivities, OrchestratorActivities, PackagingActivities
 from workflows.dsr import DsrWorkflow
@@ -118,9 +118,14 @@ async def run_workers(
     telemetry = ProcessTelemetry("dsr-worker", settings)
     # One key ring per process: the codec and the encrypting export sinks share its cache.
     data_keys = DataKeyRing(settings.payload_key_ring(), settings.database_url, pooled=True)
-    client = telemetry.instrument_client(
-        await connect_temporal(settings, data_keys), connectors=True
-    )
+    # Temporal may not be up yet (`dsr up` starts it alongside; a cluster restarting): wait
+    # for it with backoff, until SIGTERM, rather than exit and take the stack down with us.
+    connected = await connect_temporal_retrying(settings, data_keys, stop=stop)
+    if connected is None:
+        await data_keys.aclose()
+        log.info("workers stopped before Temporal was reachable")
+        return
+    client = telemetry.instrument_client(connected, connectors=True)
     package_storage = storage_from_settings(settings)  # DSR_PACKAGE_STORAGE: local | s3
 
     async with contextlib.AsyncExitStack() as stack:
