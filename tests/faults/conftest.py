@@ -321,6 +321,48 @@ async def activities_started(
             await asyncio.sleep(0.1)
 
 
+async def in_flight(handle: WorkflowHandle, activity_type: str) -> dict[str, int]:
+    """The `activity_type` activities running right now — started by a worker, not finished
+    (Temporal's pending activities) — by activity id, with the attempt they are on."""
+    description = await handle.describe()
+    return {
+        pending.activity_id: pending.attempt
+        for pending in description.raw_description.pending_activities
+        if pending.activity_type.name == activity_type
+        and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+    }
+
+
+async def finished_attempts(
+    handle: WorkflowHandle, activity_type: str
+) -> dict[str, tuple[str, int]]:
+    """Each finished `activity_type` activity by id: its task queue and the attempt it
+    finished on (history: a retried activity's started event carries its last attempt)."""
+    history = await handle.fetch_history()
+    scheduled = {
+        e.event_id: e.activity_task_scheduled_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+    }
+    started = {
+        e.event_id: e.activity_task_started_event_attributes
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+        and e.activity_task_started_event_attributes.scheduled_event_id in scheduled
+    }
+    finished: dict[str, tuple[str, int]] = {}
+    for event in history.events:
+        for field in ("activity_task_completed_event_attributes",
+                      "activity_task_failed_event_attributes"):  # fmt: skip
+            if event.HasField(field):
+                attempt = started.get(getattr(event, field).started_event_id)
+                if attempt is not None:
+                    origin = scheduled[attempt.scheduled_event_id]
+                    finished[origin.activity_id] = (origin.task_queue.name, attempt.attempt)
+    return finished
+
+
 async def recorded(stack: FaultStack, request_ids: Sequence[str]) -> int:
     """How many of `request_ids` have their completion record in the store (retrying while
     the store itself is being restarted)."""

@@ -29,12 +29,6 @@ REQUESTS = 20 if LONG else 8
 CRASHES = 3 if LONG else 1
 
 
-@pytest.mark.skipif(
-    not LONG,
-    reason="found the intake dead-lettering events while the store was down (fixed: a store "
-    "outage is now waited out, tests/intake/test_handler.py); not yet re-run in the full "
-    "suite; runs in `make faults`",
-)
 @pytest.mark.timeout(600)
 async def test_store_crashed_and_restarted_mid_run(
     fault_stack: FaultStack,
