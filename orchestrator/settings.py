@@ -144,6 +144,8 @@ class Settings(BaseSettings):
     package_s3_region: str = "us-east-1"
     package_s3_access_key_id: str = ""
     package_s3_secret_access_key: SecretStr = SecretStr("")
+    # Server-side encryption asked of the bucket on top of ours (`AES256`, `aws:kms`; empty: none).
+    package_s3_server_side_encryption: str = ""
 
     # Observability: `host:port` of this process's metrics/health endpoint (empty = off);
     # OpenTelemetry export is on when OTEL_EXPORTER_OTLP_ENDPOINT is set (standard OTel variable).

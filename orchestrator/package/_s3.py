@@ -2,8 +2,8 @@
 
 Only ciphertext reaches the bucket: the builder and the export sinks seal before they write
 (see `_crypto`), so the bucket, its operator and its backups never see a subject's data. A
-server-side encryption header can be asked for on top (`server_side_encryption`), but nothing
-relies on it.
+server-side encryption header can be asked for on top (DSR_PACKAGE_S3_SERVER_SIDE_ENCRYPTION),
+but nothing relies on it.
 
 boto3 is synchronous; each call runs in a worker thread (`asyncio.to_thread`) so the event
 loop (Temporal's activity heartbeats among it) keeps running. The client is created once and

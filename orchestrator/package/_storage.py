@@ -183,6 +183,7 @@ def storage_from_settings(settings: Settings) -> PackageStorage:
             region=settings.package_s3_region,
             access_key_id=settings.package_s3_access_key_id,
             secret_access_key=settings.package_s3_secret_access_key.get_secret_value(),
+            server_side_encryption=settings.package_s3_server_side_encryption or None,
         )
     text = str(settings.package_dir)
     if text.startswith("s3:/"):
