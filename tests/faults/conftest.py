@@ -431,22 +431,3 @@ async def attempts_seen(
             ):
                 return
             await asyncio.sleep(0.2)
-
-
-async def final_attempts(handle: WorkflowHandle, activity_type: str) -> dict[str, int]:
-    """The attempt each `activity_type` activity finished on, by task queue (history)."""
-    history = await handle.fetch_history()
-    scheduled = {
-        e.event_id: e.activity_task_scheduled_event_attributes
-        for e in history.events
-        if e.HasField("activity_task_scheduled_event_attributes")
-    }
-    attempts: dict[str, int] = {}
-    for event in history.events:
-        if event.HasField("activity_task_started_event_attributes"):
-            started = event.activity_task_started_event_attributes
-            origin = scheduled[started.scheduled_event_id]
-            if origin.activity_type.name == activity_type:
-                queue = origin.task_queue.name
-                attempts[queue] = max(attempts.get(queue, 0), started.attempt)
-    return attempts

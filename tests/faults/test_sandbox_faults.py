@@ -94,32 +94,32 @@ async def test_a_system_slow_past_its_timeouts(
     assert lost == 0 and duplicated == 0
 
 
-@pytest.mark.skipif(
-    not LONG,
-    reason="flaky in the full suite on 2 cores: the storm's first 429 answers were not seen "
-    "within 120 s once; runs in `make faults`",
-)
 @pytest.mark.timeout(600)
 async def test_a_429_storm(
     fault_stack: FaultStack, fault_temporal: Client, fault_producer: AIOKafkaProducer
 ) -> None:
     log = fault_stack.root / "logs" / "worker.log"
 
-    def answered_429() -> int:
-        return log.read_text(errors="replace").count(" 429 ")
+    def rate_limited() -> int:
+        """429s the support connector has met (it logs each failed attempt with its type)."""
+        return log.read_text(errors="replace").count("(RateLimited)")
 
-    before = answered_429()
-    # One request a second for the whole desk: every locate (several calls each) meets 429s,
-    # until the storm passes (the rate limit is lifted) — then everything must complete.
-    fault_stack.restart_server("support", rate_limit="1", rate_burst="1")
+    before = rate_limited()
+    # One call per 5 s for the whole desk, none saved up: a request's locate makes several
+    # calls at once, so every request meets 429s (Retry-After up to 5 s, waited out in the
+    # call, beyond its budget retried by Temporal) for as long as the storm lasts — a
+    # condition the test waits for, never a number of answers it hopes the system reaches
+    # before the requests finish (what made this flaky: they could finish first).
+    fault_stack.restart_server("support", rate_limit="0.2", rate_burst="1")
     try:
         request_ids = await _requests(fault_stack, fault_producer, "support")
         await asyncio.to_thread(
-            wait_until, lambda: answered_429() - before >= 3 * REQUESTS, 120, "429 answers"
+            wait_until, lambda: rate_limited() - before >= REQUESTS, 180, "429s met"
         )
+        storms = rate_limited() - before
     finally:
-        fault_stack.restart_server("support")
-    storms = answered_429() - before
+        fault_stack.restart_server("support")  # the storm passes
     lost, duplicated = await _all_complete(fault_stack, fault_temporal, request_ids, "support")
     report("support 429 storm", faults=storms, requests=REQUESTS, lost=lost, duplicated=duplicated)
+    print(f"429s met by the connector in all: {rate_limited() - before}")
     assert lost == 0 and duplicated == 0
