@@ -15,6 +15,11 @@ Destroying the key makes everything sealed with it unreadable everywhere at once
 Temporal history payloads, its package and the DLQ copies of its events (orchestrator.dlq).
 Each destruction is audited (`data_key_destroyed`, one entry per request whoever destroyed it)
 and followed by a VACUUM of the keys table on PostgreSQL (orchestrator.store._keys).
+
+Orphan keys — made for a dead letter naming a request id that never became a request (no row
+in the store, no workflow in Temporal) — are deleted once the DLQ has let go of their copies
+(`orphan_after`: the DLQ retention and a day), so forged events cannot pile up keys forever.
+Deleted, not destroyed: a real request that later comes with that id gets a key of its own.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from orchestrator.store import Store
 from orchestrator.store._keys import ClosedRequestKey, KeyStore
 from policy.model import Policy
 from schemas.records import AuditAction, AuditEvent
+from schemas.workflow import workflow_id_for
 from workflows.follow_up import follow_up_workflow_id
 from workflows.shredder import (
     SHRED_FIND_ACTIVITY,
@@ -102,13 +108,22 @@ class Shredder:
     deferred erasure still running?)."""
 
     def __init__(
-        self, client: Client, store: Store, keys: DataKeyRing, key_store: KeyStore, policy: Policy
+        self,
+        client: Client,
+        store: Store,
+        keys: DataKeyRing,
+        key_store: KeyStore,
+        policy: Policy,
+        *,
+        orphan_after: timedelta | None = None,
     ) -> None:
+        """`orphan_after`: how old an orphan key must be to be deleted (None: never)."""
         self._client = client
         self._store = store
         self._keys = keys
         self._key_store = key_store
         self._policy = policy
+        self._orphan_after = orphan_after
 
     async def _waiting_for(self, row: ClosedRequestKey, now: datetime) -> str | None:
         """What still needs the key (None: nothing). Sets `retain_until` from the policy."""
@@ -126,14 +141,45 @@ class Shredder:
         return None
 
     async def _deferred_erasure_running(self, request_id: str) -> bool:
-        handle = self._client.get_workflow_handle(follow_up_workflow_id(request_id))
+        # NOT_FOUND: none was needed, or it finished long enough ago to be gone.
+        status = await self._workflow_status(follow_up_workflow_id(request_id))
+        return status is WorkflowExecutionStatus.RUNNING
+
+    async def _workflow_status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
         try:
-            described = await handle.describe()
+            described = await self._client.get_workflow_handle(workflow_id).describe()
         except RPCError as error:
             if error.status is RPCStatusCode.NOT_FOUND:
-                return False  # none was needed, or it finished long enough ago to be gone
+                return None
             raise
-        return described.status is WorkflowExecutionStatus.RUNNING
+        return described.status
+
+    async def _delete_orphans(self, now: datetime) -> int:
+        if self._orphan_after is None:
+            return 0
+        created_before = now - self._orphan_after
+        deleted, after = 0, ""
+        while page := await self._key_store.orphan_keys(created_before, after=after, limit=_PAGE):
+            for request_id in page:
+                # A workflow without a stored request yet (its first activity pending) is no
+                # orphan: Temporal decides, not the store alone.
+                if await self._workflow_status(workflow_id_for(request_id)) is not None:
+                    continue
+                if await self._key_store.delete_orphan_key(request_id, created_before):
+                    deleted += 1
+                    await self._store.append_audit(
+                        AuditEvent(
+                            request_id=request_id,
+                            action=AuditAction.DATA_KEY_DESTROYED,
+                            actor="shredder",
+                            at=datetime.now(UTC),
+                            details={"by": "shred_sweep", "orphan": True},
+                            dedupe_key=f"data-key/{request_id}/orphan-deleted",
+                        )
+                    )
+            after = page[-1]
+            activity.heartbeat(after)
+        return deleted
 
     @activity.defn(name=SHRED_FIND_ACTIVITY)
     async def find_shreddable(self, scan: ShredScan) -> ShredCandidates:
@@ -156,7 +202,8 @@ class Shredder:
                     waiting["next_run"] += 1
             after = page[-1].request_id
             activity.heartbeat(after)
-        return ShredCandidates(due=due, waiting=dict(waiting))
+        orphans = await self._delete_orphans(scan.now)
+        return ShredCandidates(due=due, waiting=dict(waiting), orphans_deleted=orphans)
 
     @activity.defn(name=SHRED_REQUEST_ACTIVITY)
     async def shred_request(self, call: ShredCall) -> ShredOutcome:

@@ -150,7 +150,13 @@ async def run_workers(
                 subject_hash_key=subject_hash_key(settings),
             )
             shredder = Shredder(
-                client, store, data_keys, await data_keys.store(), load_policy(settings.policy_file)
+                client,
+                store,
+                data_keys,
+                await data_keys.store(),
+                load_policy(settings.policy_file),
+                # Keys made for dead letters of requests that never came: gone after the DLQ.
+                orphan_after=timedelta(days=settings.dlq_retention_days + 1),
             )
             packaging = PackagingActivities(
                 PackageService(

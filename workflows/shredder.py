@@ -59,6 +59,7 @@ class ShredCandidates(_Model):
 
     due: list[str]
     waiting: dict[str, int] = Field(default_factory=dict)
+    orphans_deleted: int = 0  # keys made for dead letters of requests that never came
 
 
 class ShredCall(_Model):
@@ -76,6 +77,7 @@ class ShredSweepReport(_Model):
     at: AwareDatetime
     destroyed: list[str] = Field(default_factory=list)
     waiting: dict[str, int] = Field(default_factory=dict)
+    orphans_deleted: int = 0
 
 
 @activity.defn(name=SHRED_FIND_ACTIVITY)
@@ -118,4 +120,9 @@ class ShredSweepWorkflow:
                 destroyed.append(request_id)
             elif outcome.waiting_for is not None:
                 waiting[outcome.waiting_for] = waiting.get(outcome.waiting_for, 0) + 1
-        return ShredSweepReport(at=now, destroyed=destroyed, waiting=waiting)
+        return ShredSweepReport(
+            at=now,
+            destroyed=destroyed,
+            waiting=waiting,
+            orphans_deleted=candidates.orphans_deleted,
+        )

@@ -252,6 +252,49 @@ class KeyStore:
             for row in rows
         ]
 
+    async def orphan_keys(
+        self, created_before: datetime, *, after: str = "", limit: int = 500
+    ) -> list[str]:
+        """Live keys of request ids the store has no request for, created before
+        `created_before`: made for a dead letter naming a request that never came (see
+        orchestrator.dlq._sealing), in request-id order after `after`."""
+        query = (
+            sa.select(data_keys.c.request_id)
+            .select_from(
+                data_keys.outerjoin(requests, requests.c.request_id == data_keys.c.request_id)
+            )
+            .where(
+                requests.c.request_id.is_(None),
+                data_keys.c.wrapped_key.is_not(None),
+                data_keys.c.created_at < _aware(created_before),
+                data_keys.c.request_id > after,
+            )
+            .order_by(data_keys.c.request_id)
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query)).scalars().all())
+
+    async def delete_orphan_key(self, request_id: str, created_before: datetime) -> bool:
+        """Delete the row of an orphan key (still no request, still old enough): unlike a
+        destroyed key it leaves nothing behind, so a request that does come with that id later
+        simply gets a key of its own. True if this call deleted it."""
+        no_request = ~sa.exists().where(requests.c.request_id == request_id)
+        async with write_transaction(self._engine) as conn:
+            if self._dialect == "sqlite":
+                await conn.exec_driver_sql("PRAGMA secure_delete = ON")
+            result = await conn.execute(
+                sa.delete(data_keys).where(
+                    data_keys.c.request_id == request_id,
+                    data_keys.c.created_at < _aware(created_before),
+                    no_request,
+                )
+            )
+            deleted = bool(result.rowcount)
+        if deleted:
+            await self.vacuum_data_keys()
+        return deleted
+
     @staticmethod
     def _key(row: sa.RowMapping) -> StoredDataKey:
         return StoredDataKey(

@@ -9,6 +9,7 @@ connector's erase and the orchestrator's follow-up bookkeeping are mocked, under
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -50,6 +51,7 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 MASTER = {"m1": bytes(range(32))}
 POLICY = load_policy(None)
 READABLE = POLICY.readable_after_close("erasure")
+ORPHAN_AFTER = timedelta(days=31)  # the DLQ's retention and a day
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +63,24 @@ async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
+
+
+def _group(until: date) -> RetainedGroup:
+    """One retained billing record, erasable the day after `until`."""
+    return RetainedGroup(
+        until=until,
+        actions=(
+            PlannedAction(
+                system="billing",
+                category="invoices",
+                action=PlanAction.RETAIN,
+                count=1,
+                reason=RetentionReason.BOOKKEEPING,
+                until=until,
+                refs=("customer:7/fy:2025-12-31",),
+            ),
+        ),
+    )
 
 
 @dataclass
@@ -102,23 +122,9 @@ class Sweep:
         return request_id
 
     async def deferred_erasure(self, request_id: str, until: date) -> Any:
-        group = RetainedGroup(
-            until=until,
-            actions=(
-                PlannedAction(
-                    system="billing",
-                    category="invoices",
-                    action=PlanAction.RETAIN,
-                    count=1,
-                    reason=RetentionReason.BOOKKEEPING,
-                    until=until,
-                    refs=("customer:7/fy:2025-12-31",),
-                ),
-            ),
-        )
         return await self.client.start_workflow(
             DeferredErasureWorkflow.run,
-            DeferredErasureInput(request_id=request_id, groups=(group,)),
+            DeferredErasureInput(request_id=request_id, groups=(_group(until),)),
             id=follow_up_workflow_id(request_id),
             task_queue=self.queue,
         )
@@ -183,7 +189,7 @@ async def sweep(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Sw
     async with await Store.open(url) as store, await KeyStore.open(url) as key_store:
         keys = DataKeyRing(MASTER, store=key_store, cache_ttl=0)
         kit = Sweep(ts_env, client, queue, store, key_store, keys)
-        shredder = Shredder(client, store, keys, key_store, POLICY)
+        shredder = Shredder(client, store, keys, key_store, POLICY, orphan_after=ORPHAN_AFTER)
         async with Worker(
             client,
             task_queue=queue,
@@ -298,3 +304,30 @@ async def test_every_kind_of_closed_request_is_swept_and_no_open_one(sweep: Swee
 
     await sweep.env.sleep(timedelta(days=6))
     assert (await sweep.run()).destroyed == [with_package]
+
+
+async def test_orphan_keys_of_dead_letters_go_after_the_dlq_retention(sweep: Sweep) -> None:
+    """A key made for a dead letter naming a request that never came is deleted (not merely
+    destroyed: a request with that id may still come) once the DLQ has let go of the copy;
+    one whose request has a workflow but no stored row yet is left alone."""
+    now = await sweep.now()
+    orphan, starting = f"req-{uuid.uuid4().hex[:12]}", f"req-{uuid.uuid4().hex[:12]}"
+    for request_id in (orphan, starting):
+        wrapped = sweep.keys._wrap(request_id, os.urandom(32))  # as the DLQ sealer makes it
+        await sweep.key_store.add_data_key(request_id, "m1", wrapped, now)
+    far = (now + timedelta(days=3650)).date()
+    await sweep.client.start_workflow(  # any workflow under the request's id will do
+        DeferredErasureWorkflow.run,
+        DeferredErasureInput(request_id=starting, groups=(_group(far),)),
+        id=f"dsr-{starting}",
+        task_queue=sweep.queue,
+    )
+
+    assert (await sweep.run()).orphans_deleted == 0  # the DLQ copy is still readable
+    await sweep.env.sleep(ORPHAN_AFTER + timedelta(days=1))
+    report = await sweep.run()
+    assert report.orphans_deleted == 1
+    assert await sweep.key_store.get_data_key(orphan) is None
+    assert await sweep.key_store.get_data_key(starting) is not None
+    # The request may still come: it simply gets a key of its own.
+    assert (await sweep.keys.keys_for(orphan, create=True)).request_id == orphan
