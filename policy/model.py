@@ -123,6 +123,9 @@ class RecipientPolicy(_Model):
     # The connector that notifies it (e.g. the registrar tells the .se registry); None: a person
     # must, and the plan says so.
     notified_by_connector: bool = False
+    # What a person must do to tell it when no connector does (policy.recipients makes the task
+    # of it, with the action and the categories); None: the generic "tell ... of the ...".
+    task: Localised | None = None
 
 
 class SystemPolicy(_Model):

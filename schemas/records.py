@@ -115,6 +115,10 @@ class AuditAction(StrEnum):
     PACKAGE_CREATED = "package_created"
     PACKAGE_DELETED = "package_deleted"
     DATA_KEY_DESTROYED = "data_key_destroyed"
+    # Art. 19, with the completion record: a recipient told of an erasure, rectification or
+    # restriction by its connector, or a person's task to tell it (with what must be done).
+    RECIPIENT_NOTIFIED = "recipient_notified"
+    RECIPIENT_TASK = "recipient_task"
 
 
 class AuditEvent(BaseModel):

@@ -19,9 +19,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from connectors.base import Connector, ConnectorError, ConnectorInfo, RetryableError
+from connectors.base.recipients import tell_recipients
 from policy.fingerprints import subject_fingerprints
 from policy.loader import load_policy
 from policy.model import Policy
+from policy.recipients import recipient_duties
 from schemas.events import RequestKind
 from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackageRef
 from schemas.plan import PlanAction, SystemPlan
@@ -63,6 +65,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+R = TypeVar("R", EraseResult, RectifyResult, RestrictResult)
 HEARTBEAT_EVERY = timedelta(seconds=2)
 
 
@@ -197,18 +200,32 @@ class ConnectorActivities(ConnectorOps):
         counts = {k: v for k, v in result.counts.items() if planned.exports(k)}
         return result.model_copy(update={"artifact": await sink.finish(), "counts": counts})
 
+    async def _told(self, call: ConnectorCall, action: str, result: R) -> R:
+        """Art. 19: the plan's recipients the operation did not report are offered to the
+        connector's `notify_recipient` (connectors.base.recipients); those it cannot reach
+        become a person's task when the completion is recorded (policy.recipients)."""
+        notified = await self._run(
+            lambda: tell_recipients(
+                self._connector, call.subject, call.plan, action, result.notified
+            )
+        )
+        return result.model_copy(update={"notified": notified})
+
     @activity.defn(name="connector.erase")
     async def erase(self, call: ConnectorCall) -> EraseResult:
         plan = call.plan or SystemPlan(system=self._connector.name, created_on=call.today)
-        return await self._run(lambda: self._connector.erase(call.subject, plan))
+        erased = await self._run(lambda: self._connector.erase(call.subject, plan))
+        return await self._told(call, "erase", erased)
 
     @activity.defn(name="connector.rectify")
     async def rectify(self, call: ConnectorCall) -> RectifyResult:
-        return await self._run(lambda: self._connector.rectify(call.subject, call.changes))
+        rectified = await self._run(lambda: self._connector.rectify(call.subject, call.changes))
+        return await self._told(call, "rectify", rectified)
 
     @activity.defn(name="connector.restrict")
     async def restrict(self, call: ConnectorCall) -> RestrictResult:
-        return await self._run(lambda: self._connector.restrict(call.subject))
+        restricted = await self._run(lambda: self._connector.restrict(call.subject))
+        return await self._told(call, "restrict", restricted)
 
     @activity.defn(name="connector.lift_restriction")
     async def lift_restriction(self, call: ConnectorCall) -> RestrictResult:
@@ -305,6 +322,29 @@ class OrchestratorActivities(OrchestratorOps):
                 dedupe_key=f"{stored.workflow_id}/{stored.workflow_run_id}/completion",
             )
         )
+        await self._record_recipients(stored)
+
+    async def _record_recipients(self, record: CompletionRecord) -> None:
+        """Art. 19: each recipient of the plan, recorded as notified (by its connector) or as a
+        person's task with what must be done (policy.recipients)."""
+        for duty in recipient_duties(self._policy, record.kind, record.plan, record.systems):
+            await self._store.append_audit(
+                AuditEvent(
+                    request_id=record.request_id,
+                    action=(
+                        AuditAction.RECIPIENT_NOTIFIED
+                        if duty.notified
+                        else AuditAction.RECIPIENT_TASK
+                    ),
+                    actor=f"connector:{duty.system}" if duty.notified else "workflow",
+                    at=record.completed_at,
+                    details=duty.details(),
+                    dedupe_key=(
+                        f"{record.workflow_id}/{record.workflow_run_id}/art19/"
+                        f"{duty.system}/{duty.recipient}"
+                    ),
+                )
+            )
 
     @activity.defn(name="orchestrator.append_follow_up")
     async def append_follow_up(self, append: FollowUpAppend) -> None:

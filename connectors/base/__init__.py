@@ -12,6 +12,7 @@ docstring says why it is shared and how a connector configures it):
   `retrying`: stamina in the call, Temporal beyond it);
 - `connectors.base.matching`: identifiers normalised as the systems store them, and when two
   names are the same person's (`names_match`, `name_matches_any`);
+- `connectors.base.recipients`: `tell_recipients`, Art. 19 through `notify_recipient`;
 - `connectors.base.sql_errors`: database failures as typed errors (`SqlErrors("system")`);
   its `classify`/`translate_errors` are imported from there by name, not re-exported here, so
   an HTTP connector cannot pick them up by mistake.
@@ -70,6 +71,7 @@ from connectors.base.matching import (
     normalise_personal_identity_number,
     normalise_phone,
 )
+from connectors.base.recipients import tell_recipients
 from connectors.base.retry import RetryPolicy, RetrySettings, retrying
 from connectors.base.sql_errors import (
     MYSQL_AUTH,
@@ -131,4 +133,5 @@ __all__ = [
     "protect_http_logs",
     "retrying",
     "task_queue_for",
+    "tell_recipients",
 ]

@@ -22,6 +22,7 @@ from schemas.results import (
     EraseResult,
     ExportResult,
     LocateResult,
+    RecipientNotification,
     RectifyResult,
     RestrictResult,
     UnsubscribeResult,
@@ -114,6 +115,19 @@ class Connector(ABC):
         """Objection (Art. 21) / consent withdrawal (Art. 7(3)): stop the processing that rests
         on consent or legitimate interest (e.g. the newsletter) without erasing the subject."""
         raise UnsupportedOperation(f"{self.name} does not support unsubscribe")
+
+    async def notify_recipient(
+        self, subject: SubjectRef, recipient: str, action: str
+    ) -> RecipientNotification | None:
+        """Art. 19: tell `recipient` (a name from the policy's recipients of this system) of
+        the `action` ("erase", "rectify", "restrict") just carried out for the subject, where
+        the connector can reach it (the recipient's API, or a recipient that is itself a system
+        this connector writes to). Return the notification with the recipient's own reference,
+        or None when this connector cannot tell it: then it is a person's task, recorded with
+        what must be done (policy/recipients.py). Idempotent, like every operation: a retried
+        call must not open a second ticket. Called by the connector activity for every planned
+        recipient the operation's result does not already report (`tell_recipients`)."""
+        return None
 
     @classmethod
     def category(cls, name: str) -> DataCategory:
