@@ -1,7 +1,13 @@
-"""The floor: a no-op workflow with the same activity shape as an access request in DsrWorkflow
-(status, list connectors, status, two discovery rounds of locate ×connectors in parallel,
-export ×connectors in parallel, record, status), started directly on Temporal.
-Run as a worker process by bench/e2e.py.
+"""The floor: a no-op workflow with the same Temporal shape as an access request in
+DsrWorkflowV2 (workflows/dsr.py), started directly on Temporal. Run as a worker process by
+bench/e2e.py.
+
+The shape, step for step as the spine's history shows it (bench/e2e.py --profile prints one):
+load policy, status `received`, repeat check, status `in_progress`, list connectors — the
+orchestrator's bookkeeping, as local activities when the spine runs them locally (`local`) —
+then two discovery rounds of locate ×connectors in parallel, export ×connectors in parallel,
+build the package, start the package's expiry timer (a child workflow that outlives the
+request), record the completion and publish `completed`.
 """
 
 from __future__ import annotations
@@ -23,10 +29,19 @@ async def noop(_: str) -> str:
     return "ok"
 
 
+@workflow.defn(name="NoopExpiry")
+class NoopExpiry:
+    """Stands in for PackageExpiryWorkflow: one durable timer, far in the future."""
+
+    @workflow.run
+    async def run(self, _: str) -> None:
+        await workflow.sleep(timedelta(days=30))
+
+
 @workflow.defn(name="NoopShape")
 class NoopShape:
     @workflow.run
-    async def run(self, connectors: int) -> str:
+    async def run(self, connectors: int, local: bool = False) -> str:
         timeout = timedelta(seconds=30)
 
         async def step(queue: str = TASK_QUEUE) -> None:
@@ -34,21 +49,33 @@ class NoopShape:
                 noop, "x", task_queue=queue, start_to_close_timeout=timeout
             )
 
-        await step()  # received
-        await step()  # list connectors
-        await step()  # in_progress
+        async def bookkeeping() -> None:
+            if local:
+                await workflow.execute_local_activity(noop, "x", start_to_close_timeout=timeout)
+            else:
+                await step()
+
+        for _step in ("load policy", "received", "repeat check", "in_progress", "connectors"):
+            await bookkeeping()
         for _round in range(2):  # discovery: the first locate teaches identifiers, one more round
             await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # locate
         await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # export
-        await step()  # record completion
-        await step()  # completed
+        await step()  # build the package (a regular activity in the spine too: it is long)
+        await workflow.start_child_workflow(
+            NoopExpiry.run,
+            "x",
+            id=f"{workflow.info().workflow_id}.expiry",
+            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        )
+        await bookkeeping()  # record completion
+        await bookkeeping()  # completed
         return "done"
 
 
 async def main(address: str) -> None:
     client = await Client.connect(address)
     workers = [
-        Worker(client, task_queue=TASK_QUEUE, workflows=[NoopShape], activities=[noop]),
+        Worker(client, task_queue=TASK_QUEUE, workflows=[NoopShape, NoopExpiry], activities=[noop]),
         Worker(client, task_queue=CONNECTOR_QUEUE, activities=[noop]),
     ]
     await asyncio.gather(*(w.run() for w in workers))
