@@ -1,6 +1,8 @@
 """The running desk for the API and dashboard tests: the session's real broker and Temporal
 (tests/conftest.py), a seeded billing sandbox, the real worker and intake processes, the store
-(SQLite), and `dsr api` serving on a free port with one token per role.
+(SQLite), `dsr api` serving on a free port with one token per role, and `dsr codec-server` (the
+Temporal Web UI's codec) beside it. Every process's output is captured in `logs/<name>.log`
+under the stack's root (`DeskStack.logs`): the privacy test scans them all.
 
 Lean on purpose: only the billing connector runs (DSR_CONNECTORS=billing), so a request finishes
 in well under a second and the five-system estate stays the integration tests' business. The
@@ -57,7 +59,15 @@ class DeskStack:
     api: ManagedProcess
     base_url: str
     tokens: dict[str, str]  # role (and "dpo2") -> token
+    codec: ManagedProcess | None = None
+    codec_url: str = ""
     known: dict[str, RequestSummary] = field(default_factory=dict)
+
+    @property
+    def logs(self) -> dict[str, Path]:
+        """The captured output of each of the stack's processes, by name."""
+        processes = [self.stack.worker, self.stack.intake, self.api, self.codec]
+        return {p.name: p.log_path for p in processes if p is not None}
 
     def client(self, role: str | None = "dpo", **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
@@ -77,7 +87,7 @@ def _start(infra: Infra, root: Path) -> DeskStack:
         ApiToken(name=f"test-{role.value}", role=role, sha256=hash_token(tokens[role.value]))
         for role in Role
     ] + [ApiToken(name="test-dpo2", role=Role.DPO, sha256=hash_token(tokens["dpo2"]))]
-    port = free_port()
+    port, codec_port = free_port(), free_port()
     # Its own topics and task queues: it shares the session's broker and Temporal with the
     # integration stack, whose intake and worker would otherwise take its events and tasks
     # (and fail to open payloads sealed with this stack's data keys), and vice versa.
@@ -99,27 +109,32 @@ def _start(infra: Infra, root: Path) -> DeskStack:
         DSR_SUBJECT_HASH_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         DSR_API_BIND=f"127.0.0.1:{port}",
         DSR_API_TOKENS=format_api_tokens(configured),
+        DSR_CODEC_BIND=f"127.0.0.1:{codec_port}",
         DSR_LOG_FORMAT="json",
     )
     stack = Stack(infra, root, env, None, None, seed)  # type: ignore[arg-type]
     stack.worker = stack.process("worker").start()
     stack.intake = stack.process("intake").start()
     api = stack.process("api").start()
-    base_url = f"http://127.0.0.1:{port}"
+    codec = stack.process("codec-server").start()
+    base_url, codec_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{codec_port}"
 
-    def healthy() -> bool:
-        if not api.alive:
-            raise RuntimeError(f"dsr api exited; see {api.log_path}")
+    def healthy(process: ManagedProcess, url: str) -> bool:
+        if not process.alive:
+            raise RuntimeError(f"dsr {process.name} exited; see {process.log_path}")
         try:
-            return httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200
+            return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
             return False
 
-    wait_until(healthy, 30, "dsr api")
-    return DeskStack(stack, api, base_url, tokens)
+    wait_until(lambda: healthy(api, base_url), 30, "dsr api")
+    wait_until(lambda: healthy(codec, codec_url), 30, "dsr codec-server")
+    return DeskStack(stack, api, base_url, tokens, codec, codec_url)
 
 
 def _stop(desk: DeskStack) -> None:
+    if desk.codec is not None:
+        desk.codec.stop()
     desk.api.stop()
     desk.stack.intake.stop()
     desk.stack.worker.stop()

@@ -1,81 +1,27 @@
 """The dashboard in a real browser (Debian's Chromium via Playwright) against the running desk:
-log in, find overdue requests by filter, extend a deadline with a reason and see the new date,
-approve a repeated access request, read the charts and the report, and prove that no page shows
-a subject's e-mail, personnummer, name or phone — except the audited ambiguity view.
-Screenshots: .state/test-artifacts/dashboard/."""
+log in, find overdue requests by filter and see why they cannot be extended (Art. 12(3): only
+before the deadline), extend a request that is not yet due with a reason and see the new date,
+approve a repeated access request, read the charts and the report. A whole request decided in
+the browser alone: test_dashboard_journey.py; the page, response and log scan for personal
+data: test_dashboard_privacy.py. Screenshots: .state/test-artifacts/dashboard/."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from sandbox.people import Customer
-from tests.api.desk_stack import REPORT_MONTH, DeskStack, wait_for
+from tests.api.desk_stack import REPORT_MONTH, DeskStack
+from tests.dashboard._browser import login, shot, submit, wait_status
 
 pytestmark = [
     pytest.mark.integration,
     # pytest 9 + pytest-playwright 0.10 (installed, so loaded) warn about session fixtures.
     pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning"),
 ]
-
-
-def shot(page: Page, artifacts: Path, name: str, **options: Any) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True, **options)
-
-
-def login(page: Page, token: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.fill("#token", token)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Overview")
-
-
-def submit(desk: DeskStack, customer: Customer, kind: str, *extra: str) -> str:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "devstack.cli",
-            "submit",
-            "--kind",
-            kind,
-            "--email",
-            customer.email,
-            *extra,
-        ],
-        env={**os.environ, **desk.stack.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
-def wait_status(desk: DeskStack, request_id: str, *statuses: str, timeout: float = 60) -> dict:
-    seen: dict[str, Any] = {}
-
-    def reached() -> bool:
-        with desk.client("auditor") as client:
-            response = client.get(f"/api/requests/{request_id}")
-        if response.status_code == 200:
-            seen.update(response.json())
-            return seen["summary"]["status"] in statuses
-        return False
-
-    wait_for(reached, timeout, f"{request_id} in {statuses}")
-    return seen
 
 
 def test_login_session_cookie_and_csrf(
@@ -129,11 +75,24 @@ def test_find_overdue_requests_by_filter(desk: DeskStack, desk_page: Page, artif
         expect(row.locator(".badge.overdue")).to_contain_text("overdue")
     shot(desk_page, artifacts, "03-overdue-filter")
 
+    # Overdue, never extended: the law, not the dashboard, says no (Art. 12(3) lets the
+    # controller extend only within the original month), and the page says so.
+    desk_page.click("text=seed-a6")
+    expect(desk_page.locator("h1")).to_contain_text("seed-a6")
+    expect(desk_page.locator("form[data-decision=extend]")).to_have_count(0)
+    expect(desk_page.locator("#extend-unavailable")).to_contain_text(
+        "has passed: Art. 12(3) allows an extension only before it"
+    )
+    shot(desk_page, artifacts, "04a-overdue-not-extendable")
+    desk_page.go_back()
+
     desk_page.click("text=seed-a7")
     expect(desk_page.locator("#due-date")).to_have_text("2025-06-20")
     expect(desk_page.locator("#extension")).to_contain_text("complex request across systems")
-    # Past its deadline and extended once already: no extension is offered.
+    # Past its deadline and extended once already: no extension is offered, and why.
     expect(desk_page.locator("form[data-decision=extend]")).to_have_count(0)
+    expect(desk_page.locator("#extend-unavailable")).to_contain_text("2025-06-20) has passed")
+    expect(desk_page.locator("#extend-unavailable")).to_contain_text("already extended once")
     shot(desk_page, artifacts, "04-overdue-request")
 
 
@@ -161,6 +120,7 @@ def test_extend_a_deadline_with_a_reason(desk: DeskStack, desk_page: Page, artif
     desk_page.click("#apply-filters")
     desk_page.click(f"text={request_id}")
     expect(desk_page.locator("#due-date")).to_have_text(original)
+    expect(desk_page.locator("#extend-unavailable")).to_have_count(0)  # not yet due: offered
     form = desk_page.locator("form[data-decision=extend]")
     form.locator("select[name=months]").select_option("2")
     form.locator("input[name=reason]").fill("the subject's data spans archived systems")
@@ -171,6 +131,7 @@ def test_extend_a_deadline_with_a_reason(desk: DeskStack, desk_page: Page, artif
     expect(desk_page.locator("#due-date")).to_have_text(expected.isoformat())
     expect(desk_page.locator("#extension")).to_contain_text("the subject's data spans archived")
     expect(desk_page.locator("form[data-decision=extend]")).to_have_count(0)  # once only
+    expect(desk_page.locator("#extend-unavailable")).to_contain_text("already extended once")
     expect(desk_page.locator("#timeline")).to_contain_text("deadline extended by test-dpo")
     shot(desk_page, artifacts, "05-extended")
     with desk.client("auditor") as client:
@@ -235,87 +196,3 @@ def test_charts_and_report_use_the_vendored_library(
     expect(desk_page.locator("header.top")).to_be_hidden()
     shot(desk_page, artifacts, "10-report-print")
     assert fetched and all(url.startswith(desk.base_url) for url in fetched), fetched
-
-
-def _forbidden(customers: list[Customer]) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for c in customers:
-        values[c.email] = "e-mail"
-        values[c.name] = "name"
-        values[c.phone] = "phone"
-        values[c.phone.removeprefix("+46")] = "phone"
-        if c.personal_identity_number:
-            values[c.personal_identity_number] = "personnummer"
-            values[c.personal_identity_number[2:8] + "-" + c.personal_identity_number[8:]] = (
-                "personnummer"
-            )
-    return values
-
-
-def test_no_personal_data_on_any_page_but_the_audited_ambiguity_view(
-    desk: DeskStack, desk_page: Page, artifacts: Path
-) -> None:
-    from sandbox.billing.seed import seeded_customer
-
-    plain = desk.stack.fresh_customer()
-    completed_id = submit(desk, plain, "access")
-    pair = desk.stack.seed.examples.shared_email_pair
-    assert pair is not None
-    household = [
-        seeded_customer(i, desk.stack.seed.seed).customer
-        for i in range(150)
-        if seeded_customer(i, desk.stack.seed.seed).customer.email == pair.emails[0]
-    ]
-    ambiguous_id = submit(desk, household[0], "erasure")
-    wait_status(desk, completed_id, "completed")
-    wait_status(desk, ambiguous_id, "needs_attention")
-    forbidden = _forbidden([plain, *household])
-
-    login(desk_page, desk.tokens["dpo"])
-    pages: dict[str, str] = {}
-    to_visit = ["/", "/requests?limit=500", "/charts", f"/reports/{REPORT_MONTH}"]
-    while to_visit:
-        path = to_visit.pop()
-        if path in pages:
-            continue
-        desk_page.goto(path)
-        pages[path] = desk_page.content()
-        for href in desk_page.eval_on_selector_all(
-            "a[href^='/requests/']", "a => a.map(x => x.getAttribute('href'))"
-        ):
-            if href not in pages and not href.endswith("/identifiers"):
-                to_visit.append(href)
-    for path in (
-        "/api/requests?limit=500",
-        "/api/requests.csv",
-        f"/api/requests/{completed_id}",
-        f"/api/requests/{ambiguous_id}",
-        "/api/overview",
-        "/api/charts",
-        f"/api/reports/{REPORT_MONTH}?format=csv",
-    ):
-        with desk.client("dpo") as client:
-            pages[path] = client.get(path).text
-    assert f"/requests/{ambiguous_id}" in pages and f"/requests/{completed_id}" in pages
-    leaks = [
-        (path, kind)
-        for path, text in pages.items()
-        for value, kind in forbidden.items()
-        if value in text
-    ]
-    assert leaks == []
-
-    # The one place personal data appears: the DPO's ambiguity view, and it is audited.
-    desk_page.goto(f"/requests/{ambiguous_id}")
-    desk_page.click("#identifiers-link")
-    expect(desk_page.locator("#identifiers")).to_contain_text(household[0].email)
-    shot(desk_page, artifacts, "11-ambiguity-view")
-    with desk.client("auditor") as client:
-        denied = client.get(f"/api/requests/{ambiguous_id}/identifiers")
-        timeline = client.get(f"/api/requests/{ambiguous_id}").json()["timeline"]
-    assert denied.status_code == 403
-    viewed = [e for e in timeline if e["action"] == "identifiers_viewed"]
-    assert viewed and viewed[-1]["actor"] == "test-dpo"
-    assert household[0].email not in str(viewed)
-    with httpx.Client(base_url=desk.base_url) as anonymous:
-        assert anonymous.get(f"/api/requests/{ambiguous_id}/identifiers").status_code == 401
