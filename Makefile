@@ -8,7 +8,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: up test lint typecheck compile schema bench clean fuzz histories faults
+.PHONY: up test lint typecheck compile schema bench clean fuzz histories faults peer-fides
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -66,6 +66,11 @@ fuzz: compile
 
 bench: compile
 	$(VENV)/bin/python bench/e2e.py
+
+# Side by side with Fides 2.86.2 (its harness in ../shared/peers/fides installs it into a cache
+# dir; Python >= 3.13 needed: PY313=/path/to/python3.13). Uses the machine's PostgreSQL/Redis.
+peer-fides: compile
+	$(VENV)/bin/python bench/peer_fides.py
 
 clean:
 	rm -rf .state .pytest_cache .mypy_cache .ruff_cache
