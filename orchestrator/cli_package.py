@@ -1,5 +1,6 @@
 """`dsr` commands: access packages (encrypted archives) and crypto-shredding:
-`dsr package show ID`, `dsr package extract ID DIR`, `dsr shred verify ID`.
+`dsr package show ID`, `dsr package extract ID DIR`, `dsr shred verify ID`, `dsr shred now
+ID`, `dsr shred sweep`.
 
 Imported by orchestrator.cli, which owns the Typer app; importing this module registers them.
 """
@@ -10,24 +11,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
-from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.cli import _fail, _settings, app, console
-from orchestrator.codec import (
-    DATA_KEY_ENCODING,
-    ENCODING,
-    AesGcmCodec,
-    PayloadKeyMissing,
-    PayloadShredded,
-    nested_payloads,
-)
 from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
 from orchestrator.package import (
     PackageCorrupt,
@@ -36,9 +27,9 @@ from orchestrator.package import (
     storage_from_settings,
 )
 from orchestrator.settings import Settings
+from orchestrator.shred_history import history_verdict
 from orchestrator.store._keys import KeyStore
 from policy.loader import load_policy
-from schemas.workflow import workflow_id_for
 
 __all__ = ["package_app", "shred_app"]
 
@@ -132,56 +123,6 @@ def package_extract(request_id: str, directory: Path) -> None:
     asyncio.run(run())
 
 
-@dataclass
-class HistoryVerdict:
-    found: bool = True
-    request_payloads: int = 0
-    shredded: int = 0
-    readable: int = 0  # request payloads that still decrypt
-    master_key: int = 0  # payloads under the master key (v1 or no request context)
-    clear: int = 0  # payloads with no encryption at all (outside headers)
-    headers: int = 0  # header payloads (trace context): not passed through the codec
-
-
-async def _history_verdict(settings: Settings, request_id: str) -> HistoryVerdict:
-    from orchestrator.temporal_client import connect_temporal
-
-    verdict = HistoryVerdict()
-    key_store = await KeyStore.open(settings.database_url)
-    try:
-        keys = DataKeyRing(settings.payload_key_ring(), store=key_store, cache_ttl=0)
-        client = await connect_temporal(settings, keys)
-        handle = client.get_workflow_handle(workflow_id_for(request_id))
-        try:
-            history = await handle.fetch_history()
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return HistoryVerdict(found=False)
-            raise
-        codec = AesGcmCodec(settings.payload_key_ring(), data_keys=keys)
-        for event in history.events:
-            for payload, in_header in nested_payloads(event):
-                encoding = payload.metadata.get("encoding")
-                if in_header and encoding not in (DATA_KEY_ENCODING, ENCODING):
-                    verdict.headers += 1
-                elif encoding == DATA_KEY_ENCODING:
-                    verdict.request_payloads += 1
-                    try:
-                        await codec.decode([payload])
-                        verdict.readable += 1
-                    except PayloadShredded:
-                        verdict.shredded += 1
-                    except PayloadKeyMissing:
-                        verdict.shredded += 1  # no key for it anywhere: unreadable as well
-                elif encoding == ENCODING:
-                    verdict.master_key += 1
-                elif payload.data:
-                    verdict.clear += 1
-    finally:
-        await key_store.close()
-    return verdict
-
-
 @shred_app.command("verify")
 def shred_verify(
     request_id: str,
@@ -200,7 +141,7 @@ def shred_verify(
                 report = await service.shred_report(request_id)
             except StorageError as error:
                 raise _unreadable(request_id, error) from None
-        history = await _history_verdict(settings, request_id)
+        history = await history_verdict(settings, request_id)
         dlq = await dead_letter_copies(settings, request_id)
         history_unreadable = history.readable == 0 and history.clear == 0
         package_unreadable = report.package_readable is not True
@@ -227,6 +168,7 @@ def shred_verify(
                 "master_key_payloads": history.master_key,
                 "unencrypted_payloads": history.clear,
                 "header_payloads": history.headers,
+                "sdk_metadata_payloads": history.sdk_metadata,
             },
             "package": {
                 "stored": report.package is not None and report.package.deleted_at is None,
@@ -251,7 +193,8 @@ def shred_verify(
                     f"history:   {history.shredded} of {history.request_payloads} request "
                     f"payloads undecryptable, {history.readable} decryptable; "
                     f"{history.master_key} under the master key (no personal data), "
-                    f"{history.clear} unencrypted, {history.headers} headers (trace context)"
+                    f"{history.clear} unencrypted, {history.headers} headers (trace context), "
+                    f"{history.sdk_metadata} SDK markers (ids, times, patch ids)"
                 )
             else:
                 console.print("history:   not on the Temporal server (retention ended)")
@@ -318,3 +261,42 @@ def shred_now(
         )
 
     asyncio.run(run())
+
+
+@shred_app.command("sweep")
+def shred_sweep(
+    max_requests: Annotated[int, typer.Option(help="Destroy at most this many keys.")] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="The report as JSON.")] = False,
+) -> None:
+    """Run the crypto-shredding sweep now (it also runs on the schedule the worker creates,
+    every DSR_SHRED_INTERVAL): destroy the data key of every closed request that nothing needs
+    any more — the policy's readable-after-close period over, no unexpired package, no
+    deferred erasure still to run. Each destruction is audited."""
+    import uuid
+
+    from orchestrator.shredder import shred_workflow_id
+    from orchestrator.temporal_client import connect_temporal
+    from workflows.shredder import ShredSweepInput, ShredSweepReport, ShredSweepWorkflow
+
+    settings = _settings()
+
+    async def run() -> ShredSweepReport:
+        client = await connect_temporal(settings)
+        return await client.execute_workflow(
+            ShredSweepWorkflow.run,
+            ShredSweepInput(max_requests=max_requests),
+            id=f"{shred_workflow_id(settings)}/manual-{uuid.uuid4().hex[:8]}",
+            task_queue=settings.orchestrator_task_queue,
+        )
+
+    report = asyncio.run(run())
+    if as_json:
+        console.print_json(report.model_dump_json())
+        return
+    waiting = ", ".join(f"{n} for {why}" for why, n in sorted(report.waiting.items())) or "none"
+    console.print(
+        f"destroyed {len(report.destroyed)} data keys; waiting: {waiting}; "
+        f"orphan keys deleted: {report.orphans_deleted}"
+    )
+    for request_id in report.destroyed:
+        console.print(f"  {request_id}")

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from orchestrator.dlq import SourcePosition, build_dead_letter, open_sealed
+from orchestrator.dlq import SourcePosition, build_dead_letter, open_sealed, opening_keys
 from orchestrator.signing import signature_headers
 from orchestrator.store import Store
 from schemas.events import DeadLetterReason
@@ -110,7 +110,6 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
 
     found = await dead_letters_for(dlq, {rid.encode() for rid, _, _ in cases.values()})
 
-    keys = stack.settings.payload_key_ring()
     for case, (rid, value, headers) in cases.items():
         record = found[rid.encode()]
         got = dict(record.headers)
@@ -120,9 +119,11 @@ async def test_bad_events_are_dead_lettered_with_reasons_and_nothing_starts(
         assert got["dsr-dlq-source-topic"] == b"dsr.requests.v1"
         assert int(got["dsr-dlq-source-offset"]) >= 0
         assert person.email.encode() not in got["dsr-dlq-detail"]
+        # Each names a request id: sealed with that request's data key (shredded with it).
+        assert got["dsr-dlq-key-id"] == f"dk:{rid}".encode()
         original = open_sealed(
             record.value,
-            keys=keys,
+            keys=await opening_keys(stack.settings, record.value),
             position=SourcePosition(
                 topic="dsr.requests.v1",
                 partition=int(got["dsr-dlq-source-partition"]),
