@@ -57,6 +57,25 @@ from schemas.status import RequestStatus
 
 __all__ = ["Store"]
 
+
+class _Append:
+    """One audit append waiting for its group (and, for `record_status`, its summary)."""
+
+    __slots__ = ("at", "details", "document", "done", "event", "summary")
+
+    def __init__(
+        self,
+        event: AuditEvent,
+        document: dict[str, Any],
+        details: Any,
+        at: datetime,
+        summary: RequestSummary | None = None,
+    ) -> None:
+        self.event, self.document, self.details, self.at = event, document, details, at
+        self.summary = summary
+        self.done: asyncio.Future[AuditEvent] = asyncio.get_running_loop().create_future()
+
+
 # pg_advisory_xact_lock key serialising audit appends ("dsr-aud" as a 56-bit number).
 AUDIT_LOCK_KEY = 0x6473722D617564
 
@@ -97,6 +116,7 @@ class Store:
         self._dialect = engine.dialect.name
         # Appends from one process queue here instead of all waiting on the database lock.
         self._append_lock = asyncio.Lock()
+        self._pending: list[_Append] = []  # appends waiting for the lock (group commit)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -156,10 +176,7 @@ class Store:
     async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent:
         """`upsert_request` and `append_audit` in one transaction: a state is never stored
         without its audit entry, nor the entry without the state. Idempotent like both."""
-        document, details, at = self._audit_document(event)
-        async with self._append_lock, write_transaction(self._engine) as conn:
-            await self._write_request(conn, summary)
-            return await self._append_locked(conn, event, document, details, at)
+        return await self._grouped(_Append(event, *self._audit_document(event), summary))
 
     async def _write_request(self, conn: AsyncConnection, summary: RequestSummary) -> None:
         """The upsert and, when it took effect, the request's per-system outcomes (0005, the
@@ -386,9 +403,59 @@ class Store:
         stored, i.e. as pydantic writes them to JSON (datetimes as ISO strings, sets as lists,
         NaN as null; unserialisable values raise `ValueError`). If an entry with the same
         `dedupe_key` exists, nothing is appended and that entry is returned."""
-        document, details, at = self._audit_document(event)
-        async with self._append_lock, write_transaction(self._engine) as conn:
-            return await self._append_locked(conn, event, document, details, at)
+        return await self._grouped(_Append(event, *self._audit_document(event)))
+
+    async def _grouped(self, append: _Append) -> AuditEvent:
+        """Group commit: appends that arrive while another is being written wait for the lock
+        and are then written together, in arrival order, in one write transaction — one
+        commit (one fsync) for the group instead of one each. Under a burst every status change
+        of every running request queues here (the chain is one sequence), so this is where the
+        store's throughput is decided. A group that fails is written again one by one, so one
+        bad append fails only its own caller."""
+        self._pending.append(append)
+        try:
+            async with self._append_lock:
+                if not append.done.done():
+                    group, self._pending = self._pending, []
+                    try:
+                        await self._write_group(group)
+                    except BaseException:
+                        # Cancelled part-way: nothing of the group was committed; the others'
+                        # appends go back for the next holder of the lock (they wait for it).
+                        self._pending[:0] = [
+                            a for a in group if a is not append and not a.done.done()
+                        ]
+                        raise
+        except asyncio.CancelledError:
+            if append in self._pending:  # cancelled while waiting: not written at all
+                self._pending.remove(append)
+            raise
+        return append.done.result()
+
+    async def _write_group(self, group: list[_Append]) -> None:
+        try:
+            async with write_transaction(self._engine) as conn:
+                results = [await self._write_one(conn, a) for a in group]
+        except Exception as error:
+            if len(group) == 1:
+                group[0].done.set_exception(error)
+                return
+            for append in group:  # isolate the failing append: each in its own transaction
+                try:
+                    async with write_transaction(self._engine) as conn:
+                        append.done.set_result(await self._write_one(conn, append))
+                except Exception as error:
+                    append.done.set_exception(error)
+            return
+        for append, result in zip(group, results, strict=True):
+            append.done.set_result(result)
+
+    async def _write_one(self, conn: AsyncConnection, append: _Append) -> AuditEvent:
+        if append.summary is not None:
+            await self._write_request(conn, append.summary)
+        return await self._append_locked(
+            conn, append.event, append.document, append.details, append.at
+        )
 
     @staticmethod
     def _audit_document(event: AuditEvent) -> tuple[dict[str, Any], Any, datetime]:
