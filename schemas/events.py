@@ -55,26 +55,39 @@ __all__ = [
     "Subject",
     "Verification",
     "VerificationMethod",
+    "is_valid_request_id",
 ]
 
 REQUESTED_TYPE = "dsr.requested.v1"
 STATUS_CHANGED_TYPE = "dsr.status_changed.v1"
 
 _DIGITS_AND_SEPARATORS = re.compile(r"^[0-9_-]+$")
+_REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+_REQUEST_ID_SHAPE = re.compile(_REQUEST_ID_PATTERN)
+
+
+def _personal_number_shaped(value: str) -> bool:
+    return bool(_DIGITS_AND_SEPARATORS.match(value)) and sum(c.isdigit() for c in value) >= 10
 
 
 def _not_a_personal_number(value: str) -> str:
     """A request id travels into workflow ids, logs, metrics and traces, so it must never BE
     personal data: ten or more digits with nothing but separators is shaped like a personnummer,
     an organisation number or a phone number (e.g. 198112189876, 0701234567) and is refused."""
-    if _DIGITS_AND_SEPARATORS.match(value) and sum(c.isdigit() for c in value) >= 10:
+    if _personal_number_shaped(value):
         raise ValueError("must not be shaped like a personal identity or phone number")
     return value
 
 
+def is_valid_request_id(value: str) -> bool:
+    """What `RequestId` accepts, as a predicate: the one rule for "this id is safe to show", so
+    the log redaction keeps the digits of a validated id readable (orchestrator.redaction)."""
+    return bool(_REQUEST_ID_SHAPE.fullmatch(value)) and not _personal_number_shaped(value)
+
+
 RequestId = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,64}$"),
+    StringConstraints(pattern=_REQUEST_ID_PATTERN),
     AfterValidator(_not_a_personal_number),
 ]
 
