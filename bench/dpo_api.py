@@ -350,38 +350,61 @@ def _request_query(params: dict[str, Any]) -> Any:
 
 
 async def explain_queries(database_url: str) -> None:
-    """The plan and the database's own timing of each list query's page and (capped) count:
-    EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY PLAN plus a timed run on SQLite."""
+    """The plan and the database's own timing of each list query's page and (capped) count, as
+    the store sends them (the driver's SQL and bound parameters, captured at the cursor: literal
+    values would let SQLite plan differently): EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY
+    PLAN plus the timed run on SQLite."""
     from orchestrator.dpo._read import LIST_COUNT_CAP
-    from orchestrator.store._queries import build_count, build_select
+    from orchestrator.store._queries import (
+        DENSE_OUTCOME_MATCHES,
+        OutcomePlan,
+        build_count,
+        build_outcome_probe,
+        build_select,
+    )
 
     store = await Store.open(database_url)
+    sent: list[tuple[str, Any]] = []
+
+    def capture(*args: Any) -> None:  # before_cursor_execute(conn, cursor, sql, params, ...)
+        sent.append((args[2], args[3]))
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", capture)
+    postgres = store.engine.dialect.name == "postgresql"
     try:
         async with store.engine.connect() as conn:
-            dialect = store.engine.dialect
             for params in LIST_QUERIES:
                 query = _request_query(params)
                 print(f"  EXPLAIN {_label(params)}")
-                for what, statement in (
-                    ("page", build_select(query)),
-                    ("count", build_count(query, LIST_COUNT_CAP)),
-                ):
-                    sql = str(
-                        statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-                    )
-                    if dialect.name == "postgresql":
-                        plan = await conn.exec_driver_sql(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
-                        lines = [str(r[0]) for r in plan.all()]
-                    else:
-                        plan = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}")
-                        lines = [str(r[-1]) for r in plan.all()]
+                plans = [query.outcome_plan]
+                if query.system_outcome:  # the desk's pick (Desk._plan_outcome), then the other
+                    matches = (await conn.execute(build_outcome_probe(query))).scalar_one()
+                    dense = matches > DENSE_OUTCOME_MATCHES
+                    chosen = OutcomePlan.SCAN if dense else OutcomePlan.LOOKUP
+                    plans = [chosen, *(p for p in OutcomePlan if p is not chosen)]
+                    print(f"    {matches} outcome rows match (capped): the desk picks {chosen}")
+                for plan in plans:
+                    planned = query.model_copy(update={"outcome_plan": plan})
+                    suffix = f" ({plan})" if query.system_outcome else ""
+                    for what, statement in (
+                        (f"page{suffix}", build_select(planned)),
+                        (f"count{suffix}", build_count(planned, LIST_COUNT_CAP)),
+                    ):
+                        sent.clear()
                         t0 = time.perf_counter()
-                        await conn.exec_driver_sql(sql)
-                        lines.append(f"ran in {(time.perf_counter() - t0) * 1000:.1f} ms")
-                    print(f"    {what}:")
-                    for line in lines:
-                        print(f"      {line}")
+                        await conn.execute(statement)
+                        elapsed = (time.perf_counter() - t0) * 1000
+                        sql, bound = sent[-1]
+                        prefix = (
+                            "EXPLAIN (ANALYZE, BUFFERS) " if postgres else "EXPLAIN QUERY PLAN "
+                        )
+                        rows = (await conn.exec_driver_sql(prefix + sql, bound)).all()
+                        lines = [str(r[0] if postgres else r[-1]) for r in rows]
+                        print(f"    {what}: {elapsed:.1f} ms through the driver")
+                        for line in lines:
+                            print(f"      {line}")
     finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", capture)
         await store.close()
 
 

@@ -23,7 +23,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.store._queries import RequestQuery, SortField
+from orchestrator.store._queries import (
+    DENSE_OUTCOME_MATCHES,
+    OutcomePlan,
+    RequestQuery,
+    SortField,
+    build_outcome_probe,
+)
 from policy.loader import load_policy
 from schemas.events import Channel, RequestKind, Subject
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
@@ -560,6 +566,7 @@ class Desk:
     async def list_requests(self, query: RequestQuery) -> RequestPage:
         now = query.clock()
         pinned = query if query.now is not None else query.model_copy(update={"now": now})
+        pinned = await self._plan_outcome(pinned)
         rows, cursor = await self.store.query_requests(pinned)
         # Counted on the first page only: the later pages of the same list have the same total,
         # and counting is the costly part of a page on a large store.
@@ -578,6 +585,16 @@ class Desk:
             total=None if total is None else min(total, LIST_COUNT_CAP),
             total_is_lower_bound=total is not None and total > LIST_COUNT_CAP,
         )
+
+    async def _plan_outcome(self, query: RequestQuery) -> RequestQuery:
+        """The query with the `OutcomePlan` its outcome filter's match count calls for (see
+        orchestrator.store._queries): a rare outcome is looked up, a common one scanned for."""
+        if not query.system_outcome:
+            return query
+        async with self.store.engine.connect() as conn:
+            matches = (await conn.execute(build_outcome_probe(query))).scalar_one()
+        plan = OutcomePlan.SCAN if matches > DENSE_OUTCOME_MATCHES else OutcomePlan.LOOKUP
+        return query.model_copy(update={"outcome_plan": plan})
 
     async def overview(self, now: datetime | None = None) -> Overview:
         now = now or datetime.now(UTC)

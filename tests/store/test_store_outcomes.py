@@ -175,3 +175,48 @@ async def test_migration_backfills_and_downgrades(
     async with await Store.open(url) as store:
         assert len(await _ids(store, "billing:retained")) == 7
     assert head_revision() == "0005"
+
+
+async def test_both_outcome_plans_give_the_same_pages(
+    store: Store, make_summary: Callable[..., RequestSummary]
+) -> None:
+    """LOOKUP (IN) and SCAN (EXISTS) are two forms of one filter: same rows, order and pages,
+    with a request that has two failed systems counted once; and the desk picks by the probe."""
+    from orchestrator.dpo import Desk
+    from orchestrator.store._queries import OutcomePlan, SortField, build_outcome_probe
+
+    for i in range(12):
+        failed = SystemStatus(system="billing", outcome=SystemOutcome.FAILED)
+        also = SystemStatus(
+            system="hosting", outcome=SystemOutcome.FAILED if i % 3 == 0 else SystemOutcome.DONE
+        )
+        await store.upsert_request(
+            make_summary(
+                f"p-{i:02d}",
+                received_at=make_summary().received_at + timedelta(hours=i),
+                systems=[failed, also] if i % 2 == 0 else [also],
+            )
+        )
+    for outcome in ("failed", "billing:failed", "hosting:done", "support:failed"):
+        for sort in (SortField.RECEIVED_AT, SortField.COMPLETED_AT, SortField.REQUEST_ID):
+            pages: dict[OutcomePlan, list[list[str]]] = {}
+            for plan in OutcomePlan:
+                query = RequestQuery(system_outcome=outcome, sort=sort, limit=2, outcome_plan=plan)
+                pages[plan] = []
+                while True:
+                    rows, cursor = await store.query_requests(query)
+                    pages[plan].append([r.request_id for r in rows])
+                    if cursor is None:
+                        break
+                    query = query.model_copy(update={"cursor": cursor})
+                assert await store.count_requests(query) == sum(map(len, pages[plan]))
+            assert pages[OutcomePlan.LOOKUP] == pages[OutcomePlan.SCAN], (outcome, sort)
+    everything = sum(map(len, pages[OutcomePlan.LOOKUP]))
+    assert everything == 0  # support:failed, the last one asked: nothing
+    async with store.engine.connect() as conn:
+        probe = build_outcome_probe(RequestQuery(system_outcome="failed"), cap=3)
+        assert (await conn.execute(probe)).scalar_one() == 4  # stops after cap + 1
+    listed = await Desk(store).list_requests(RequestQuery(system_outcome="billing:failed"))
+    assert sorted(i.summary.request_id for i in listed.items) == [
+        f"p-{i:02d}" for i in range(0, 12, 2)
+    ]
