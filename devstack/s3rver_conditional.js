@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// s3rver with S3's conditional writes: `PUT` with `If-None-Match: *` fails (412) when the key
-// exists, `PUT` with `If-Match: <etag>` fails (412) unless the key holds exactly that version.
+// s3rver with S3's conditional writes and atomic objects: `PUT` with `If-None-Match: *` fails
+// (412) when the key exists, `PUT` with `If-Match: <etag>` fails (412) unless the key holds
+// exactly that version.
 //
 // Why: tansu's s3 storage engine keeps each partition's high watermark, the topic metadata
 // and the consumer groups in single objects updated optimistically (create-if-absent,
@@ -10,13 +11,19 @@
 // offsets: the fault suite's broker restart lost acknowledged events that way (up to 60 of 65
 // in tests/faults/test_broker_restart.py's probe). Real S3, MinIO and R2 honour both headers.
 //
-// Writes to one key are serialised here so the check and the write are one step (Node runs one
-// request handler at a time, but the store's file operations interleave across awaits).
+// And every read or write of one object is atomic here, as on S3: s3rver writes an object in
+// place (a reader racing it sees a truncated file, or the new bytes with the old ETag) and
+// answers before its write stream has flushed. Here every PUT is written to a temporary file
+// and renamed over the object, then its ETag is recorded; and the reads and writes of one key
+// are serialised, so a GET sees one whole version with its own ETag. (Found by the broker
+// restart fault test: a record acknowledged at an offset tansu had already given away.)
 //
 // Usage (the same options as s3rver's CLI that devstack uses):
 //   node s3rver_conditional.js -d DIR -a 127.0.0.1 -p PORT --configure-bucket NAME
 'use strict';
 
+const crypto = require('crypto');
+const fs = require('fs');
 const path = require('path');
 
 const S3RVER = path.join(__dirname, '..', '.tools', 's3rver', 'node_modules', 's3rver');
@@ -61,23 +68,45 @@ function preconditionFailed(ctx) {
     '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
 }
 
-async function conditionalWrites(ctx, next) {
-  // Path-style object writes only (/bucket/key); multipart parts and subresources pass.
+function readAll(content) {
+  if (Buffer.isBuffer(content)) return Promise.resolve(content);
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    content.on('data', chunk => chunks.push(Buffer.from(chunk)));
+    content.on('end', () => resolve(Buffer.concat(chunks)));
+    content.on('error', reject);
+  });
+}
+
+// The store's write, made whole: after s3rver's own checks (authentication, decoding), the
+// object is written to a temporary file and renamed over the old one, then its ETag recorded.
+server.store.putObject = async function putObject(object) {
+  const body = await readAll(object.content);
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+  const temporary = `${objectPath}.${crypto.randomBytes(6).toString('hex')}.tmp`;
+  await fs.promises.writeFile(temporary, body);
+  await fs.promises.rename(temporary, objectPath);
+  const md5 = crypto.createHash('md5').update(body).digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size: body.length, md5 };
+};
+
+async function consistentObjects(ctx, next) {
+  // Path-style object requests only (/bucket/key); multipart uploads pass untouched.
   const parts = ctx.path.split('/').filter(Boolean);
-  const isObjectWrite =
-    (ctx.method === 'PUT' || ctx.method === 'DELETE') &&
-    parts.length >= 2 &&
-    !ctx.querystring.includes('uploadId');
-  if (!isObjectWrite) return next();
+  const isObject = parts.length >= 2 && !ctx.querystring.includes('uploadId');
+  if (!isObject || !['GET', 'HEAD', 'PUT', 'DELETE'].includes(ctx.method)) return next();
   const objectBucket = decodeURIComponent(parts[0]);
   const key = parts.slice(1).map(decodeURIComponent).join('/');
   return serialised(`${objectBucket}/${key}`, async () => {
+    if (ctx.method !== 'PUT') return next(); // a GET's file is open before the next write
     const noneMatch = ctx.get('if-none-match');
     const match = ctx.get('if-match');
-    if (ctx.method === 'PUT' && noneMatch === '*') {
-      if (await ctx.store.existsObject(objectBucket, key)) return preconditionFailed(ctx);
+    if (noneMatch === '*' && (await ctx.store.existsObject(objectBucket, key))) {
+      return preconditionFailed(ctx);
     }
-    if (ctx.method === 'PUT' && match) {
+    if (match) {
       let current;
       try {
         current = await ctx.store.getMetadata(objectBucket, key);
@@ -93,7 +122,7 @@ async function conditionalWrites(ctx, next) {
   });
 }
 
-server.middleware.unshift(conditionalWrites);
+server.middleware.unshift(consistentObjects);
 server.run().then(
   address => console.log(`s3rver (conditional writes) listening on ${address.address}:${address.port}`),
   error => {

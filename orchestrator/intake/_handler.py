@@ -116,6 +116,26 @@ _STORE_OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
+# SQLSTATE classes that are about the server, not the statement: 08 connection exception, 53
+# insufficient resources (too many connections), 57 operator intervention — 57P01 admin
+# shutdown, 57P02 crash shutdown, 57P03 "the database system is starting up" (or in recovery,
+# as right after a crash). SQLAlchemy raises these as a bare DBAPIError, not OperationalError:
+# the fault suite's store crash found good requests dead-lettered while PostgreSQL recovered.
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "53", "57"})
+
+
+def _store_outage(error: BaseException) -> bool:
+    """The store is down, restarting or dropped us: wait, do not dead-letter."""
+    if isinstance(error, _STORE_OUTAGES):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        error = error.orig if isinstance(error.orig, BaseException) else error
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+
+
 class _Transient(Exception):
     """An outage worth waiting for; carries a safe description for the log."""
 
@@ -209,11 +229,13 @@ class IntakeHandler:
             if error.status in TRANSIENT_TEMPORAL_STATUSES:
                 raise _Transient(error.status.name) from None
             raise
-        except _STORE_OUTAGES as error:
+        except Exception as error:
             # The payload codec seals the input with the request's data key, which lives in
             # the store: a store that is down or restarting is an outage to wait out with the
             # record un-acked, never a reason to dead-letter a good request (fault suite).
-            raise _Transient(f"store: {type(error).__name__}") from None
+            if _store_outage(error):
+                raise _Transient(f"store: {type(error).__name__}") from None
+            raise
 
     async def dead_letter(self, record: IncomingRecord, rejected: Rejected) -> None:
         """Seal the record and send it to the DLQ; wait out broker outages (record un-acked).

@@ -138,6 +138,48 @@ async def test_a_store_outage_is_waited_out_not_dead_lettered(
     await intake_client.get_workflow_handle(workflow_id_for(rid)).terminate("test done")
 
 
+async def _what_sqlalchemy_raises(error: BaseException) -> BaseException:
+    """The exception SQLAlchemy's asyncpg dialect raises when connecting fails with `error`."""
+    import sqlalchemy.exc
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def refuse() -> Any:
+        raise error
+
+    engine = create_async_engine("postgresql+asyncpg://", async_creator=refuse)
+    try:
+        async with engine.connect():
+            pass
+    except sqlalchemy.exc.SQLAlchemyError as raised:
+        return raised
+    finally:
+        await engine.dispose()
+    raise AssertionError("connecting did not fail")
+
+
+async def test_a_store_recovering_from_a_crash_is_waited_out_not_dead_lettered(
+    make_handler: HandlerFactory, intake_client: Client
+) -> None:
+    """Right after a crash PostgreSQL answers 57P03 ("the database system is starting up"),
+    and SQLAlchemy raises a bare DBAPIError for it: the fault suite's store crash found good
+    requests dead-lettered as unprocessable that way."""
+    import asyncpg
+
+    client = _StoreDown(intake_client)
+    client.failures = [
+        await _what_sqlalchemy_raises(asyncpg.exceptions.CannotConnectNowError("starting up")),
+        await _what_sqlalchemy_raises(asyncpg.exceptions.CrashShutdownError("crash shutdown")),
+    ]
+    assert [type(f).__name__ for f in client.failures] == ["DBAPIError", "DBAPIError"]
+    handler, collected = make_handler(client)
+    document = valid_document()
+    rid = document["data"]["request_id"]
+    outcome = await handler.handle(record(encode(document), key=rid.encode()))
+    assert outcome is IntakeOutcome.STARTED and client.calls == 3
+    assert collected.letters == []
+    await intake_client.get_workflow_handle(workflow_id_for(rid)).terminate("test done")
+
+
 async def test_a_broker_outage_keeps_the_record_in_hand_until_the_dlq_takes_it(
     make_handler: HandlerFactory,
 ) -> None:
