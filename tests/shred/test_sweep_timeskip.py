@@ -9,12 +9,13 @@ connector's erase and the orchestrator's follow-up bookkeeping are mocked, under
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,10 +122,11 @@ class Sweep:
         await self.keys.keys_for(request_id, create=True)
         return request_id
 
-    async def deferred_erasure(self, request_id: str, until: date) -> Any:
+    async def deferred_erasure(self, request_id: str, *until: date) -> Any:
+        """The request's deferred-erasure chain: one date after the other (continue-as-new)."""
         return await self.client.start_workflow(
             DeferredErasureWorkflow.run,
-            DeferredErasureInput(request_id=request_id, groups=(_group(until),)),
+            DeferredErasureInput(request_id=request_id, groups=tuple(_group(u) for u in until)),
             id=follow_up_workflow_id(request_id),
             task_queue=self.queue,
         )
@@ -145,6 +147,13 @@ class Sweep:
         for a result lets the server jump ahead to any timer, however far)."""
         with self.env.auto_time_skipping_disabled():
             await chain.result()
+
+    async def erasures_ran(self, count: int, timeout: float = 20) -> None:
+        """Wait (real time, no skipping) until the mocked connector has erased `count` times."""
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        while len(self.erased) < count:
+            assert datetime.now(UTC) < deadline, f"{len(self.erased)} of {count} erasures ran"
+            await asyncio.sleep(0.05)
 
     async def destroyed(self, request_id: str) -> bool:
         stored = await self.key_store.get_data_key(request_id)
@@ -201,10 +210,12 @@ async def sweep(ts_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Sw
 
 
 async def test_an_erasure_is_shredded_only_after_its_last_deferred_erasure(sweep: Sweep) -> None:
-    """Deferred erasure 200 days out, readable 30 days: the key waits for the erasure."""
+    """Deferred erasures 100 and 200 days out, readable 30 days: the key waits for the last."""
     today = (await sweep.now()).date()
     request_id = await sweep.closed_request(RequestKind.ERASURE)
-    chain = await sweep.deferred_erasure(request_id, today + timedelta(days=200))
+    chain = await sweep.deferred_erasure(
+        request_id, today + timedelta(days=100), today + timedelta(days=200)
+    )
 
     first = await sweep.run()
     assert request_id not in first.destroyed
@@ -220,10 +231,16 @@ async def test_an_erasure_is_shredded_only_after_its_last_deferred_erasure(sweep
     assert not await sweep.destroyed(request_id)
     assert sweep.erased == []
 
-    await sweep.env.sleep(timedelta(days=200))  # to the day after the until-date
+    await sweep.env.sleep(timedelta(days=70))  # past the first date: the chain goes on
+    await sweep.erasures_ran(1)
+    between = await sweep.run()
+    assert request_id not in between.destroyed
+    assert between.waiting.get("deferred_erasure") == 1
+
+    await sweep.env.sleep(timedelta(days=100))  # past the last date
     await sweep.finished(chain)
-    assert [rid for _, rid in sweep.erased] == [request_id]
-    erased_at = sweep.erased[0][0]
+    assert [rid for _, rid in sweep.erased] == [request_id, request_id]
+    erased_at = sweep.erased[-1][0]
     third = await sweep.run()
     assert third.destroyed == [request_id]
     assert await sweep.destroyed(request_id)
