@@ -168,9 +168,50 @@ class FidesHarness:
             await conn.close()
         return f"{n - left}/{n} erased"
 
+    def clear_leftovers(self) -> None:
+        """Work an interrupted earlier run left queued must not run in this one (it would take
+        the worker's time and erase this run's customers): Fides' requests still pending or in
+        processing are cancelled in its database, and its celery queues — Redis database 1,
+        Fides' own (fides.env) — are emptied. Run before `start`."""
+        subprocess.run(  # the peer's own database and role (fides.env)
+            ["psql", "-h", "127.0.0.1", "-U", "fides", "-d", "fides", "-qAtc",
+             "update privacyrequest set status = 'canceled'"
+             " where status in ('pending', 'approved', 'in_processing')"],
+            env={**self.env, "PGPASSWORD": "fidespass"},
+            capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        keys = subprocess.run(
+            ["redis-cli", "-h", "127.0.0.1", "-n", "1", "--scan", "--pattern", "*"],
+            capture_output=True, text=True, timeout=60, check=False,
+        ).stdout.split()  # fmt: skip
+        queued = [k for k in keys if k.startswith(("fides", "unacked"))]
+        if queued:
+            subprocess.run(
+                ["redis-cli", "-h", "127.0.0.1", "-n", "1", "del", *queued],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+
+    def _started_processes(self) -> list[psutil.Process]:
+        found: list[psutil.Process] = []
+        for name in ("webserver", "worker"):
+            with contextlib.suppress(OSError, ValueError, psutil.Error):
+                root = psutil.Process(self._pid(name))
+                found += [root, *root.children(recursive=True)]
+        return found
+
     def stop(self) -> None:
+        """The harness's stop, then any child of the API or worker it left behind (it signals
+        the main pid only; a celery prefork child can outlive it)."""
+        started = self._started_processes()
         with contextlib.suppress(Exception):
             self.step("stop", timeout=120)
+        for proc in started:
+            with contextlib.suppress(psutil.Error):
+                proc.terminate()
+        _gone, alive = psutil.wait_procs(started, timeout=10)
+        for proc in alive:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
 
 
 def _last_json(out: str) -> dict[str, Any]:

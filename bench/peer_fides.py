@@ -64,6 +64,7 @@ def run_fides(args: argparse.Namespace, logs: Path) -> list[Any]:
     print("fides: install (cached), seed, start, setup ...", flush=True)
     harness.step("install", timeout=1800)
     harness.step("db")
+    harness.clear_leftovers()
     try:
         harness.step("start", timeout=600)
         harness.step("setup")
