@@ -4,8 +4,10 @@ A closed request's data key is destroyed once nothing needs it any more:
 - the request is closed: completed (the DPO's `resolve close` ends as completed too), denied or
   cancelled (`schemas.status.TERMINAL_STATUSES`);
 - the policy's readable-after-close period has passed (`Policy.readable_after_close`, per
-  kind) — written to the key's `retain_until` the first time the sweep sees the closed request,
-  so the package expiry timer (which also destroys keys) honours it as well;
+  kind) — written to the key's `retain_until` when the completion record is stored
+  (`RetainOnClose`, around the worker's record store) and again by the sweep (for requests
+  closed before that, or under an older policy), so the package expiry timer, which also
+  destroys keys, honours it as well;
 - the key's `retain_until` has passed (pushed on by anything else that needs the key);
 - its package, if any, has expired;
 - no deferred erasure of the request is still running (workflows/follow_up.py: a retained
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio import activity
 from temporalio.client import (
@@ -47,7 +50,8 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._keys import ClosedRequestKey, KeyStore
 from policy.model import Policy
-from schemas.records import AuditAction, AuditEvent
+from schemas.records import AuditAction, AuditEvent, CompletionRecord
+from schemas.status import TERMINAL_STATUSES
 from schemas.workflow import workflow_id_for
 from workflows.follow_up import follow_up_workflow_id
 from workflows.shredder import (
@@ -61,7 +65,7 @@ from workflows.shredder import (
     ShredSweepWorkflow,
 )
 
-__all__ = ["SCHEDULE_ID", "Shredder", "ensure_shred_schedule", "shred_workflow_id"]
+__all__ = ["SCHEDULE_ID", "RetainOnClose", "Shredder", "ensure_shred_schedule", "shred_workflow_id"]
 
 log = get_logger(__name__)
 
@@ -101,6 +105,27 @@ async def ensure_shred_schedule(client: Client, settings: Settings) -> bool:
         return False
     log.info("shred schedule created", every_seconds=settings.shred_interval)
     return True
+
+
+class RetainOnClose:
+    """The worker's record store, except that storing a completion record also keeps the
+    request's data key readable for the policy's period after closing (`retain_until`, pushed
+    on, never back). Everything else is the store's own method."""
+
+    def __init__(self, store: Any, key_store: KeyStore, policy: Policy) -> None:
+        self._store = store
+        self._key_store = key_store
+        self._policy = policy
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    async def save_completion_record(self, record: CompletionRecord) -> CompletionRecord:
+        stored: CompletionRecord = await self._store.save_completion_record(record)
+        if stored.status in TERMINAL_STATUSES:
+            until = stored.completed_at + self._policy.readable_after_close(stored.kind)
+            await self._key_store.retain_data_key(stored.request_id, until)
+        return stored
 
 
 class Shredder:

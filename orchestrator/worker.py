@@ -22,7 +22,7 @@ from orchestrator.logging import get_logger
 from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.settings import Settings
-from orchestrator.shredder import Shredder, ensure_shred_schedule
+from orchestrator.shredder import RetainOnClose, Shredder, ensure_shred_schedule
 from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
@@ -141,7 +141,12 @@ async def run_workers(
             )
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
-            record_store = await audit_checkpoints(settings, store, stack)
+            # A closed request's key stays for the policy's readable-after-close period.
+            record_store = RetainOnClose(
+                await audit_checkpoints(settings, store, stack),
+                await data_keys.store(),
+                load_policy(settings.policy_file),
+            )
             acts = OrchestratorActivities(
                 record_store,
                 publisher,
