@@ -2,20 +2,23 @@
 
 Every log line (ours, and the stdlib logs of faust, aiokafka and temporalio, routed through the
 same processors) passes `redact_personal_data`: known personal fields are replaced, and
-e-mail addresses, personnummer/organisationsnummer and phone numbers in any text are masked.
+e-mail addresses, personnummer/organisationsnummer, phone numbers, street addresses, postcodes
+and personal names in any text are masked (`orchestrator.redaction`). Fields that carry a
+validated id (`request_id`, `workflow_id`, `run_id`, ...) keep its digits readable.
 Request ids are bound with `structlog.contextvars` so each line says which request it is about.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
 from opentelemetry import trace
+
+from orchestrator.redaction import PERSONAL_FIELDS, REDACTED, id_kind, scrub, scrub_id
 
 __all__ = [
     "PERSONAL_FIELDS",
@@ -26,103 +29,9 @@ __all__ = [
     "scrub",
 ]
 
-PERSONAL_FIELDS = frozenset(
-    {
-        "email",
-        "emails",
-        "name",
-        "names",
-        "first_name",
-        "last_name",
-        "full_name",
-        "given_name",
-        "family_name",
-        "surname",
-        "phone",
-        "phone_number",
-        "mobile",
-        "personal_identity_number",
-        "personnummer",
-        "pnr",
-        "organisation_number",
-        "subject",
-        "address",
-        "street",
-        "street_address",
-        "postal_address",
-        "postcode",
-        "postal_code",
-        "ip_address",
-        "value",  # identifier values and field changes
-        "changes",
-        "input_value",  # pydantic's echo of the offending input
-    }
-)
 # Keys that end like this are personal too (`contact_email`, `billing_address`, ...).
 _PERSONAL_SUFFIXES = ("_email", "_phone", "_address", "_pnr")
-_REDACTED = "[redacted]"
-
-_EMAIL = r"[\w.%+\-']+(?:@|%40|\(at\))[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
-# Personnummer / samordningsnummer / organisationsnummer: YYYYMMDD-NNNN, YYMMDD-NNNN, with
-# `-`, `+` (100 years or older), a space or no separator at all; "16" prefixes an org number.
-_ID_NUMBER = r"(?<![\w+])(?:1[6-9]|20)?\d{6}[-+ ]?\d{4}(?![\w])"
-# International (+46 / 0046 ...) and national (07x, 08, 031 ...) phone numbers, with the usual
-# separators: "+46 (0)70-123 45 67", "070-123 45 67", "08-123 456 78". Checked by digit count;
-# not after a hyphen, so ids and dates ("req-2026-00012345", "2026-01-31") stay readable.
-_PHONE_INTERNATIONAL = (
-    r"(?<![\w+\-])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?"
-    r"\d{1,4}(?:[\s.\-/]?\d{1,4}){1,5}(?![\w])"
-)
-_PHONE_NATIONAL = r"(?<![\w+.\-])0\d{1,3}[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
-# Swedish street addresses ("Storgatan 12B", "Sankt Eriksgatan 5 lgh 1102") and postcodes with
-# their town ("111 22 Stockholm", "SE-411 05").
-_STREET_WORDS = (
-    "gatan|gata|vägen|väg|gränd|torget|torg|stigen|stig|backen|allén|allé|plan|leden|"
-    "kajen|esplanaden|promenaden|slingan|hagen|liden|gården|parken|bron|strand|stråket|vägen"
-)
-_STREET = (
-    rf"(?<![\w])(?:[A-ZÅÄÖÉ][\wåäöéü\-]*(?:{_STREET_WORDS})|{_STREET_WORDS.title()})\s+\d{{1,4}}"
-    r"(?:\s?[A-Za-z](?![\w]))?(?:\s*,?\s*(?:lgh|lägenhet)\.?\s*\d{1,5})?"
-)
-_POSTCODE = (
-    r"(?<![\w\-])(?:SE-?\s?)?\d{3}\s?\d{2}(?:\s+[A-ZÅÄÖ][\wåäö]+)(?![\w])|SE-?\s?\d{3}\s?\d{2}"
-)
-# `name='Anna Lindqvist'`, `"email": "..."`, `name=Anna Lindqvist,` — a personal field's value
-# written into text (reprs, JSON, pydantic's `input_value=...`, query strings).
-_LABELS = "|".join(sorted(PERSONAL_FIELDS - {"value", "changes", "subject"}, key=len, reverse=True))
-_LABELLED = (
-    rf"(?i)(?<![\w])((?:{_LABELS})[\"']?\s*[=:]\s*)"
-    r"('[^'\n]*'|\"[^\"\n]*\"|[^,;&)}\]\n]*?(?=\s+\w+=|[,;&)}\]\n]|$))"
-)
-
-
-def _phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return "[phone]" if 7 <= digits <= 15 else match.group(0)
-
-
-def _national_phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return "[phone]" if 8 <= digits <= 11 else match.group(0)
-
-
-_PATTERNS: tuple[tuple[re.Pattern[str], Any], ...] = (
-    (re.compile(_LABELLED), lambda m: m.group(1) + _REDACTED),
-    (re.compile(_EMAIL), "[email]"),
-    (re.compile(_STREET), "[address]"),
-    (re.compile(_POSTCODE), "[postcode]"),
-    (re.compile(_ID_NUMBER), "[id-number]"),
-    (re.compile(_PHONE_INTERNATIONAL), _phone),
-    (re.compile(_PHONE_NATIONAL), _national_phone),
-)
-
-
-def scrub(text: str) -> str:
-    """Mask e-mail addresses, Swedish identity numbers, phone numbers, street addresses and
-    labelled personal values (`name='...'`) in free text."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+_REDACTED = REDACTED
 
 
 # structlog's own bookkeeping of stdlib records: objects it still needs, never rendered.
@@ -134,11 +43,20 @@ def _personal_key(key: object) -> bool:
     return name in PERSONAL_FIELDS or name.endswith(_PERSONAL_SUFFIXES)
 
 
+def _redact_field(key: object, value: Any) -> Any:
+    if _personal_key(key):
+        return _REDACTED
+    kind = id_kind(str(key).lower())
+    if kind is not None and isinstance(value, str):
+        return scrub_id(kind, value)
+    return _redact(value)
+
+
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return scrub(value)
     if isinstance(value, Mapping):
-        return {k: (_REDACTED if _personal_key(k) else _redact(v)) for k, v in value.items()}
+        return {k: _redact_field(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_redact(v) for v in value]
     if isinstance(value, bytes | bytearray):
@@ -158,12 +76,8 @@ def redact_personal_data(
 ) -> MutableMapping[str, Any]:
     """structlog processor: the last line of defence before a log line leaves the process."""
     for key in list(event_dict):
-        if key in _STRUCTLOG_META:
-            continue
-        if _personal_key(key):
-            event_dict[key] = _REDACTED
-        else:
-            event_dict[key] = _redact(event_dict[key])
+        if key not in _STRUCTLOG_META:
+            event_dict[key] = _redact_field(key, event_dict[key])
     return event_dict
 
 

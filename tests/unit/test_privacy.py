@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import base64
 import json
 import logging
 import os
+from pathlib import Path
 
 import pytest
 import structlog
 from temporalio.api.common.v1 import Payload
 
 from orchestrator.codec import AesGcmCodec, PayloadKeyMissing, encrypted_data_converter
-from orchestrator.logging import configure_logging, scrub
+from orchestrator.logging import configure_logging, redact_personal_data, scrub
 from schemas.identifiers import IdentifierType
 from schemas.subject import Identifier, SubjectRef
 
@@ -93,3 +95,146 @@ async def test_converter_encrypts_pydantic_models() -> None:
     assert b"anna@exempel.se" not in payload.SerializeToString()
     (back,) = await converter.decode([payload], [SubjectRef])
     assert back == ref
+
+
+# ── names and addresses in free text ──────────────────────────────────────────────────────
+
+
+@pytest.mark.parametrize(
+    ("text", "secrets"),
+    [
+        ("lookup failed for Ali Hassan", ["Ali", "Hassan"]),
+        ("Anna-Karin Söderström", ["Anna-Karin", "Söderström"]),
+        ("kunden Britt-Inger Åkerblad hittades inte", ["Britt-Inger", "Åkerblad"]),
+        ("no match: Zlatko Ibrahimović, Mäkelä-Virtanen", ["Zlatko", "Ibrahimović", "Virtanen"]),
+        ("row for Fatima Al-Sayed (Ahmed Hussein's)", ["Fatima", "Al-Sayed", "Ahmed", "Hussein"]),
+        ("ANNA SVENSSON; Svensson, Per; Per Holm", ["ANNA", "SVENSSON", "Svensson", "Per", "Holm"]),
+        ("Xyzzy Lindqvist and Anna Qwertz", ["Xyzzy", "Lindqvist", "Qwertz"]),
+        ("lookup failed for Zorblat Quennick", ["Zorblat", "Quennick"]),
+        ("Carl von Linné; Nguyen Van Thanh", ["Carl", "Linné", "Nguyen", "Thanh"]),
+        ("user anna_svensson, home of ali.hassan", ["anna_svensson", "ali.hassan"]),
+        ("Storgatan 12B, 411 38 Göteborg", ["Storgatan 12", "411 38", "Göteborg"]),
+        ("bor på Drottning Kristinas väg 3 lgh 1102", ["Kristinas väg 3", "1102"]),
+        ("Sankt Eriksgatan 5, S:t Göransgatan 7 C", ["Eriksgatan 5", "Göransgatan 7"]),
+        ("flyttade från Ringvägen till Stureplan 4", ["Ringvägen", "Stureplan 4"]),
+        ("GET /api/subscribers?query=Anna%20Svensson", ["Anna", "Svensson"]),
+    ],
+)
+def test_names_and_addresses_in_free_text_are_masked(text: str, secrets: list[str]) -> None:
+    cleaned = scrub(text)
+    assert not [s for s in secrets if s in cleaned], cleaned
+
+
+def _logged_messages() -> list[str]:
+    """The first argument of every log call in the processes' code: our log vocabulary."""
+    root = Path(__file__).resolve().parents[2]
+    messages: list[str] = []
+    for package in ("orchestrator", "connectors", "workflows", "policy", "devstack"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in {"debug", "info", "warning", "error", "exception"}
+                    and "log" in ast.unparse(node.func.value).lower()
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                    and isinstance(node.args[0].value, str)
+                ):
+                    messages.append(node.args[0].value)
+    return messages
+
+
+def test_every_log_message_of_the_code_is_left_alone() -> None:
+    messages = _logged_messages()
+    assert len(messages) > 40  # the scan finds them (it must be able to fail)
+    for message in messages:
+        formatted = message.replace("%d", "3").replace("%s", "billing")
+        assert scrub(message) == message
+        assert scrub(formatted) == formatted
+
+
+# What our processes and their libraries write, as it reaches the processor.
+_REAL_LINES = [
+    "workers started",
+    "event dead-lettered",
+    "temporal unavailable, retrying",
+    "DSR_SUBJECT_HASH_KEY is not set: deriving it from the payload keys",
+    "billing.locate: billing locate failed: HTTP 503 (ServiceUnavailable), attempt 2 of 5",
+    "support locate: 2 users, 5 tickets, ambiguous=False",
+    "Beginning worker shutdown, will wait 0:00:00 before cancelling activities",
+    "Failed activation on workflow DsrWorkflowV2 with ID dsr-req-2026-1234567890 and run ID "
+    "01a23279-5b78-7cc9-b747-123456789012",
+    "Completing activity as failed ({'activity_id': '1', 'activity_type': 'locate', 'attempt': "
+    "3, 'namespace': 'default', 'task_queue': 'dsr-connector-billing', 'workflow_id': "
+    "'dsr-req-1234567890', 'workflow_run_id': '01a23279-5b78-7cc9-b747-123456789012', "
+    "'workflow_type': 'DsrWorkflowV2'})",
+    "Unable connect to node with id 1: [Errno 111] Connect call failed ('127.0.0.1', 9092)",
+    "Heartbeat failed for group dsr-intake because it is rebalancing",
+    "OffsetCommit failed for group dsr-intake due to group error ([Error 25] "
+    "UnknownMemberIdError: dsr-intake), will rejoin",
+    "Topic dsr.requests.v1 not found in cluster metadata",
+    "[^Worker]: Ready",
+    "Timer Monitor.sampler woke up too late, with a drift of +0.25 runtime=0.0001",
+    "Uvicorn running on http://127.0.0.1:8400 (Press CTRL+C to quit)",
+    "Started server process [12345]",
+    "Waiting for application startup.",
+    "Application startup complete.",
+    '127.0.0.1:54321 - "GET /api/requests?status=open&sort=due_at HTTP/1.1" 200',
+    "Context impl SQLiteImpl.",
+    "Will assume non-transactional DDL.",
+    "Running upgrade 0004 -> 0005, request system outcomes",
+    'HTTP Request: GET http://127.0.0.1:8302/api/subscribers?page=1 "HTTP/1.1 200 OK"',
+    "Max retries exceeded with url: /api/v2/users/search.json (Caused by NewConnectionError)",
+    "Task was destroyed but it is pending!",
+    'Traceback (most recent call last):\n  File "/work/main/orchestrator/intake/_handler.py", '
+    "line 146, in handle\n    return await self._handle(record, where)\nKeyError: 'data'",
+    "Per request: 3 systems, plan 2 of 5, timezone Europe/Stockholm",
+    "Internetstiftelsen (.se, .nu) registry notified: Art. 19",
+]
+
+
+@pytest.mark.parametrize("line", _REAL_LINES)
+def test_real_log_lines_are_unchanged(line: str) -> None:
+    assert scrub(line) == line
+
+
+# ── fields that carry validated ids ───────────────────────────────────────────────────────
+
+
+def test_id_fields_keep_validated_ids_and_mask_personal_ones() -> None:
+    event = {
+        "event": "event accepted",
+        "request_id": "req-2026-1234567890",
+        "workflow_id": "dsr-req-0701234567-deferred-erasure",
+        "run_id": "01a23279-5b78-7cc9-b747-198112189876",
+        "key": "req-811218-9876",
+        "parent_workflow_id": "dsr-198112189876",
+        "event_id": "198112189876",
+        "exclude_request_id": "811218-9876",
+        "temporal_activity": {"workflow_id": "dsr-req-1234567890.packaging", "attempt": 2},
+    }
+    out = redact_personal_data(None, "info", dict(event))
+    for kept in ("request_id", "workflow_id", "run_id", "key"):
+        assert out[kept] == event[kept]
+    assert out["temporal_activity"] == event["temporal_activity"]
+    assert out["parent_workflow_id"] == "dsr-[id-number]"
+    assert out["event_id"] == out["exclude_request_id"] == "[id-number]"
+
+
+def test_ids_written_in_text_keep_their_digits_when_valid() -> None:
+    text = "request_id=req-1234567890 workflow_id='dsr-req-0701234567' key=198112189876"
+    assert scrub(text) == (
+        "request_id=req-1234567890 workflow_id='dsr-req-0701234567' key=[id-number]"
+    )
+
+
+def test_workflow_id_templates_are_the_ones_the_code_builds() -> None:
+    from orchestrator.redaction._ids import WORKFLOW_TEMPLATES
+    from schemas.workflow import workflow_id_for
+    from workflows.follow_up import follow_up_workflow_id
+    from workflows.packaging import expiry_workflow_id
+
+    for build in (workflow_id_for, follow_up_workflow_id, expiry_workflow_id):
+        prefix, _, suffix = build("MARKER").partition("MARKER")
+        assert (prefix, suffix) in WORKFLOW_TEMPLATES, build.__name__

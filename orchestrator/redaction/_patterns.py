@@ -1,0 +1,109 @@
+"""The shapes of Swedish personal data in text: e-mail, personnummer, phone, street, postcode,
+and a personal field's value written into text (`name='...'`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+__all__ = ["NUMBER_PATTERNS", "SHAPE_PATTERNS", "labelled_pattern"]
+
+Replacement = str | Callable[[re.Match[str]], str]
+
+_EMAIL = r"[\w.%+\-']+(?:@|%40|\(at\))[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
+# Personnummer / samordningsnummer / organisationsnummer: YYYYMMDD-NNNN, YYMMDD-NNNN, with
+# `-`, `+` (100 years or older), a space or no separator at all; "16" prefixes an org number.
+_ID_NUMBER = r"(?<![\w+])(?:1[6-9]|20)?\d{6}[-+ ]?\d{4}(?![\w])"
+# International (+46 / 0046 ...) and national (07x, 08, 031 ...) phone numbers, with the usual
+# separators: "+46 (0)70-123 45 67", "070-123 45 67", "08-123 456 78". Checked by digit count;
+# not after a hyphen, so ids and dates ("req-2026-00012345", "2026-01-31") stay readable.
+_PHONE_INTERNATIONAL = (
+    r"(?<![\w+\-])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?"
+    r"\d{1,4}(?:[\s.\-/]?\d{1,4}){1,5}(?![\w])"
+)
+_PHONE_NATIONAL = r"(?<![\w+.\-])0\d{1,3}[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
+
+# Swedish street addresses: a compound street name ("Storgatan", "Sveavägen", "Stureplan"), a
+# separate street word ("Drottning Kristinas väg", "Södra Vägen"), up to two leading words
+# ("Sankt", "S:t", "Västra", "Övre"), the number with a letter or a range ("12B", "3 C",
+# "4-6") and a flat ("lgh 1102"). Names with the distinctive suffixes are addresses even
+# without a number ("bor på Storgatan"); the short ones ("-plan", "-torg") only with one.
+_UP = "A-ZÅÄÖÆØÜÉÈ"
+_ALONE = (
+    "gatan|vägen|gränd|gränden|torget|stigen|backen|allén|slingan|stråket|esplanaden|"
+    "promenaden|platsen|kajen"
+)
+_WITH_NUMBER = (
+    f"{_ALONE}|gata|väg|torg|stig|backe|allé|plan|planen|leden|kaj|hagen|liden|gården|parken|"
+    "bron|strand|stranden|ringen|höjden|dalen|ängen|udden|gången|viken|plats"
+)
+# A separate street word needs a capitalised word before it ("Olof Palmes gata 1"): "plan 2"
+# alone is the planner talking.
+_STREET_WORD = "gata|gatan|väg|vägen|gränd|torg|torget|allé"
+_LEAD_WORD = rf"(?:S:t|St\.|[{_UP}][\wåäöéü]+)\s+"
+_LEAD = rf"(?:{_LEAD_WORD}){{0,2}}"
+_NUMBER = (
+    r"\s+\d{1,4}(?:\s?[A-Za-z](?![\w]))?(?:\s?[-\u2013]\s?\d{1,4})?"
+    r"(?:\s*,?\s*(?:lgh|lägenhet|vån|tr)\.?\s*\d{1,5})?"
+)
+_STREET_WORD_ANY_CASE = "|".join(f"{w}|{w.title()}" for w in _STREET_WORD.split("|"))
+_STREET = (
+    rf"(?<![\w])(?:{_LEAD}[{_UP}][\w\-]*?(?:{_WITH_NUMBER})"
+    rf"|(?:{_LEAD_WORD}){{1,3}}(?:{_STREET_WORD_ANY_CASE}))(?![\w]){_NUMBER}"
+    rf"|(?<![\w]){_LEAD}[{_UP}][\w\-]*?(?:{_ALONE})(?![\w])"
+)
+# Postcodes with their town ("111 22 Stockholm", "411 38 Upplands Väsby", "SE-411 05").
+_POSTCODE = (
+    rf"(?<![\w\-])(?:SE-?\s?)?\d{{3}}\s?\d{{2}}\s+[{_UP}][\wåäö]+(?:[\s\-][{_UP}][\wåäö]+)?"
+    r"(?![\w])|SE-?\s?\d{3}\s?\d{2}(?!\d)"
+)
+
+
+def _phone(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return "[phone]" if 7 <= digits <= 15 else match.group(0)
+
+
+def _national_phone(match: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in match.group(0))
+    return "[phone]" if 8 <= digits <= 11 else match.group(0)
+
+
+_WORDS = re.compile(r"[^\W\d_]{3,}")
+_STREET_ENDINGS = tuple(_WITH_NUMBER.split("|"))
+
+
+def _has_street_word(text: str) -> bool:
+    # str.endswith over the words: a case-insensitive alternation scanned at every position
+    # would cost more than the street pattern itself on a long line.
+    return any(word.lower().endswith(_STREET_ENDINGS) for word in _WORDS.findall(text))
+
+
+# Each pattern with a cheap test that must hold for it to match at all (most log lines hold
+# no "@", no street word and no digit run), so a line pays only for the shapes it could hold.
+Hint = Callable[[str], object]
+Shape = tuple[Hint, re.Pattern[str], Replacement]
+
+# Shapes that identify by themselves, in the order they run (e-mail first: its local part
+# would otherwise look like a name; addresses before names: "Storgatan" is no surname).
+SHAPE_PATTERNS: tuple[Shape, ...] = (
+    (re.compile(r"@|%40|\(at\)").search, re.compile(_EMAIL), "[email]"),
+    (_has_street_word, re.compile(_STREET), "[address]"),
+    (re.compile(r"\d{3}\s?\d{2}(?!\d)").search, re.compile(_POSTCODE), "[postcode]"),
+)
+# Digit runs: not applied to the digits of a validated id (orchestrator.redaction._ids).
+NUMBER_PATTERNS: tuple[Shape, ...] = (
+    (re.compile(r"\d{6}").search, re.compile(_ID_NUMBER), "[id-number]"),
+    (re.compile(r"(?:\+|00)\d").search, re.compile(_PHONE_INTERNATIONAL), _phone),
+    (re.compile(r"0\d").search, re.compile(_PHONE_NATIONAL), _national_phone),
+)
+
+
+def labelled_pattern(labels: frozenset[str]) -> re.Pattern[str]:
+    """`name='Anna Lindqvist'`, `"email": "..."`, `name=Anna Lindqvist,`: a personal field's
+    value written into text (reprs, JSON, pydantic's `input_value=...`, query strings)."""
+    alternatives = "|".join(sorted(labels, key=len, reverse=True))
+    return re.compile(
+        rf"(?i)(?<![\w])((?:{alternatives})[\"']?\s*[=:]\s*)"
+        r"('[^'\n]*'|\"[^\"\n]*\"|[^,;&)}\]\n]*?(?=\s+\w+=|[,;&)}\]\n]|$))"
+    )
