@@ -119,7 +119,8 @@ async def test_the_sweep_leaves_nothing_of_a_closed_request_readable(
     erasure_id = await publish_signed(
         producer, stack, request_event("erasure", {"email": other.email})
     )
-    assert (await completed(temporal, erasure_id)).status is RequestStatus.COMPLETED
+    erasure = await completed(temporal, erasure_id)
+    assert erasure.status is RequestStatus.COMPLETED
     chain = await temporal.get_workflow_handle(follow_up_workflow_id(erasure_id)).describe()
     assert chain.status is WorkflowExecutionStatus.RUNNING
 
@@ -128,6 +129,18 @@ async def test_the_sweep_leaves_nothing_of_a_closed_request_readable(
     verdict = dsr(stack, "shred", "verify", access_id, "--json")
     assert verdict.returncode == 1 and json.loads(verdict.stdout)["shredded"] is False
     assert json.loads(verdict.stdout)["dlq"]["decryptable"] == 1
+    # Kept from the close for the policy's readable period (set when the record was stored;
+    # the sweep may push it on by the moments between the record and the closing status), or
+    # to the package's expiry if that is later.
+    readable = timedelta(days=30)
+    retain_until = datetime.fromisoformat(json.loads(verdict.stdout)["key"]["retain_until"])
+    assert record.completed_at + readable <= retain_until
+    assert retain_until - max(record.completed_at + readable, record.package.expires_at) < (
+        timedelta(minutes=1)
+    )
+    kept = dsr(stack, "shred", "verify", erasure_id, "--json")
+    kept_until = datetime.fromisoformat(json.loads(kept.stdout)["key"]["retain_until"])
+    assert timedelta(0) <= kept_until - (erasure.completed_at + readable) < timedelta(minutes=1)
 
     _as_if_days_passed(stack, access_id)
     _as_if_days_passed(stack, erasure_id)
