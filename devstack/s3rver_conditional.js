@@ -45,10 +45,23 @@ const server = new S3rver({
 
 const tails = new Map(); // key -> the promise of the last write queued on it
 
+// No request holds its key's turn longer than this, whatever hangs (a safety net: one stuck
+// request must not stop the broker's every later read of that key).
+const TURN_LIMIT_MS = 15000;
+
 function serialised(key, work) {
   const previous = tails.get(key) || Promise.resolve();
-  const run = previous.then(work, work);
-  const tail = run.catch(() => undefined);
+  let timer;
+  let turnOver;
+  const limit = new Promise(resolve => {
+    turnOver = resolve;
+  });
+  const start = () => {
+    timer = setTimeout(turnOver, TURN_LIMIT_MS); // the turn starts now, not when queued
+    return work();
+  };
+  const run = previous.then(start, start);
+  const tail = Promise.race([run.catch(() => undefined), limit]).then(() => clearTimeout(timer));
   tails.set(key, tail);
   tail.then(() => {
     if (tails.get(key) === tail) tails.delete(key);
@@ -68,13 +81,24 @@ function preconditionFailed(ctx) {
     '<Message>At least one of the pre-conditions you specified did not hold</Message></Error>';
 }
 
+// The whole body, or an error as soon as the client is gone: a broker killed -9 in the middle
+// of an upload never finishes it, and waiting for it would hold its key's turn forever (every
+// later read and write of that key would hang).
 function readAll(content) {
   if (Buffer.isBuffer(content)) return Promise.resolve(content);
   return new Promise((resolve, reject) => {
     const chunks = [];
+    let ended = false;
     content.on('data', chunk => chunks.push(Buffer.from(chunk)));
-    content.on('end', () => resolve(Buffer.concat(chunks)));
+    content.on('end', () => {
+      ended = true;
+      resolve(Buffer.concat(chunks));
+    });
     content.on('error', reject);
+    content.on('aborted', () => reject(new Error('client went away mid-upload')));
+    content.on('close', () => {
+      if (!ended) reject(new Error('client went away mid-upload'));
+    });
   });
 }
 

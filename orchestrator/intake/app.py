@@ -17,6 +17,7 @@ import faust
 
 from orchestrator.dlq import OutgoingDeadLetter, declare_dlq_topic
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
+from orchestrator.intake._topics import METADATA_MAX_AGE_MS, declare_requests_topic
 from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
@@ -57,6 +58,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=settings.kafka_heartbeat_interval,
         broker_rebalance_timeout=settings.kafka_rebalance_timeout,
         broker_commit_interval=1.0,
+        # Notice a requests topic (or partitions) created after the first join (_topics.py).
+        consumer_metadata_max_age_ms=METADATA_MAX_AGE_MS,
         broker_credentials=faust_credentials(settings),  # TLS/SASL from DSR_KAFKA_* settings
     )
     # Tracing, the metrics endpoint and probes, DLQ counts and lag; started and stopped with app.
@@ -125,6 +128,10 @@ def run_intake(settings: Settings) -> None:
         asyncio.run(declare_dlq_topic(settings))
     except Exception as error:  # broker not up yet: faust declares it when it connects
         log.warning("DLQ topic not declared up front", error_type=type(error).__name__)
+    try:  # before the first group join, which assigns only topics that exist (_topics.py)
+        asyncio.run(declare_requests_topic(settings))
+    except Exception as error:  # broker not up yet: the metadata refresh catches up later
+        log.warning("requests topic not declared up front", error_type=type(error).__name__)
     worker = _BoundedWorker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.shutdown_timeout = settings.shutdown_timeout
     log.info("intake starting", topic=settings.requests_topic)
