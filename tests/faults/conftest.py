@@ -303,22 +303,38 @@ def sqlite_write_locks(paths: Sequence[str]) -> Iterator[None]:
             db.close()
 
 
-async def activities_started(
-    handle: WorkflowHandle, activity_type: str, count: int, timeout: float = 90
+async def running_everywhere(
+    handle: WorkflowHandle, activity_type: str, count: int, timeout: float = 120
 ) -> None:
-    """Wait until `count` distinct `activity_type` activities have been seen running (one per
-    system: the workflow schedules one erase per connector)."""
-    seen: set[str] = set()
-    async with asyncio.timeout(timeout):
-        while len(seen) < count:
-            description = await handle.describe()
-            for pending in description.raw_description.pending_activities:
-                if (
-                    pending.activity_type.name == activity_type
-                    and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
-                ):
-                    seen.add(pending.activity_id)
-            await asyncio.sleep(0.1)
+    """Wait for the moment to kill: all `count` `activity_type` activities scheduled (one per
+    system) and every one of them not finished yet running on a worker — not waiting for a
+    retry. An erase that failed on a locked database is back within the retry interval, and
+    one with nothing to write may finish at once: neither is waited for forever. After
+    `timeout` it is enough that one is running (the test asserts on what was in flight)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        history = await handle.fetch_history()
+        scheduled = sum(
+            e.activity_task_scheduled_event_attributes.activity_type.name == activity_type
+            for e in history.events
+            if e.HasField("activity_task_scheduled_event_attributes")
+        )
+        pending = [
+            p
+            for p in (await handle.describe()).raw_description.pending_activities
+            if p.activity_type.name == activity_type
+        ]
+        started = [
+            p for p in pending if p.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+        ]
+        if scheduled >= count and started and len(started) == len(pending):
+            return
+        if loop.time() > deadline and started:
+            return
+        if loop.time() > deadline + 60:
+            raise TimeoutError(f"{activity_type}: {scheduled} scheduled, none running")
+        await asyncio.sleep(0.1)
 
 
 async def in_flight(handle: WorkflowHandle, activity_type: str) -> dict[str, int]:

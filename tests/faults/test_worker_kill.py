@@ -24,7 +24,6 @@ from schemas.status import RequestStatus, SystemOutcome
 from tests.faults.conftest import (
     LONG,
     FaultStack,
-    activities_started,
     audit_actions,
     duplicated_effects,
     finished_attempts,
@@ -32,6 +31,7 @@ from tests.faults.conftest import (
     lost_audit,
     report,
     retained_count,
+    running_everywhere,
     sqlite_write_locks,
 )
 from tests.integration.conftest import completed, publish_signed, request_event, wait_for_workflow
@@ -62,7 +62,7 @@ async def test_worker_killed_mid_erase_in_every_connector(
                 request_event("erasure", {"email": person.email, "name": person.name}),
             )
             handle = await wait_for_workflow(fault_temporal, request_id)
-            await activities_started(handle, "connector.erase", len(SYSTEMS))
+            await running_everywhere(handle, "connector.erase", len(SYSTEMS))
             starts = _worker_starts(fault_stack)
             at_kill = await in_flight(handle, "connector.erase")
             fault_stack.restart_worker(kill=True)  # SIGKILL, then a fresh worker
