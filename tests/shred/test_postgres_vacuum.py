@@ -81,7 +81,7 @@ async def database() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def key_store(database: str) -> AsyncIterator[KeyStore]:
-    async with await KeyStore.open(_url(database, "postgresql+asyncpg")) as store:
+    async with await KeyStore.open(_url(database, "postgresql+asyncpg"), pooled=True) as store:
         yield store
 
 
