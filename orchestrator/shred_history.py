@@ -85,7 +85,8 @@ def _sdk_metadata(event: Any) -> set[bytes]:
                 if isinstance(document, dict) and set(document) <= fields:
                     found.add(payload.SerializeToString())
     if event.HasField("upsert_workflow_search_attributes_event_attributes"):
-        indexed = event.upsert_workflow_search_attributes_event_attributes.search_attributes.indexed_fields
+        upsert = event.upsert_workflow_search_attributes_event_attributes
+        indexed = upsert.search_attributes.indexed_fields
         if _CHANGE_VERSION in indexed:
             versions = _json(indexed[_CHANGE_VERSION].data)
             if isinstance(versions, list) and all(isinstance(v, str) for v in versions):
