@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import stamina
 from temporalio.client import Client
@@ -88,6 +88,14 @@ async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = N
     )
 
 
+@overload
+async def connect_temporal_retrying(
+    settings: Settings, data_keys: DataKeyRing | None = None, *, stop: None = None
+) -> Client: ...
+@overload
+async def connect_temporal_retrying(
+    settings: Settings, data_keys: DataKeyRing | None = None, *, stop: asyncio.Event
+) -> Client | None: ...
 async def connect_temporal_retrying(
     settings: Settings,
     data_keys: DataKeyRing | None = None,
@@ -97,7 +105,8 @@ async def connect_temporal_retrying(
     """`connect_temporal`, retried with backoff while Temporal is unreachable (the SDK raises
     RuntimeError for a refused or failed connection): a worker started before its server (`dsr
     up` starts them together; a cluster restarting) waits instead of exiting and taking the
-    stack down with it. Retries forever; returns None as soon as `stop` is set (SIGTERM).
+    stack down with it. Retries forever (cancel it to stop); with `stop`, returns None as soon
+    as `stop` is set (SIGTERM).
     Bad settings (InvalidSettings) are not retried. Logs the error's type, never its text."""
 
     async def patiently() -> Client:

@@ -23,7 +23,7 @@ from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.shutdown import exit_after
 from orchestrator.telemetry import IntakeTelemetry
-from orchestrator.temporal_client import connect_temporal
+from orchestrator.temporal_client import connect_temporal_retrying
 
 __all__ = ["create_app", "run_intake"]
 
@@ -83,7 +83,8 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(requests, name="dsr-intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
-        client = telemetry.instrument_client(await connect_temporal(settings))
+        # Temporal not up yet (`dsr up` starts it alongside): wait with backoff, not crash-loop.
+        client = telemetry.instrument_client(await connect_temporal_retrying(settings))
         handler = IntakeHandler(settings, client, send_dead_letter)
         async for event in stream.events():
             message = event.message
