@@ -1,13 +1,18 @@
 """End-to-end throughput and latency of the spine, against the floor this machine allows.
 
-    .venv/bin/python bench/e2e.py [--requests 100] [--customers 2000]
+    .venv/bin/python bench/e2e.py [--requests 100] [--rounds 2] [--customers 2000] [--profile DIR]
 
 Starts its own broker, Temporal dev server, the five sandbox systems, worker and intake (the
-same code as `dsr up`), then measures:
-  1. the floor: N no-op workflows of the same activity shape, started directly on Temporal;
-  2. the spine: N signed access requests through Kafka to completed records;
-  3. one request end to end on the idle stack (median of several).
-Prints requests/s for both, their ratio (target >= 0.7) and the single-request latency (< 2 s).
+same code as `dsr up`), plus the floor's worker, then measures:
+  1. one request end to end on the idle stack: p50 of nine, split into the intake's pick-up
+     (event sent → workflow started) and the workflow (started → completed);
+  2. in alternating rounds (the machine is shared: both see the same load), the floor — N no-op
+     workflows of the spine's exact Temporal shape (noop_shape.py), started directly — and the
+     spine — N signed access requests through Kafka until `completed` is on the status topic;
+Prints requests/s of both, their ratio (target >= 0.85), CPU ms per request of every process
+and the CPU ratio, and the single-request p50 (target <= 0.5 s). `--profile DIR` also samples
+the worker and the floor's worker with py-spy during every batch and prints where their CPU
+goes (bench/pyspy_profile.py), and one request's history as a timeline.
 """
 
 from __future__ import annotations
