@@ -12,10 +12,10 @@ from temporalio.client import Client
 
 from devstack.localstack import wait_until
 from schemas.status import RequestStatus, SystemOutcome
+from tests.faults._activities import attempts_seen
 from tests.faults.conftest import (
     LONG,
     FaultStack,
-    attempts_seen,
     audit_actions,
     duplicated_effects,
     lost_audit,

@@ -21,17 +21,15 @@ from temporalio.client import Client
 from devstack.estate import SYSTEMS
 from devstack.localstack import wait_until
 from schemas.status import RequestStatus, SystemOutcome
+from tests.faults._activities import finished_attempts, in_flight, running_everywhere
 from tests.faults.conftest import (
     LONG,
     FaultStack,
     audit_actions,
     duplicated_effects,
-    finished_attempts,
-    in_flight,
     lost_audit,
     report,
     retained_count,
-    running_everywhere,
     sqlite_write_locks,
 )
 from tests.integration.conftest import completed, publish_signed, request_event, wait_for_workflow
