@@ -98,6 +98,17 @@ requests = sa.Table(
     sa.Index(None, "kind", "status", "received_at"),
 )
 
+# PostgreSQL only: the list's "completed, newest first" order is `completed_at DESC NULLS LAST`
+# (open requests last in both directions, see _queries), which PostgreSQL cannot read from a
+# plain index backwards (that gives NULLS FIRST); without this it sorts every completed request
+# for each page. SQLite puts NULLs first in an index, so walking ix_requests_completed_at
+# backwards already is that order there.
+sa.Index(
+    "ix_requests_completed_at_desc",
+    requests.c.completed_at.desc().nulls_last(),
+    requests.c.request_id.desc(),
+).ddl_if(dialect="postgresql")
+
 # 0005: each request's per-system outcomes, one row per (request, system): the desk's outcome
 # filter ("any system failed", "billing retained") is an indexed equality instead of a
 # leading-wildcard LIKE over every request (0003's `requests.system_outcomes`, dropped). The

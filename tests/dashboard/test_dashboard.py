@@ -122,6 +122,14 @@ def test_extend_a_deadline_with_a_reason(desk: DeskStack, desk_page: Page, artif
     expect(desk_page.locator("#due-date")).to_have_text(original)
     expect(desk_page.locator("#extend-unavailable")).to_have_count(0)  # not yet due: offered
     form = desk_page.locator("form[data-decision=extend]")
+    # The reason is told to the subject verbatim: one naming them is refused, and not echoed.
+    form.locator("select[name=months]").select_option("2")
+    form.locator("input[name=reason]").fill(f"waiting for {customer.email} to answer")
+    desk_page.once("dialog", lambda dialog: dialog.accept())
+    form.locator("button[type=submit]").click()
+    expect(desk_page.locator(".flash.error")).to_contain_text("must not contain personal data")
+    assert customer.email not in desk_page.content()
+    expect(desk_page.locator("#due-date")).to_have_text(original)
     form.locator("select[name=months]").select_option("2")
     form.locator("input[name=reason]").fill("the subject's data spans archived systems")
     desk_page.once("dialog", lambda dialog: dialog.accept())

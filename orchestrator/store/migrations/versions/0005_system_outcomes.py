@@ -8,6 +8,12 @@
 - Back-filled here from each request's `systems` JSON (the state the store holds), in batches.
 - `requests.system_outcomes` and its index are dropped: one source for the filter, not two that
   could drift apart.
+- PostgreSQL only: statistics on (outcome, system) together — "retained" is common for billing
+  and rare elsewhere, and estimated as independent columns PostgreSQL expected a fifth of the
+  "billing retained" rows and fetched and sorted them all instead of walking the list's order —
+  and an index in the list's "completed, newest first" order (`completed_at DESC NULLS LAST`),
+  which a plain index cannot give PostgreSQL (backwards it is NULLS FIRST). SQLite needs
+  neither (its index on completed_at, walked backwards, is that order).
 
 Revision ID: 0005
 Revises: 0004
@@ -30,6 +36,8 @@ depends_on: str | Sequence[str] | None = None
 
 _BATCH = 5000
 _INDEX = "ix_request_system_outcomes_outcome_system_request_id"
+_COMPLETED_DESC = "ix_requests_completed_at_desc"
+_STATISTICS = "st_request_system_outcomes_outcome_system"
 
 _requests = sa.table(
     "requests",
@@ -96,12 +104,26 @@ def upgrade() -> None:
     op.drop_index(op.f("ix_requests_system_outcomes"), table_name="requests")
     with op.batch_alter_table("requests") as batch_op:
         batch_op.drop_column("system_outcomes")
+    if conn.dialect.name == "postgresql":
+        op.execute(
+            f"CREATE STATISTICS {_STATISTICS} (dependencies, mcv) ON outcome, system "
+            "FROM request_system_outcomes"
+        )
+        op.execute("ANALYZE request_system_outcomes")
+        op.create_index(
+            _COMPLETED_DESC,
+            "requests",
+            [sa.text("completed_at DESC NULLS LAST"), sa.text("request_id DESC")],
+        )
 
 
 def downgrade() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == "postgresql":
+        op.drop_index(_COMPLETED_DESC, table_name="requests")
+        op.execute(f"DROP STATISTICS IF EXISTS {_STATISTICS}")
     with op.batch_alter_table("requests") as batch_op:
         batch_op.add_column(sa.Column("system_outcomes", sa.Text(), nullable=True))
-    conn = op.get_bind()
     for batch in _batches(conn):
         for request_id, systems in batch:
             pairs = [f"{system}:{outcome}" for system, outcome in _pairs(systems).items()]
