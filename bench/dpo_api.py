@@ -354,14 +354,9 @@ async def explain_queries(database_url: str) -> None:
     the store sends them (the driver's SQL and bound parameters, captured at the cursor: literal
     values would let SQLite plan differently): EXPLAIN ANALYZE on PostgreSQL, EXPLAIN QUERY
     PLAN plus the timed run on SQLite."""
+    from orchestrator.dpo import Desk
     from orchestrator.dpo._read import LIST_COUNT_CAP
-    from orchestrator.store._queries import (
-        DENSE_OUTCOME_MATCHES,
-        OutcomePlan,
-        build_count,
-        build_outcome_probe,
-        build_select,
-    )
+    from orchestrator.store._queries import OutcomePlan, build_count, build_select
 
     store = await Store.open(database_url)
     sent: list[tuple[str, Any]] = []
@@ -377,12 +372,13 @@ async def explain_queries(database_url: str) -> None:
                 query = _request_query(params)
                 print(f"  EXPLAIN {_label(params)}")
                 plans = [query.outcome_plan]
-                if query.system_outcome:  # the desk's pick (Desk._plan_outcome), then the other
-                    matches = (await conn.execute(build_outcome_probe(query))).scalar_one()
-                    dense = matches > DENSE_OUTCOME_MATCHES
-                    chosen = OutcomePlan.SCAN if dense else OutcomePlan.LOOKUP
-                    plans = [chosen, *(p for p in OutcomePlan if p is not chosen)]
-                    print(f"    {matches} outcome rows match (capped): the desk picks {chosen}")
+                if query.system_outcome:  # both plans; which the desk picks for page and count
+                    page_plan, count_plan = await Desk(store)._plan_outcome(query)
+                    plans = list(OutcomePlan)
+                    print(
+                        f"    the desk picks {page_plan.outcome_plan} for the page, "
+                        f"{count_plan.outcome_plan} for the count"
+                    )
                 for plan in plans:
                     planned = query.model_copy(update={"outcome_plan": plan})
                     suffix = f" ({plan})" if query.system_outcome else ""

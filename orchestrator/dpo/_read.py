@@ -29,6 +29,7 @@ from orchestrator.store._queries import (
     RequestQuery,
     SortField,
     build_outcome_probe,
+    build_walk_probe,
 )
 from policy.loader import load_policy
 from schemas.events import Channel, RequestKind, Subject
@@ -566,11 +567,11 @@ class Desk:
     async def list_requests(self, query: RequestQuery) -> RequestPage:
         now = query.clock()
         pinned = query if query.now is not None else query.model_copy(update={"now": now})
-        pinned = await self._plan_outcome(pinned)
+        pinned, counted = await self._plan_outcome(pinned)
         rows, cursor = await self.store.query_requests(pinned)
         # Counted on the first page only: the later pages of the same list have the same total,
         # and counting is the costly part of a page on a large store.
-        total = None if query.cursor else await self.store.count_requests(pinned, LIST_COUNT_CAP)
+        total = None if query.cursor else await self.store.count_requests(counted, LIST_COUNT_CAP)
         return RequestPage(
             items=[
                 RequestListItem(
@@ -586,15 +587,27 @@ class Desk:
             total_is_lower_bound=total is not None and total > LIST_COUNT_CAP,
         )
 
-    async def _plan_outcome(self, query: RequestQuery) -> RequestQuery:
-        """The query with the `OutcomePlan` its outcome filter's match count calls for (see
-        orchestrator.store._queries): a rare outcome is looked up, a common one scanned for."""
+    async def _plan_outcome(self, query: RequestQuery) -> tuple[RequestQuery, RequestQuery]:
+        """The query for the page and the one for its count, each with the `OutcomePlan` its
+        outcome filter calls for (see orchestrator.store._queries). The count (and a list
+        without a limit) scans when the outcome is common at all; the page scans only when
+        its rows are found within the first WALK_PROBE_ROWS of its order, and looks its
+        matches up otherwise (a common outcome far down the order, or a rare one)."""
         if not query.system_outcome:
-            return query
+            return query, query
         async with self.store.engine.connect() as conn:
             matches = (await conn.execute(build_outcome_probe(query))).scalar_one()
-        plan = OutcomePlan.SCAN if matches > DENSE_OUTCOME_MATCHES else OutcomePlan.LOOKUP
-        return query.model_copy(update={"outcome_plan": plan})
+            dense = matches > DENSE_OUTCOME_MATCHES
+            if dense and query.limit is not None:
+                near = (await conn.execute(build_walk_probe(query))).scalar_one()
+                page_scans = near > query.limit
+            else:
+                page_scans = dense
+        plan = {True: OutcomePlan.SCAN, False: OutcomePlan.LOOKUP}
+        return (
+            query.model_copy(update={"outcome_plan": plan[page_scans]}),
+            query.model_copy(update={"outcome_plan": plan[dense]}),
+        )
 
     async def overview(self, now: datetime | None = None) -> Overview:
         now = now or datetime.now(UTC)

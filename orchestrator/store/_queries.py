@@ -31,6 +31,7 @@ __all__ = [
     "build_count",
     "build_outcome_probe",
     "build_select",
+    "build_walk_probe",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -39,6 +40,8 @@ MAX_PAGE = 1000
 # More per-system outcome rows than this match the outcome filter: walk the list's order and
 # check each request (OutcomePlan.SCAN) rather than fetch and sort every match (LOOKUP).
 DENSE_OUTCOME_MATCHES = 2000
+# How far down the list's order the desk looks for the page's matches before it scans for them.
+WALK_PROBE_ROWS = 2000
 
 
 class InvalidCursor(ValueError):
@@ -56,15 +59,17 @@ class SortField(StrEnum):
 
 
 class OutcomePlan(StrEnum):
-    """How the outcome filter meets `requests` (chosen by the desk from a capped count of the
-    matches, `build_outcome_probe`; the result is the same either way).
+    """How the outcome filter meets `requests` (chosen by the desk, `Desk._plan_outcome`, from
+    two bounded probes; the result is the same either way).
 
     - LOOKUP: `request_id IN (matching ids)` — fetch each matching request, then sort: its cost
       grows with the number of matches, so it suits a rare outcome ("any system failed" in a
       healthy store).
     - SCAN: `EXISTS (this request's outcome)` — walk the list's own order and probe each row's
       outcomes by primary key, stopping at the page's end: its cost grows with how far the page
-      reaches, so it suits a common outcome ("billing retained" after years of erasures).
+      reaches, so it suits an outcome common along the list's order ("billing retained" after
+      years of erasures) — and not one that is common but far down it ("any system failed"
+      sorted by completion: failures are open, so they come last).
 
     PostgreSQL plans both as the same semi-join and picks the order from its statistics; SQLite
     takes the form literally (IN drives from the matches, a correlated EXISTS never does), and
@@ -166,7 +171,7 @@ def _outcome_match(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
 
 def build_outcome_probe(query: RequestQuery, cap: int = DENSE_OUTCOME_MATCHES) -> sa.Select[Any]:
     """How many per-system outcome rows match the query's outcome filter, counting stops after
-    `cap + 1` (an index-only range: under a millisecond). Picks the `OutcomePlan`."""
+    `cap + 1` (an index-only range: under a millisecond): the plan of a count or a whole list."""
     matching = (
         sa.select(sa.literal(1))
         .select_from(request_system_outcomes)
@@ -174,6 +179,23 @@ def build_outcome_probe(query: RequestQuery, cap: int = DENSE_OUTCOME_MATCHES) -
         .limit(cap + 1)
     )
     return sa.select(sa.func.count()).select_from(matching.subquery())
+
+
+def build_walk_probe(query: RequestQuery, rows: int = WALK_PROBE_ROWS) -> sa.Select[Any]:
+    """How many of the first `rows` requests of the page's own order (its other filters and its
+    cursor applied) match the outcome filter: whether a SCAN finds the page within `rows` rows
+    (bounded: `rows` steps of an index walk, each with a primary-key probe)."""
+    unfiltered = query.model_copy(
+        update={"system_outcome": None, "limit": rows - 1}  # build_select asks for limit + 1
+    )
+    walked = build_select(unfiltered).with_only_columns(requests.c.request_id).subquery("walked")
+    outcomes = request_system_outcomes.c
+    found = (
+        sa.select(outcomes.request_id)
+        .where(*_outcome_match(query), outcomes.request_id == walked.c.request_id)
+        .exists()
+    )
+    return sa.select(sa.func.count()).select_from(walked).where(found)
 
 
 def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
@@ -223,8 +245,8 @@ def _conditions(query: RequestQuery) -> list[sa.ColumnElement[bool]]:
 def build_select(query: RequestQuery) -> sa.Select[Any]:
     """The page's SELECT: filters, the keyset condition of the cursor, order, limit (+1, so
     the caller knows whether there is a next page)."""
-    column = requests.c[query.sort.value]
-    tie = requests.c.request_id
+    column: sa.ColumnElement[Any] = requests.c[query.sort.value]
+    tie: sa.ColumnElement[Any] = requests.c.request_id
     statement = sa.select(requests).where(*_conditions(query))
     after = decode_cursor(query)
     if after is not None:
@@ -253,6 +275,14 @@ def build_select(query: RequestQuery) -> sa.Select[Any]:
                 # (an OR alone makes SQLite scan from the start for every later page).
                 bound = column <= value if query.descending else column >= value
                 statement = statement.where(bound, sa.or_(*later))
+    if query.system_outcome and query.outcome_plan is OutcomePlan.LOOKUP:
+        # Every match first, then order and limit: OFFSET 0 keeps PostgreSQL from pushing the
+        # LIMIT into the semi-join and walking the order index past thousands of non-matching
+        # rows (it assumes the matches are spread evenly along the order; failures, say, are
+        # all open and come last by completion). SQLite already does it this way.
+        matching = statement.offset(0).subquery("matching")
+        statement = sa.select(matching)
+        column, tie = matching.c[query.sort.value], matching.c.request_id
     tie_order = tie.desc() if query.descending else tie.asc()
     if query.sort is SortField.REQUEST_ID:
         order = [tie_order]

@@ -183,7 +183,12 @@ async def test_both_outcome_plans_give_the_same_pages(
     """LOOKUP (IN) and SCAN (EXISTS) are two forms of one filter: same rows, order and pages,
     with a request that has two failed systems counted once; and the desk picks by the probe."""
     from orchestrator.dpo import Desk
-    from orchestrator.store._queries import OutcomePlan, SortField, build_outcome_probe
+    from orchestrator.store._queries import (
+        OutcomePlan,
+        SortField,
+        build_outcome_probe,
+        build_walk_probe,
+    )
 
     for i in range(12):
         failed = SystemStatus(system="billing", outcome=SystemOutcome.FAILED)
@@ -216,6 +221,12 @@ async def test_both_outcome_plans_give_the_same_pages(
     async with store.engine.connect() as conn:
         probe = build_outcome_probe(RequestQuery(system_outcome="failed"), cap=3)
         assert (await conn.execute(probe)).scalar_one() == 4  # stops after cap + 1
+        # The first 4 newest: p-11, p-10, p-09, p-08; billing failed in the even ones.
+        walk = build_walk_probe(RequestQuery(system_outcome="billing:failed"), rows=4)
+        assert (await conn.execute(walk)).scalar_one() == 2
+        oldest_first = RequestQuery(system_outcome="hosting:failed", descending=False)
+        walk = build_walk_probe(oldest_first, rows=4)  # p-00 and p-03 of p-00..p-03
+        assert (await conn.execute(walk)).scalar_one() == 2
     listed = await Desk(store).list_requests(RequestQuery(system_outcome="billing:failed"))
     assert sorted(i.summary.request_id for i in listed.items) == [
         f"p-{i:02d}" for i in range(0, 12, 2)
