@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.logging import scrub
+from orchestrator.redaction import scrub
 from schemas.identifiers import IdentifierType
 from schemas.records import CompletionRecord
 from schemas.status import DecisionKind, DenialCode, SystemOutcome
@@ -99,9 +99,10 @@ _UPDATES: dict[DecisionKind, Any] = {
 # ── what the subject is told verbatim ─────────────────────────────────────────────────────
 # An extension's reason goes to the portal on `dsr.status.v1` as typed, so a DPO who writes
 # "asked anna@example.se to confirm" would publish personal data (of the subject, or of someone
-# else) outside the orchestrator. The rule is the log redaction's (`orchestrator.logging.scrub`:
-# e-mail, personnummer/organisationsnummer, phone, street address, postcode, `name=...`): text it
-# would change is refused rather than silently altered in what the subject reads.
+# else) outside the orchestrator. The rule is the log redaction's (`orchestrator.redaction.scrub`:
+# e-mail, personnummer/organisationsnummer, phone, street address, postcode, a person's name,
+# `name=...`): text it would change is refused rather than silently altered in what the
+# subject reads.
 EXTENSION_REASON_MAX = 500
 _FOUND = {
     "[email]": "an e-mail address",
@@ -109,6 +110,7 @@ _FOUND = {
     "[phone]": "a phone number",
     "[address]": "a street address",
     "[postcode]": "a postcode",
+    "[name]": "a person's name",
     "[redacted]": "a labelled personal value",
 }
 

@@ -95,6 +95,7 @@ async def test_extend_confirm_and_every_rejection(
     for reason, found in (
         (f"waiting for {customer.email} to reply", "e-mail"),
         (f"called the subject on {customer.phone}", "phone"),
+        (f"spoke to {customer.name} about the archive", "name"),
         ("two people share 19850101-1234", "personnummer"),
         ("x" * 501, "at most 500"),
     ):

@@ -119,6 +119,7 @@ def test_extend_refuses_a_reason_with_personal_data(desk: DeskStack) -> None:
     for reason, found in (
         (f"asked {customer.email} for the archive", "e-mail"),
         (f"subject rang from {customer.phone}", "phone"),
+        (f"{customer.name} rang about it", "name"),
         ("y" * 501, "at most 500"),
     ):
         refused = dsr(desk, *extend, reason)
