@@ -72,9 +72,9 @@ _HOLD_OPEN, _HOLD_CLOSE, _HOLD_BASE = "\ue000", "\ue001", 0xE100
 
 def _masked(text: str, *, numbers: bool) -> str:
     text = _LABELLED.sub(lambda m: m.group(1) + REDACTED, text)
-    for hint, pattern, replacement in SHAPE_PATTERNS + (NUMBER_PATTERNS if numbers else ()):
+    for hint, mask in SHAPE_PATTERNS + (NUMBER_PATTERNS if numbers else ()):
         if hint(text):
-            text = pattern.sub(replacement, text)
+            text = mask(text)
     return mask_names(text)
 
 

@@ -67,7 +67,7 @@ _TOKEN_RE = re.compile(_TOKEN)
 # ("Licensen", "Processen", "Stiftelsen").
 _SURNAME_ENDING = re.compile(
     r"(?:sson|ström|strom|qvist|kvist|quist|berg|gren|lund|holm|dahl|blad|stedt|sjö|bäck|én|"
-    r"[aä]inen|anen|(?<!i)onen|unen|önen|kkinen|[lmnrstv]inen|ović|ević|ić|ovic|evic|ski|wska|ńska|"
+    r"[aäoöuy]inen|anen|(?<!i)onen|unen|önen|kkinen|[lmnrstv]inen|ović|ević|ić|ovic|evic|ski|wska|ńska|"
     r"icka|wicz|czyk|enko|escu|oğlu|oglu|zadeh|zade|pour|nejad|mann|dóttir|dotter)$"
     r"|^[^\W\d_]{4,}(?:ov|ova|ev|eva)$"
 )
@@ -81,16 +81,17 @@ _INTRODUCES_ONE = re.compile(
     r"sir|madam)\.?\s+$"
 )
 
-_BEFORE_COMMA = re.compile(rf"(?<![\w])({_TOKEN}),\s$")
+_BEFORE_COMMA = re.compile(rf"(?:(?<![\w])({_TOKEN})|\[name\]|\[redacted\]),\s$")
+_AFTER_COMMA = re.compile(rf",\s({_TOKEN})")
 
 _STOP, _OTHER, _WEAK, _STRONG = 0, 1, 2, 3
 
 
 @lru_cache(maxsize=8192)
 def _classify(token: str) -> int:
-    if token.isupper():  # ANNA: a name only if it is one; other capitals are acronyms
+    if token.isupper():  # ANNA, SÖDERSTRÖM; short capitals are acronyms (API, DLQ, GET)
         kind = _classify_title(token.title())
-        return kind if kind >= _WEAK else _STOP
+        return _STOP if kind == _OTHER and len(token) <= 3 else kind
     return _classify_title(token)
 
 
@@ -99,8 +100,10 @@ def _classify_title(token: str) -> int:
         return _WEAK if token in _KNOWN else _STOP
     if token in _KNOWN:
         return _WEAK if token in AMBIGUOUS else _STRONG
-    if len(token) > 3 and token.endswith("s") and token[:-1] in _KNOWN:  # genitive: Annas
-        return _classify_title(token[:-1])
+    if len(token) > 3 and token.endswith("s") and not token.endswith("ss"):  # genitive: Annas
+        stem = _classify_title(token[:-1])
+        if stem >= _WEAK:
+            return stem
     parts = [p for p in re.split(r"[-'\u2019]", token) if p]
     if len(parts) > 1:
         kinds = [_classify_title(p) for p in parts]
@@ -147,7 +150,14 @@ def _mask_run(match: re.Match[str]) -> str:
     introduced = 1 if _INTRODUCES_ONE.search(before) else 2 if _INTRODUCES_TWO.search(before) else 0
     if not introduced and before.endswith(", "):  # "Svensson, Per": surname first
         previous = _BEFORE_COMMA.search(before)
-        introduced = 1 if previous and _classify(previous.group(1)) == _STRONG else 0
+        introduced = (
+            1
+            if previous and (previous.group(1) is None or _classify(previous.group(1)) == _STRONG)
+            else 0
+        )
+    following = _AFTER_COMMA.match(match.string, match.end())  # "Lind, Anna": surname first
+    if following and kinds[-1] in (_OTHER, _WEAK) and _classify(following.group(1)) == _STRONG:
+        kinds[-1] = _STRONG
     masked = _masked(kinds, introduced)
     if not any(masked):
         return run

@@ -8,20 +8,20 @@ from collections.abc import Callable
 
 __all__ = ["NUMBER_PATTERNS", "SHAPE_PATTERNS", "labelled_pattern"]
 
-Replacement = str | Callable[[re.Match[str]], str]
-
 _EMAIL = r"[\w.%+\-']+(?:@|%40|\(at\))[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
 # Personnummer / samordningsnummer / organisationsnummer: YYYYMMDD-NNNN, YYMMDD-NNNN, with
 # `-`, `+` (100 years or older), a space or no separator at all; "16" prefixes an org number.
 _ID_NUMBER = r"(?<![\w+])(?:1[6-9]|20)?\d{6}[-+ ]?\d{4}(?![\w])"
 # International (+46 / 0046 ...) and national (07x, 08, 031 ...) phone numbers, with the usual
-# separators: "+46 (0)70-123 45 67", "070-123 45 67", "08-123 456 78". Checked by digit count;
+# separators: "+46 (0)70-123 45 67", "070-123 45 67", "(08) 123 456 78". Checked by digit count;
 # not after a hyphen, so ids and dates ("req-2026-00012345", "2026-01-31") stay readable.
 _PHONE_INTERNATIONAL = (
     r"(?<![\w+\-])(?:\+|00)\d{1,3}[\s.\-]?(?:\(0\)[\s.\-]?)?"
     r"\d{1,4}(?:[\s.\-/]?\d{1,4}){1,5}(?![\w])"
 )
-_PHONE_NATIONAL = r"(?<![\w+.\-])0\d{1,3}[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
+_PHONE_NATIONAL = (
+    r"(?<![\w+.\-])(?:\(0\d{1,3}\)|0\d{1,3})[\s\-/]?\d{2,4}(?:[\s\-]?\d{2,4}){0,3}(?![\w])"
+)
 
 # Swedish street addresses: a compound street name ("Storgatan", "Sveavägen", "Stureplan"), a
 # separate street word ("Drottning Kristinas väg", "Södra Vägen"), up to two leading words
@@ -51,22 +51,60 @@ _STREET = (
     rf"(?<![\w])(?:{_LEAD}[{_UP}][\w\-]*?(?:{_WITH_NUMBER})"
     rf"|(?:{_LEAD_WORD}){{1,3}}(?:{_STREET_WORD_ANY_CASE}))(?![\w]){_NUMBER}"
     rf"|(?<![\w]){_LEAD}[{_UP}][\w\-]*?(?:{_ALONE})(?![\w])"
+    rf"|(?<![\w])(?:{_LEAD_WORD}){{1,2}}(?:Gatan|Vägen|Gränden|Torget|Allén)(?![\w])"
 )
-# Postcodes with their town ("111 22 Stockholm", "411 38 Upplands Väsby", "SE-411 05").
+# Postcodes with their town ("111 22 Stockholm", "194 30 Upplands Väsby", "SE-411 05"); a
+# second town word only after a genitive or a direction ("Lilla Edet"), so the name that
+# follows a town is left to the name rule.
+_TOWN = rf"[{_UP}][\wåäö]+"
+_TOWN_PREFIX = rf"(?:[{_UP}][\wåäö]+s|Lilla|Stora|Norra|Södra|Östra|Västra|Övre|Nedre)"
 _POSTCODE = (
-    rf"(?<![\w\-])(?:SE-?\s?)?\d{{3}}\s?\d{{2}}\s+[{_UP}][\wåäö]+(?:[\s\-][{_UP}][\wåäö]+)?"
-    r"(?![\w])|SE-?\s?\d{3}\s?\d{2}(?!\d)"
+    rf"(?<![\w\-])(?:SE-?\s?)?\d{{3}}\s?\d{{2}}\s+(?:{_TOWN_PREFIX}\s{_TOWN}|{_TOWN}(?:-{_TOWN})?)"
+    r"(?![\w\-])|SE-?\s?\d{3}\s?\d{2}(?!\d)"
 )
 
 
-def _phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return "[phone]" if 7 <= digits <= 15 else match.group(0)
+# Two numbers written next to each other ("+46701234567 0046 70 ...") read as one too long
+# to be a phone number: cut where the first one of a right length ends (a space, then the next
+# one's + or 0) and go on looking from there.
+_NEXT_NUMBER = re.compile(r"(?<=\d)\s+(?=\+|0)")
 
 
-def _national_phone(match: re.Match[str]) -> str:
-    digits = sum(c.isdigit() for c in match.group(0))
-    return "[phone]" if 8 <= digits <= 11 else match.group(0)
+def _digits(text: str) -> int:
+    return sum(c.isdigit() for c in text)
+
+
+def _phones(pattern: re.Pattern[str], low: int, high: int) -> Callable[[str], str]:
+    """Mask what `pattern` finds when it holds `low`..`high` digits."""
+
+    def mask(text: str) -> str:
+        out: list[str] = []
+        position = 0
+        while (match := pattern.search(text, position)) is not None:
+            found = match.group(0)
+            out.append(text[position : match.start()])
+            position = match.end()
+            count = _digits(found)
+            if low <= count <= high:
+                out.append("[phone]")
+                continue
+            cut = next(
+                (
+                    c
+                    for c in _NEXT_NUMBER.finditer(found)
+                    if low <= _digits(found[: c.start()]) <= high
+                ),
+                None,
+            )
+            if count > high and cut is not None:
+                out.append("[phone]" + cut.group(0))
+                position = match.start() + cut.end()
+            else:
+                out.append(found)
+        out.append(text[position:])
+        return "".join(out)
+
+    return mask
 
 
 _WORDS = re.compile(r"[^\W\d_]{3,}")
@@ -79,23 +117,29 @@ def _has_street_word(text: str) -> bool:
     return any(word.lower().endswith(_STREET_ENDINGS) for word in _WORDS.findall(text))
 
 
-# Each pattern with a cheap test that must hold for it to match at all (most log lines hold
-# no "@", no street word and no digit run), so a line pays only for the shapes it could hold.
+# Each mask with a cheap test that must hold for it to find anything (most log lines hold no
+# "@", no street word and no digit run), so a line pays only for the shapes it could hold.
 Hint = Callable[[str], object]
-Shape = tuple[Hint, re.Pattern[str], Replacement]
+Shape = tuple[Hint, Callable[[str], str]]
+
+
+def _sub(pattern: str, replacement: str) -> Callable[[str], str]:
+    compiled = re.compile(pattern)
+    return lambda text: compiled.sub(replacement, text)
+
 
 # Shapes that identify by themselves, in the order they run (e-mail first: its local part
 # would otherwise look like a name; addresses before names: "Storgatan" is no surname).
 SHAPE_PATTERNS: tuple[Shape, ...] = (
-    (re.compile(r"@|%40|\(at\)").search, re.compile(_EMAIL), "[email]"),
-    (_has_street_word, re.compile(_STREET), "[address]"),
-    (re.compile(r"\d{3}\s?\d{2}(?!\d)").search, re.compile(_POSTCODE), "[postcode]"),
+    (re.compile(r"@|%40|\(at\)").search, _sub(_EMAIL, "[email]")),
+    (_has_street_word, _sub(_STREET, "[address]")),
+    (re.compile(r"\d{3}\s?\d{2}(?!\d)").search, _sub(_POSTCODE, "[postcode]")),
 )
 # Digit runs: not applied to the digits of a validated id (orchestrator.redaction._ids).
 NUMBER_PATTERNS: tuple[Shape, ...] = (
-    (re.compile(r"\d{6}").search, re.compile(_ID_NUMBER), "[id-number]"),
-    (re.compile(r"(?:\+|00)\d").search, re.compile(_PHONE_INTERNATIONAL), _phone),
-    (re.compile(r"0\d").search, re.compile(_PHONE_NATIONAL), _national_phone),
+    (re.compile(r"\d{6}").search, _sub(_ID_NUMBER, "[id-number]")),
+    (re.compile(r"(?:\+|00)\d").search, _phones(re.compile(_PHONE_INTERNATIONAL), 7, 15)),
+    (re.compile(r"0\d").search, _phones(re.compile(_PHONE_NATIONAL), 8, 11)),
 )
 
 
