@@ -15,6 +15,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+import stamina.instrumentation
 import structlog
 from opentelemetry import trace
 
@@ -140,6 +141,26 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
     for noisy in ("aiokafka", "kafka", "faust", "mode", "temporalio.activity", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # stamina's default hooks log `caused_by=repr(error)` and the retried call's arguments
+    # (a connector's subject lookups among them): its retries are logged by type only.
+    stamina.instrumentation.set_on_retry_hooks(
+        [stamina.instrumentation.PrometheusOnRetryHook, log_retry]
+    )
+
+
+def log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """stamina's on-retry hook: which call, which attempt, how long it waits, the error's type.
+
+    Never the error's text nor the call's arguments: both can name the subject.
+    """
+    structlog.get_logger("stamina").warning(
+        "retry_scheduled",
+        callable=details.name,
+        retry_num=details.retry_num,
+        wait_for=round(details.wait_for, 3),
+        waited_so_far=round(details.waited_so_far, 3),
+        error_type=type(details.caused_by).__name__,
+    )
 
 
 def get_logger(name: str) -> Any:
