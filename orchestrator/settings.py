@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     kafka_session_timeout: float = 30.0
     kafka_heartbeat_interval: float = 3.0
     kafka_rebalance_timeout: float = 60.0
+    # Longest a consumer fetch may wait for records (seconds; faust alone would wait 1.5 s).
+    kafka_fetch_max_wait: float = 0.1
     max_event_bytes: int = 256 * 1024
     # Dead letters are readable (sealed, by an operator) for this long, then expire: the DLQ
     # topic's retention.ms and the expiry inside every sealed value (privacy policy: 30 days).

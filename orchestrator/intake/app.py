@@ -18,6 +18,7 @@ import faust
 from orchestrator.dlq import OutgoingDeadLetter, declare_dlq_topic
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.intake._topics import METADATA_MAX_AGE_MS, declare_requests_topic
+from orchestrator.intake._transport import IntakeApp
 from orchestrator.kafka_config import faust_credentials
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
@@ -43,8 +44,9 @@ def _arrival(timestamp: float | None) -> datetime | None:
 
 
 def create_app(settings: Settings) -> faust.App:
-    app = faust.App(
+    app = IntakeApp(
         settings.intake_group,
+        fetch_max_wait_ms=round(settings.kafka_fetch_max_wait * 1000),
         broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
         autodiscover=False,
         web_enabled=False,

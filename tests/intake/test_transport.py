@@ -1,0 +1,28 @@
+"""The intake's consumer waits at most DSR_KAFKA_FETCH_MAX_WAIT for a fetch (faust alone would
+hard-code 1.5 s): checked on the aiokafka consumer faust really builds, so an upgrade of faust
+or aiokafka that stops honouring it fails here."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestrator.intake.app import create_app
+from orchestrator.settings import Settings
+
+
+@pytest.mark.parametrize(("seconds", "expected_ms"), [(0.1, 100), (0.025, 25), (2.0, 2000)])
+async def test_the_worker_consumer_waits_as_long_as_the_setting_says(
+    seconds: float, expected_ms: int, tmp_path: object
+) -> None:
+    settings = Settings(
+        kafka_bootstrap_servers="127.0.0.1:1",
+        kafka_fetch_max_wait=seconds,
+        intake_datadir=tmp_path,  # type: ignore[arg-type]  # a Path from pytest's tmp_path
+    )
+    app = create_app(settings)
+    consumer_thread = app.consumer._thread  # built lazily, as faust does at start
+    aiokafka_consumer = consumer_thread._create_worker_consumer(app.transport)
+    try:
+        assert aiokafka_consumer._fetch_max_wait_ms == expected_ms
+    finally:
+        await aiokafka_consumer.stop()
