@@ -6,12 +6,13 @@ particles such as "von" or "al" between them, URL-encoded spaces too):
 
 - a word is a *name* when it is a known first name or surname (`_names_data`, with hyphenated
   double names and the genitive -s), or has a surname's ending (-sson, -ström, -qvist, -berg,
-  -nen, -ović, -ski, -sen, ...), or an Arabic/Irish surname prefix (al-, El-, O');
+  -inen, -ović, -ski, -zadeh, ...), or an Arabic/Irish surname prefix (al-, El-, O');
 - a known name that is also an ordinary word ("Per", "Max", "Will", "Berg") counts only next
   to another name;
 - the unknown capitalised words adjacent to a name are masked with it ("Anna Xyzzy",
   "Xyzzy Svensson"), and so are two or more after a word that introduces a person ("for",
-  "kunden", "Dear", "Mr") — but never a word of the log vocabulary (`NOT_NAMES`: system,
+  "kunden", "Dear", "Mr"), and the name on the other side of a comma from a surname
+  ("Svensson, Per") — but never a word of the log vocabulary (`NOT_NAMES`: system,
   connector and event words, sentence openers).
 
 Words written together with code punctuation (`Europe/Stockholm`, `connectors.Billing`,
@@ -59,17 +60,18 @@ _RUN = re.compile(rf"{_FIRST}(?:{_GAP}(?:{_PARTICLE}{_GAP})?{_TOKEN})*{_AFTER}")
 _TOKEN_RE = re.compile(_TOKEN)
 
 # Surname endings: Swedish (-sson, -ström, -qvist, -berg, -gren, -lund, -holm, -dahl, -blad,
-# -stedt, -én), Finnish (-ainen, -anen, -onen, -[lmnrstv]inen: not Swedish "Domänen",
-# "Versionen", "Maskinen"), South Slavic (-ović, -ić), Polish (-ski, -wska, -wicz, -czyk),
-# Ukrainian (-enko), Russian (-ov, -eva, on six letters or more: not "Behov"), Romanian
+# -stedt, -én), Finnish (-inen, -anen, -onen but not Swedish "Versionen", -änen on eight
+# letters or more: not "Domänen"; a Swedish "Maskinen" is masked, tolerably), South Slavic
+# (-ović, -ić), Polish (-ski, -wska, -wicz, -czyk), Ukrainian (-enko), Russian (-ov, -eva, on
+# six letters or more: not "Behov"), Romanian
 # (-escu), Turkish (-oğlu), Persian (-zadeh, -pour, -nejad), German (-mann), Icelandic
 # (-dóttir). Danish -sen is left to the list: Swedish definite forms end so too
 # ("Licensen", "Processen", "Stiftelsen").
 _SURNAME_ENDING = re.compile(
     r"(?:sson|ström|strom|qvist|kvist|quist|berg|gren|lund|holm|dahl|blad|stedt|sjö|bäck|én|"
-    r"[aäoöuy]inen|anen|(?<!i)onen|unen|önen|kkinen|[lmnrstv]inen|ović|ević|ić|ovic|evic|ski|wska|ńska|"
+    r"inen|anen|(?<!i)onen|unen|önen|ynen|ović|ević|ić|ovic|evic|ski|wska|ńska|"
     r"icka|wicz|czyk|enko|escu|oğlu|oglu|zadeh|zade|pour|nejad|mann|dóttir|dotter)$"
-    r"|^[^\W\d_]{4,}(?:ov|ova|ev|eva)$"
+    r"|^[^\W\d_]{4,}(?:ov|ova|ev|eva|änen)$"
 )
 _SURNAME_PREFIX = re.compile(rf"^(?:{_LOWER_PREFIX}|(?:Al|El|Abu|Abd|Bin|Ibn|Ben|O)[-'\u2019])")
 # Words that introduce a person: two or more unknown capitalised words after them are a name
@@ -115,6 +117,14 @@ def _classify_title(token: str) -> int:
     return _OTHER
 
 
+def _pairs(first: str | None, second: str) -> bool:
+    """Two ambiguous names by a comma ("Berg, Saga") are a name; two log words ("Will, Max",
+    "Jan, Maj") are not."""
+    return first is not None and all(
+        _classify(t) == _WEAK and t.title() not in NOT_NAMES for t in (first, second)
+    )
+
+
 def _masked(kinds: list[int], introduced: int) -> list[bool]:
     n = len(kinds)
     masked = [
@@ -148,16 +158,19 @@ def _mask_run(match: re.Match[str]) -> str:
         return run
     before = match.string[max(0, match.start() - 40) : match.start()]
     introduced = 1 if _INTRODUCES_ONE.search(before) else 2 if _INTRODUCES_TWO.search(before) else 0
-    if not introduced and before.endswith(", "):  # "Svensson, Per": surname first
-        previous = _BEFORE_COMMA.search(before)
-        introduced = (
-            1
-            if previous and (previous.group(1) is None or _classify(previous.group(1)) == _STRONG)
-            else 0
-        )
-    following = _AFTER_COMMA.match(match.string, match.end())  # "Lind, Anna": surname first
-    if following and kinds[-1] in (_OTHER, _WEAK) and _classify(following.group(1)) == _STRONG:
-        kinds[-1] = _STRONG
+    # Surname first: "Svensson, Per", "Lind, Anna", "Berg, Saga" (two known names by a comma).
+    previous = _BEFORE_COMMA.search(before) if before.endswith(", ") else None
+    if previous and not introduced:
+        kind = _STRONG if previous.group(1) is None else _classify(previous.group(1))
+        if kind == _STRONG:
+            introduced = 1
+        elif _pairs(previous.group(1), tokens[0].group(0)):
+            kinds[0] = _STRONG
+    following = _AFTER_COMMA.match(match.string, match.end())
+    if following and kinds[-1] in (_OTHER, _WEAK):
+        kind = _classify(following.group(1))
+        if kind == _STRONG or _pairs(tokens[-1].group(0), following.group(1)):
+            kinds[-1] = _STRONG
     masked = _masked(kinds, introduced)
     if not any(masked):
         return run
@@ -180,7 +193,7 @@ def _mask_run(match: re.Match[str]) -> str:
 
 
 _LOWER_PAIR = re.compile(
-    rf"(?<![\w@./\\\-])({_LO}{{2,}})(?=[ ._\-]({_LO}{{2,}}(?:-{_LO}{{2,}})?)(?![\w@]|\.\w))"
+    rf"(?<![\w@./\\\-])({_LO}{{2,}})(?=[ ._\-]({_LO}{{2,}}(?:-{_LO}{{2,}})?)(?![^\W_]|@|\.\w))"
 )
 
 

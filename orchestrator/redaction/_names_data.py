@@ -37,6 +37,7 @@ Madeleine Magdalena Maj Malva Mathilda Matilde Melissa Michaela Mikaela Minna Mo
 Nina Paula Petra Ragnhild Rebecka Rebecca Rut Ruth Sigrid Silvia Sofie Sonja Stina Susanna
 Sylvia Terese Tina Ulrika Ulrica Veronica Veronika Viktoria Victoria Vendela Viveka Wera Ylva
 Åsa Ebba Aurora Leia Ellie Tuva Elise Emmy Cornelia Nelly Tindra Lykke Siri Svea Edith Majvor
+Mira Nicole Jasmine Elly Lova Novalie Majvi Ingbritt Tova Minna Gunvor Ingalill Ulrika Emelia
 Elsie Gerd Greta Gudrun Gunborg Gunhild Gunvor Harriet Hjördis Inga Ingalill Inga-Lill Irma
 Lilian Lillemor Maud Mildred Rigmor Rosita Rose-Marie Ann-Marie Ann-Christin Anna-Karin
 Anna-Lena Ann-Sofie Eva-Lena Lise-Lotte Marie-Louise Karl-Erik Sara-Li Britta Elvy Viola

@@ -56,22 +56,31 @@ _STREET = (
 # Postcodes with their town ("111 22 Stockholm", "194 30 Upplands Väsby", "SE-411 05"); a
 # second town word only after a genitive or a direction ("Lilla Edet"), so the name that
 # follows a town is left to the name rule.
-_TOWN = rf"[{_UP}][\wåäö]+"
+_TOWN = rf"[{_UP}](?:[a-zåäöéü]+|[{_UP}]+)"  # not "127.0.0.1:44301 WorkerID"
 _TOWN_PREFIX = rf"(?:[{_UP}][\wåäö]+s|Lilla|Stora|Norra|Södra|Östra|Västra|Övre|Nedre)"
 _POSTCODE = (
-    rf"(?<![\w\-])(?:SE-?\s?)?\d{{3}}\s?\d{{2}}\s+(?:{_TOWN_PREFIX}\s{_TOWN}|{_TOWN}(?:-{_TOWN})?)"
+    rf"(?<![\w\-:.])(?:SE-?\s?)?\d{{3}}\s?\d{{2}}\s+(?:{_TOWN_PREFIX}\s{_TOWN}|{_TOWN}(?:-{_TOWN})?)"
     r"(?![\w\-])|SE-?\s?\d{3}\s?\d{2}(?!\d)"
 )
 
 
 # Two numbers written next to each other ("+46701234567 0046 70 ...") read as one too long
-# to be a phone number: cut where the first one of a right length ends (a space, then the next
-# one's + or 0) and go on looking from there.
+# to be a phone number ("070-123 45 67 503"): cut where the longest first one of a right length
+# ends and go on looking from there.
 _NEXT_NUMBER = re.compile(r"(?<=\d)\s+(?=\+|0)")
 
 
 def _digits(text: str) -> int:
     return sum(c.isdigit() for c in text)
+
+
+_GROUP = re.compile(r"(?<=\d)[\s\-/.]+(?=\d|\+|\()")
+
+
+def _cut(at: re.Pattern[str], found: str, low: int, high: int) -> re.Match[str] | None:
+    """The last boundary before which `found` holds `low`..`high` digits (the longest number)."""
+    cuts = [c for c in at.finditer(found) if low <= _digits(found[: c.start()]) <= high]
+    return cuts[-1] if cuts else None
 
 
 def _phones(pattern: re.Pattern[str], low: int, high: int) -> Callable[[str], str]:
@@ -88,14 +97,8 @@ def _phones(pattern: re.Pattern[str], low: int, high: int) -> Callable[[str], st
             if low <= count <= high:
                 out.append("[phone]")
                 continue
-            cut = next(
-                (
-                    c
-                    for c in _NEXT_NUMBER.finditer(found)
-                    if low <= _digits(found[: c.start()]) <= high
-                ),
-                None,
-            )
+            # Prefer a cut where the next number starts ("+", "0"), else any group boundary.
+            cut = _cut(_NEXT_NUMBER, found, low, high) or _cut(_GROUP, found, low, high)
             if count > high and cut is not None:
                 out.append("[phone]" + cut.group(0))
                 position = match.start() + cut.end()

@@ -118,6 +118,12 @@ async def test_converter_encrypts_pydantic_models() -> None:
         ("Sankt Eriksgatan 5, S:t Göransgatan 7 C", ["Eriksgatan 5", "Göransgatan 7"]),
         ("flyttade från Ringvägen till Stureplan 4", ["Ringvägen", "Stureplan 4"]),
         ("GET /api/subscribers?query=Anna%20Svensson", ["Anna", "Svensson"]),
+        # Found by the fuzz: surname first with two ambiguous names, two phone numbers side by
+        # side, a town followed by a name, a genitive of a surname not in the list.
+        ("billing Berg, Saga; Holm, Per", ["Berg", "Saga", "Holm", "Per"]),
+        ("ring 072/272 09 02 072/272 09 02 or +46700000000 0046 70 000 00 00", ["272", "0046"]),
+        ("111 10 Stockholm Anna-Karin Berg", ["Stockholm", "Anna-Karin", "Berg"]),
+        ("handled Mira Holmsjös", ["Mira", "Holmsjö"]),
     ],
 )
 def test_names_and_addresses_in_free_text_are_masked(text: str, secrets: list[str]) -> None:
@@ -191,6 +197,8 @@ _REAL_LINES = [
     "line 146, in handle\n    return await self._handle(record, where)\nKeyError: 'data'",
     "Per request: 3 systems, plan 2 of 5, timezone Europe/Stockholm",
     "Internetstiftelsen (.se, .nu) registry notified: Art. 19",
+    "months Jan, Feb, Mar; Will, Max and Jan, Maj are not names",
+    "WorkerID=temporal-system@127.0.0.1:44301 WorkerID=x",
 ]
 
 
