@@ -254,16 +254,29 @@ def connector_list() -> None:
     console.print(table)
 
 
+_SERVICE_COMMANDS = frozenset({"worker", "intake"})
+
+
+def _service_process() -> bool:
+    """True in a process started as `python -m orchestrator.cli worker|intake` (how `dsr up`,
+    the benches and the tests start them): it runs one command defined above, and loading the
+    command groups (the DPO desk, packages, audit, rich tables) only costs it memory."""
+    main_spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    started_as_cli = getattr(main_spec, "name", None) == "orchestrator.cli"
+    return started_as_cli and sys.argv[1:2] in ([name] for name in _SERVICE_COMMANDS)
+
+
 # Command groups live in their own modules, one concern each; importing them registers their
 # commands on `app`. At the bottom, so `app` and the helpers above exist when they import them.
-from orchestrator import (  # noqa: E402 - see above
-    cli_audit,  # noqa: F401
-    cli_decisions,  # noqa: F401
-    cli_desk,  # noqa: F401
-    cli_dlq,  # noqa: F401
-    cli_package,  # noqa: F401
-    cli_policy,  # noqa: F401
-)
+if not _service_process():
+    from orchestrator import (
+        cli_audit,  # noqa: F401
+        cli_decisions,  # noqa: F401
+        cli_desk,  # noqa: F401
+        cli_dlq,  # noqa: F401
+        cli_package,  # noqa: F401
+        cli_policy,  # noqa: F401
+    )
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ with `max`, not `sum`).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -27,7 +28,10 @@ from orchestrator.telemetry._metrics import (
 from schemas.events import RequestKind
 from schemas.records import RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus
-from workflows.activities import StatusPublisher
+
+if TYPE_CHECKING:  # a Protocol, for annotations only: importing it at run time loaded
+    # workflows.activities and the connector base into the intake, which publishes nothing
+    from workflows.activities import StatusPublisher
 
 __all__ = ["MeteredStatusPublisher", "OpenRequestsGauge", "observe_status"]
 
