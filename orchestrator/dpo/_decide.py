@@ -53,6 +53,7 @@ __all__ = [
     "extend",
     "narrow_subject",
     "published_reason",
+    "published_text",
     "resolve_system",
     "retry_system",
     "skip_system",
@@ -97,13 +98,16 @@ _UPDATES: dict[DecisionKind, Any] = {
 
 
 # ── what the subject is told verbatim ─────────────────────────────────────────────────────
-# An extension's reason goes to the portal on `dsr.status.v1` as typed, so a DPO who writes
-# "asked anna@example.se to confirm" would publish personal data (of the subject, or of someone
-# else) outside the orchestrator. The rule is the log redaction's (`orchestrator.redaction.scrub`:
-# e-mail, personnummer/organisationsnummer, phone, street address, postcode, a person's name,
-# `name=...`): text it would change is refused rather than silently altered in what the
-# subject reads.
+# A decision's free text leaves the orchestrator as typed: an extension's reason, a denial's note
+# and a cancellation's reason become the request's reason, a resolve note or skip reason becomes
+# the system's, and all of them go to the portal on `dsr.status.v1` (and into the audit trail
+# and the completion record). A DPO who writes "asked anna@example.se to confirm" would publish
+# personal data (of the subject, or of someone else). The rule is the log redaction's
+# (`orchestrator.redaction.scrub`: e-mail, personnummer/organisationsnummer, phone, street
+# address, postcode, a person's name, `name=...`): text it would change is refused rather than
+# silently altered in what the subject reads.
 EXTENSION_REASON_MAX = 500
+PUBLISHED_TEXT_FIELDS = ("reason", "note")
 _FOUND = {
     "[email]": "an e-mail address",
     "[id-number]": "a personnummer or organisation number",
@@ -115,29 +119,42 @@ _FOUND = {
 }
 
 
-def _no_personal_data(text: str) -> str:
+def _no_personal_data(text: str | None) -> str | None:
+    if not text:
+        return text
     scrubbed = scrub(text)
     if scrubbed != text:
         found = [what for mark, what in _FOUND.items() if scrubbed.count(mark) > text.count(mark)]
         raise ValueError(
-            "the reason is published verbatim to the subject's portal and must not contain "
+            "this text is published verbatim to the subject's portal and must not contain "
             f"personal data; it looks like it holds {' and '.join(found) or 'personal data'}"
         )
     return text
 
 
-class _PublishedReason(BaseModel):
+_PublishedStr = Annotated[
+    str | None, Field(max_length=EXTENSION_REASON_MAX), AfterValidator(_no_personal_data)
+]
+
+
+class _PublishedText(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    reason: Annotated[
-        str, Field(max_length=EXTENSION_REASON_MAX), AfterValidator(_no_personal_data)
-    ]
+    reason: _PublishedStr = None
+    note: _PublishedStr = None
+
+
+def published_text(decision: BaseModel) -> BaseModel:
+    """The decision if its free text (`reason`, `note`) may be published; else
+    `pydantic.ValidationError` (at the field, never echoing the text)."""
+    texts = {name: getattr(decision, name, None) for name in PUBLISHED_TEXT_FIELDS}
+    _PublishedText.model_validate({k: v for k, v in texts.items() if isinstance(v, str)})
+    return decision
 
 
 def published_reason(extension: Extend) -> Extend:
-    """The extension if its reason may be published; else `pydantic.ValidationError` (at
-    `reason`, never echoing the text)."""
-    _PublishedReason.model_validate({"reason": extension.reason})
+    """An extension whose reason may be published (see `published_text`)."""
+    published_text(extension)
     return extension
 
 
@@ -146,14 +163,13 @@ async def decide(
 ) -> DecisionReceipt:
     """Validate `document` as the decision's model and send it as that Update."""
     arg = DECISION_MODELS[decision].model_validate(dict(document))
-    if isinstance(arg, Extend):
-        published_reason(arg)
     return await _send(client, request_id, decision, arg)
 
 
 async def _send(
     client: Client, request_id: str, decision: DecisionKind, arg: BaseModel
 ) -> DecisionReceipt:
+    published_text(arg)  # every decision's free text, whichever door it came through
     handle: WorkflowHandle[DsrWorkflow, CompletionRecord] = client.get_workflow_handle(
         workflow_id_for(request_id), result_type=CompletionRecord
     )

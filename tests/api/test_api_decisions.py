@@ -118,6 +118,23 @@ async def test_extend_confirm_and_every_rejection(
     assert post(desk, "dpo", f"{base}/deny", {"reason_code": "bogus"}).status_code == 422
     other = post(desk, "dpo", f"{base}/deny", {"reason_code": "other"})
     assert other.status_code == 409 and "note" in other.json()["detail"]
+    # Every decision's free text is published (the request's or a system's reason), so each is
+    # held to the same rule: refused with 422 at its own field, never echoed, nothing changed.
+    for decision, body, field in (
+        ("deny", {"reason_code": "other", "note": f"see {customer.email}"}, "note"),
+        ("cancel", {"reason": f"{customer.name} withdrew it by phone"}, "reason"),
+        ("skip_system", {"system": "billing", "reason": f"ring {customer.phone}"}, "reason"),
+        (
+            "resolve_system",
+            {"system": "billing", "outcome": "done", "note": f"mailed {customer.email}"},
+            "note",
+        ),
+        ("approve", {"note": "twin of 19850101-1234"}, "note"),
+    ):
+        refused = post(desk, "dpo", f"{base}/{decision}", body)
+        assert refused.status_code == 422, (decision, refused.text)
+        assert refused.json()["detail"][0]["loc"][-1] == field
+        assert customer.email not in refused.text and customer.phone not in refused.text
     resolve = post(
         desk, "dpo", f"{base}/resolve_system", {"system": "billing", "outcome": "done", "note": "x"}
     )
