@@ -64,25 +64,50 @@ STATUS_CHANGED_TYPE = "dsr.status_changed.v1"
 _DIGITS_AND_SEPARATORS = re.compile(r"^[0-9_-]+$")
 _REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 _REQUEST_ID_SHAPE = re.compile(_REQUEST_ID_PATTERN)
+# The written forms of a personnummer, found anywhere inside an id (overlapping matches).
+_EMBEDDED_PNR = re.compile(r"(?=((?:19|20)[0-9]{6}[-_]?[0-9]{4}|[0-9]{6}[-_][0-9]{4}))")
 
 
 def _personal_number_shaped(value: str) -> bool:
     return bool(_DIGITS_AND_SEPARATORS.match(value)) and sum(c.isdigit() for c in value) >= 10
 
 
+def _embeds_personal_identity_number(value: str) -> bool:
+    """Whether the id carries a personnummer or samordningsnummer in one of its written forms:
+    YYYYMMDDNNNC / YYYYMMDD-NNNC with a year 1900-2099, or YYMMDD-NNNC, each a valid date and
+    Luhn digit (`req-198112189876` would carry one into every workflow id and log line).
+    Ten bare digits are left alone: a random id (a UUID's 12-hex group) forms a valid YYMMDDNNNC
+    by chance about once in 2,500, and refusing those would refuse real requests. A random id
+    meets one of the forms checked here about once in 10^5, and is then refused with this
+    reason, never kept."""
+    for match in _EMBEDDED_PNR.finditer(value):
+        digits = match.group(1).replace("-", "").replace("_", "")
+        candidates = [digits] if len(digits) == 12 else ["19" + digits, "20" + digits]
+        if any(is_valid_personal_identity_number(c) for c in candidates):
+            return True
+    return False
+
+
 def _not_a_personal_number(value: str) -> str:
-    """A request id travels into workflow ids, logs, metrics and traces, so it must never BE
-    personal data: ten or more digits with nothing but separators is shaped like a personnummer,
-    an organisation number or a phone number (e.g. 198112189876, 0701234567) and is refused."""
+    """A request id travels into workflow ids, logs, metrics and traces, so it must never BE or
+    CARRY personal data: ten or more digits with nothing but separators is shaped like a
+    personnummer, an organisation number or a phone number (e.g. 198112189876, 0701234567),
+    and a valid personnummer inside it (`req-198112189876`) is refused as well."""
     if _personal_number_shaped(value):
         raise ValueError("must not be shaped like a personal identity or phone number")
+    if _embeds_personal_identity_number(value):
+        raise ValueError("must not contain a personal identity number")
     return value
 
 
 def is_valid_request_id(value: str) -> bool:
     """What `RequestId` accepts, as a predicate: the one rule for "this id is safe to show", so
     the log redaction keeps the digits of a validated id readable (orchestrator.redaction)."""
-    return bool(_REQUEST_ID_SHAPE.fullmatch(value)) and not _personal_number_shaped(value)
+    return (
+        bool(_REQUEST_ID_SHAPE.fullmatch(value))
+        and not _personal_number_shaped(value)
+        and not _embeds_personal_identity_number(value)
+    )
 
 
 RequestId = Annotated[

@@ -296,6 +296,13 @@ def test_values_nested_deeper_than_the_contract_are_refused_iteratively() -> Non
         ("2026-00123", True),  # nine digits: too few for any personal number
         ("20261201_0001", False),  # twelve digits, whatever the separator
         ("8f0c8b8e-6c1e-4f53-9a7e-1d2f3a4b5c6d", True),
+        # a personnummer in a written form inside the id
+        ("req-198112189876", False),
+        ("req-19811218-9876", False),
+        ("case_811218-9876_b", False),
+        ("req-198112189875", True),  # the wrong check digit: no personnummer
+        ("req-8112189876", True),  # ten bare digits inside an id: too common by chance
+        ("req-3df0ef1234567890", True),
     ],
 )
 def test_a_request_id_shaped_like_personal_data_is_refused(request_id: str, ok: bool) -> None:
