@@ -312,6 +312,17 @@ def temporal_health(address: str) -> bool:
     return result.returncode == 0 and b"SERVING" in result.stdout
 
 
+# The dev server's Go heap: collect at 50 % growth rather than 100 %, and harder near 128 MiB
+# (a soft limit: above it the collector runs more often, nothing fails). Its peak PSS in a
+# 200-request burst (bench/peer_fides.py): 228-241 MiB with Go's defaults, 142-156 with these;
+# 96 MiB took it to 144 but tripled its CPU per request (the collector running nonstop).
+TEMPORAL_DEV_GO_ENV = {"GOGC": "50", "GOMEMLIMIT": "128MiB"}
+# Its caches, sized for one machine's requests (dynamic config keys of Temporal server 1.32):
+# the shard's mutable-state cache holds 512 workflows by default; a workflow evicted from it
+# is read back from SQLite on its next task.
+TEMPORAL_DEV_DYNAMIC_CONFIG = {"history.cacheMaxSize": "128"}
+
+
 def temporal_dev_server(
     port: int,
     db_file: Path,
@@ -339,7 +350,11 @@ def temporal_dev_server(
     if ui_port and ui_codec_endpoint:
         # The Web UI decodes payloads through our codec server (orchestrator.codec_server).
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
-    proc = ManagedProcess("temporal", argv, log_dir / "temporal.log").start()
+    for key, value in TEMPORAL_DEV_DYNAMIC_CONFIG.items():
+        argv += ["--dynamic-config-value", f"{key}={value}"]
+    # The operator's GOMEMLIMIT / GOGC win over ours.
+    env = {name: os.environ.get(name, value) for name, value in TEMPORAL_DEV_GO_ENV.items()}
+    proc = ManagedProcess("temporal", argv, log_dir / "temporal.log", env=env).start()
     address = f"127.0.0.1:{port}"
     with _stopped_unless_ready(proc):
         wait_until(
