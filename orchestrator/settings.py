@@ -94,9 +94,20 @@ class Settings(BaseSettings):
     retry_maximum_interval: float = 300.0
     # Activities one connector worker process runs at once (empty = Temporal's default, 100).
     max_concurrent_activities: int | None = None
+    # Workflow runs the orchestrator worker keeps in memory between tasks (Temporal's
+    # max_cached_workflows, default 1000). Each cached run holds its own sandboxed copy of the
+    # workflow modules; an evicted run is replayed from its history on its next task. With 64
+    # the worker peaked at 185-196 MiB PSS in a 200-request burst (bench/peer_fides.py; about
+    # 235 before, the smaller pools included), its CPU per request within the load's noise.
+    workflow_cache_size: int = Field(default=64, ge=0, le=10_000)
 
     # Store
     database_url: str = "sqlite+aiosqlite:///dsr.db"
+    # Most store connections one service process holds (no overflow). Store statements take
+    # milliseconds, and each PostgreSQL backend costs ~7 MiB: SQLAlchemy's default let a 200-
+    # request burst open 10; with 4 (and billing's 4) bench/peer_fides.py ran 162-191 req/min
+    # against 158-208 before, postgres' share 84-95 MiB against 123-131.
+    store_pool_size: int = Field(default=4, ge=1, le=100)
 
     # Signing keys of the portal: `id:secret[,id:secret...]`.
     signing_keys: SecretStr = SecretStr("")

@@ -133,7 +133,7 @@ async def run_workers(
         stack.push_async_callback(data_keys.aclose)
         workers: list[Worker] = []
         if orchestrator:
-            store = await Store.open(settings.database_url)
+            store = await Store.open(settings.database_url, pool_size=settings.store_pool_size)
             stack.push_async_callback(store.close)
             telemetry.watch_store(store)
             publisher = MeteredStatusPublisher(
@@ -185,6 +185,7 @@ async def run_workers(
                         ShredSweepWorkflow,
                     ],
                     workflow_runner=WORKFLOW_RUNNER,
+                    max_cached_workflows=settings.workflow_cache_size,
                     activities=[
                         acts.list_connectors,
                         acts.publish_status,

@@ -158,7 +158,7 @@ class BillingConnector(ChangesMixin, Connector):
         engine: AsyncEngine | None = None,
         statement_timeout: float = 30.0,
         connect_timeout: float = 10.0,
-        pool_size: int = 5,
+        pool_size: int = 4,
     ) -> None:
         """Either a database URL (the connector owns and disposes its engine) or an engine."""
         if engine is None:

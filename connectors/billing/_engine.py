@@ -19,7 +19,7 @@ def create_billing_engine(
     *,
     statement_timeout: float = 30.0,
     connect_timeout: float = 10.0,
-    pool_size: int = 5,
+    pool_size: int = 4,
 ) -> AsyncEngine:
     """An async engine for the billing database (PostgreSQL via asyncpg, or SQLite)."""
     try:
@@ -40,7 +40,8 @@ def create_billing_engine(
         }
         kwargs = {
             "pool_size": pool_size,
-            "max_overflow": pool_size,
+            # A hard cap: overflow let a burst open twice pool_size backends (~7 MiB each).
+            "max_overflow": 0,
             "pool_timeout": connect_timeout,
         }
     elif backend == "sqlite":

@@ -18,4 +18,5 @@ class BillingSettings(BaseSettings):
     statement_timeout: float = Field(default=30.0, gt=0, le=3600)
     # Seconds to wait for a connection.
     connect_timeout: float = Field(default=10.0, gt=0, le=600)
-    pool_size: int = Field(default=5, ge=1, le=100)
+    # Connections the connector's worker process holds at most (no overflow).
+    pool_size: int = Field(default=4, ge=1, le=100)

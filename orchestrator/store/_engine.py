@@ -21,10 +21,19 @@ from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from orchestrator.store._errors import UnsupportedDatabase
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "create_engine", "normalise_url", "write_transaction"]
+__all__ = [
+    "POOL_SIZE",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "create_engine",
+    "normalise_url",
+    "write_transaction",
+]
 
 # How long a SQLite writer waits for another process's write transaction before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# Connections one pooled engine keeps (Settings.store_pool_size for the store of a service).
+POOL_SIZE = 4
 
 _SQLITE_BEGIN_OPTION = "dsr_sqlite_begin"
 _WAL_ATTEMPTS = 20
@@ -98,11 +107,18 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def create_engine(url: URL, *, pooled: bool = True) -> AsyncEngine:
+def create_engine(url: URL, *, pooled: bool = True, pool_size: int = POOL_SIZE) -> AsyncEngine:
     """An engine for a URL from `normalise_url`. `pooled=False` closes each connection after
     use: for rarely used side stores (data keys) that must not keep aiosqlite's non-daemon
-    threads alive, which would hold up the exit of a process that never closes them."""
-    options: dict[str, Any] = {} if pooled else {"poolclass": NullPool}
+    threads alive, which would hold up the exit of a process that never closes them.
+
+    A pooled engine holds at most `pool_size` connections, no overflow: SQLAlchemy's default
+    (5 + 10 overflow) let a worker's burst open 10 PostgreSQL backends of ~7 MiB each, while
+    store statements take milliseconds, so a few connections serve the burst as fast (callers
+    queue for one, up to the pool's 30 s timeout)."""
+    options: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": 0} if pooled else {"poolclass": NullPool}
+    )
     if url.get_backend_name() == "sqlite":
         assert url.database
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from orchestrator.store._engine import create_engine, normalise_url, write_transaction
+from orchestrator.store._engine import POOL_SIZE, create_engine, normalise_url, write_transaction
 from orchestrator.store._errors import AuditChainBroken, SchemaOutOfDate
 from orchestrator.store._hashing import GENESIS_HASH, canonical_json, chain_hash, entry_document
 from orchestrator.store._migrate import (
@@ -121,11 +121,14 @@ class Store:
     # -- lifecycle -----------------------------------------------------------------------------
 
     @classmethod
-    async def open(cls, database_url: str, *, migrate: bool = True) -> Store:
+    async def open(
+        cls, database_url: str, *, migrate: bool = True, pool_size: int = POOL_SIZE
+    ) -> Store:
         """Connect to `database_url` (SQLite file or PostgreSQL) and, unless `migrate=False`,
         upgrade its schema to the newest migration. With `migrate=False` the schema must
-        already be current, or `SchemaOutOfDate` is raised."""
-        engine = create_engine(normalise_url(database_url))
+        already be current, or `SchemaOutOfDate` is raised. `pool_size`: the most connections
+        it holds (a service passes `Settings.store_pool_size`)."""
+        engine = create_engine(normalise_url(database_url), pool_size=pool_size)
         try:
             if migrate:
                 await upgrade_engine(engine)
