@@ -33,7 +33,7 @@ from schemas.records import CompletionRecord
 from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 
-CUSTOMERS = 300  # six blocks: enough fresh persons, present in all five systems, for every test
+CUSTOMERS = 500  # ten blocks: enough fresh persons, present in all five systems, for every test
 SEED = 7
 
 
