@@ -358,7 +358,7 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
 def _print_metrics(metrics: Mapping[str, str]) -> None:
     for name, bind in metrics.items():
         console.print(
-            f"metrics    {name:<7}http://{bind}/metrics  (probes: /healthz, /readyz)",
+            f"metrics    {name:<13}http://{bind}/metrics  (probes: /healthz, /readyz)",
             highlight=False,
             soft_wrap=True,
         )
