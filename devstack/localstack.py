@@ -312,11 +312,12 @@ def temporal_health(address: str) -> bool:
     return result.returncode == 0 and b"SERVING" in result.stdout
 
 
-# The dev server's Go heap: collect at 50 % growth rather than 100 %, and harder near 128 MiB
-# (a soft limit: above it the collector runs more often, nothing fails). Its peak PSS in a
-# 200-request burst (bench/peer_fides.py): 228-241 MiB with Go's defaults, 142-156 with these;
-# 96 MiB took it to 144 but tripled its CPU per request (the collector running nonstop).
-TEMPORAL_DEV_GO_ENV = {"GOGC": "50", "GOMEMLIMIT": "128MiB"}
+# The dev server's Go heap: a soft limit of 128 MiB (above it the collector runs more often,
+# nothing fails). bench/peer_fides.py, 200-request burst: 228-241 MiB peak PSS with Go's
+# defaults on a loaded machine, 142-156 with the limit (and GOGC=50) there; 223-226 on a quiet
+# one (more workflows in flight at once), the same with GOGC=50, which only cost CPU; 96 MiB took
+# it to 144 but tripled its CPU per request (the collector running nonstop).
+TEMPORAL_DEV_GO_ENV = {"GOMEMLIMIT": "128MiB"}
 # Its caches, sized for one machine's requests (dynamic config keys of Temporal server 1.32):
 # the shard's mutable-state cache holds 512 workflows by default; a workflow evicted from it
 # is read back from SQLite on its next task.
@@ -352,7 +353,7 @@ def temporal_dev_server(
         argv += ["--ui-codec-endpoint", ui_codec_endpoint]
     for key, value in TEMPORAL_DEV_DYNAMIC_CONFIG.items():
         argv += ["--dynamic-config-value", f"{key}={value}"]
-    # The operator's GOMEMLIMIT / GOGC win over ours.
+    # The operator's GOMEMLIMIT wins over ours.
     env = {name: os.environ.get(name, value) for name, value in TEMPORAL_DEV_GO_ENV.items()}
     proc = ManagedProcess("temporal", argv, log_dir / "temporal.log", env=env).start()
     address = f"127.0.0.1:{port}"

@@ -96,10 +96,11 @@ class Settings(BaseSettings):
     max_concurrent_activities: int | None = None
     # Workflow runs the orchestrator worker keeps in memory between tasks (Temporal's
     # max_cached_workflows, default 1000). Each cached run holds its own sandboxed copy of the
-    # workflow modules; an evicted run is replayed from its history on its next task. With 64
-    # the worker peaked at 185-196 MiB PSS in a 200-request burst (bench/peer_fides.py; about
-    # 235 before, the smaller pools included), its CPU per request within the load's noise.
-    workflow_cache_size: int = Field(default=64, ge=0, le=10_000)
+    # workflow modules; an evicted run is replayed from its history on its next task, which
+    # costs CPU: in bench/peer_fides.py's 200-request burst, 64 held the worker at 208-214 MiB
+    # PSS but cut it from 205-213 to 150-157 req/min (worker CPU 0.13-0.21 -> 0.33-0.35 s per
+    # request); 256 (more than the burst) kept the speed at 240-247 MiB.
+    workflow_cache_size: int = Field(default=256, ge=0, le=10_000)
 
     # Store
     database_url: str = "sqlite+aiosqlite:///dsr.db"
