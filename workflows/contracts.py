@@ -9,7 +9,7 @@ the same names (mypy checks that their signatures still match).
 
 # No `from __future__ import annotations`: see workflows/dsr.py (the sandbox resolves
 # annotations through its import proxies; real objects are cheaper).
-from temporalio import activity
+from temporalio import activity, workflow
 
 from policy.model import Policy
 from schemas.connectors import ConnectorInfo
@@ -24,13 +24,14 @@ from schemas.results import (
 )
 from schemas.workflow import (
     ConnectorCall,
+    DsrWorkflowInput,
     FollowUpAppend,
     RepeatCheck,
     RepeatCheckResult,
     StatusUpdate,
 )
 
-__all__ = ["ConnectorOps", "OrchestratorOps"]
+__all__ = ["ConnectorOps", "DsrWorkflowRef", "OrchestratorOps"]
 
 
 class ConnectorOps:
@@ -91,4 +92,17 @@ class OrchestratorOps:
 
     @activity.defn(name="orchestrator.check_repeat")
     async def check_repeat(self, check: RepeatCheck) -> RepeatCheckResult:
+        raise NotImplementedError
+
+
+@workflow.defn(name="DsrWorkflowV2")
+class DsrWorkflowRef:
+    """The request workflow as the intake starts it: its registered type and its typed `run`,
+    without its implementation. Importing `workflows.dsr` would load the policy package and the
+    holiday tables of every country into the intake (~13 MiB of a 110 MiB process) for one name.
+    Never registered on a worker; tests/unit/test_service_imports.py checks it still matches
+    `workflows.dsr.DsrWorkflow` (name, argument and result types)."""
+
+    @workflow.run
+    async def run(self, params: DsrWorkflowInput) -> CompletionRecord:
         raise NotImplementedError

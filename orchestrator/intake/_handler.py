@@ -43,10 +43,10 @@ from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from schemas.events import DeadLetterReason, DsrRequestedEvent
 from schemas.workflow import DsrWorkflowInput, workflow_id_for
+from workflows.contracts import DsrWorkflowRef
 
 __all__ = [
     "DLQ_HEADERS",
-    "DSR_WORKFLOW_TYPE",
     "TRANSIENT_TEMPORAL_STATUSES",
     "DeadLetterSend",
     "IncomingRecord",
@@ -57,11 +57,6 @@ __all__ = [
 log = get_logger(__name__)
 
 DeadLetterSend = Callable[[OutgoingDeadLetter], Awaitable[None]]
-
-# The workflow the intake starts, by type name (workflows.dsr's `@workflow.defn(name=...)`,
-# checked by tests/unit/test_service_imports.py): `DsrWorkflow.run` imported workflows.dsr and
-# the policy package behind it (holidays of every country) into a process that only starts it.
-DSR_WORKFLOW_TYPE = "DsrWorkflowV2"
 
 # The cluster, not the record: waiting helps. Anything else Temporal refuses (INVALID_ARGUMENT,
 # e.g. an input over its size limit; FAILED_PRECONDITION; ...) is about this record and would be
@@ -219,7 +214,7 @@ class IntakeHandler:
         )
         try:
             await self._client.start_workflow(
-                DSR_WORKFLOW_TYPE,
+                DsrWorkflowRef.run,
                 params,
                 id=workflow_id_for(event.data.request_id),
                 task_queue=self._settings.orchestrator_task_queue,

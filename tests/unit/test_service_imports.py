@@ -1,15 +1,17 @@
 """A service process imports only what it runs (issue 8 §6, memory): `python -m orchestrator.cli
-intake|worker` skips the CLI's command groups, and the intake starts the workflow by its type
-name instead of importing workflows.dsr and the policy package (holidays of every country).
-Each check runs in a fresh interpreter, since this test process has imported everything."""
+intake|worker` skips the CLI's command groups, and the intake starts the workflow through a typed
+reference (workflows.contracts.DsrWorkflowRef) instead of importing workflows.dsr and the policy
+package behind it (holidays of every country). Each check runs in a fresh interpreter, since this
+test process has imported everything."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import typing
 
-from orchestrator.intake._handler import DSR_WORKFLOW_TYPE
+from workflows.contracts import DsrWorkflowRef
 from workflows.dsr import DsrWorkflow
 
 # Modules a service process has no use for: the DPO desk and other command groups, the
@@ -46,8 +48,11 @@ def _loaded(code: str) -> list[str]:
 
 
 def test_the_intake_starts_the_workflow_type_the_worker_registers() -> None:
-    definition = DsrWorkflow.__temporal_workflow_definition  # type: ignore[attr-defined]
-    assert definition.name == DSR_WORKFLOW_TYPE
+    real = DsrWorkflow.__temporal_workflow_definition  # type: ignore[attr-defined]
+    ref = DsrWorkflowRef.__temporal_workflow_definition  # type: ignore[attr-defined]
+    assert ref.name == real.name
+    # the same argument and result types, so the intake's call is checked as the worker's run
+    assert typing.get_type_hints(DsrWorkflowRef.run) == typing.get_type_hints(DsrWorkflow.run)
 
 
 def test_an_intake_process_imports_neither_command_groups_nor_the_workflow() -> None:
