@@ -52,8 +52,10 @@ $(S3RVER):
 test: lint typecheck compile $(CHROMIUM) $(S3RVER)
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
 
-# Re-record the DsrWorkflowV2 histories that tests/test_replay.py replays (tests/histories/v2_*.json):
-# run after any change to workflows/dsr.py that is meant to ship, and commit the files.
+# Record the current generation's DsrWorkflowV2 histories that tests/test_replay.py replays
+# (tests/histories/<HISTORY_GENERATION>_*.json, see tests/integration/test_decisions.py): after a
+# change to workflows/dsr.py that is meant to ship, bump the generation, record, commit the files;
+# older generations' files stay, so workflows started before each workflow.patched keep replaying.
 histories: compile
 	DSR_RECORD_HISTORIES=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/integration/test_decisions.py
 

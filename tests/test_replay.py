@@ -2,8 +2,9 @@
 running in production (non-determinism) fails here, in CI, before it ships.
 
 Histories are recorded by the integration tests with DSR_RECORD_HISTORIES=1 (`make histories`,
-see tests/integration/test_decisions.py: DsrWorkflowV2 ones are `v2_*.json`) and encrypted with
-the fixed test-only payload key. The first-generation ones replay against the frozen
+see tests/integration/test_decisions.py: DsrWorkflowV2 ones are `v2_*.json`, and `v2b_*.json`
+since its bookkeeping became local activities) and encrypted with the fixed test-only payload
+key. The first-generation ones replay against the frozen
 workflows/dsr_v1.py; every one must replay against [DsrWorkflowV1, DsrWorkflow].
 """
 
@@ -46,6 +47,14 @@ def test_histories_are_committed() -> None:
         "v2_access_confirmed_identity",
         "v2_erasure_denied",
         "v2_erasure_ambiguous_skipped",
+    } <= names
+    # ... and with the bookkeeping as local activities (workflow.patched('local-bookkeeping-v1'))
+    assert {
+        "v2b_access",
+        "v2b_erasure",
+        "v2b_access_confirmed_identity",
+        "v2b_erasure_denied",
+        "v2b_erasure_ambiguous_skipped",
     } <= names
 
 

@@ -54,6 +54,13 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
     return doc
 
 
+# The prefix of the histories `make histories` records now: one per shipped generation of
+# DsrWorkflowV2's command sequence. Older generations' files stay committed, so the replay test
+# keeps proving that workflows started before each `workflow.patched` still replay.
+# v2: Updates, gates, deadline clock; v2b: bookkeeping as local activities (local-bookkeeping-v1).
+HISTORY_GENERATION = "v2b"
+
+
 async def _record_history(handle: WorkflowHandle, name: str) -> None:
     """With DSR_RECORD_HISTORIES=1, keep this DsrWorkflowV2 history for the replay test."""
     if os.environ.get("DSR_RECORD_HISTORIES") == "1":
@@ -62,7 +69,7 @@ async def _record_history(handle: WorkflowHandle, name: str) -> None:
         codec = handle._client.data_converter.payload_codec  # the client that sealed them
         assert codec is not None
         history = await reseal_under_master_key(await handle.fetch_history(), codec)
-        (HISTORIES / f"v2_{name}.json").write_text(history.to_json())
+        (HISTORIES / f"{HISTORY_GENERATION}_{name}.json").write_text(history.to_json())
 
 
 async def test_unverified_request_waits_then_proceeds_on_confirmation(
