@@ -136,6 +136,13 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # One way out for every record: a logger that a library configured earlier with a handler
+    # of its own (uvicorn's default log config puts one on `uvicorn.error`, propagate off) would
+    # write around the redaction. Its handlers go and it propagates to the root's.
+    for existing in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(existing, logging.Logger):
+            existing.handlers[:] = []
+            existing.propagate = True
     # Chatty libraries stay at WARNING. aiosqlite's DEBUG lines quote statement parameters
     # (personal data): never below INFO, whatever the level asked for.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
