@@ -29,13 +29,6 @@ from aiokafka.admin import AIOKafkaAdminClient
 from temporalio import activity
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -45,6 +38,7 @@ from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOu
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.kafka_config import aiokafka_options
 from orchestrator.logging import get_logger
+from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from policy.deadlines import legal_due_at
@@ -82,30 +76,15 @@ def reconcile_workflow_id(settings: Settings) -> str:
 async def ensure_reconcile_schedule(client: Client, settings: Settings) -> bool:
     """Create the schedule if it does not exist (several workers may race: one wins).
     Returns whether this call created it. `DSR_RECONCILE_INTERVAL=0` turns it off."""
-    if settings.reconcile_interval <= 0:
-        return False
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    ReconcileWorkflow.run,
-                    ReconcileInput(),
-                    id=reconcile_workflow_id(settings),
-                    task_queue=settings.orchestrator_task_queue,
-                ),
-                spec=ScheduleSpec(
-                    intervals=[
-                        ScheduleIntervalSpec(every=timedelta(seconds=settings.reconcile_interval))
-                    ]
-                ),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    log.info("reconcile schedule created", every_seconds=settings.reconcile_interval)
-    return True
+    return await ensure_interval_schedule(
+        client,
+        SCHEDULE_ID,
+        ReconcileWorkflow.run,
+        ReconcileInput(),
+        workflow_id=reconcile_workflow_id(settings),
+        task_queue=settings.orchestrator_task_queue,
+        every_seconds=settings.reconcile_interval,
+    )
 
 
 class Reconciler:

@@ -33,19 +33,13 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import (
     Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
     WorkflowExecutionStatus,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
+from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._keys import ClosedRequestKey, KeyStore
@@ -81,30 +75,15 @@ def shred_workflow_id(settings: Settings) -> str:
 async def ensure_shred_schedule(client: Client, settings: Settings) -> bool:
     """Create the sweep's schedule if it does not exist (several workers may race: one wins).
     Returns whether this call created it. `DSR_SHRED_INTERVAL=0` turns it off."""
-    if settings.shred_interval <= 0:
-        return False
-    try:
-        await client.create_schedule(
-            SCHEDULE_ID,
-            Schedule(
-                action=ScheduleActionStartWorkflow(
-                    ShredSweepWorkflow.run,
-                    ShredSweepInput(),
-                    id=shred_workflow_id(settings),
-                    task_queue=settings.orchestrator_task_queue,
-                ),
-                spec=ScheduleSpec(
-                    intervals=[
-                        ScheduleIntervalSpec(every=timedelta(seconds=settings.shred_interval))
-                    ]
-                ),
-                policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-            ),
-        )
-    except ScheduleAlreadyRunningError:
-        return False
-    log.info("shred schedule created", every_seconds=settings.shred_interval)
-    return True
+    return await ensure_interval_schedule(
+        client,
+        SCHEDULE_ID,
+        ShredSweepWorkflow.run,
+        ShredSweepInput(),
+        workflow_id=shred_workflow_id(settings),
+        task_queue=settings.orchestrator_task_queue,
+        every_seconds=settings.shred_interval,
+    )
 
 
 class RetainOnClose:
