@@ -17,7 +17,6 @@ on purpose: the sandbox's seeding stays as it is for everyone else.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import secrets
@@ -32,6 +31,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench._peer_procs import GroupFigures, Sampler, postgres_group, postmaster_pid, tree_group
+from bench.stack import stack_env
 from devstack.localstack import ManagedProcess, free_port, kafka_broker, temporal_dev_server
 from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
@@ -161,22 +161,10 @@ class OurStack:
             temporal_port, self.root / "temporal.db", self.logs
         )
         self.env = {
-            "DSR_ENV_FILE": "/nonexistent",
-            "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-            "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-            "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
-            "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
-            "DSR_SUBJECT_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            **stack_env(self.root, kafka_port, temporal_port),
             "DSR_DATABASE_URL": self.url(self.databases[1]),
             "DSR_CONNECTORS": "billing",
             "DSR_BILLING_DATABASE_URL": self.url(self.databases[0]),
-            "DSR_EXPORT_DIR": str(self.root / "exports"),
-            "DSR_PACKAGE_DIR": str(self.root / "packages"),
-            "DSR_INTAKE_DATADIR": str(self.root / "intake-data"),
-            "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
-            "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
-            "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
-            "DSR_LOG_LEVEL": "WARNING",
         }
         for name in ("worker", "intake"):
             self.procs[name] = ManagedProcess(

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import secrets
 import statistics
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.pyspy_profile import PySpy, summarise, thread_cpu, thread_cpu_delta
-from bench.stack import compile_bytecode
+from bench.stack import access_event, compile_bytecode, stack_env
 from devstack.localstack import (
     ManagedProcess,
     free_port,
@@ -49,31 +48,8 @@ from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from orchestrator.temporal_client import connect_temporal
-from schemas.events import DsrRequestedEvent
 from schemas.records import CompletionRecord
 from schemas.workflow import workflow_id_for
-
-
-def access_event(request_id: str, email: str) -> DsrRequestedEvent:
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    return DsrRequestedEvent.model_validate(
-        {
-            "specversion": "1.0",
-            "id": secrets.token_hex(8),
-            "source": "urn:bench",
-            "type": "dsr.requested.v1",
-            "time": now,
-            "datacontenttype": "application/json",
-            "data": {
-                "request_id": request_id,
-                "kind": "access",
-                "received_at": now,
-                "channel": "portal",
-                "subject": {"email": email},
-                "verification": {"method": "portal_login", "verified_at": now},
-            },
-        }
-    )
 
 
 async def wait_started_then_result(client: Client, request_id: str) -> CompletionRecord:
@@ -364,18 +340,8 @@ def main() -> None:
             if c.customer.special is None and c.customer.status == "active"
         ]
         env = {
-            "DSR_ENV_FILE": "/nonexistent",
-            "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-            "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-            "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
-            "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+            **stack_env(root, kafka_port, temporal_port),
             "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{root / 'dsr.db'}",
-            "DSR_PACKAGE_DIR": str(root / "packages"),
-            "DSR_INTAKE_DATADIR": str(root / "intake-data"),
-            "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
-            "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
-            "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
-            "DSR_LOG_LEVEL": "WARNING",
             **estate.connector_env(),
         }
         settings = Settings(

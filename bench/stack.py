@@ -31,7 +31,7 @@ from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
 from schemas.events import DsrRequestedEvent
 
-__all__ = ["API_TOKEN", "BenchStack", "Portal", "access_event", "compile_bytecode"]
+__all__ = ["API_TOKEN", "BenchStack", "Portal", "access_event", "compile_bytecode", "stack_env"]
 
 API_TOKEN = secrets.token_hex(16)  # the bench's own dpo token for its throwaway API
 
@@ -56,6 +56,26 @@ def access_event(request_id: str, email: str) -> DsrRequestedEvent:
             },
         }
     )
+
+
+def stack_env(root: Path, kafka_port: int, temporal_port: int) -> dict[str, str]:
+    """The settings every bench stack's services share: its broker and Temporal, fresh keys,
+    its folders under `root`, quick consumer-group timings, quiet logs. Each bench adds its
+    store and connectors."""
+    return {
+        "DSR_ENV_FILE": "/nonexistent",
+        "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
+        "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
+        "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
+        "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+        "DSR_SUBJECT_HASH_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "DSR_PACKAGE_DIR": str(root / "packages"),
+        "DSR_INTAKE_DATADIR": str(root / "intake-data"),
+        "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
+        "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
+        "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
+        "DSR_LOG_LEVEL": "WARNING",
+    }
 
 
 def compile_bytecode() -> None:
@@ -93,19 +113,8 @@ class BenchStack:
         self.procs.extend(self.estate.start_servers(self.logs))
         digest = hashlib.sha256(API_TOKEN.encode()).hexdigest()
         self.env = {
-            "DSR_ENV_FILE": "/nonexistent",
-            "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{kafka_port}",
-            "DSR_TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-            "DSR_SIGNING_KEYS": f"bench:{secrets.token_hex(16)}",
-            "DSR_PAYLOAD_KEYS": f"b1:{base64.b64encode(secrets.token_bytes(32)).decode()}",
+            **stack_env(self.root, kafka_port, temporal_port),
             "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{self.root / 'dsr.db'}",
-            "DSR_EXPORT_DIR": str(self.root / "exports"),
-            "DSR_PACKAGE_DIR": str(self.root / "packages"),
-            "DSR_INTAKE_DATADIR": str(self.root / "intake-data"),
-            "DSR_KAFKA_SESSION_TIMEOUT": "2.0",
-            "DSR_KAFKA_HEARTBEAT_INTERVAL": "0.5",
-            "DSR_KAFKA_REBALANCE_TIMEOUT": "2.0",
-            "DSR_LOG_LEVEL": "WARNING",
             "DSR_API_TOKENS": f"bench:dpo:{digest}",
             **self.estate.connector_env(),
         }

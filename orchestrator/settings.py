@@ -257,7 +257,7 @@ def get_settings() -> Settings:
 def parse_bind(bind: str, setting: str = "bind address") -> tuple[str, int]:
     """`host:port` (IPv6 as `[::1]:8400`) → (host, port), for every `*_BIND` setting. No host
     (`:9100`) means loopback: a process listens on every interface only when told so by name
-    (the chart says `0.0.0.0:…`)."""
+    (the chart names the all-interfaces address explicitly)."""
     host, sep, port = bind.strip().rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"{setting} must be host:port, not {bind!r}")
