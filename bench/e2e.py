@@ -1,6 +1,7 @@
 """End-to-end throughput and latency of the spine, against the floor this machine allows.
 
     .venv/bin/python bench/e2e.py [--requests 100] [--rounds 2] [--customers 2000] [--profile DIR]
+                                  [--topology one|split]
 
 Starts its own broker, Temporal dev server, the five sandbox systems, worker and intake (the
 same code as `dsr up`), plus the floor's worker, then measures:
@@ -12,7 +13,10 @@ same code as `dsr up`), plus the floor's worker, then measures:
 Prints requests/s of both, their ratio (target >= 0.85), CPU ms per request of every process
 and the CPU ratio, and the single-request p50 (target <= 0.5 s). `--profile DIR` also samples
 the worker and the floor's worker with py-spy during every batch and prints where their CPU
-goes (bench/pyspy_profile.py), and one request's history as a timeline.
+goes (bench/pyspy_profile.py), and one request's history as a timeline. `--topology split` runs
+the workflow/orchestrator queue and the connector queues in two worker processes, as the Helm
+chart deploys them (the floor likewise): on 2 cores the connectors' CPU then runs beside the
+workflow's instead of queueing behind it on one GIL.
 """
 
 from __future__ import annotations
@@ -241,7 +245,7 @@ async def measure(
     spine_total = sum(cpu_sum["spine"].values())
     print(
         f"requests:                    {n} x {args.rounds} rounds "
-        f"(five sandbox systems, {args.customers} customers)"
+        f"(five sandbox systems, {args.customers} customers, worker topology {args.topology})"
     )
     print(f"floor (no-op, same shape):   {floor_rate:6.1f} workflows/s")
     print(f"spine (Kafka → completed):   {spine_rate:6.1f} requests/s")
@@ -317,6 +321,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating floor/spine batches")
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--profile", type=Path, help="py-spy the workers; raw files go here")
+    parser.add_argument(
+        "--topology",
+        choices=["one", "split"],
+        default="one",
+        help="one worker process (dsr up), or workflows and connectors apart (the Helm chart)",
+    )
     args = parser.parse_args()
 
     from devstack.estate import SYSTEMS, Estate
@@ -348,22 +358,44 @@ def main() -> None:
             **{k.removeprefix("DSR_").lower(): v for k, v in env.items() if k != "DSR_ENV_FILE"}
         )
 
-        procs.append(
-            ManagedProcess(
-                "noop-worker",
-                [sys.executable, str(ROOT / "bench" / "noop_shape.py"), settings.temporal_address],
-                logs / "noop.log",
-            ).start()
-        )
-        for name in ("worker", "intake"):
+        # One worker process (as `dsr up` runs it) or two (the Helm chart's shape: the workflow
+        # and orchestrator queue in one deployment, the connectors in their own), floor alike.
+        roles = {
+            "one": [("", "all", [])],
+            "split": [
+                ("", "workflows", ["--no-connectors"]),
+                ("connector-", "connectors", ["--no-orchestrator"]),
+            ],
+        }
+        for prefix, floor_role, worker_flags in roles[args.topology]:
             procs.append(
                 ManagedProcess(
-                    name,
-                    [sys.executable, "-m", "orchestrator.cli", name],
-                    logs / f"{name}.log",
+                    f"noop-{prefix}worker",
+                    [
+                        sys.executable,
+                        str(ROOT / "bench" / "noop_shape.py"),
+                        settings.temporal_address,
+                        floor_role,
+                    ],
+                    logs / f"noop-{prefix}worker.log",
+                ).start()
+            )
+            procs.append(
+                ManagedProcess(
+                    f"{prefix}worker",
+                    [sys.executable, "-m", "orchestrator.cli", "worker", *worker_flags],
+                    logs / f"{prefix}worker.log",
                     env=env,
                 ).start()
             )
+        procs.append(
+            ManagedProcess(
+                "intake",
+                [sys.executable, "-m", "orchestrator.cli", "intake"],
+                logs / "intake.log",
+                env=env,
+            ).start()
+        )
         connectors = len(SYSTEMS)  # the floor has the same fan-out as the real workflow
         asyncio.run(measure(settings, procs, emails, args, connectors))
     finally:

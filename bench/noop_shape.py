@@ -72,14 +72,21 @@ class NoopShape:
         return "done"
 
 
-async def main(address: str) -> None:
+async def main(address: str, role: str = "all") -> None:
+    """`all`: both queues in one process (as `dsr worker`); `workflows` or `connectors`: one of
+    them, for the split topology (`e2e.py --topology split`, as the Helm chart deploys)."""
     client = await Client.connect(address)
-    workers = [
-        Worker(client, task_queue=TASK_QUEUE, workflows=[NoopShape, NoopExpiry], activities=[noop]),
-        Worker(client, task_queue=CONNECTOR_QUEUE, activities=[noop]),
-    ]
+    workers = []
+    if role in ("all", "workflows"):
+        workers.append(
+            Worker(
+                client, task_queue=TASK_QUEUE, workflows=[NoopShape, NoopExpiry], activities=[noop]
+            )
+        )
+    if role in ("all", "connectors"):
+        workers.append(Worker(client, task_queue=CONNECTOR_QUEUE, activities=[noop]))
     await asyncio.gather(*(w.run() for w in workers))
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1]))
+    asyncio.run(main(sys.argv[1], *sys.argv[2:3]))
