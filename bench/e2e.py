@@ -1,7 +1,7 @@
 """End-to-end throughput and latency of the spine, against the floor this machine allows.
 
     .venv/bin/python bench/e2e.py [--requests 100] [--rounds 2] [--customers 2000] [--profile DIR]
-                                  [--topology one|split]
+                                  [--topology one|split|per-connector]
 
 Starts its own broker, Temporal dev server, the five sandbox systems, worker and intake (the
 same code as `dsr up`), plus the floor's worker, then measures:
@@ -14,8 +14,9 @@ Prints requests/s of both, their ratio (target >= 0.85), CPU ms per request of e
 and the CPU ratio, and the single-request p50 (target <= 0.5 s). `--profile DIR` also samples
 the worker and the floor's worker with py-spy during every batch and prints where their CPU
 goes (bench/pyspy_profile.py), and one request's history as a timeline. `--topology split` runs
-the workflow/orchestrator queue and the connector queues in two worker processes, as the Helm
-chart deploys them (the floor likewise): on 2 cores the connectors' CPU then runs beside the
+the workflow/orchestrator queue and the connector queues in two worker processes, and
+`per-connector` one process per connector besides the workflows' — the Helm chart's
+deployments (the floor's workers alike): on 2 cores the connectors' CPU then runs beside the
 workflow's instead of queueing behind it on one GIL.
 """
 
@@ -323,9 +324,10 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, help="py-spy the workers; raw files go here")
     parser.add_argument(
         "--topology",
-        choices=["one", "split"],
+        choices=["one", "split", "per-connector"],
         default="one",
-        help="one worker process (dsr up), or workflows and connectors apart (the Helm chart)",
+        help="one worker process (dsr up); workflows apart from connectors; or one process per "
+        "connector besides the workflows' (the Helm chart's deployments)",
     )
     args = parser.parse_args()
 
@@ -358,13 +360,21 @@ def main() -> None:
             **{k.removeprefix("DSR_").lower(): v for k, v in env.items() if k != "DSR_ENV_FILE"}
         )
 
-        # One worker process (as `dsr up` runs it) or two (the Helm chart's shape: the workflow
-        # and orchestrator queue in one deployment, the connectors in their own), floor alike.
+        # One worker process (as `dsr up` runs it); two (workflows and orchestrator apart from
+        # the connectors); or the Helm chart's shape: the workflow/orchestrator deployment and
+        # one deployment per connector. The floor's workers are split the same way.
         roles = {
             "one": [("", "all", [])],
             "split": [
                 ("", "workflows", ["--no-connectors"]),
                 ("connector-", "connectors", ["--no-orchestrator"]),
+            ],
+            "per-connector": [
+                ("", "workflows", ["--no-connectors"]),
+                *(
+                    (f"{name}-", "connectors", ["--no-orchestrator", "--connector", name])
+                    for name in SYSTEMS
+                ),
             ],
         }
         for prefix, floor_role, worker_flags in roles[args.topology]:
