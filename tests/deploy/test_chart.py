@@ -255,6 +255,20 @@ def test_every_setting_the_chart_sets_exists(production_manifests: list[dict[str
     assert names - connector_env - fields == set()
 
 
+def test_the_schedules_intervals_reach_the_worker_as_settings() -> None:
+    """The shred sweep's and the reconciler's intervals are values of their own (an operator
+    tunes how soon a closed request's key is destroyed without knowing the variable's name)."""
+    values = _merge(
+        production_values(), {"settings": {"shredInterval": 3600, "reconcileInterval": 0}}
+    )
+    config = next(m for m in render(values) if m["kind"] == "ConfigMap")["data"]
+    settings = Settings(
+        shred_interval=config["DSR_SHRED_INTERVAL"],
+        reconcile_interval=config["DSR_RECONCILE_INTERVAL"],
+    )
+    assert (settings.shred_interval, settings.reconcile_interval) == (3600.0, 0.0)
+
+
 def test_least_privilege_secrets(production_manifests: list[dict[str, Any]]) -> None:
     deployments = by_kind(production_manifests, "Deployment")
     secrets = {
@@ -348,6 +362,8 @@ BAD_VALUES = {
     "no secret name": {"secrets": {"existingSecret": ""}},
     "negative pdb": {"intake": {"podDisruptionBudget": {"maxUnavailable": -1}}},
     "privileged port": {"api": {"port": 80}},
+    "no shred sweep": {"settings": {"shredInterval": 0}},
+    "negative reconcile interval": {"settings": {"reconcileInterval": -1}},
 }
 
 
