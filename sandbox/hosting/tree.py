@@ -42,15 +42,33 @@ def prepare_home_root(home_root: Path) -> None:
 
 
 def write_homes(home_root: Path, accounts: Iterable[HostingAccount]) -> int:
-    """Write every account's files; returns how many files were written."""
+    """Write every account's files; returns how many files were written.
+
+    Plain `os` calls, each directory made once: a million customers' homes are millions of
+    small files, and pathlib's objects and a failed mkdir per file were half the time."""
     written = 0
+    root = os.fspath(home_root)
+    made: set[str] = set()
     for account in accounts:
-        home = home_root / account.username
+        home = os.path.join(root, account.username)
         for file in account.files:
-            target = home.joinpath(*file.path.split("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(file.content)
+            target = os.path.join(home, *file.path.split("/"))
+            parent = os.path.dirname(target)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
             stamp = int(file.modified_at.replace(tzinfo=UTC).timestamp())  # records: naive UTC
-            os.utime(target, (stamp, stamp))
+            _write(target, file.content, stamp)
             written += 1
     return written
+
+
+def _write(path: str, content: bytes, stamp: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(content)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.utime(fd, (stamp, stamp))
+    finally:
+        os.close(fd)
