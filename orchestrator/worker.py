@@ -7,7 +7,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gc
 import hashlib
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+import types
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -55,6 +61,76 @@ WORKFLOW_PASSTHROUGH = (
     "policy",
     "email_validator",
 )
+
+
+class _CachedCodeLoader(importlib.machinery.SourceFileLoader):
+    """A workflow module's loader that unmarshals its bytecode once per process: the sandbox
+    executes the module afresh for every workflow run it creates (new runs and replays after an
+    eviction), and each execution otherwise read and unmarshalled the .pyc again: about 90 KiB
+    of code objects and 0.4 ms per run of DsrWorkflow (bench/peer_fides.py's 200-request burst
+    holds 40-70 at once; a worker slowed down held 180, 16 MiB). Code objects are immutable, so runs
+    sharing them keep the isolation the sandbox is for (each still gets its own module
+    namespace, classes and functions). A workflow file edited under a running worker is picked
+    up on restart, as any other module is."""
+
+    _codes: dict[tuple[str, str], types.CodeType] = {}
+    _lock = threading.Lock()
+
+    def get_code(self, fullname: str) -> types.CodeType:
+        key = (fullname, self.path)
+        code = self._codes.get(key)
+        if code is None:
+            with self._lock:
+                code = self._codes.get(key)
+                if code is None:
+                    built = super().get_code(fullname)
+                    if built is None:  # SourceFileLoader always has code; keep mypy honest
+                        raise ImportError(f"no code for {fullname}", name=fullname)
+                    code = self._codes[key] = built
+        return code
+
+
+class _CachedCodeFinder(importlib.abc.MetaPathFinder):
+    """Finds the modules of `packages` as the path finder does, with `_CachedCodeLoader`."""
+
+    def __init__(self, packages: Sequence[str]) -> None:
+        self.packages = tuple(packages)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: types.ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname.split(".", 1)[0] not in self.packages:
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader:
+            spec.loader = _CachedCodeLoader(spec.loader.name, spec.loader.path)
+        return spec
+
+
+def cache_workflow_code(packages: Sequence[str] = ("workflows",)) -> None:
+    """Install `_CachedCodeFinder` for the sandboxed workflow packages (idempotent)."""
+    if not any(isinstance(f, _CachedCodeFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _CachedCodeFinder(packages))
+
+
+def freeze_startup_heap() -> None:
+    """Move everything alive after start-up (modules, settings, workers: ~200k objects) out of
+    the collector's reach. CPython runs a full collection only once the objects that survived
+    into the oldest generation since the last one exceed a quarter of those it already holds;
+    with the start-up heap in that count, the reference cycles every finished or evicted
+    workflow run leaves (its sandbox modules, decoded payloads and policy, the exception that
+    stopped its coroutines) waited for tens of thousands of objects: after a 20-request burst
+    in bench/peer_fides.py all 20 finished DsrWorkflow runs were still in memory, and a full
+    collection freed them. Frozen, that count is the workflows' own objects: full collections
+    come as often as the garbage does, and each walks only what is not frozen."""
+    gc.collect()  # start-up's own garbage is not frozen with it
+    gc.freeze()
+    gc.collect()  # counts the oldest generation afresh: only what is not frozen
+
+
 WORKFLOW_RUNNER = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(*WORKFLOW_PASSTHROUGH)
 )
@@ -111,6 +187,7 @@ async def run_workers(
     # settings.shutdown_timeout whatever hangs: Temporal retries anything cut short.
     install_stop_handlers(asyncio.get_running_loop(), stop.set, deadline=settings.shutdown_timeout)
 
+    cache_workflow_code()
     names = settings.connectors or None
     classes = connector_classes(names)
     selected = classes if connectors is None else {n: classes[n] for n in connectors}
@@ -140,18 +217,21 @@ async def run_workers(
                 await stack.enter_async_context(KafkaStatusPublisher(settings))
             )
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
+            # One Policy for every service of the process: it is frozen, and each load is
+            # ~110 KiB of objects (the four services held four).
+            policy = load_policy(settings.policy_file)
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
             # A closed request's key stays for the policy's readable-after-close period.
             record_store = RetainOnClose(
                 await audit_checkpoints(settings, store, stack),
                 await data_keys.store(),
-                load_policy(settings.policy_file),
+                policy,
             )
             acts = OrchestratorActivities(
                 record_store,
                 publisher,
                 infos,
-                policy=load_policy(settings.policy_file),
+                policy=policy,
                 subject_hash_key=subject_hash_key(settings),
             )
             shredder = Shredder(
@@ -159,7 +239,7 @@ async def run_workers(
                 store,
                 data_keys,
                 await data_keys.store(),
-                load_policy(settings.policy_file),
+                policy,
                 # Keys made for dead letters of requests that never came: gone after the DLQ.
                 orphan_after=timedelta(days=settings.dlq_retention_days + 1),
             )
@@ -168,7 +248,7 @@ async def run_workers(
                     package_storage,
                     data_keys,
                     await data_keys.store(),
-                    load_policy(settings.policy_file),
+                    policy,
                 ),
                 record_store,
             )
@@ -213,6 +293,7 @@ async def run_workers(
             connectors=sorted(selected),
             task_queues=[w.task_queue for w in workers],
         )
+        freeze_startup_heap()
         running = [asyncio.create_task(w.run()) for w in workers]
         if orchestrator:
             await ensure_reconcile_schedule(client, settings)  # idempotent: one schedule
