@@ -316,12 +316,22 @@ def temporal_health(address: str) -> bool:
 # nothing fails). bench/peer_fides.py, 200-request burst: 228-241 MiB peak PSS with Go's
 # defaults on a loaded machine, 142-156 with the limit (and GOGC=50) there; 223-226 on a quiet
 # one (more workflows in flight at once), the same with GOGC=50, which only cost CPU; 96 MiB took
-# it to 144 but tripled its CPU per request (the collector running nonstop).
+# it to 144 but tripled its CPU per request (the collector running nonstop). With the caches
+# below bounded, 100 MiB still took its CPU per request in that burst from 0.16 to 0.22-0.30 s.
 TEMPORAL_DEV_GO_ENV = {"GOMEMLIMIT": "128MiB"}
-# Its caches, sized for one machine's requests (dynamic config keys of Temporal server 1.32):
-# the shard's mutable-state cache holds 512 workflows by default; a workflow evicted from it
-# is read back from SQLite on its next task.
-TEMPORAL_DEV_DYNAMIC_CONFIG = {"history.cacheMaxSize": "128"}
+# Its caches and queues, sized for one machine (dynamic config keys of Temporal server 1.32; the
+# server ignores a key it does not know, so each is checked against the binary's own list):
+# - the mutable-state cache is host-level since 1.31 (`history.cacheMaxSize`, per shard, is gone):
+#   the dev server sets it to 8096 workflows, each kept for an hour after its last use, so every
+#   request of the last hour stayed in the Go heap. 256 holds more than a burst keeps in flight;
+#   a workflow evicted from it is read back from SQLite on its next task.
+# - one partition per task queue instead of four: partitions spread a queue over matching hosts,
+#   and the dev server is one; each carries its own buffers, pollers' state and forwarding.
+TEMPORAL_DEV_DYNAMIC_CONFIG = {
+    "history.hostLevelCacheMaxSize": "256",
+    "matching.numTaskqueueReadPartitions": "1",
+    "matching.numTaskqueueWritePartitions": "1",
+}
 
 
 def temporal_dev_server(
