@@ -10,7 +10,11 @@ Temporal, sandboxes, worker, intake); then
      the whole id range (so no index is only warm at its start): median and max, in ms;
   2. a burst of signed access requests through the spine (Kafka → workflow → five systems →
      completed on the status topic), distinct subjects spread over the id range: requests/s.
-`--million` adds 1,000,000 customers (seeding 100,000 took 311 s here under load: budget an hour).
+`--million` adds 1,000,000 customers. Seeding (bench/stack.py `seed_estate`: two processes, the
+data the same as `Estate.seed`'s) took 160-206 s for 100,000 here with the machine shared (load
+3-4; 311-448 s one system after another before), about 200 CPU-seconds; extrapolated, budget
+17 minutes for 1M on two free cores, half an hour on a shared machine, and about 25 GB and 2.2
+million home files under the temporary folder.
 """
 
 from __future__ import annotations
@@ -92,7 +96,8 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
     stack = BenchStack(customers, seed=args.seed)
     try:
         stack.start()
-        print(f"\n== {customers:,} customers (seeded in {stack.seed_seconds:.0f} s) ==")
+        groups = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stack.seed_times.items())
+        print(f"\n== {customers:,} customers (seeded in {stack.seed_seconds:.0f} s: {groups}) ==")
         os.environ.update(stack.estate.connector_env())
         refs = everywhere_subjects(customers, args.seed, args.subjects)
         times = asyncio.run(connector_latency(refs))
@@ -116,7 +121,9 @@ def run_size(customers: int, args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,100000", help="comma-separated customer counts")
-    parser.add_argument("--million", action="store_true", help="add 1,000,000 (an hour to seed)")
+    parser.add_argument(
+        "--million", action="store_true", help="add 1,000,000 (17-30 minutes to seed)"
+    )
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--subjects", type=int, default=20)
     parser.add_argument("--seed", type=int, default=3)
