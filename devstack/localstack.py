@@ -261,6 +261,8 @@ S3RVER = (
     / ".bin"
     / "s3rver"
 )
+# Its make target (the Makefile's S3RVER), named in the error when it is missing.
+S3RVER_TARGET = ".tools/s3rver/node_modules/.bin/s3rver"
 S3RVER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER"}
 
 
@@ -270,7 +272,10 @@ def s3_server(
     """s3rver on 127.0.0.1:`port` keeping objects in `data_dir`, with `bucket` created; and
     the AWS_* environment a client (tansu) needs to use it."""
     if not S3RVER.exists():
-        raise StartupFailed(f"s3rver not installed at {S3RVER} (`make .tools/s3rver` installs it)")
+        raise StartupFailed(
+            f"s3rver not installed at {S3RVER} (`make {S3RVER_TARGET}` installs it; "
+            "`make test` and `make faults` do too)"
+        )
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
         "s3rver",
