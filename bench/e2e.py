@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import shutil
 import statistics
 import sys
 import tempfile
@@ -329,6 +330,7 @@ def main() -> None:
         help="one worker process (dsr up); workflows apart from connectors; or one process per "
         "connector besides the workflows' (the Helm chart's deployments)",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, data)")
     args = parser.parse_args()
 
     from devstack.estate import SYSTEMS, Estate
@@ -411,6 +413,10 @@ def main() -> None:
     finally:
         for p in reversed(procs):
             p.stop()
+        if args.keep:
+            print(f"(logs and data kept in {root})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import asyncio
 import secrets
 import threading
 import urllib.request
-from pathlib import Path
 
 import psutil
 from stack import API_TOKEN, BenchStack, Portal
@@ -116,9 +115,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--interval", type=float, default=0.5, help="seconds between samples")
+    parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, data)")
     args = parser.parse_args()
 
-    stack = BenchStack(args.customers, api=True)
+    stack = BenchStack(args.customers, api=True, keep=args.keep)
     try:
         stack.start()
         roots = {p.name: p.process.pid for p in stack.procs if p.process is not None}
@@ -141,7 +141,6 @@ def main() -> None:
         print(f"peak total PSS {mib(sampler.peak_total)} (target < 1024 MiB: {verdict})")
     finally:
         stack.stop()
-    print(f"(logs and data in {Path(stack.root)})")
 
 
 if __name__ == "__main__":

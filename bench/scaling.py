@@ -93,7 +93,7 @@ async def spine_rate(stack: BenchStack, emails: list[str]) -> float:
 
 
 def run_size(customers: int, args: argparse.Namespace) -> None:
-    stack = BenchStack(customers, seed=args.seed)
+    stack = BenchStack(customers, seed=args.seed, keep=args.keep)
     try:
         stack.start()
         groups = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in stack.seed_times.items())
@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--subjects", type=int, default=20)
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep each size's folder (logs, data)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.million:

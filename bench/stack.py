@@ -14,6 +14,7 @@ import base64
 import hashlib
 import multiprocessing
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -162,10 +163,14 @@ def _seed_group(systems: list[tuple[str, str, dict[str, Any]]], customers: int, 
 
 
 class BenchStack:
-    """Started by `start()`, stopped (every process, by its own handle) by `stop()`."""
+    """Started by `start()`, stopped (every process, by its own handle) by `stop()`, which also
+    removes its temporary folder unless `keep` (a 1M-customer estate is 25 GB; it held seeded
+    people and packages that nobody reads after the run)."""
 
-    def __init__(self, customers: int, *, seed: int = 3, api: bool = False) -> None:
-        self.customers, self.seed, self.with_api = customers, seed, api
+    def __init__(
+        self, customers: int, *, seed: int = 3, api: bool = False, keep: bool = False
+    ) -> None:
+        self.customers, self.seed, self.with_api, self.keep = customers, seed, api, keep
         self.root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
         self.logs = self.root / "logs"
         self.procs: list[ManagedProcess] = []
@@ -214,6 +219,10 @@ class BenchStack:
     def stop(self) -> None:
         for process in reversed(self.procs):
             process.stop()
+        if self.keep:
+            print(f"(logs and data kept in {self.root})")
+        else:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def emails(self, needed: int) -> list[str]:
         """Distinct active subjects, one per request (a repeated access request waits for the
