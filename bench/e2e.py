@@ -6,7 +6,10 @@
 Starts its own broker, Temporal dev server, the five sandbox systems, worker and intake (the
 same code as `dsr up`), plus the floor's worker, then measures:
   1. one request end to end on the idle stack: p50 of nine, split into the intake's pick-up
-     (event sent → workflow started) and the workflow (started → completed);
+     (event sent → workflow started) and the workflow (started → completed), and the workflow
+     into its steps from its history (bookkeeping, each fan-out to the connectors, the package,
+     the expiry child) with how long its tasks waited for a worker; the floor's single workflow
+     alike, for the share that is Temporal's shape alone;
   2. in alternating rounds (the machine is shared: both see the same load), the floor — N no-op
      workflows of the spine's exact Temporal shape (noop_shape.py), started directly — and the
      spine — N signed access requests through Kafka until `completed` is on the status topic;
@@ -31,11 +34,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -191,7 +198,7 @@ async def measure(
         # warm-up: the floor's first workflow task, the intake's consumer group join
         await bench.run_floor(connectors, [f"noop-warm-{secrets.token_hex(4)}"])
         await bench.one_request(f"bench-warm-{secrets.token_hex(4)}", next(subjects))
-        latencies, pickups, runs = [], [], []
+        latencies, pickups, runs, steps = [], [], [], []
         for i in range(latency_runs):
             rid = f"bench-lat-{i}-{secrets.token_hex(4)}"
             sent_at = time.time()
@@ -199,6 +206,7 @@ async def measure(
             pickup, run = await bench.split(rid, sent_at)
             pickups.append(pickup)
             runs.append(run)
+            steps.append(await steps_of(bench.client, workflow_id_for(rid)))
         if args.profile is not None:
             print(await timeline(bench.client, rid))
         latencies.sort()
@@ -211,6 +219,13 @@ async def measure(
             f"  of which: intake pick-up p50 {statistics.median(pickups):.3f} s (Kafka → workflow "
             f"started), workflow p50 {statistics.median(runs):.3f} s (started → completed)"
         )
+        floor_steps = []
+        for i in range(latency_runs):
+            floor_id = f"noop-lat-{i}-{secrets.token_hex(4)}"
+            await bench.run_floor(connectors, [floor_id])
+            floor_steps.append(await steps_of(bench.floor_client, floor_id))
+        print(print_steps("the spine's workflow", steps))
+        print(print_steps("the floor's workflow (no-op activities, same shape)", floor_steps))
 
         totals = {"floor": [0.0, 0.0], "spine": [0.0, 0.0]}  # requests, seconds
         cpu_sum: dict[str, dict[str, float]] = {"floor": {}, "spine": {}}
@@ -282,6 +297,134 @@ class _Sampling:
         self.spy.stop()
         print(f"{self.name} CPU per request by thread (ms): {delta}")
         print(summarise(self.spy.out))
+
+
+class Steps(NamedTuple):
+    """One workflow run's history cut into steps, and how long its tasks waited to be picked up."""
+
+    total: float  # started → completed, seconds
+    steps: list[tuple[str, int, float]]  # (what the workflow waited for, how many, seconds)
+    activity_wait: float  # mean activity task scheduled → started, seconds
+    workflow_task_wait: float  # mean workflow task scheduled → started, seconds
+
+
+@dataclass
+class _Batch:
+    """Activities (or a child) scheduled together, and which of its activities are still open."""
+
+    begin: float
+    kinds: Counter[str] = field(default_factory=Counter)
+    open: set[int] = field(default_factory=set)
+
+
+_CLOSED = (
+    "activity_task_completed_event_attributes",
+    "activity_task_failed_event_attributes",
+    "activity_task_timed_out_event_attributes",
+    "activity_task_canceled_event_attributes",
+)
+
+
+async def steps_of(client: Client, workflow_id: str) -> Steps:
+    """Where one run's time went: from its start to its first batch of commands, then from each
+    batch of activities (or child workflow) to the next batch, the last to completion. A batch is
+    what one workflow task scheduled, joined with the next one's activities of the same kind
+    while some of its own are still running (the fan-out of one step can reach the server in two
+    workflow tasks). Waits are the dispatch latency of the server and the worker's pollers: the
+    time a task sat scheduled before a worker took it."""
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+
+    def at(event: HistoryEvent) -> float:
+        return event.event_time.seconds + event.event_time.nanos / 1e9
+
+    t0 = at(history.events[0])
+    batches: list[_Batch] = []
+    by_task: dict[int, _Batch] = {}  # workflow task completed event id → its batch
+    of_activity: dict[int, _Batch] = {}  # scheduled event id → its batch
+    scheduled: dict[int, float] = {}
+    activity_waits: list[float] = []
+    task_waits: list[float] = []
+    task_scheduled = t0
+
+    def batch_for(task: int, begin: float, kind: str) -> _Batch:
+        if task in by_task:
+            return by_task[task]
+        last = batches[-1] if batches else None
+        if last is not None and last.open and set(last.kinds) == {kind}:
+            by_task[task] = last  # the rest of a fan-out still running
+            return last
+        by_task[task] = _Batch(begin)
+        batches.append(by_task[task])
+        return by_task[task]
+
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            attrs = event.activity_task_scheduled_event_attributes
+            kind = attrs.activity_type.name
+            batch = batch_for(attrs.workflow_task_completed_event_id, at(event), kind)
+            batch.kinds[kind] += 1
+            batch.open.add(event.event_id)
+            of_activity[event.event_id] = batch
+            scheduled[event.event_id] = at(event)
+        elif event.HasField("start_child_workflow_execution_initiated_event_attributes"):
+            attrs = event.start_child_workflow_execution_initiated_event_attributes
+            batches.append(_Batch(at(event), Counter({"child workflow": 1})))
+        elif event.HasField("activity_task_started_event_attributes"):
+            started = event.activity_task_started_event_attributes
+            activity_waits.append(at(event) - scheduled[started.scheduled_event_id])
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            task_scheduled = at(event)
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            task_waits.append(at(event) - task_scheduled)
+        for closed in _CLOSED:
+            if event.HasField(closed):
+                scheduled_id = getattr(event, closed).scheduled_event_id
+                of_activity[scheduled_id].open.discard(scheduled_id)
+    end = at(history.events[-1])
+    first = batches[0].begin if batches else end
+    steps = [("start → first commands (local bookkeeping)", 0, first - t0)]
+    seen: Counter[str] = Counter()
+    for batch, following in zip(batches, [*batches[1:], _Batch(end)], strict=True):
+        label = " + ".join(sorted(batch.kinds))
+        seen[label] += 1
+        steps.append(
+            (
+                f"{label} #{seen[label]}" if seen[label] > 1 else label,
+                sum(batch.kinds.values()),
+                following.begin - batch.begin,
+            )
+        )
+    return Steps(
+        end - t0,
+        steps,
+        statistics.fmean(activity_waits) if activity_waits else 0.0,
+        statistics.fmean(task_waits) if task_waits else 0.0,
+    )
+
+
+def print_steps(title: str, runs: list[Steps]) -> str:
+    """The p50 of each step over `runs` (a step's name includes what it waited for)."""
+    per_step: dict[str, list[float]] = {}
+    fan_out: dict[str, Counter[int]] = {}
+    for run in runs:
+        for label, count, seconds in run.steps:
+            per_step.setdefault(label, []).append(seconds)
+            fan_out.setdefault(label, Counter())[count] += 1
+    lines = [
+        f"{title}: p50 {statistics.median(r.total for r in runs) * 1000:.0f} ms; tasks waited for "
+        f"a worker p50 {statistics.median(r.activity_wait for r in runs) * 1000:.1f} ms "
+        f"(activity), {statistics.median(r.workflow_task_wait for r in runs) * 1000:.1f} ms "
+        "(workflow task); its steps, p50 ms:"
+    ]
+    for label, seconds in per_step.items():
+        # How many tasks the step fanned out to, in how many runs (a subject held by fewer
+        # systems has fewer exports).
+        counts = ", ".join(f"x{n} in {k}" for n, k in sorted(fan_out[label].items()))
+        lines.append(
+            f"  {statistics.median(seconds) * 1000:7.1f}  {label}"
+            + (f" ({counts} of {len(runs)} runs)" if fan_out[label].keys() - {0} else "")
+        )
+    return "\n".join(lines)
 
 
 async def timeline(client: Client, request_id: str) -> str:
