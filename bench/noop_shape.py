@@ -6,8 +6,9 @@ The shape, step for step as the spine's history shows it (bench/e2e.py --profile
 load policy, status `received`, repeat check, status `in_progress`, list connectors — the
 orchestrator's bookkeeping, as local activities when the spine runs them locally (`local`) —
 then two discovery rounds of locate ×connectors in parallel, export ×connectors in parallel,
-build the package, start the package's expiry timer (a child workflow that outlives the
-request), record the completion and publish `completed`.
+build the package — the activity that also starts the package's expiry timer (a workflow of
+its own that outlives the request, by id, as `build_package` does since `expiry-by-package-v1`)
+—, record the completion and publish `completed`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 
 TASK_QUEUE = "bench-noop"
@@ -26,6 +28,19 @@ CONNECTOR_QUEUE = "bench-noop-connector"
 
 @activity.defn(name="noop")
 async def noop(_: str) -> str:
+    return "ok"
+
+
+@activity.defn(name="noop_package")
+async def noop_package(workflow_id: str) -> str:
+    """Stands in for `build_package`: nothing built, the expiry timer started as it starts it."""
+    await activity.client().start_workflow(
+        NoopExpiry.run,
+        "x",
+        id=f"{workflow_id}.expiry",
+        task_queue=activity.info().task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
     return "ok"
 
 
@@ -60,12 +75,9 @@ class NoopShape:
         for _round in range(2):  # discovery: the first locate teaches identifiers, one more round
             await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # locate
         await asyncio.gather(*(step(CONNECTOR_QUEUE) for _ in range(connectors)))  # export
-        await step()  # build the package (a regular activity in the spine too: it is long)
-        await workflow.start_child_workflow(
-            NoopExpiry.run,
-            "x",
-            id=f"{workflow.info().workflow_id}.expiry",
-            parent_close_policy=workflow.ParentClosePolicy.ABANDON,
+        # Build the package and start its expiry timer (a regular activity in the spine too).
+        await workflow.execute_activity(
+            noop_package, workflow.info().workflow_id, start_to_close_timeout=timeout
         )
         await bookkeeping()  # record completion
         await bookkeeping()  # completed
@@ -80,7 +92,10 @@ async def main(address: str, role: str = "all") -> None:
     if role in ("all", "workflows"):
         workers.append(
             Worker(
-                client, task_queue=TASK_QUEUE, workflows=[NoopShape, NoopExpiry], activities=[noop]
+                client,
+                task_queue=TASK_QUEUE,
+                workflows=[NoopShape, NoopExpiry],
+                activities=[noop, noop_package],
             )
         )
     if role in ("all", "connectors"):

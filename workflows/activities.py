@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 from temporalio import activity
+from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 from connectors.base import Connector, ConnectorError, ConnectorInfo, RetryableError
@@ -51,7 +53,7 @@ from schemas.workflow import (
     StatusUpdate,
 )
 from workflows.contracts import ConnectorOps, OrchestratorOps
-from workflows.packaging import PackagingOps
+from workflows.packaging import PackageExpiryWorkflow, PackagingOps, expiry_workflow_id
 
 __all__ = [
     "ConnectorActivities",
@@ -366,6 +368,19 @@ class OrchestratorActivities(OrchestratorOps):
         )
 
 
+async def start_expiry_timer(client: Client, call: ExpiryCall, task_queue: str) -> None:
+    """Start the package's expiry timer unless one already runs for the request (a retried
+    build, or a package built again for the same request): its id is the request's, and an
+    existing run is kept, as the child start it replaces kept it."""
+    await client.start_workflow(
+        PackageExpiryWorkflow.run,
+        call,
+        id=expiry_workflow_id(call.request_id),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+
+
 class PackagingActivities(PackagingOps):
     """Access packages on the orchestrator's queue: build one from the systems' encrypted parts,
     and at its expiry delete it and, once the request's retention has ended, destroy the
@@ -377,7 +392,14 @@ class PackagingActivities(PackagingOps):
 
     @activity.defn(name="orchestrator.build_package")
     async def build_package(self, call: PackageBuild) -> PackageRef:
+        """Build the package, then make sure its expiry timer runs — before the reference is
+        returned, so no package exists without one (a retried build finds the timer there)."""
         ref = await self._packager.build(call)
+        await start_expiry_timer(
+            activity.client(),
+            ExpiryCall(request_id=call.request_id, expires_at=ref.expires_at),
+            activity.info().task_queue,
+        )
         await self._store.append_audit(
             AuditEvent(
                 request_id=call.request_id,

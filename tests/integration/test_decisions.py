@@ -57,8 +57,9 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
 # The prefix of the histories `make histories` records now: one per shipped generation of
 # DsrWorkflowV2's command sequence. Older generations' files stay committed, so the replay test
 # keeps proving that workflows started before each `workflow.patched` still replay.
-# v2: Updates, gates, deadline clock; v2b: bookkeeping as local activities (local-bookkeeping-v1).
-HISTORY_GENERATION = "v2b"
+# v2: Updates, gates, deadline clock; v2b: bookkeeping as local activities (local-bookkeeping-v1);
+# v2c: the package activity starts the expiry timer, no child (expiry-by-package-v1).
+HISTORY_GENERATION = "v2c"
 
 
 async def _record_history(handle: WorkflowHandle, name: str) -> None:

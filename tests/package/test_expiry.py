@@ -4,19 +4,20 @@ request being closed and its retention over — destroys the request's data key 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from orchestrator.datakeys import DataKeyDestroyed
 from orchestrator.store import Store
 from schemas.events import Channel, RequestKind
-from schemas.package import ExpiryCall, PackageBuild, PackagedSystem
+from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackagedSystem
 from schemas.records import AuditAction, RequestSummary
 from schemas.status import RequestStatus
 from tests.package.conftest import PackageKit
@@ -39,16 +40,33 @@ async def test_expiry_timer_deletes_the_package_and_shreds_the_key(kit: PackageK
         await sink.write("contact", {"email": "anna@example.se"})
         await sink.finish()
         acts = PackagingActivities(kit.service, store)
-        ref = await acts.build_package(
-            PackageBuild(
-                request_id=request_id,
-                kind="access",
-                locale="sv",
-                created_at=created,
-                systems=[PackagedSystem(system="billing", counts={"contact": 1})],
-            )
+        # The real activity, as the worker runs it: it builds the package and starts its
+        # expiry timer on its own queue (EXPIRY_BY_PACKAGE_PATCH), twice as a retry would.
+        on_queue = ActivityEnvironment(env.client)
+        on_queue.info = dataclasses.replace(on_queue.info, task_queue="expiry-test")
+        build = PackageBuild(
+            request_id=request_id,
+            kind="access",
+            locale="sv",
+            created_at=created,
+            systems=[PackagedSystem(system="billing", counts={"contact": 1})],
         )
+        ref = await on_queue.run(acts.build_package, build)
         assert ref.expires_at == created + timedelta(days=30)
+        handle = env.client.get_workflow_handle(expiry_workflow_id(request_id))
+        first_run = (await handle.describe()).run_id
+        sink = await kit.exports.open(request_id, "billing")  # the retry builds from new parts
+        await sink.write("contact", {"email": "anna@example.se"})
+        await sink.finish()
+        await on_queue.run(acts.build_package, build)
+        assert (await handle.describe()).run_id == first_run  # one timer, however many builds
+        (call,) = await pydantic_data_converter.decode(
+            (await handle.fetch_history())
+            .events[0]
+            .workflow_execution_started_event_attributes.input.payloads,
+            [ExpiryCall],
+        )
+        assert call == ExpiryCall(request_id=request_id, expires_at=ref.expires_at)
         await store.upsert_request(
             RequestSummary(
                 request_id=request_id,
@@ -68,17 +86,16 @@ async def test_expiry_timer_deletes_the_package_and_shreds_the_key(kit: PackageK
             workflows=[PackageExpiryWorkflow],
             activities=[acts.expire_package],
         ):
-            handle = await env.client.start_workflow(
-                PackageExpiryWorkflow.run,
-                ExpiryCall(request_id=request_id, expires_at=ref.expires_at),
-                id=expiry_workflow_id(request_id),
-                task_queue="expiry-test",
-            )
             # Not early: a day before the expiry the package and the key are still there.
             await env.sleep(timedelta(days=29))
             before = await kit.key_store.get_package(request_id)
             assert before is not None and before.deleted_at is None
-            outcome = await handle.result()
+            # A handle the activity's client started skips no time by itself (only the test
+            # environment's own starts do): skip past the expiry, then wait for the outcome.
+            await env.sleep(timedelta(days=2))
+            outcome = await env.client.get_workflow_handle(
+                handle.id, run_id=first_run, result_type=ExpiryOutcome
+            ).result()
 
         assert outcome.package_deleted and outcome.key_destroyed
         assert await kit.storage.list(f"requests/{request_id}") == []

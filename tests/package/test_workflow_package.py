@@ -27,6 +27,7 @@ from schemas.results import EraseResult, ExportResult, LocateResult
 from schemas.status import ExportArtifact
 from schemas.workflow import ConnectorCall
 from tests.workflows.conftest import Harness
+from workflows.activities import start_expiry_timer
 from workflows.dsr import DsrWorkflow
 from workflows.packaging import PackageExpiryWorkflow, expiry_workflow_id
 
@@ -45,7 +46,7 @@ class Packaging:
         @activity.defn(name="orchestrator.build_package")
         async def build_package(call: PackageBuild) -> PackageRef:
             self.builds.append(call)
-            return PackageRef(
+            ref = PackageRef(
                 request_id=call.request_id,
                 location=f"requests/{call.request_id}/package.zip.enc",
                 created_at=call.created_at,
@@ -54,6 +55,14 @@ class Packaging:
                 sha256="0" * 64,
                 files=5,
             )
+            # The activity's contract: the package's timer runs before its reference returns
+            # (the real activity calls the same helper).
+            await start_expiry_timer(
+                activity.client(),
+                ExpiryCall(request_id=call.request_id, expires_at=ref.expires_at),
+                activity.info().task_queue,
+            )
+            return ref
 
         @activity.defn(name="orchestrator.expire_package")
         async def expire_package(call: ExpiryCall) -> ExpiryOutcome:
@@ -153,7 +162,14 @@ async def test_access_builds_one_package_and_its_timer_fires_on_the_expiry(
     published = harness.updates[-1].summary
     assert published.package == record.package  # the status event carries reference + expiry
 
-    # The expiry timer outlives the request (ABANDON) and waits for this package's expiry;
+    # The request no longer starts the timer as a child (EXPIRY_BY_PACKAGE_PATCH): one round
+    # trip less before it completes.
+    events = (await handle.fetch_history()).events
+    assert not [
+        e for e in events if e.HasField("start_child_workflow_execution_initiated_event_attributes")
+    ]
+
+    # The expiry timer outlives the request and waits for this package's expiry;
     # tests/package/test_expiry.py lets it fire against the real activity. The time-skipping
     # server may already have skipped the 30 days while `result()` was awaited (it skips
     # whenever nothing else runs): then it must have fired no earlier than the expiry.
@@ -164,6 +180,12 @@ async def test_access_builds_one_package_and_its_timer_fires_on_the_expiry(
     started = history.events[0].workflow_execution_started_event_attributes
     (call,) = await pydantic_data_converter.decode(started.input.payloads, [ExpiryCall])
     assert call == ExpiryCall(request_id=request_id, expires_at=record.package.expires_at)
+    with harness.env.auto_time_skipping_disabled():  # the timer cannot fire meanwhile
+        described = await timer.describe()
+        if described.status is WorkflowExecutionStatus.RUNNING:
+            # A retried build starts no second timer: the running one is kept.
+            await start_expiry_timer(harness.client, call, harness.queue)
+            assert (await timer.describe()).run_id == described.run_id
     if status is WorkflowExecutionStatus.RUNNING:
         try:
             await timer.terminate("test over")
