@@ -313,6 +313,15 @@ class OrchestratorActivities(OrchestratorOps):
 
     @activity.defn(name="orchestrator.record_completion")
     async def record_completion(self, record: CompletionRecord) -> None:
+        if record.package is not None:
+            # The package's timer, again (a no-op when it runs): during a rolling deploy the
+            # package may have been built by a worker older than EXPIRY_BY_PACKAGE_PATCH, which
+            # left the timer to this request; this local activity runs with the workflow's code.
+            await start_expiry_timer(
+                activity.client(),
+                ExpiryCall(request_id=record.request_id, expires_at=record.package.expires_at),
+                activity.info().task_queue,
+            )
         stored = await self._store.save_completion_record(record)
         await self._store.append_audit(
             AuditEvent(
