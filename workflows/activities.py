@@ -317,11 +317,7 @@ class OrchestratorActivities(OrchestratorOps):
             # The package's timer, again (a no-op when it runs): during a rolling deploy the
             # package may have been built by a worker older than EXPIRY_BY_PACKAGE_PATCH, which
             # left the timer to this request; this local activity runs with the workflow's code.
-            await start_expiry_timer(
-                activity.client(),
-                ExpiryCall(request_id=record.request_id, expires_at=record.package.expires_at),
-                activity.info().task_queue,
-            )
+            await start_expiry_timer(activity.client(), record.package, activity.info().task_queue)
         stored = await self._store.save_completion_record(record)
         await self._store.append_audit(
             AuditEvent(
@@ -377,14 +373,14 @@ class OrchestratorActivities(OrchestratorOps):
         )
 
 
-async def start_expiry_timer(client: Client, call: ExpiryCall, task_queue: str) -> None:
+async def start_expiry_timer(client: Client, package: PackageRef, task_queue: str) -> None:
     """Start the package's expiry timer unless one already runs for the request (a retried
     build, or a package built again for the same request): its id is the request's, and an
     existing run is kept, as the child start it replaces kept it."""
     await client.start_workflow(
         PackageExpiryWorkflow.run,
-        call,
-        id=expiry_workflow_id(call.request_id),
+        ExpiryCall(request_id=package.request_id, expires_at=package.expires_at),
+        id=expiry_workflow_id(package.request_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
     )
@@ -404,11 +400,7 @@ class PackagingActivities(PackagingOps):
         """Build the package, then make sure its expiry timer runs — before the reference is
         returned, so no package exists without one (a retried build finds the timer there)."""
         ref = await self._packager.build(call)
-        await start_expiry_timer(
-            activity.client(),
-            ExpiryCall(request_id=call.request_id, expires_at=ref.expires_at),
-            activity.info().task_queue,
-        )
+        await start_expiry_timer(activity.client(), ref, activity.info().task_queue)
         await self._store.append_audit(
             AuditEvent(
                 request_id=call.request_id,

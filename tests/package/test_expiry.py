@@ -10,18 +10,21 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from orchestrator.datakeys import DataKeyDestroyed
 from orchestrator.store import Store
-from schemas.events import Channel, RequestKind
-from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackagedSystem
-from schemas.records import AuditAction, RequestSummary
-from schemas.status import RequestStatus
+from schemas.events import Channel, RequestKind, VerificationMethod
+from schemas.package import ExpiryCall, ExpiryOutcome, PackageBuild, PackagedSystem, PackageRef
+from schemas.records import AuditAction, CompletionRecord, RequestSummary
+from schemas.status import RequestStatus, SystemOutcome, SystemStatus
 from tests.package.conftest import PackageKit
-from workflows.activities import PackagingActivities
+from workflows.activities import OrchestratorActivities, PackagingActivities
 from workflows.packaging import PackageExpiryWorkflow, expiry_workflow_id
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
@@ -128,3 +131,86 @@ async def test_an_open_request_keeps_its_key_past_the_expiry(kit: PackageKit) ->
         assert outcome.retry_at is not None and outcome.retry_at > now
         key = await kit.key_store.get_data_key(request_id)
         assert key is not None and not key.destroyed
+
+
+async def test_the_completion_starts_a_timer_for_a_package_left_without_one(
+    tmp_path: Path,
+) -> None:
+    """A rolling deploy: a worker older than EXPIRY_BY_PACKAGE_PATCH built the package and left
+    its timer to the request, which (patched) no longer starts the child; recording the
+    completion starts it, once however often the local activity is retried."""
+    request_id = f"req-{uuid.uuid4().hex[:12]}"
+    at = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
+    package = PackageRef(
+        request_id=request_id,
+        location=f"requests/{request_id}/package.zip.enc",
+        created_at=at,
+        expires_at=at + timedelta(days=30),
+        size_bytes=1234,
+        sha256="0" * 64,
+        files=3,
+    )
+    record = CompletionRecord(
+        request_id=request_id,
+        kind=RequestKind.ACCESS,
+        channel=Channel.PORTAL,
+        status=RequestStatus.COMPLETED,
+        event_id="ev-1",
+        verification_method=VerificationMethod.BANKID,
+        received_at=at - timedelta(days=1),
+        due_at=at + timedelta(days=29),
+        completed_at=at,
+        workflow_id=f"dsr-{request_id}",
+        workflow_run_id="run-1",
+        systems=[SystemStatus(system="billing", outcome=SystemOutcome.DONE)],
+        package=package,
+    )
+    async with (
+        await WorkflowEnvironment.start_time_skipping(
+            test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        ) as env,
+        await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}") as store,
+    ):
+        acts = OrchestratorActivities(store, _Unpublished(), [])
+        on_queue = ActivityEnvironment(env.client)
+        on_queue.info = dataclasses.replace(on_queue.info, task_queue="expiry-test")
+        handle = env.client.get_workflow_handle(expiry_workflow_id(request_id))
+
+        await on_queue.run(acts.record_completion, record)
+        first_run = (await handle.describe()).run_id
+        await on_queue.run(acts.record_completion, record)  # a retried local activity
+
+        assert (await handle.describe()).run_id == first_run
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        (call,) = await pydantic_data_converter.decode(
+            (await handle.fetch_history())
+            .events[0]
+            .workflow_execution_started_event_attributes.input.payloads,
+            [ExpiryCall],
+        )
+        assert call == ExpiryCall(request_id=request_id, expires_at=package.expires_at)
+        stored = await store.get_completion_record(request_id)
+        assert stored is not None and stored.package == package
+        await handle.terminate("test over")
+
+        # Without a package (an erasure) there is nothing to time.
+        erased_id = f"req-{uuid.uuid4().hex[:12]}"
+        erasure = record.model_copy(
+            update={
+                "request_id": erased_id,
+                "kind": RequestKind.ERASURE,
+                "workflow_id": f"dsr-{erased_id}",
+                "package": None,
+            }
+        )
+        await on_queue.run(acts.record_completion, erasure)
+        with pytest.raises(RPCError) as missing:  # an erasure has no package and no timer
+            await env.client.get_workflow_handle(expiry_workflow_id(erased_id)).describe()
+        assert missing.value.status is RPCStatusCode.NOT_FOUND
+
+
+class _Unpublished:
+    """record_completion publishes nothing (the workflow's publish_status step does)."""
+
+    async def publish(self, summary: RequestSummary) -> None:
+        raise AssertionError("record_completion must not publish")

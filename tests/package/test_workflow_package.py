@@ -57,11 +57,7 @@ class Packaging:
             )
             # The activity's contract: the package's timer runs before its reference returns
             # (the real activity calls the same helper).
-            await start_expiry_timer(
-                activity.client(),
-                ExpiryCall(request_id=call.request_id, expires_at=ref.expires_at),
-                activity.info().task_queue,
-            )
+            await start_expiry_timer(activity.client(), ref, activity.info().task_queue)
             return ref
 
         @activity.defn(name="orchestrator.expire_package")
