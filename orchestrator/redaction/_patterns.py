@@ -6,12 +6,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from schemas.identifiers import is_valid_personal_identity_number
+
 __all__ = ["NUMBER_PATTERNS", "SHAPE_PATTERNS", "labelled_pattern"]
 
 _EMAIL = r"[\w.%+\-']+(?:@|%40|\(at\))[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"
 # Personnummer / samordningsnummer / organisationsnummer: YYYYMMDD-NNNN, YYMMDD-NNNN, with
 # `-`, `+` (100 years or older), a space or no separator at all; "16" prefixes an org number.
 _ID_NUMBER = r"(?<![\w+])(?:1[6-9]|20)?\d{6}[-+ ]?\d{4}(?![\w])"
+# The same forms glued to letters or "_" ("export_198112189876.json", "user811218-9876"), where
+# the pattern above, kept off words so ids stay readable, does not look: masked when the digits
+# are a personnummer or samordningsnummer (a real date and check digit), the intake's rule for
+# ids (schemas.events), so a random digit run inside an id stays as it is.
+_EMBEDDED_ID_NUMBER = re.compile(r"(?<![\d+])(?:19|20)?\d{6}[-+_ ]?\d{4}(?!\d)")
 # International (+46 / 0046 ...) and national (07x, 08, 031 ...) phone numbers, with the usual
 # separators: "+46 (0)70-123 45 67", "070-123 45 67", "(08) 123 456 78". Checked by digit count;
 # not after a hyphen, so ids and dates ("req-2026-00012345", "2026-01-31") stay readable.
@@ -110,6 +117,20 @@ def _phones(pattern: re.Pattern[str], low: int, high: int) -> Callable[[str], st
     return mask
 
 
+def _embedded_identity_number(match: re.Match[str]) -> str:
+    digits = re.sub(r"[-+_ ]", "", match.group(0))
+    candidates = [digits] if len(digits) == 12 else ["19" + digits, "20" + digits]
+    return (
+        "[id-number]"
+        if any(is_valid_personal_identity_number(c) for c in candidates)
+        else match.group(0)
+    )
+
+
+def _mask_embedded_identity_numbers(text: str) -> str:
+    return _EMBEDDED_ID_NUMBER.sub(_embedded_identity_number, text)
+
+
 _WORDS = re.compile(r"[^\W\d_]{3,}")
 _STREET_ENDINGS = tuple(_WITH_NUMBER.split("|"))
 
@@ -141,6 +162,7 @@ SHAPE_PATTERNS: tuple[Shape, ...] = (
 # Digit runs: not applied to the digits of a validated id (orchestrator.redaction._ids).
 NUMBER_PATTERNS: tuple[Shape, ...] = (
     (re.compile(r"\d{6}").search, _sub(_ID_NUMBER, "[id-number]")),
+    (re.compile(r"\d{6}").search, _mask_embedded_identity_numbers),
     (re.compile(r"(?:\+|00)\d").search, _phones(re.compile(_PHONE_INTERNATIONAL), 7, 15)),
     (re.compile(r"0\d").search, _phones(re.compile(_PHONE_NATIONAL), 8, 11)),
 )
