@@ -13,7 +13,7 @@ Topics:
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Generic, Literal, TypeVar
 
@@ -145,7 +145,22 @@ def _rfc3339_string(value: object) -> object:
     return value
 
 
-Rfc3339Time = Annotated[AwareDatetime, BeforeValidator(_rfc3339_string)]
+def _utc_representable(value: datetime) -> datetime:
+    # "0001-01-01T00:00:00+14:00" is a valid RFC 3339 string whose UTC instant lies before year
+    # 1, and 9999-12-31T23:59Z is one hour short of year 10000 in Stockholm: converting either
+    # (the store, the legal clock in local time) raises OverflowError. The boundary years go.
+    try:
+        year = value.astimezone(UTC).year
+    except OverflowError:
+        year = 0
+    if not 1 < year < 9999:
+        raise ValueError("out of range (the instant must lie in the years 0002-9998 UTC)")
+    return value
+
+
+Rfc3339Time = Annotated[
+    AwareDatetime, BeforeValidator(_rfc3339_string), AfterValidator(_utc_representable)
+]
 PersonalIdentityNumber = Annotated[str, AfterValidator(_personal_identity_number)]
 OrganisationNumber = Annotated[str, AfterValidator(_organisation_number)]
 Phone = Annotated[str, StringConstraints(pattern=E164_PATTERN)]

@@ -2,7 +2,8 @@
 
 Order matters: size first (never parse a huge value), then the signature over the raw bytes
 (never act on content we cannot attribute), then JSON, the CloudEvents envelope, the type, the
-data schema, the clock (a legal deadline cannot start in the future), and finally that the
+data schema, the clock (a legal deadline cannot start in the future, nor before the GDPR
+applied), and finally that the
 Kafka key is the request id (partitioning depends on it).
 
 Parsing is bounded: orjson refuses nesting deeper than 1024 levels with an ordinary
@@ -21,6 +22,7 @@ import orjson
 from pydantic import ValidationError
 
 from orchestrator.signing import SignatureError, verify
+from policy.gdpr import GDPR_APPLIES_AT, GDPR_APPLIES_FROM
 from schemas.events import REQUESTED_TYPE, CloudEvent, DeadLetterReason, DsrRequestedEvent
 
 __all__ = [
@@ -100,21 +102,25 @@ def _check_depth(document: dict[str, object]) -> None:
 
 
 def _check_clock(event: DsrRequestedEvent, arrived_at: datetime, skew: timedelta) -> None:
-    """Times the portal reports may not lie after the event reached us (plus clock skew)."""
+    """Times the portal reports may not lie after the event reached us (plus clock skew), and
+    the legal clock cannot start before the GDPR applied (the receipt day, Stockholm time)."""
     latest = arrived_at + skew
     times = {
         "data.received_at": event.data.received_at,
         "data.verification.verified_at": event.data.verification.verified_at,
     }
-    late = [field for field, moment in times.items() if moment is not None and moment > latest]
-    if late:
-        raise Rejected(
-            DeadLetterReason.SCHEMA_VIOLATION,
-            "; ".join(
-                f"{field}: in_future (later than arrival plus the clock-skew allowance)"
-                for field in late
-            ),
+    problems = [
+        f"{field}: in_future (later than arrival plus the clock-skew allowance)"
+        for field, moment in times.items()
+        if moment is not None and moment > latest
+    ]
+    if event.data.received_at < GDPR_APPLIES_AT:
+        problems.append(
+            f"data.received_at: before_gdpr (a receipt day before {GDPR_APPLIES_FROM}, "
+            "when the GDPR began to apply)"
         )
+    if problems:
+        raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, "; ".join(problems))
 
 
 def validate_request(

@@ -178,6 +178,7 @@ FAMILIES = (
     "future_time",
     "naive_time",
     "number_time",
+    "out_of_range_time",
     "not_an_object",
 )
 
@@ -351,6 +352,22 @@ def build_hostile(r: random.Random) -> Case:
             [r.randint(-(2**33), 2**33), r.uniform(0, 2e9), str(r.randint(0, 2**31)), True]
         )
         return _timed(family, rid, doc, where, number)
+    if family == "out_of_range_time":
+        # Valid RFC 3339 a conversion cannot represent (year 1 with a positive offset, year
+        # 9999 near its end), or a receipt before the GDPR applied (2018-05-25).
+        where = r.choice(["time", "received_at", "verified_at"])
+        hour = r.randint(0, 22)  # an offset ahead of it is then 1 to 23 hours more
+        text = r.choice(
+            [
+                f"0001-01-01T{hour:02d}:00:00+{r.randint(hour + 1, 23):02d}:00",
+                f"9999-12-31T23:{r.randint(0, 59):02d}:00Z",
+                f"9999-12-31T{hour + 1:02d}:00:00-{r.randint(23 - hour, 23):02d}:00",
+            ]
+        )
+        if where == "received_at" and r.random() < 0.5:
+            before = datetime(2018, 5, 24, 21, 59, 59, tzinfo=UTC)
+            text = (before - timedelta(seconds=r.randint(0, 2**31))).isoformat()
+        return _timed(family, rid, doc, where, text)
     # not_an_object
     value = r.choice([b"[]", b"1", b'"text"', b"null", b"true", b"[{}]"])
     return signed_case(family, rid, value, R.NOT_CLOUDEVENT)

@@ -20,6 +20,7 @@ from policy.deadlines import (
     receipt_day,
     reminders_for,
 )
+from policy.gdpr import GDPR_APPLIES_AT, GDPR_APPLIES_FROM
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 EVES_OFF = DeadlineCalendar(eves_are_holidays=True)
@@ -124,3 +125,11 @@ def test_due_date_is_the_first_working_day_on_or_after_the_period_end(
     assert is_working_day(day)
     assert end <= day < end + timedelta(days=7)
     assert all(not is_working_day(end + timedelta(days=n)) for n in range((day - end).days))
+
+
+def test_the_gdpr_begins_on_the_receipt_day_the_legal_clock_computes() -> None:
+    """The intake's bound (policy.gdpr, no holiday tables) is the first moment of the receipt
+    day 2018-05-25 as `receipt_day` counts days: Stockholm time, whatever the offset given."""
+    assert receipt_day(GDPR_APPLIES_AT) == GDPR_APPLIES_FROM == date(2018, 5, 25)
+    assert receipt_day(GDPR_APPLIES_AT - timedelta(microseconds=1)) == date(2018, 5, 24)
+    assert datetime(2018, 5, 24, 22, 0, tzinfo=UTC) == GDPR_APPLIES_AT  # CEST, UTC+2

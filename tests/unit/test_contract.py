@@ -254,6 +254,62 @@ def test_received_at_in_the_future_is_refused_with_the_field_named() -> None:
     assert event.data.received_at.minute == 4
 
 
+@pytest.mark.parametrize(
+    ("received_at", "accepted"),
+    [
+        ("2018-05-24T22:00:00Z", True),  # 00:00 on 25 May 2018 in Stockholm (CEST)
+        ("2018-05-24T21:59:59Z", False),  # 23:59:59 on the 24th in Stockholm
+        ("2018-05-25T00:30:00+14:00", False),  # the 24th in Stockholm, whatever its offset
+        ("1970-01-01T00:00:00Z", False),
+        ("0002-01-01T00:00:00Z", False),
+    ],
+)
+def test_the_legal_clock_cannot_start_before_the_gdpr_applied(
+    received_at: str, accepted: bool
+) -> None:
+    doc = document(received_at=received_at)
+    if accepted:
+        assert run(doc).data.received_at == datetime.fromisoformat(received_at)
+        return
+    with pytest.raises(Rejected) as caught:
+        run(doc)
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.received_at: before_gdpr" in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("where", "moment"),
+    [
+        ("received_at", "0001-01-01T00:00:00+14:00"),  # before year 1 in UTC
+        ("received_at", "0001-01-01T00:00:00Z"),
+        ("received_at", "9999-12-31T23:59:59Z"),  # year 10000 in Stockholm
+        ("verified_at", "0001-01-01T05:00:00+14:00"),
+        ("verified_at", "9999-12-31T23:59:59-14:00"),
+        ("time", "0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_times_no_conversion_can_represent_are_refused_not_crashed_on(
+    where: str, moment: str
+) -> None:
+    """Valid RFC 3339, yet converting them to UTC or Stockholm time raises OverflowError: in
+    the workflow's legal clock that failed every workflow task of the request, for ever."""
+    doc = document()
+    if where == "time":
+        doc["time"] = moment
+    elif where == "verified_at":
+        doc["data"]["verification"] = {"method": "bankid", "verified_at": moment}
+    else:
+        doc["data"]["received_at"] = moment
+    with pytest.raises(Rejected) as caught:
+        run(doc)
+    assert caught.value.reason in (
+        DeadLetterReason.SCHEMA_VIOLATION,
+        DeadLetterReason.NOT_CLOUDEVENT,  # `time` is the envelope's
+    )
+    assert "out of range" in caught.value.detail
+    assert where in caught.value.detail
+
+
 def test_deep_nesting_is_refused_without_recursion() -> None:
     for value in (b"[" * 100_000, b'{"a":' * 40_000, b"[" * 1025 + b"]" * 1025):
         assert reason_of(value) is DeadLetterReason.NOT_JSON
