@@ -189,7 +189,7 @@ async def measure(
     n = args.requests
     # One subject per request: a second access request of the same subject within 12 months
     # waits for the DPO's decision (the policy's one free copy a year), by design.
-    latency_runs = 9
+    latency_runs = args.latency_runs
     needed = 1 + latency_runs + n * args.rounds
     if needed > len(emails):
         raise SystemExit(f"{needed} distinct subjects needed, {len(emails)} seeded: --customers")
@@ -465,6 +465,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100, help="per batch")
     parser.add_argument("--rounds", type=int, default=2, help="alternating floor/spine batches")
     parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument(
+        "--latency-runs",
+        type=int,
+        default=9,
+        help="single requests (and single floor workflows) measured one after another",
+    )
     parser.add_argument("--profile", type=Path, help="py-spy the workers; raw files go here")
     parser.add_argument(
         "--topology",
