@@ -35,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestrator.dlq import OutgoingDeadLetter, read_dead_letters, request_id_shaped
 from orchestrator.dlq._topic import topic_partitions
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOutcome
+from orchestrator.intake._ledger import RequestLedger
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.kafka_config import aiokafka_options
 from orchestrator.logging import get_logger
@@ -132,7 +133,9 @@ class Reconciler:
                     settings.dlq_topic, key=letter.key, value=letter.value, headers=letter.headers
                 )
 
-            handler = IntakeHandler(settings, self._client, send_dead_letter)
+            handler = IntakeHandler(
+                settings, self._client, send_dead_letter, ledger=RequestLedger.over(self._store)
+            )
             dead_lettered: set[tuple[str, int, int]] | None = None
             budget = params.max_records
             for tp in partitions:
@@ -223,7 +226,7 @@ class Reconciler:
         except RPCError as error:
             if error.status is not RPCStatusCode.NOT_FOUND:
                 raise
-        return await self._store.get_request(request_id) is not None
+        return await self._store.has_request(request_id)
 
     async def _redrive(
         self, handler: IntakeHandler, record: IncomingRecord, report: ReconcileReport

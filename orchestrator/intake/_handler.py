@@ -38,6 +38,7 @@ from orchestrator.dlq import (
     SourcePosition,
     request_id_shaped,
 )
+from orchestrator.intake._ledger import RequestLedger
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
@@ -142,11 +143,19 @@ class _Transient(Exception):
 
 class IntakeHandler:
     def __init__(
-        self, settings: Settings, client: Client, send_dead_letter: DeadLetterSend
+        self,
+        settings: Settings,
+        client: Client,
+        send_dead_letter: DeadLetterSend,
+        *,
+        ledger: RequestLedger | None = None,
     ) -> None:
+        """`ledger`: the store's record of request ids taken (default: the configured
+        store's, if any; see `_ledger`)."""
         self._settings = settings
         self._client = client
         self._send_dead_letter = send_dead_letter
+        self._ledger = ledger if ledger is not None else RequestLedger.from_settings(settings)
         self._signing_keys = settings.signing_key_ring()
         # A dead letter naming a request is sealed with that request's data key (shredded
         # with it); any other with the first payload key (orchestrator.dlq._sealing).
@@ -208,11 +217,21 @@ class IntakeHandler:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF)
 
+    async def aclose(self) -> None:
+        """Close what the handler opened (the ledger's store connections)."""
+        if self._ledger is not None:
+            await self._ledger.aclose()
+
     async def _start(self, event: DsrRequestedEvent) -> IntakeOutcome:
         params = DsrWorkflowInput(
             event_id=event.id, event_source=event.source, request=event.data, tuning=self._tuning
         )
         try:
+            # A request id starts one workflow, ever: also after Temporal's retention has
+            # deleted the first one, which the store outlives (_ledger).
+            if self._ledger is not None and await self._ledger.knows(event.data.request_id):
+                log.info("request id already in the store: a duplicate, nothing started")
+                return IntakeOutcome.DUPLICATE
             await self._client.start_workflow(
                 DsrWorkflowRef.run,
                 params,

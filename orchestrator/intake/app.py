@@ -88,20 +88,23 @@ def create_app(settings: Settings) -> faust.App:
         # Temporal not up yet (`dsr up` starts it alongside): wait with backoff, not crash-loop.
         client = telemetry.instrument_client(await connect_temporal_retrying(settings))
         handler = IntakeHandler(settings, client, send_dead_letter)
-        async for event in stream.events():
-            message = event.message
-            await telemetry.handle(  # handler.handle, inside the record's span
-                handler,
-                IncomingRecord(
-                    topic=message.topic,
-                    partition=message.partition,
-                    offset=message.offset,
-                    key=message.key,
-                    value=message.value,
-                    headers=_header_list(message.headers),
-                    timestamp=_arrival(message.timestamp),
-                ),
-            )
+        try:
+            async for event in stream.events():
+                message = event.message
+                await telemetry.handle(  # handler.handle, inside the record's span
+                    handler,
+                    IncomingRecord(
+                        topic=message.topic,
+                        partition=message.partition,
+                        offset=message.offset,
+                        key=message.key,
+                        value=message.value,
+                        headers=_header_list(message.headers),
+                        timestamp=_arrival(message.timestamp),
+                    ),
+                )
+        finally:
+            await handler.aclose()
 
     # Create the DLQ topic up front so operators can subscribe before the first bad event.
     @app.task  # type: ignore[untyped-decorator]  # faust ships no type hints for decorators

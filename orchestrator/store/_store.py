@@ -216,6 +216,14 @@ class Store:
         )
         return statement
 
+    async def has_request(self, request_id: str) -> bool:
+        """Whether a request with this id was ever stored (cheaper than `get_request`)."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(requests.c.request_id).where(requests.c.request_id == request_id)
+            )
+            return result.first() is not None
+
     async def get_request(self, request_id: str) -> RequestSummary | None:
         async with self._engine.connect() as conn:
             result = await conn.execute(

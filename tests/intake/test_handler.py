@@ -3,6 +3,8 @@ input, whatever the libraries underneath raise; only outages are waited out."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.dlq import SourcePosition, open_sealed
 from orchestrator.intake._handler import IntakeOutcome
+from orchestrator.store import Store
+from schemas.events import Channel, RequestKind
+from schemas.records import RequestSummary
+from schemas.status import RequestStatus
 from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 from tests.intake.conftest import (
@@ -230,3 +236,44 @@ async def test_dead_letters_are_sealed_and_carry_no_personal_data(
     )
     assert original.value == value and original.key == incoming.key
     assert original.headers == headers
+
+
+async def test_a_request_the_store_knows_is_a_duplicate_after_temporal_forgot_it(
+    make_handler: HandlerFactory, intake_client: Client, tmp_path: Path
+) -> None:
+    """Temporal deletes a closed workflow after the namespace's retention (a day on the dev
+    server); the same event coming back later (re-sent, re-driven, a topic read from the
+    start) must not run the request again: the store, which outlives Temporal, says it ran."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}"
+    done = valid_document()
+    done_id = done["data"]["request_id"]
+    at = datetime.now(UTC) - timedelta(days=40)
+    async with await Store.open(url) as store:
+        await store.upsert_request(
+            RequestSummary(
+                request_id=done_id,
+                kind=RequestKind.ACCESS,
+                channel=Channel.PORTAL,
+                status=RequestStatus.COMPLETED,
+                received_at=at,
+                due_at=at + timedelta(days=30),
+                updated_at=at + timedelta(days=2),
+                completed_at=at + timedelta(days=2),
+            )
+        )
+    handler, collected = make_handler(database_url=url)
+    try:
+        outcome = await handler.handle(record(encode(done), key=done_id.encode()))
+        assert outcome is IntakeOutcome.DUPLICATE
+        with pytest.raises(RPCError) as missing:  # nothing was started for it
+            await intake_client.get_workflow_handle(workflow_id_for(done_id)).describe()
+        assert missing.value.status is RPCStatusCode.NOT_FOUND
+
+        fresh = valid_document()  # a request id the store has never seen starts as before
+        fresh_id = fresh["data"]["request_id"]
+        outcome = await handler.handle(record(encode(fresh), key=fresh_id.encode()))
+        assert outcome is IntakeOutcome.STARTED
+        await intake_client.get_workflow_handle(workflow_id_for(fresh_id)).terminate("test done")
+    finally:
+        await handler.aclose()
+    assert collected.letters == []
