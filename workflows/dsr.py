@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from policy.planner import plan_request
     from policy.verification import leftovers
     from schemas.connectors import ConnectorInfo, Operation
-    from schemas.events import RequestKind
+    from schemas.events import DsrRequestedData, RequestKind
     from schemas.identifiers import IdentifierType
     from schemas.package import ExpiryCall, PackageBuild, PackagedSystem
     from schemas.plan import Plan, SystemPlan
@@ -117,9 +117,27 @@ LOCAL_BOOKKEEPING_PATCH = "local-bookkeeping-v1"
 # workflow task of its own before the request can complete (~100 ms of one request's 0.55 s on
 # the dev server, bench/e2e.py). Histories recorded before it replay with the child.
 EXPIRY_BY_PACKAGE_PATCH = "expiry-by-package-v1"
+# From this patch on, a request the deployment cannot carry out as its scope is written waits
+# for the DPO before anything is touched (AWAITING_DECISION, like a repeated copy request): one
+# scoped to purposes, for the kinds whose effect a purpose bounds (an erasure carried out as if
+# unscoped would erase more than was asked; which categories a purpose covers is the DPO's
+# call, not the connectors'), or naming systems this deployment has no connector for (carried
+# out without them, it completed with nothing done there and nobody told). The DPO approves
+# (as written: the named systems that exist, every purpose), denies or cancels.
+SCOPE_GATE_PATCH = "scope-gate-v1"
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
+# Kinds whose effect a purpose would bound (an access copy or a rectification reaching beyond
+# the purposes named takes nothing from the subject).
+_PURPOSE_BOUND_KINDS = frozenset(
+    {
+        RequestKind.ERASURE,
+        RequestKind.RESTRICTION,
+        RequestKind.OBJECTION,
+        RequestKind.CONSENT_WITHDRAWAL,
+    }
+)
 # What each request kind asks of a connector that holds data about the subject.
 _OPERATION_FOR_KIND = {
     RequestKind.ACCESS: Operation.EXPORT,
@@ -647,6 +665,11 @@ class DsrWorkflow:
             if self._ending is not None:
                 return False
 
+        # Why the DPO must decide before anything is touched (none: go on).
+        reasons: list[str] = []
+        details: dict[str, object] | None = None
+        if workflow.patched(SCOPE_GATE_PATCH):
+            reasons += await self._scope_problems(request)
         if request.kind in _COPY_KINDS and policy.repeat_request_months > 0:
             since = add_months(request.received_at, -policy.repeat_request_months)
             repeat = await self._bookkeeping(
@@ -660,24 +683,45 @@ class DsrWorkflow:
                 ),
             )
             if repeat.earlier_request_ids:
-                self._summary = self._require_summary().model_copy(
-                    update={
-                        "reason": (
-                            f"repeated request: {len(repeat.earlier_request_ids)} earlier "
-                            f"access/portability request(s) within "
-                            f"{policy.repeat_request_months} months"
-                        )
-                    }
+                reasons.insert(
+                    0,
+                    f"repeated request: {len(repeat.earlier_request_ids)} earlier "
+                    f"access/portability request(s) within "
+                    f"{policy.repeat_request_months} months",
                 )
-                await self._publish(
-                    RequestStatus.AWAITING_DECISION,
-                    details={"earlier_requests": repeat.earlier_request_ids},
-                )
-                await self._settled(lambda: self._approved or self._ending is not None)
-                if self._ending is not None:
-                    return False
-                self._summary = self._require_summary().model_copy(update={"reason": None})
+                details = {"earlier_requests": repeat.earlier_request_ids}
+        if reasons:
+            self._summary = self._require_summary().model_copy(
+                update={"reason": "; ".join(reasons)}
+            )
+            await self._publish(RequestStatus.AWAITING_DECISION, details=details)
+            await self._settled(lambda: self._approved or self._ending is not None)
+            if self._ending is not None:
+                return False
+            self._summary = self._require_summary().model_copy(update={"reason": None})
         return True
+
+    async def _scope_problems(self, request: DsrRequestedData) -> list[str]:
+        """What in the customer's scope this deployment cannot carry out as written (no
+        names: a scope is the customer's free text)."""
+        scope = request.scope
+        if scope is None:
+            return []
+        problems = []
+        if scope.purposes and request.kind in _PURPOSE_BOUND_KINDS:
+            problems.append(
+                f"scoped to {len(scope.purposes)} purpose(s): which data that covers is a "
+                "DPO's decision (carried out unscoped, it would reach beyond what was asked)"
+            )
+        if scope.systems:
+            here = await self._bookkeeping(OrchestratorOps.list_connectors, [])
+            unknown = set(scope.systems) - {c.name for c in here}
+            if unknown:
+                problems.append(
+                    f"{len(unknown)} of the {len(set(scope.systems))} system(s) it names "
+                    "have no connector here"
+                )
+        return problems
 
     async def _deny_unverified(self, days: int) -> None:
         """The verification wait ran out: denied as insufficient_verification, by the workflow."""

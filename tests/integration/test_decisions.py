@@ -58,8 +58,9 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
 # DsrWorkflowV2's command sequence. Older generations' files stay committed, so the replay test
 # keeps proving that workflows started before each `workflow.patched` still replay.
 # v2: Updates, gates, deadline clock; v2b: bookkeeping as local activities (local-bookkeeping-v1);
-# v2c: the package activity starts the expiry timer, no child (expiry-by-package-v1).
-HISTORY_GENERATION = "v2c"
+# v2c: the package activity starts the expiry timer, no child (expiry-by-package-v1);
+# v2d: a scope the deployment cannot carry out as written waits for the DPO (scope-gate-v1).
+HISTORY_GENERATION = "v2d"
 
 
 async def _record_history(handle: WorkflowHandle, name: str) -> None:
@@ -119,6 +120,28 @@ async def test_unverified_request_denied_touches_nothing(
     assert record.reason == "insufficient_verification: no reply to two letters"
     assert record.systems == []
     await _record_history(handle, "erasure_denied")
+
+
+async def test_an_erasure_scoped_to_purposes_waits_for_the_dpos_approval(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """Which data "direct marketing" covers is not the connectors' to decide: nothing is
+    located or erased until the DPO approves, through the same front door as the CLI and API."""
+    person = stack.fresh_customer()
+    doc = request_event("erasure", {"email": person.email})
+    doc["data"]["scope"] = {"systems": ["billing"], "purposes": ["direct marketing"]}
+    request_id = await publish_signed(producer, stack, doc)
+    handle = await wait_for_workflow(temporal, request_id)
+    waiting = await _status_becomes(handle, RequestStatus.AWAITING_DECISION)
+    assert waiting.reason is not None and "purpose(s)" in waiting.reason
+    assert waiting.systems == [], "nothing is searched before the DPO decides"
+
+    await _decide.approve(temporal, request_id, actor=DPO, note="the whole billing account")
+    record = await completed(temporal, request_id)
+    assert record.status is RequestStatus.COMPLETED
+    assert [s.system for s in record.systems] == ["billing"]
+    assert [(d.decision.value, d.actor) for d in record.decisions] == [("approve", DPO)]
+    await _record_history(handle, "erasure_scoped_approved")
 
 
 async def test_record_histories_of_access_and_erasure(

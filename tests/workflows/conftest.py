@@ -167,6 +167,7 @@ class Harness:
         *,
         verified: bool = True,
         received_at: datetime | None = None,
+        scope: dict[str, list[str]] | None = None,
     ) -> WorkflowHandle[DsrWorkflow, CompletionRecord]:
         request_id = f"req-{uuid.uuid4().hex[:12]}"
         received = received_at or await self.now()
@@ -181,6 +182,7 @@ class Harness:
                     "method": "bankid" if verified else "none",
                     "verified_at": received if verified else None,
                 },
+                **({"scope": scope} if scope is not None else {}),
             }
         )
         return await self.client.start_workflow(

@@ -138,6 +138,61 @@ async def test_repeated_copy_request_can_be_denied_as_excessive(harness: Harness
     assert (record.status, record.reason) == (RequestStatus.DENIED, "excessive: third copy")
 
 
+async def test_an_erasure_scoped_to_purposes_waits_for_the_dpo(harness: Harness) -> None:
+    """Carried out as if unscoped, it would erase more than the customer asked: which data a
+    purpose covers is the DPO's call, made before anything is touched."""
+    handle = await harness.start("erasure", scope={"purposes": ["direct marketing"]})
+    waiting = await harness.reaches(handle, RequestStatus.AWAITING_DECISION)
+    assert waiting.reason is not None and "1 purpose(s)" in waiting.reason
+    assert "marketing" not in waiting.reason  # the customer's own words stay out of it
+    assert all(system.calls == [] for system in harness.systems)
+    await handle.execute_update(DsrWorkflow.approve, Approve(actor=DPO, note="all of it"))
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED and record.reason is None
+    assert all(("erase" in [op for op, _ in system.calls]) for system in harness.systems)
+
+
+async def test_an_access_request_scoped_to_purposes_is_served_whole(harness: Harness) -> None:
+    """A copy reaching beyond the purposes named takes nothing from the subject: no gate."""
+    handle = await harness.start("access", scope={"purposes": ["billing"]})
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED
+    assert RequestStatus.AWAITING_DECISION not in [u.summary.status for u in harness.updates]
+
+
+async def test_a_scope_naming_a_system_without_a_connector_waits_for_the_dpo(
+    harness: Harness,
+) -> None:
+    """Carried out without it, the request completed with nothing done there, nobody told."""
+    handle = await harness.start("erasure", scope={"systems": ["billing", "crm"]})
+    waiting = await harness.reaches(handle, RequestStatus.AWAITING_DECISION)
+    assert waiting.reason is not None and "1 of the 2 system(s)" in waiting.reason
+    assert all(system.calls == [] for system in harness.systems)
+    await handle.execute_update(
+        DsrWorkflow.cancel, Cancel(actor=DPO, reason="asked the customer which system")
+    )
+    record = await handle.result()
+    assert record.status is RequestStatus.CANCELLED
+    assert all(system.calls == [] for system in harness.systems)
+
+    # Every system it names exists: no gate.
+    harness.updates.clear()
+    record = await (await harness.start("erasure", scope={"systems": ["billing"]})).result()
+    assert record.status is RequestStatus.COMPLETED
+    assert RequestStatus.AWAITING_DECISION not in [u.summary.status for u in harness.updates]
+
+
+async def test_a_repeated_request_with_a_scope_problem_names_both(harness: Harness) -> None:
+    harness.earlier_requests = ["req-earlier-1"]
+    handle = await harness.start("access", scope={"systems": ["crm"]})
+    waiting = await harness.reaches(handle, RequestStatus.AWAITING_DECISION)
+    assert waiting.reason is not None
+    assert waiting.reason.startswith("repeated request: 1 earlier")
+    assert "1 of the 1 system(s) it names have no connector here" in waiting.reason
+    await handle.execute_update(DsrWorkflow.approve, Approve(actor=DPO, note="free copy"))
+    assert (await handle.result()).status is RequestStatus.COMPLETED
+
+
 async def test_failed_system_is_retried_resolved_or_skipped_per_system(harness: Harness) -> None:
     billing, newsletter = harness.systems
     billing.fail_export = 1
