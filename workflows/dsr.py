@@ -649,8 +649,9 @@ class DsrWorkflow:
         return await self._finish(params, status)
 
     async def _gate(self, params: DsrWorkflowInput) -> bool:
-        """Before anything is touched: identity confirmed (policy: 'identitet bekräftas'), and a
-        repeated access/portability request within the policy's window decided by the DPO."""
+        """Before anything is touched: identity confirmed (policy: 'identitet bekräftas'); then
+        a repeated access/portability request within the policy's window, or a scope this
+        deployment cannot carry out as written (SCOPE_GATE_PATCH), decided by the DPO."""
         request = params.request
         policy = self._require_policy()
         if not request.verification.is_verified:
