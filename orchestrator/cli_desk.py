@@ -252,6 +252,14 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
     package = document.get("package")
     if package:
         console.print(f"package: {json.dumps(package, default=str)}", soft_wrap=True)
+    if view.scope is not None:
+        console.print(
+            "scope (as the customer wrote it): systems "
+            + escape(", ".join(view.scope.systems) or "-")
+            + "; purposes "
+            + escape("; ".join(view.scope.purposes) or "-"),
+            soft_wrap=True,
+        )
     if view.allowed_decisions:
         console.print("decisions possible now: " + ", ".join(view.allowed_decisions))
     if timeline:

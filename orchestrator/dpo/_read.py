@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._queries import (
@@ -33,9 +34,11 @@ from orchestrator.store._queries import (
     build_walk_probe,
 )
 from policy.loader import load_policy
-from schemas.events import Channel, RequestKind, Subject
+from schemas.events import Channel, DsrRequestedData, RequestKind, Scope, Subject
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
+
+log = get_logger(__name__)
 
 __all__ = [
     "LOCAL_ZONE",
@@ -187,6 +190,11 @@ class RequestView(BaseModel):
     due_date: date
     extension_unavailable: str | None = Field(
         default=None, description="why the deadline cannot be extended now (None: it can)"
+    )
+    scope: Scope | None = Field(
+        default=None,
+        description="the customer's scope, read from the running workflow while the request "
+        "awaits a decision (a scope may be what holds it)",
     )
 
 
@@ -551,6 +559,7 @@ class Desk:
         now = now or datetime.now(UTC)
         trail = [TimelineEntry.of(e) for e in await self.store.audit_trail(request_id)]
         return RequestView(
+            scope=await self._scope_to_decide(summary, source),
             summary=summary,
             source=source,
             record=await self.store.get_completion_record(request_id),
@@ -562,6 +571,21 @@ class Desk:
             due_date=_due_day(summary),
             extension_unavailable=extension_unavailable(summary, now),
         )
+
+    async def _scope_to_decide(
+        self, summary: RequestSummary, source: Literal["live", "store"]
+    ) -> Scope | None:
+        """The scope of a request waiting for the DPO (None otherwise, or if unreadable now)."""
+        if source != "live" or summary.status is not RequestStatus.AWAITING_DECISION:
+            return None
+        if self.live_status is None:
+            return None
+        try:
+            scope = await self.live_status.scope(summary.request_id)
+        except Exception as error:  # a page without the scope beats no page at all
+            log.warning("scope not readable", error_type=type(error).__name__)
+            return None
+        return scope if scope is not None and (scope.systems or scope.purposes) else None
 
     # -- the list --------------------------------------------------------------------------------
 
@@ -726,6 +750,14 @@ class TemporalStatus:
     async def subject(self, request_id: str) -> Subject:
         """The subject as the request named them: the workflow's first input, decrypted by the
         payload codec. Personal data: only `identifiers_for_ambiguity` calls this."""
+        return (await self._request(request_id)).subject
+
+    async def scope(self, request_id: str) -> Scope | None:
+        """The customer's scope (systems, purposes) as the request gave it: what the DPO
+        decides on when a scope holds the request (workflows/dsr.py, SCOPE_GATE_PATCH)."""
+        return (await self._request(request_id)).scope
+
+    async def _request(self, request_id: str) -> DsrRequestedData:
         from schemas.workflow import DsrWorkflowInput, workflow_id_for
 
         client = await self.client()
@@ -736,7 +768,7 @@ class TemporalStatus:
                 started.input.payloads, [DsrWorkflowInput]
             )
             assert isinstance(params, DsrWorkflowInput)
-            return params.request.subject
+            return params.request
         raise LookupError(request_id)
 
     async def __call__(self, request_id: str) -> RequestSummary | None:

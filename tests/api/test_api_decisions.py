@@ -187,3 +187,28 @@ async def test_bulk_approve_and_deny_repeated_requests(
     )
     [denial] = [d for d in denied["summary"]["decisions"] if d["decision"] == "deny"]
     assert denial["details"]["reason_code"] == "excessive" and denial["actor"] == "test-dpo"
+
+
+async def test_a_scoped_erasure_waits_and_the_desk_shows_its_scope(
+    desk: DeskStack, desk_producer: AIOKafkaProducer
+) -> None:
+    """The scope held the request (workflows/dsr.py, scope-gate-v1): the DPO reads it as the
+    customer wrote it — in the API and on the page, escaped — then approves."""
+    customer = desk.stack.fresh_customer()
+    document = request_event("erasure", {"email": customer.email})
+    purposes = ["direct marketing", "<b>profiling</b>"]
+    document["data"]["scope"] = {"systems": ["billing"], "purposes": purposes}
+    request_id = await publish_signed(desk_producer, desk.stack, document)
+    waiting = await state(desk, request_id, "awaiting_decision")
+    assert "2 purpose(s)" in waiting["summary"]["reason"]
+    assert waiting["scope"] == {"systems": ["billing"], "purposes": purposes}
+    with desk.client("auditor") as client:
+        page = client.get(f"/requests/{request_id}")
+    assert page.status_code == 200, page.text
+    assert "&lt;b&gt;profiling&lt;/b&gt;" in page.text and "<b>profiling" not in page.text
+    assert 'id="scope"' in page.text
+
+    approved = post(desk, "dpo", f"/api/requests/{request_id}/approve", {"note": "all billing"})
+    assert approved.status_code == 200, approved.text
+    done = await state(desk, request_id, "completed")
+    assert done["scope"] is None  # shown only while it is what the DPO decides on

@@ -16,8 +16,9 @@ from aiokafka import AIOKafkaProducer
 from temporalio.client import Client, WorkflowHandle
 
 from orchestrator.codec import reseal_under_master_key
-from orchestrator.dpo import _decide
+from orchestrator.dpo import Desk, _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
+from schemas.events import Scope
 from schemas.records import RequestSummary
 from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from tests.integration.conftest import (
@@ -134,7 +135,16 @@ async def test_an_erasure_scoped_to_purposes_waits_for_the_dpos_approval(
     handle = await wait_for_workflow(temporal, request_id)
     waiting = await _status_becomes(handle, RequestStatus.AWAITING_DECISION)
     assert waiting.reason is not None and "purpose(s)" in waiting.reason
+    assert "marketing" not in waiting.reason
     assert waiting.systems == [], "nothing is searched before the DPO decides"
+    # What the DPO decides on: the scope as the customer wrote it, read from the workflow.
+    desk = await Desk.open(stack.settings)
+    try:
+        view = await desk.get_request(request_id)
+    finally:
+        await desk.close()
+    assert view is not None and view.source == "live"
+    assert view.scope == Scope(systems=["billing"], purposes=["direct marketing"])
 
     await _decide.approve(temporal, request_id, actor=DPO, note="the whole billing account")
     record = await completed(temporal, request_id)
