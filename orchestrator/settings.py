@@ -51,6 +51,9 @@ def _decode_payload_keys(ring: dict[str, bytes]) -> dict[str, bytes]:
     return decoded
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 class Settings(BaseSettings):
     # Real environment variables win; the file is what `dsr up` writes for the shells beside it.
     model_config = SettingsConfigDict(
@@ -66,19 +69,20 @@ class Settings(BaseSettings):
     status_topic: str = "dsr.status.v1"
     intake_group: str = "dsr-intake"
     # Production-sane defaults; the local broker wants short ones (LOCAL-INFRA.md).
-    kafka_session_timeout: float = 30.0
-    kafka_heartbeat_interval: float = 3.0
-    kafka_rebalance_timeout: float = 60.0
+    kafka_session_timeout: float = Field(default=30.0, gt=0)
+    kafka_heartbeat_interval: float = Field(default=3.0, gt=0)
+    kafka_rebalance_timeout: float = Field(default=60.0, gt=0)
     # Longest a consumer fetch may wait for records (seconds; faust alone would wait 1.5 s).
-    kafka_fetch_max_wait: float = 0.1
-    max_event_bytes: int = 256 * 1024
+    kafka_fetch_max_wait: float = Field(default=0.1, gt=0)
+    # Larger events are dead-lettered unread (`oversize`); it must hold one event at least.
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
     # Dead letters are readable (sealed, by an operator) for this long, then expire: the DLQ
     # topic's retention.ms and the expiry inside every sealed value (privacy policy: 30 days).
-    dlq_retention_days: float = 30.0
+    dlq_retention_days: float = Field(default=30.0, gt=0)  # 0 would drop them as written
     # Seconds between reconciler runs (the Temporal Schedule the worker creates); 0 = no
     # schedule (run `dsr reconcile` by hand).
-    reconcile_interval: float = 900.0
-    requests_partitions: int = 8
+    reconcile_interval: float = Field(default=900.0, ge=0)
+    requests_partitions: int = Field(default=8, ge=1)
     intake_datadir: Path = Path("intake-data")
 
     # Workflow engine
@@ -89,11 +93,11 @@ class Settings(BaseSettings):
     # AES-256-GCM keys for Temporal payloads: `id:base64key[,id:base64key]`, first one encrypts.
     payload_keys: SecretStr = SecretStr("")
     # Connector activity tuning (seconds); short values only for tests and the local stack.
-    activity_heartbeat_timeout: float = 30.0
-    activity_start_to_close: float = 900.0
-    retry_maximum_interval: float = 300.0
+    activity_heartbeat_timeout: float = Field(default=30.0, gt=0)
+    activity_start_to_close: float = Field(default=900.0, gt=0)
+    retry_maximum_interval: float = Field(default=300.0, gt=0)
     # Activities one connector worker process runs at once (empty = Temporal's default, 100).
-    max_concurrent_activities: int | None = None
+    max_concurrent_activities: int | None = Field(default=None, ge=1)
     # Workflow runs the orchestrator worker keeps in memory between tasks (Temporal's
     # max_cached_workflows, default 1000). Each cached run holds its own sandboxed copy of the
     # workflow modules; an evicted run is replayed from its history on its next task, which
@@ -118,11 +122,12 @@ class Settings(BaseSettings):
     # (DSR_CONNECTORS=billing,support), JSON (`["billing"]`) still accepted.
     connectors: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # DEBUG | INFO | WARNING | ERROR | CRITICAL (any case); `json` lines or `console` text.
     log_level: str = "INFO"
-    log_format: str = "json"
+    log_format: Literal["json", "console"] = "json"
     # Seconds a service may take to drain on SIGTERM/SIGINT before it exits anyway (Kubernetes'
     # default grace period is 30 s; everything is crash-safe, so a forced exit loses nothing).
-    shutdown_timeout: float = 20.0
+    shutdown_timeout: float = Field(default=20.0, gt=0)
 
     # Connection security for production clusters (plain TCP on the local stack).
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL;
@@ -145,7 +150,7 @@ class Settings(BaseSettings):
     # Policy: the company's retention and deadline rules (empty = the shipped policy/default.yaml).
     policy_file: Path | None = None
     # Intake: how far in the future `received_at` may lie (clock skew between portal and us).
-    clock_skew_allowance: float = 300.0
+    clock_skew_allowance: float = Field(default=300.0, ge=0)
 
     # Access packages (encrypted archives) for access and portability requests.
     package_dir: Path = Path("packages")
@@ -177,12 +182,20 @@ class Settings(BaseSettings):
     # (base64 of the 32-byte raw Ed25519 public key; empty = derive from the signing key).
     audit_public_key: str = ""
     # How often each orchestrator worker signs and publishes the chain head (seconds).
-    audit_checkpoint_interval: float = 3600.0
+    audit_checkpoint_interval: float = Field(default=3600.0, gt=0)
     # Keyed hash of subject identifiers (repeated-request detection): base64 secret.
     subject_hash_key: SecretStr = SecretStr("")
     # Crypto-shredding sweep (a Temporal Schedule): how often closed requests whose retention has
     # ended get their data key destroyed (seconds).
-    shred_interval: float = 86400.0
+    shred_interval: float = Field(default=86400.0, ge=0)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"one of {', '.join(_LOG_LEVELS)}")
+        return level
 
     @field_validator("connectors", mode="before")
     @classmethod
@@ -240,8 +253,10 @@ def describe_invalid_settings(error: ValidationError | SettingsError) -> str:
     for item in error.errors(include_input=False, include_url=False):
         field = item["loc"][0] if item["loc"] else "?"
         # pydantic's messages describe the expected form, ours too; quoted parts are dropped
-        # in case a message ever echoes a fragment of the input.
-        problems.append(f"{_variable(field)}: {_QUOTED.sub('…', item['msg'])}")
+        # in case a message ever echoes a fragment of the input — except a choice's, whose
+        # quotes hold only the allowed values.
+        message = item["msg"] if item["type"] == "literal_error" else _QUOTED.sub("…", item["msg"])
+        problems.append(f"{_variable(field)}: {message}")
     return "invalid setting " + "; ".join(problems)
 
 

@@ -117,6 +117,54 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(variable: str, val
     assert variable in message and SECRET not in message and "\n" not in message
 
 
+# Values of the right type that would quietly break the promise: dead letters expiring as they
+# are written, every event "oversize", every event "in the future", a log level logging itself
+# into a traceback at start.
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DSR_DLQ_RETENTION_DAYS", "0"),
+        ("DSR_DLQ_RETENTION_DAYS", "-30"),
+        ("DSR_MAX_EVENT_BYTES", "0"),
+        ("DSR_MAX_EVENT_BYTES", "100"),
+        ("DSR_CLOCK_SKEW_ALLOWANCE", "-5"),
+        ("DSR_REQUESTS_PARTITIONS", "0"),
+        ("DSR_KAFKA_SESSION_TIMEOUT", "0"),
+        ("DSR_KAFKA_FETCH_MAX_WAIT", "-1"),
+        ("DSR_ACTIVITY_START_TO_CLOSE", "0"),
+        ("DSR_ACTIVITY_HEARTBEAT_TIMEOUT", "-1"),
+        ("DSR_RETRY_MAXIMUM_INTERVAL", "0"),
+        ("DSR_MAX_CONCURRENT_ACTIVITIES", "0"),
+        ("DSR_SHUTDOWN_TIMEOUT", "0"),
+        ("DSR_RECONCILE_INTERVAL", "-1"),
+        ("DSR_SHRED_INTERVAL", "-1"),
+        ("DSR_AUDIT_CHECKPOINT_INTERVAL", "0"),
+        ("DSR_LOG_LEVEL", "LOUD"),
+        ("DSR_LOG_FORMAT", "xml"),
+    ],
+)
+def test_a_value_that_would_break_a_promise_is_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(InvalidSettings) as caught:
+        _settings(**{variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting {variable}: ") and "\n" not in message
+
+
+def test_the_bounds_keep_what_the_documentation_allows() -> None:
+    settings = _settings(
+        DSR_LOG_LEVEL="debug",  # any case
+        DSR_RECONCILE_INTERVAL="0",  # no schedule: `dsr reconcile` by hand
+        DSR_SHRED_INTERVAL="0",  # `dsr shred sweep` by hand
+        DSR_CLOCK_SKEW_ALLOWANCE="0",
+        DSR_DLQ_RETENTION_DAYS="0.5",
+    )
+    assert (settings.log_level, settings.reconcile_interval, settings.shred_interval) == (
+        "DEBUG",
+        0,
+        0,
+    )
+
+
 def test_dsr_commands_report_a_bad_setting_in_one_line() -> None:
     _assert_one_line_error(
         _run(
