@@ -144,7 +144,10 @@ async def monthly_report(
     """The month's compliance figures (requests received in that month, Stockholm time)."""
     if not _MONTH.match(month):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "month must be YYYY-MM")
-    report = await desk.monthly_report(month)
+    try:
+        report = await desk.monthly_report(month)
+    except ValueError as exc:  # a month no stored time can fall in (orchestrator.dpo)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
     wanted = _wants(request, format)
     if wanted == "csv":
         return Response(

@@ -305,10 +305,20 @@ def median(values: Iterable[float]) -> float | None:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
+# The years a bound may name and still convert between Stockholm time and UTC (the store
+# keeps UTC): every stored time lies in 0002-9998 (schemas.events.Rfc3339Time). A day outside
+# them, as a filter, means "before everything" or "after everything"; a month there, no month.
+_FIRST_YEAR, _LAST_YEAR = 2, 9998
+_BEFORE_ALL = datetime(_FIRST_YEAR, 1, 1, tzinfo=UTC)
+_AFTER_ALL = datetime(_LAST_YEAR + 1, 1, 1, tzinfo=UTC)
+
+
 def month_bounds(month: str) -> tuple[datetime, datetime]:
     """'2026-11' → [1 Nov 00:00, 1 Dec 00:00) in Stockholm time, as aware datetimes."""
     try:
         year, number = (int(part) for part in month.split("-"))
+        if not _FIRST_YEAR <= year <= _LAST_YEAR:
+            raise ValueError(year)
         start = datetime(year, number, 1, tzinfo=LOCAL_ZONE)
     except ValueError as exc:
         raise ValueError(f"month must be YYYY-MM, not {month!r}") from exc
@@ -322,11 +332,16 @@ def day_start(day: date) -> datetime:
 
 
 def _bound(value: date | datetime | None, *, inclusive_day: bool) -> datetime | None:
-    """A date means a local day: as an upper bound, through the end of that day."""
-    if value is None or isinstance(value, datetime):
-        if isinstance(value, datetime) and value.tzinfo is None:
-            return value.replace(tzinfo=LOCAL_ZONE)
-        return value
+    """A date means a local day: as an upper bound, through the end of that day. A day no
+    stored time can reach is the bound before (or after) everything, never an overflow."""
+    if value is None:
+        return None
+    if value.year < _FIRST_YEAR:
+        return _BEFORE_ALL
+    if value.year > _LAST_YEAR:
+        return _AFTER_ALL
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=LOCAL_ZONE) if value.tzinfo is None else value
     return day_start(value + timedelta(days=1)) if inclusive_day else day_start(value)
 
 

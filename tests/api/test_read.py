@@ -121,6 +121,21 @@ def test_filters(desk: DeskStack) -> None:
             {"cursor": "garbage"},
         ):
             assert c.get("/api/requests", params=bad).status_code == 422, bad
+        # Days at the ends of the calendar: all or nothing, never an overflow (it was a 500:
+        # 0001-01-01 in Stockholm time lies before year 1 in UTC).
+        assert sorted(seeded_ids(c, received_from="0001-01-01")) == sorted(SEEDED)
+        assert sorted(seeded_ids(c, received_to="9999-12-31")) == sorted(SEEDED)
+        assert sorted(seeded_ids(c, due_before="9999-12-31")) == sorted(SEEDED)
+        assert seeded_ids(c, received_to="0001-01-01") == []
+        assert seeded_ids(c, received_from="9999-12-31") == []
+        for page in ("/requests", "/api/requests.csv"):
+            response = c.get(
+                page, params={"received_from": "0001-01-01", "due_before": "9999-12-31"}
+            )
+            assert response.status_code == 200, page
+        for month in ("0001-01", "9999-12"):
+            assert c.get(f"/api/reports/{month}").status_code == 422, month
+            assert c.get(f"/reports/{month}").status_code == 422, month
 
 
 def test_sorting_and_cursor_pagination(desk: DeskStack) -> None:
