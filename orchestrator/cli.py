@@ -5,6 +5,7 @@ phone exactly as the portal would (a signed event on Kafka), and follow them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import sys
 from datetime import UTC, datetime
@@ -48,6 +49,10 @@ def _settings(*, service: bool = False) -> Settings:
         raise _fail(escape(str(error)), 2) from None
     level = settings.log_level if service else "WARNING"
     configure_logging(level, settings.log_format if service else "console")
+    if not service:
+        # A command for a person reports an unreachable broker itself, in one line (`main`);
+        # aiokafka's own error line about each failed connection would only repeat it.
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return settings
 
 
@@ -281,14 +286,25 @@ if not _service_process():
 
 def main() -> None:
     """The console script: a bad setting met anywhere (a connector's, or one read outside
-    `_settings`) is one line on stderr and exit status 2, never a traceback."""
+    `_settings`) is one line on stderr and exit status 2, never a traceback; so is an
+    unreachable Temporal server (exit status 1)."""
+    from aiokafka.errors import KafkaConnectionError
+
     from connectors.base import ConfigurationError
+    from orchestrator.temporal_client import TemporalUnreachable
 
     try:
         app()
     except (InvalidSettings, ConfigurationError) as error:
         err.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
         sys.exit(2)
+    except TemporalUnreachable as error:  # a DPO command with the server down: one line
+        err.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
+        sys.exit(1)
+    except KafkaConnectionError:  # likewise the broker (`dsr submit`, `dsr dlq`, ...)
+        servers = get_settings().kafka_bootstrap_servers  # valid: the command got this far
+        err.print(f"[red]error:[/red] Kafka is unreachable at {escape(servers)}", soft_wrap=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,8 @@ async def publish_request(
 ) -> None:
     value = encode_request(event)
     producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # inside: a failed start is stopped too (no unclosed client)
         await producer.send_and_wait(
             settings.requests_topic,
             key=event.data.request_id.encode(),

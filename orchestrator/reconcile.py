@@ -112,10 +112,11 @@ class Reconciler:
             auto_offset_reset="earliest",
         )
         producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
-        await admin.start()
-        await consumer.start()
-        await producer.start()
         try:
+            # Inside: whichever start fails, all three are stopped (no unclosed client).
+            await admin.start()
+            await consumer.start()
+            await producer.start()
             partitions = await topic_partitions(consumer, settings.requests_topic)
             if not partitions:
                 return report

@@ -16,7 +16,12 @@ from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
 from orchestrator.settings import InvalidSettings, Settings
 
-__all__ = ["connect_temporal", "connect_temporal_retrying", "temporal_connection_options"]
+__all__ = [
+    "TemporalUnreachable",
+    "connect_temporal",
+    "connect_temporal_retrying",
+    "temporal_connection_options",
+]
 
 log = get_logger(__name__)
 
@@ -24,6 +29,31 @@ log = get_logger(__name__)
 # stack is starting, at most every 10 s during a longer outage.
 CONNECT_WAIT_INITIAL = 0.5
 CONNECT_WAIT_MAX = 10.0
+
+
+class TemporalUnreachable(RuntimeError):
+    """No connection to the Temporal server (refused, timed out, TLS failed). A RuntimeError,
+    as the SDK raises it: whoever retried on that still does. The message names the address
+    and the kind of failure only, for a one-line error in the CLI."""
+
+
+def _connect_failure(address: str, error: RuntimeError) -> TemporalUnreachable:
+    text = str(error)
+    kind = next(
+        (
+            what
+            for marker, what in (
+                ("Connection refused", "connection refused"),
+                ("timed out", "timed out"),
+                ("dns error", "name not resolved"),
+                ("tls", "TLS handshake failed"),
+                ("certificate", "TLS handshake failed"),
+            )
+            if marker.lower() in text.lower()
+        ),
+        "connection failed",
+    )
+    return TemporalUnreachable(f"Temporal is unreachable at {address} ({kind})")
 
 
 def _read(variable: str, path: Path | None) -> bytes | None:
@@ -77,15 +107,22 @@ async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = N
     """`data_keys`: share a process's key ring (and its cache) with the client's codec."""
     if not settings.payload_key_ring():
         raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        **temporal_connection_options(settings),  # TLS / mTLS / API key (DSR_TEMPORAL_*)
-        # Each request's payloads under its own data key (crypto-shredding, orchestrator.codec).
-        data_converter=encrypted_data_converter(
-            settings.payload_key_ring(), data_keys or _data_keys(settings)
-        ),
+    options = temporal_connection_options(settings)  # TLS / mTLS / API key (DSR_TEMPORAL_*)
+    # Each request's payloads under its own data key (crypto-shredding, orchestrator.codec).
+    converter = encrypted_data_converter(
+        settings.payload_key_ring(), data_keys or _data_keys(settings)
     )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=converter,
+            **options,
+        )
+    except RuntimeError as error:
+        if not str(error).startswith("Failed client connect"):
+            raise
+        raise _connect_failure(settings.temporal_address, error) from None
 
 
 @overload

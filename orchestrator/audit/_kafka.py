@@ -115,8 +115,8 @@ async def read_published_checkpoints(settings: Settings, deadline: float = 30.0)
         enable_auto_commit=False,
         group_id=None,
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a failed start is stopped too (no unclosed client)
         topics = await consumer.topics()
         if settings.audit_checkpoint_topic not in topics:
             return []

@@ -32,8 +32,8 @@ async def _consumer(settings: Settings) -> AsyncIterator[AIOKafkaConsumer]:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a failed start is stopped too (no unclosed client)
         yield consumer
     finally:
         await consumer.stop()

@@ -149,8 +149,8 @@ async def redrive_dead_letter(
         fixed=fixed is not None,
     )
     producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
-    await producer.start()
     try:
+        await producer.start()  # inside: a failed start is stopped too (no unclosed client)
         await producer.send_and_wait(
             settings.requests_topic, key=request_id.encode(), value=value, headers=headers
         )

@@ -174,6 +174,33 @@ def test_dsr_commands_report_a_bad_setting_in_one_line() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["approve", "req-0001abcd", "--actor", "dpo@example.se"], "Temporal is unreachable"),
+        (["shred", "verify", "req-0001abcd"], "Temporal is unreachable"),
+        (["submit", "--kind", "access", "--email", "a@example.se"], "Kafka is unreachable"),
+        (["dlq", "list"], "Kafka is unreachable"),
+    ],
+)
+def test_a_server_that_is_down_is_one_line_not_a_traceback(
+    argv: list[str], expected: str, tmp_path: Path
+) -> None:
+    """A DPO's command with Temporal or the broker down (nothing listens on port 1 here)."""
+    result = _run(
+        [DSR, *argv],
+        DSR_TEMPORAL_ADDRESS="127.0.0.1:1",
+        DSR_KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1",
+        DSR_SIGNING_KEYS="portal:abc",
+        DSR_PAYLOAD_KEYS="k:" + "A" * 43 + "=",
+        DSR_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}",
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith(f"error: {expected} at 127.0.0.1:1"), lines
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 # Each run starts a whole `dsr` process (seconds on a loaded machine): one per kind of
 # failure — a settings value, and connection security checked before anything connects.
 @pytest.mark.parametrize(
