@@ -48,7 +48,7 @@ def _retry_lines(log: Path) -> list[dict[str, Any]]:
     for raw in log.read_text(errors="replace").splitlines():
         if RETRYING in raw:
             line = json.loads(raw)
-            assert line["error_type"] == "RuntimeError" and "error" not in line, line
+            assert line["error_type"] == "TemporalUnreachable" and "error" not in line, line
             lines.append(line)
     return lines
 
