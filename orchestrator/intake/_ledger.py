@@ -27,19 +27,21 @@ __all__ = ["RequestLedger"]
 class RequestLedger:
     """The store's requests table, asked one question."""
 
-    def __init__(self, database_url: str, *, pool_size: int = 2) -> None:
+    def __init__(
+        self, database_url: str = "", *, pool_size: int = 2, store: Store | None = None
+    ) -> None:
+        """Opens its own store from `database_url` on first use, or asks an open `store`
+        the caller owns (and closes)."""
         self._database_url = database_url
         self._pool_size = pool_size
-        self._store: Store | None = None
-        self._owned = True  # opened here, closed here
+        self._store = store
+        self._owned = store is None  # opened here, closed here
         self._opening = asyncio.Lock()
 
     @classmethod
     def over(cls, store: Store) -> RequestLedger:
         """The ledger of a store the caller already has open (and closes itself)."""
-        ledger = cls("")
-        ledger._store, ledger._owned = store, False
-        return ledger
+        return cls(store=store)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RequestLedger | None:
