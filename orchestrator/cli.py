@@ -287,7 +287,39 @@ if not _service_process():
 def main() -> None:
     """The console script: a bad setting met anywhere (a connector's, or one read outside
     `_settings`) is one line on stderr and exit status 2, never a traceback; so is an
-    unreachable Temporal server (exit status 1)."""
+    unreachable Temporal server (exit status 1). A process that used a Temporal client ends
+    without interpreter finalization, which the SDK's native threads can turn into an abort
+    (`orchestrator.shutdown.exit_skipping_finalization`)."""
+    try:
+        _run_app()
+    except SystemExit as done:
+        status = _exit_status(done.code)
+    except Exception:  # a bug: the traceback, as the interpreter would print it, and status 1
+        sys.excepthook(*sys.exc_info())
+        status = 1
+    else:  # pragma: no cover -- Typer's standalone mode always ends in SystemExit
+        status = 0
+    from orchestrator.temporal_client import temporal_runtime_started
+
+    if temporal_runtime_started():
+        from orchestrator.shutdown import exit_skipping_finalization
+
+        exit_skipping_finalization(status)
+    sys.exit(status)
+
+
+def _exit_status(code: object) -> int:
+    """`SystemExit.code` as the status the interpreter would give it: None is success, a
+    message is printed and is failure."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_app() -> None:
     from aiokafka.errors import KafkaConnectionError
 
     from connectors.base import ConfigurationError

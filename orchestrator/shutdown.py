@@ -29,6 +29,7 @@ deadline=settings.shutdown_timeout)` — uvicorn drains in-flight requests on SI
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import ctypes
 import os
@@ -41,6 +42,7 @@ from typing import Any
 __all__ = [
     "STOP_SIGNALS",
     "exit_after",
+    "exit_skipping_finalization",
     "install_stop_handlers",
     "parent_death_preexec",
     "run_uvicorn",
@@ -75,6 +77,26 @@ def exit_after(seconds: float, status: int = DEADLINE_EXIT_STATUS) -> None:
         _watchdog = threading.Timer(seconds, expire)
         _watchdog.daemon = True
         _watchdog.start()
+
+
+def exit_skipping_finalization(status: int) -> None:
+    """End the process with `status` after the exit handlers ran, but without CPython's
+    interpreter finalization.
+
+    Why: the Temporal SDK's Rust core keeps native threads that call back into Python; when the
+    interpreter finalizes under them, CPython aborts the process ("PyGILState_Release: thread
+    state … must be current … runtime state: finalizing", SIGABRT) — temporalio/sdk-python#300,
+    open, with no client close to call. A `dsr approve` that did its work then died with
+    status -6 and a fatal error on stderr, intermittently. Everything a normal exit would
+    still do for us happens here first, in its order: waiting for the Python threads that are
+    not daemons (and concurrent.futures' exit hooks), `atexit` callbacks (logging's flush among
+    them), the standard streams' buffers."""
+    threading._shutdown()  # type: ignore[attr-defined]  # private, what exit runs first
+    atexit._run_exitfuncs()  # private but stable since 3.0: the exit handlers, as exit runs them
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # a closed or broken pipe must not change status
+            stream.flush()
+    os._exit(status)
 
 
 def install_stop_handlers(

@@ -21,6 +21,7 @@ __all__ = [
     "connect_temporal",
     "connect_temporal_retrying",
     "temporal_connection_options",
+    "temporal_runtime_started",
 ]
 
 log = get_logger(__name__)
@@ -29,6 +30,17 @@ log = get_logger(__name__)
 # stack is starting, at most every 10 s during a longer outage.
 CONNECT_WAIT_INITIAL = 0.5
 CONNECT_WAIT_MAX = 10.0
+
+# Set once this process has asked the SDK for a client: from then on its Rust core's threads
+# exist, and the process must not end through interpreter finalization (see
+# `orchestrator.shutdown.exit_skipping_finalization`).
+_runtime_started = False
+
+
+def temporal_runtime_started() -> bool:
+    """Whether this process has started the Temporal SDK's native runtime (a client, or an
+    attempt at one)."""
+    return _runtime_started
 
 
 class TemporalUnreachable(RuntimeError):
@@ -112,6 +124,8 @@ async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = N
     converter = encrypted_data_converter(
         settings.payload_key_ring(), data_keys or _data_keys(settings)
     )
+    global _runtime_started
+    _runtime_started = True  # the SDK creates its runtime on the first connect, failed or not
     try:
         return await Client.connect(
             settings.temporal_address,
