@@ -6,6 +6,10 @@ data schema, the clock (a legal deadline cannot start in the future, nor before 
 applied), and finally that the
 Kafka key is the request id (partitioning depends on it).
 
+A name twice in one object (`"kind": "access", …, "kind": "erasure"`) is refused: the
+signature vouches for the bytes, not for which of the two a reader believes (orjson keeps the
+last, other parsers the first), and a legal request must mean one thing to every reader.
+
 Parsing is bounded: orjson refuses nesting deeper than 1024 levels with an ordinary
 JSONDecodeError (the stdlib parser recursed until RecursionError, which crashed the agent).
 Error details carry field paths and error types, never the offending values: the DLQ headers
@@ -14,6 +18,7 @@ are read by operators and the values may be personal data.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -101,6 +106,43 @@ def _check_depth(document: dict[str, object]) -> None:
             stack.extend((v, depth + 1, (*path, i)) for i, v in enumerate(node))
 
 
+class _ObjectWithRepeatedNames(dict[str, object]):
+    """A parsed JSON object in which a name occurred more than once (the names in `repeated`)."""
+
+    repeated: list[str]
+
+
+def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    names = [name for name, _ in pairs]
+    if len(set(names)) == len(names):
+        return dict(pairs)
+    flagged = _ObjectWithRepeatedNames(pairs)
+    flagged.repeated = sorted({name for name in names if names.count(name) > 1})
+    return flagged
+
+
+def _check_unique_names(value: bytes) -> None:
+    """No object names a member twice. Run after the depth check: the stdlib parser recurses,
+    and the document is known to be shallow by now (a second parse of at most the size limit)."""
+    stack: list[tuple[object, tuple[object, ...]]] = [
+        (json.loads(value, object_pairs_hook=_object_pairs), ())
+    ]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, _ObjectWithRepeatedNames):
+            where = ".".join(_loc_part(p) for p in (*path, node.repeated[0])[:7])
+            reason = (
+                DeadLetterReason.SCHEMA_VIOLATION
+                if path and path[0] == "data"
+                else DeadLetterReason.NOT_CLOUDEVENT
+            )
+            raise Rejected(reason, f"{where}: duplicate_key (a name given twice in one object)")
+        if isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+
+
 def _check_clock(event: DsrRequestedEvent, arrived_at: datetime, skew: timedelta) -> None:
     """Times the portal reports may not lie after the event reached us (plus clock skew), and
     the legal clock cannot start before the GDPR applied (the receipt day, Stockholm time)."""
@@ -156,6 +198,7 @@ def validate_request(
     if not isinstance(document, dict):
         raise Rejected(DeadLetterReason.NOT_CLOUDEVENT, "value is not a JSON object")
     _check_depth(document)
+    _check_unique_names(value)
     try:
         envelope = CloudEvent[dict[str, object]].model_validate(document)
     except ValidationError as exc:

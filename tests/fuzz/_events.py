@@ -179,6 +179,7 @@ FAMILIES = (
     "naive_time",
     "number_time",
     "out_of_range_time",
+    "duplicate_key",
     "not_an_object",
 )
 
@@ -368,12 +369,27 @@ def build_hostile(r: random.Random) -> Case:
             before = datetime(2018, 5, 24, 21, 59, 59, tzinfo=UTC)
             text = (before - timedelta(seconds=r.randint(0, 2**31))).isoformat()
         return _timed(family, rid, doc, where, text)
+    if family == "duplicate_key":  # a name again in its object: which would a reader believe?
+        where = r.choice(["envelope", "data", "subject", "verification"])
+        container = {
+            "envelope": doc,
+            "data": doc["data"],
+            "subject": doc["data"]["subject"],
+            "verification": doc["data"]["verification"],
+        }[where]
+        name = r.choice(sorted(container))
+        again = r.choice([container[name], "erasure", 1, None, {"x": 1}])  # same or other
+        container[_AGAIN] = again
+        value = encode(doc).replace(json.dumps(_AGAIN).encode(), json.dumps(name).encode())
+        reason = R.NOT_CLOUDEVENT if where == "envelope" else R.SCHEMA_VIOLATION
+        return signed_case(f"{family}:{where}", rid, value, reason)
     # not_an_object
     value = r.choice([b"[]", b"1", b'"text"', b"null", b"true", b"[{}]"])
     return signed_case(family, rid, value, R.NOT_CLOUDEVENT)
 
 
 _NESTED = "\u0000nested\u0000"
+_AGAIN = "\u0000again\u0000"
 
 
 def _with_nested(doc: dict[str, Any], nested: bytes) -> bytes:

@@ -372,3 +372,40 @@ def test_a_request_id_shaped_like_personal_data_is_refused(request_id: str, ok: 
     assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
     assert "data.request_id" in caught.value.detail
     assert request_id not in caught.value.detail
+
+
+@pytest.mark.parametrize(
+    ("repeat", "reason", "where"),
+    [
+        ('"kind": "access"', DeadLetterReason.SCHEMA_VIOLATION, "data.kind"),
+        ('"email": "eve@example.se"', DeadLetterReason.SCHEMA_VIOLATION, "data.subject.email"),
+        ('"type": "dsr.requested.v1"', DeadLetterReason.NOT_CLOUDEVENT, "type"),
+        ('"anna.svensson@example.se": 1', DeadLetterReason.SCHEMA_VIOLATION, "data.<key>"),
+    ],
+)
+def test_a_name_given_twice_is_refused_not_resolved(
+    repeat: str, reason: DeadLetterReason, where: str
+) -> None:
+    """Signed bytes with `"kind"` twice mean access to one parser and erasure to another: the
+    signature cannot say which the portal meant, so neither is believed."""
+    name = repeat.split(":")[0]
+    text = json.dumps(document())
+    if name == '"anna.svensson@example.se"':
+        text = text.replace('"data": {', '"data": {' + repeat + ", " + repeat + ", ", 1)
+    elif name == '"type"':
+        text = text.replace('"specversion"', repeat + ', "specversion"', 1)
+    else:  # the name again, right after its first occurrence
+        first = text.index(name)
+        end = text.index(",", first) if name == '"kind"' else text.index("}", first)
+        text = text[:end] + ", " + repeat + text[end:]
+    with pytest.raises(Rejected) as caught:
+        run(text.encode())
+    assert caught.value.reason is reason
+    assert caught.value.detail.startswith(f"{where}: duplicate_key"), caught.value.detail
+    assert "anna" not in caught.value.detail and "eve" not in caught.value.detail
+
+
+def test_the_same_name_in_different_objects_is_no_repetition() -> None:
+    changes = [{"field": "email", "value": "a@b.se"}, {"field": "phone", "value": "+46701234567"}]
+    doc = document(kind="rectification", rectification={"changes": changes})
+    assert len(run(doc).data.rectification.changes) == 2  # type: ignore[union-attr]
