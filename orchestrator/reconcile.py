@@ -281,7 +281,9 @@ def _offset(committed: object) -> int:
     return int(offset) if offset is not None else -1
 
 
-def _validated(record: IncomingRecord, settings: Settings) -> DsrRequestedEvent | None:
+def _validated(
+    record: IncomingRecord, settings: Settings, *, key_required: bool = True
+) -> DsrRequestedEvent | None:
     try:
         return validate_request(
             record.key,
@@ -291,14 +293,16 @@ def _validated(record: IncomingRecord, settings: Settings) -> DsrRequestedEvent 
             settings.max_event_bytes,
             arrived_at=record.timestamp,
             clock_skew=timedelta(seconds=settings.clock_skew_allowance),
+            key_required=key_required,
         )
     except Rejected:
         return None
 
 
 def _request_id(record: IncomingRecord, settings: Settings) -> str | None:
-    """The request the record is about: its key (the contract), if it has the shape of one."""
+    """The request the record is about: its key (the contract), if it has the shape of one, or
+    else the event's own id (a keyless record an older intake accepted has its workflow)."""
     if record.key is not None and request_id_shaped(record.key):
         return record.key.decode()
-    event = _validated(record, settings)
+    event = _validated(record, settings, key_required=False)
     return event.data.request_id if event else None

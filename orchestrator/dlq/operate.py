@@ -134,6 +134,7 @@ async def redrive_dead_letter(
             ring,
             settings.max_event_bytes,
             clock_skew=timedelta(seconds=settings.clock_skew_allowance),
+            key_required=False,  # published below under the event's own request id
         )
     except Rejected as rejected:
         raise StillInvalid(rejected) from None

@@ -174,11 +174,15 @@ def validate_request(
     *,
     arrived_at: datetime | None = None,
     clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+    key_required: bool = True,
 ) -> DsrRequestedEvent:
     """The validated event, or `Rejected`. Pure: no I/O, safe to call on any bytes.
 
     `arrived_at` is when the record reached the broker (default: now); a producer-set
-    timestamp later than now is not believed.
+    timestamp later than now is not believed. A record without a key breaks the contract as a
+    wrong key does: its partition is chosen at random, so two copies of one request would race
+    on two consumers instead of queueing on one. `key_required=False` is for whoever sets the
+    key from the event itself (`dsr dlq redrive`).
     """
     if value is None:
         raise Rejected(DeadLetterReason.NOT_JSON, "empty value (tombstone)")
@@ -214,6 +218,9 @@ def validate_request(
         raise Rejected(DeadLetterReason.SCHEMA_VIOLATION, safe_validation_detail(exc)) from None
     now = datetime.now(UTC)
     _check_clock(event, min(arrived_at, now) if arrived_at else now, clock_skew)
-    if key is not None and key.decode("utf-8", "replace") != event.data.request_id:
+    if key is None:
+        if key_required:
+            raise Rejected(DeadLetterReason.KEY_MISMATCH, "no Kafka key: must be data.request_id")
+    elif key.decode("utf-8", "replace") != event.data.request_id:
         raise Rejected(DeadLetterReason.KEY_MISMATCH, "Kafka key must equal data.request_id")
     return event

@@ -230,6 +230,8 @@ def build_hostile(r: random.Random) -> Case:
         doc["data"]["request_id"] = tricky
         return signed_case(family, rid, encode(doc), R.SCHEMA_VIOLATION, key=tricky.encode())
     if family == "unicode_key":
+        if r.random() < 0.2:  # no key at all: a random partition, as bad as a wrong key
+            return Case(f"{family}:none", None, good, sign(good), R.KEY_MISMATCH)
         trick = r.choice(_TRICKS)
         at = r.randint(0, len(rid))
         return signed_case(

@@ -409,3 +409,16 @@ def test_the_same_name_in_different_objects_is_no_repetition() -> None:
     changes = [{"field": "email", "value": "a@b.se"}, {"field": "phone", "value": "+46701234567"}]
     doc = document(kind="rectification", rectification={"changes": changes})
     assert len(run(doc).data.rectification.changes) == 2  # type: ignore[union-attr]
+
+
+def test_a_record_without_a_key_breaks_the_contract_as_a_wrong_key_does() -> None:
+    """Keyless, it lands on a random partition: two copies of one request would race on two
+    consumers instead of queueing on one."""
+    with pytest.raises(Rejected) as caught:
+        run(document(), key=None)
+    assert caught.value.reason is DeadLetterReason.KEY_MISMATCH
+    assert "no Kafka key" in caught.value.detail
+    value = json.dumps(document()).encode()
+    headers = dict(signature_headers(value, "k1", KEYS["k1"]))
+    redriven = validate_request(None, value, headers, KEYS, 256 * 1024, key_required=False)
+    assert redriven.data.request_id == "req-0001abcd"  # `dsr dlq redrive` keys it itself
