@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -113,11 +114,11 @@ class _ObjectWithRepeatedNames(dict[str, object]):
 
 
 def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    names = [name for name, _ in pairs]
-    if len(set(names)) == len(names):
+    counts = Counter(name for name, _ in pairs)  # linear: an object may hold 40,000 names
+    if len(counts) == len(pairs):
         return dict(pairs)
     flagged = _ObjectWithRepeatedNames(pairs)
-    flagged.repeated = sorted({name for name in names if names.count(name) > 1})
+    flagged.repeated = sorted(name for name, seen in counts.items() if seen > 1)
     return flagged
 
 
