@@ -22,7 +22,20 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from orchestrator.settings import InvalidSettings, Settings
 
-__all__ = ["KafkaSecurity", "aiokafka_options", "faust_credentials", "kafka_security"]
+__all__ = [
+    "REQUESTS_ISOLATION_LEVEL",
+    "KafkaSecurity",
+    "aiokafka_options",
+    "faust_credentials",
+    "kafka_security",
+]
+
+# How every reader of the requests topic reads it (the intake, the reconciler): records of
+# committed transactions, or of none, only. aiokafka and faust read uncommitted records unless
+# told otherwise (faust only under exactly-once, which tansu, the local broker, cannot run), so
+# a transactional portal's aborted event would start a request that never happened, and the
+# reconciler would re-drive it.
+REQUESTS_ISOLATION_LEVEL = "read_committed"
 
 Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 Mechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]

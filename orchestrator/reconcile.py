@@ -37,7 +37,7 @@ from orchestrator.dlq._topic import topic_partitions
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler, IntakeOutcome
 from orchestrator.intake._ledger import RequestLedger
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
-from orchestrator.kafka_config import aiokafka_options
+from orchestrator.kafka_config import REQUESTS_ISOLATION_LEVEL, aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
@@ -57,6 +57,7 @@ __all__ = [
     "checkpoint_group",
     "ensure_reconcile_schedule",
     "reconcile_workflow_id",
+    "requests_reader",
 ]
 
 log = get_logger(__name__)
@@ -105,12 +106,7 @@ class Reconciler:
         report = ReconcileReport()
         # TLS/SASL from DSR_KAFKA_* (orchestrator.kafka_config), like every Kafka client here.
         admin = AIOKafkaAdminClient(**aiokafka_options(settings))
-        consumer = AIOKafkaConsumer(
-            **aiokafka_options(settings),
-            group_id=checkpoint_group(settings),
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
+        consumer = requests_reader(settings)
         producer = AIOKafkaProducer(**aiokafka_options(settings), acks="all")
         try:
             # Inside: whichever start fails, all three are stopped (no unclosed client).
@@ -274,6 +270,18 @@ class Reconciler:
                         reason=_LATE_REASON,
                     )
                 )
+
+
+def requests_reader(settings: Settings) -> AIOKafkaConsumer:
+    """The reconciler's consumer of the requests topic: its own checkpoint group, committing by
+    hand, reading what the intake reads (committed records only) and nothing it never would."""
+    return AIOKafkaConsumer(
+        **aiokafka_options(settings),
+        group_id=checkpoint_group(settings),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level=REQUESTS_ISOLATION_LEVEL,
+    )
 
 
 def _offset(committed: object) -> int:

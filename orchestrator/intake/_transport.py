@@ -1,4 +1,5 @@
-"""The intake's Kafka transport: faust's aiokafka transport with the fetch wait as a setting.
+"""The intake's Kafka transport: faust's aiokafka transport with the fetch wait as a setting,
+reading committed records only (`orchestrator.kafka_config.REQUESTS_ISOLATION_LEVEL`).
 
 Why: faust hard-codes `fetch_max_wait_ms=1500` for its worker consumer. A broker may hold a
 fetch for that whole wait even when a record has arrived (tansu, the local stack's broker, does:
@@ -20,6 +21,8 @@ import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from orchestrator.kafka_config import REQUESTS_ISOLATION_LEVEL
+
 __all__ = ["IntakeApp"]
 
 
@@ -28,6 +31,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
+        consumer._isolation_level = REQUESTS_ISOLATION_LEVEL  # read by its fetcher at start
         wait_ms = getattr(self.app, "fetch_max_wait_ms", None)
         if wait_ms is not None:
             consumer._fetch_max_wait_ms = wait_ms

@@ -26,3 +26,27 @@ async def test_the_worker_consumer_waits_as_long_as_the_setting_says(
         assert aiokafka_consumer._fetch_max_wait_ms == expected_ms
     finally:
         await aiokafka_consumer.stop()
+
+
+async def test_the_requests_topic_is_read_committed_by_the_intake_and_the_reconciler(
+    tmp_path: object,
+) -> None:
+    """A transactional portal's aborted event is no request: neither the intake (faust reads
+    uncommitted records unless it runs exactly-once, which tansu cannot) nor the reconciler
+    (which would re-drive it) may see it. Checked on the consumers really built, so an upgrade
+    of faust or aiokafka that stops honouring it fails here."""
+    from orchestrator.reconcile import requests_reader
+
+    settings = Settings(
+        kafka_bootstrap_servers="127.0.0.1:1",
+        intake_datadir=tmp_path,  # type: ignore[arg-type]  # a Path from pytest's tmp_path
+    )
+    app = create_app(settings)
+    intake_consumer = app.consumer._thread._create_worker_consumer(app.transport)
+    reconciler_consumer = requests_reader(settings)
+    try:
+        for consumer in (intake_consumer, reconciler_consumer):
+            assert consumer._isolation_level == "read_committed"
+    finally:
+        await intake_consumer.stop()
+        await reconciler_consumer.stop()
