@@ -132,16 +132,26 @@ def _organisation_number(value: str) -> str:
 # RFC 3339 date-time with seconds and an offset. Lax pydantic would also take numbers (unix
 # seconds: `"received_at": 1` became 1970) and other string shapes; a legal clock must not
 # start from a guess. Datetime objects built in Python (the CLI, the status publisher) pass.
+# ASCII digits only (`\d` would take fullwidth and other scripts' digits), and `\Z`: `$`
+# would let a trailing newline through.
 _RFC3339 = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
+    r"\A(?P<until_second>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:)(?P<second>[0-9]{2})"
+    r"(?P<fraction>\.[0-9]{1,9})?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
+# RFC 3339 (5.6, 5.7) allows second 60 for a leap second, which Python's datetime cannot hold:
+# it is read as the last microsecond before the next minute, so it keeps its place in time
+# and its day (a legal clock counts days).
+_LAST_MICROSECOND = "59.999999"
 
 
 def _rfc3339_string(value: object) -> object:
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or not _RFC3339.match(value):
+    match = _RFC3339.match(value) if isinstance(value, str) else None
+    if match is None:
         raise ValueError("must be an RFC 3339 date-time string with an offset")
+    if match["second"] == "60":
+        return match["until_second"] + _LAST_MICROSECOND + match["offset"]
     return value
 
 

@@ -186,6 +186,9 @@ def test_committed_json_schemas_match_the_models(tmp_path: Path) -> None:
         "2026-01-31",  # date only
         "2026-01-31T09:00+01:00",  # no seconds
         "31/01/2026 09:00:00+01:00",
+        "2026-01-31T09:00:00+01:00\n",  # a trailing newline (`$` would have let it through)
+        "\uff12\uff10\uff12\uff16-01-31T09:00:00+01:00",  # fullwidth digits
+        "2026-01-31T09:00:61+01:00",  # no second 61, leap or not
         True,
         None,
     ],
@@ -214,6 +217,25 @@ def test_rfc3339_variants_are_accepted() -> None:
         assert run(document(received_at=moment)).data.received_at == datetime(
             2026, 1, 31, 8, tzinfo=UTC
         ).replace(microsecond=123456 if "." in moment else 0)
+
+
+@pytest.mark.parametrize(
+    ("leap", "day"),
+    [("2025-12-31T23:59:60Z", "2026-01-01"), ("2026-01-01T00:59:60.25+01:00", "2026-01-01")],
+)
+def test_a_leap_second_is_accepted_in_its_place_and_day(leap: str, day: str) -> None:
+    """RFC 3339's grammar allows second 60; Python's datetime cannot hold it. It is read as the
+    last microsecond of second 59: after every earlier instant, before the next minute, on its
+    own Stockholm day (the day the legal clock counts from). (The last real one, 2016-12-31,
+    is before the GDPR applied; these are the shape a future one would have.)"""
+    from policy.deadlines import receipt_day
+
+    doc = document(received_at=leap)
+    doc["time"] = "2026-01-01T00:00:01Z"
+    doc["data"]["verification"]["verified_at"] = "2025-12-31T23:00:00Z"
+    received = run(doc).data.received_at
+    assert received == datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert receipt_day(received).isoformat() == day
 
 
 @pytest.mark.parametrize(
