@@ -294,8 +294,8 @@ def main() -> None:
         _run_app()
     except SystemExit as done:
         status = _exit_status(done.code)
-    except Exception:  # a bug: the traceback, as the interpreter would print it, and status 1
-        sys.excepthook(*sys.exc_info())
+    except Exception:  # a bug: its traceback, through the redaction (it may quote data), 1
+        _report_crash()
         status = 1
     else:  # pragma: no cover -- Typer's standalone mode always ends in SystemExit
         status = 0
@@ -306,6 +306,16 @@ def main() -> None:
 
         exit_skipping_finalization(status)
     sys.exit(status)
+
+
+def _report_crash() -> None:
+    """The traceback of an error nothing handled, as one log record: through the redacting
+    pipeline, since an exception's text can quote what it failed on (an SQL parameter, a URL
+    with an e-mail address) and a service's stderr ends in log files. The interpreter's own
+    report would print it raw."""
+    if not logging.getLogger().handlers:  # failed before a command configured logging
+        configure_logging("INFO", "console")
+    logging.getLogger("orchestrator.cli").critical("unhandled error; exiting", exc_info=True)
 
 
 def _exit_status(code: object) -> int:

@@ -83,3 +83,35 @@ def test_exit_codes_map_as_the_interpreter_maps_them(
 ) -> None:
     assert _exit_status(code) == status
     assert capsys.readouterr().err == ("bye\n" if code == "bye" else "")
+
+
+CRASHING = """
+import sys
+import schemas.export
+
+def crash(*_args, **_kwargs):
+    raise RuntimeError("lookup failed for anna.svensson@example.se, 198112189876")
+
+schemas.export.export_json_schemas = crash  # a bug, met while handling personal data
+sys.argv = ["dsr", "schema", "export", sys.argv[1]]
+from devstack.cli import main
+
+main()
+"""
+
+
+def test_an_unhandled_error_is_reported_through_the_redaction(tmp_path: Path) -> None:
+    """An exception's text can quote what it failed on; a service's stderr ends in log files.
+    The interpreter's (and Typer's) own report printed it raw."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSR_")}
+    result = subprocess.run(
+        [sys.executable, "-c", CRASHING, str(tmp_path)],
+        env={**env, "DSR_ENV_FILE": "/nonexistent/dsr-test.env"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "unhandled error" in result.stderr and "RuntimeError: lookup failed" in result.stderr
+    assert "anna.svensson" not in result.stderr and "198112189876" not in result.stderr
