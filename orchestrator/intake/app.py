@@ -103,8 +103,8 @@ def create_app(settings: Settings) -> faust.App:
                         timestamp=_arrival(message.timestamp),
                     ),
                 )
-        finally:
-            await handler.aclose()
+        finally:  # not awaited here: faust cancels this task while it unwinds
+            app.close_at_shutdown(handler.aclose)
 
     # Create the DLQ topic up front so operators can subscribe before the first bad event.
     @app.task  # type: ignore[untyped-decorator]  # faust ships no type hints for decorators
