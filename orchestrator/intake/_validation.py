@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -86,25 +86,41 @@ def safe_validation_detail(error: ValidationError, limit: int = 10) -> str:
     return "; ".join(parts)
 
 
-def _check_depth(document: dict[str, object]) -> None:
-    """No value nested deeper than the contract ever nests (iteratively: no recursion). A
-    1000-deep list where a string belongs would otherwise reach pydantic and Python's enum,
-    whose error messages recurse through its repr."""
-    stack: list[tuple[object, int, tuple[object, ...]]] = [(document, 1, ())]
+Path = tuple[object, ...]
+
+
+def _nodes(document: object) -> Iterator[tuple[object, Path]]:
+    """Every value of a parsed document with its path, parents first, iteratively (no
+    recursion, whatever the depth). A caller that raises stops the walk where it is."""
+    stack: list[tuple[object, Path]] = [(document, ())]
     while stack:
-        node, depth, path = stack.pop()
-        if depth > MAX_DEPTH:
-            loc = ".".join(_loc_part(p) for p in path[:6])
-            reason = (
-                DeadLetterReason.SCHEMA_VIOLATION
-                if path and path[0] == "data"
-                else DeadLetterReason.NOT_CLOUDEVENT
-            )
-            raise Rejected(reason, f"{loc}: too_deep (nested deeper than {MAX_DEPTH} levels)")
+        node, path = stack.pop()
+        yield node, path
         if isinstance(node, dict):
-            stack.extend((v, depth + 1, (*path, k)) for k, v in node.items())
+            stack.extend((v, (*path, k)) for k, v in node.items())
         elif isinstance(node, list):
-            stack.extend((v, depth + 1, (*path, i)) for i, v in enumerate(node))
+            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+
+
+def _rejected_at(path: Path, problem: str, *, parts: int, member: str | None = None) -> Rejected:
+    """A structural problem in the value at `path` (at its `member`, if named): inside `data`
+    it breaks the request's schema, elsewhere the envelope; the location shown with
+    field-shaped names only."""
+    shown = path if member is None else (*path, member)
+    where = ".".join(_loc_part(p) for p in shown[:parts])
+    inside_data = bool(path) and path[0] == "data"
+    reason = DeadLetterReason.SCHEMA_VIOLATION if inside_data else DeadLetterReason.NOT_CLOUDEVENT
+    return Rejected(reason, f"{where}: {problem}")
+
+
+def _check_depth(document: dict[str, object]) -> None:
+    """No value nested deeper than the contract ever nests. A 1000-deep list where a string
+    belongs would otherwise reach pydantic and Python's enum, whose error messages recurse
+    through its repr."""
+    for _node, path in _nodes(document):
+        if len(path) + 1 > MAX_DEPTH:  # the document itself is level 1
+            problem = f"too_deep (nested deeper than {MAX_DEPTH} levels)"
+            raise _rejected_at(path, problem, parts=6)
 
 
 class _ObjectWithRepeatedNames(dict[str, object]):
@@ -125,23 +141,10 @@ def _object_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def _check_unique_names(value: bytes) -> None:
     """No object names a member twice. Run after the depth check: the stdlib parser recurses,
     and the document is known to be shallow by now (a second parse of at most the size limit)."""
-    stack: list[tuple[object, tuple[object, ...]]] = [
-        (json.loads(value, object_pairs_hook=_object_pairs), ())
-    ]
-    while stack:
-        node, path = stack.pop()
+    for node, path in _nodes(json.loads(value, object_pairs_hook=_object_pairs)):
         if isinstance(node, _ObjectWithRepeatedNames):
-            where = ".".join(_loc_part(p) for p in (*path, node.repeated[0])[:7])
-            reason = (
-                DeadLetterReason.SCHEMA_VIOLATION
-                if path and path[0] == "data"
-                else DeadLetterReason.NOT_CLOUDEVENT
-            )
-            raise Rejected(reason, f"{where}: duplicate_key (a name given twice in one object)")
-        if isinstance(node, dict):
-            stack.extend((v, (*path, k)) for k, v in node.items())
-        elif isinstance(node, list):
-            stack.extend((v, (*path, i)) for i, v in enumerate(node))
+            problem = "duplicate_key (a name given twice in one object)"
+            raise _rejected_at(path, problem, parts=7, member=node.repeated[0])
 
 
 def _check_clock(event: DsrRequestedEvent, arrived_at: datetime, skew: timedelta) -> None:

@@ -402,6 +402,7 @@ def test_a_request_id_shaped_like_personal_data_is_refused(request_id: str, ok: 
         ('"kind": "access"', DeadLetterReason.SCHEMA_VIOLATION, "data.kind"),
         ('"email": "eve@example.se"', DeadLetterReason.SCHEMA_VIOLATION, "data.subject.email"),
         ('"type": "dsr.requested.v1"', DeadLetterReason.NOT_CLOUDEVENT, "type"),
+        ('"data": {}', DeadLetterReason.NOT_CLOUDEVENT, "data"),  # the envelope's member
         ('"anna.svensson@example.se": 1', DeadLetterReason.SCHEMA_VIOLATION, "data.<key>"),
     ],
 )
@@ -414,7 +415,7 @@ def test_a_name_given_twice_is_refused_not_resolved(
     text = json.dumps(document())
     if name == '"anna.svensson@example.se"':
         text = text.replace('"data": {', '"data": {' + repeat + ", " + repeat + ", ", 1)
-    elif name == '"type"':
+    elif name in ('"type"', '"data"'):
         text = text.replace('"specversion"', repeat + ', "specversion"', 1)
     else:  # the name again, right after its first occurrence
         first = text.index(name)
