@@ -299,9 +299,9 @@ def main() -> None:
         status = 1
     else:  # pragma: no cover -- Typer's standalone mode always ends in SystemExit
         status = 0
-    from orchestrator.temporal_client import temporal_runtime_started
-
-    if temporal_runtime_started():
+    # Looked up, not imported: a process that never loaded the client never started the SDK.
+    client_module = sys.modules.get("orchestrator.temporal_client")
+    if client_module is not None and client_module.temporal_runtime_started():
         from orchestrator.shutdown import exit_skipping_finalization
 
         exit_skipping_finalization(status)
