@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import socket
 import sys
 
 from orchestrator.store._engine import create_engine, normalise_url
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ConnectionError, socket.gaierror, TimeoutError) as exc:  # asyncpg's: the socket's
+        print(f"error: cannot connect to the database ({exc})", file=sys.stderr)
         return 1
     return 0
 

@@ -14,8 +14,10 @@ Hierarchy::
 
 A migration that fails for another reason raises `StoreError` (chained to Alembic's error).
 Invalid arguments (a naive datetime, a non-positive limit) raise `ValueError`; errors from the
-database driver that the store does not interpret (connection refused, disk full) propagate as
-SQLAlchemy's `DBAPIError` subclasses.
+database driver that the store does not interpret propagate as they come: SQLAlchemy's
+`DBAPIError` subclasses (disk full, a lock), or the socket's own `OSError` for a PostgreSQL
+server that cannot be reached (asyncpg connects before SQLAlchemy wraps anything); the CLIs
+turn the latter into one line.
 """
 
 from __future__ import annotations

@@ -491,3 +491,28 @@ def test_dsr_up_ports_come_from_options_or_the_environment(
         parse_port_overrides(["kafka=notaport"])
     with pytest.raises(ValueError, match="NAME=PORT"):
         parse_port_overrides(["nosuchservice=1"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [DSR, "list"],
+        [DSR, "status", "req-0001abcd"],
+        [sys.executable, "-m", "orchestrator.store", "revision"],
+    ],
+)
+def test_a_store_that_is_down_is_one_line_not_a_traceback(argv: list[str]) -> None:
+    """asyncpg raises the socket's own error (not a DBAPIError): it reached the console as a
+    160-line traceback. One line, naming the address only (never the URL's password)."""
+    result = _run(
+        argv,
+        DSR_DATABASE_URL=f"postgresql+asyncpg://dsr:{SECRET}@127.0.0.1:1/dsr",
+        DSR_SIGNING_KEYS="portal:abc",
+        DSR_PAYLOAD_KEYS="k:" + "A" * 43 + "=",
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: cannot connect"), lines
+    assert "127.0.0.1', 1" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert SECRET not in result.stderr + result.stdout
