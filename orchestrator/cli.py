@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-import socket
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -334,6 +333,7 @@ def _run_app() -> None:
     from aiokafka.errors import KafkaConnectionError
 
     from connectors.base import ConfigurationError
+    from orchestrator.store import DATABASE_UNREACHABLE
     from orchestrator.temporal_client import TemporalUnreachable
 
     try:
@@ -348,9 +348,7 @@ def _run_app() -> None:
         servers = get_settings().kafka_bootstrap_servers  # valid: the command got this far
         err.print(f"[red]error:[/red] Kafka is unreachable at {escape(servers)}", soft_wrap=True)
         sys.exit(1)
-    except (ConnectionError, socket.gaierror, TimeoutError) as error:
-        # The store's driver (asyncpg) raises the socket's own error; every other client here
-        # (Temporal, Kafka, httpx, S3) wraps its own. The text is an address or errno only.
+    except DATABASE_UNREACHABLE as error:  # every other client here wraps its own errors
         err.print(
             f"[red]error:[/red] cannot connect ({escape(str(error))}): is the store "
             "(DSR_DATABASE_URL) reachable?",

@@ -136,7 +136,7 @@ def _organisation_number(value: str) -> str:
 # would let a trailing newline through.
 _RFC3339 = re.compile(
     r"\A(?P<until_second>[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:)(?P<second>[0-9]{2})"
-    r"(?P<fraction>\.[0-9]{1,9})?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
+    r"(?:\.[0-9]{1,9})?(?P<offset>[Zz]|[+-][0-9]{2}:[0-9]{2})\Z"
 )
 # RFC 3339 (5.6, 5.7) allows second 60 for a leap second, which Python's datetime cannot hold:
 # it is read as the last microsecond before the next minute, so it keeps its place in time

@@ -11,6 +11,7 @@ SQLite file by default (`sqlite+aiosqlite:///dsr.db`), PostgreSQL in production
 from __future__ import annotations
 
 from orchestrator.store._errors import (
+    DATABASE_UNREACHABLE,
     AuditChainBroken,
     SchemaOutOfDate,
     StoreError,
@@ -21,6 +22,7 @@ from orchestrator.store._migrate import head_revision, upgrade
 from orchestrator.store._store import Store
 
 __all__ = [
+    "DATABASE_UNREACHABLE",
     "GENESIS_HASH",
     "AuditChainBroken",
     "SchemaOutOfDate",

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import socket
 import sys
 
 from orchestrator.store._engine import create_engine, normalise_url
-from orchestrator.store._errors import AuditChainBroken, StoreError
+from orchestrator.store._errors import DATABASE_UNREACHABLE, AuditChainBroken, StoreError
 from orchestrator.store._migrate import current_revision, head_revision, upgrade
 from orchestrator.store._store import Store
 
@@ -55,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except StoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (ConnectionError, socket.gaierror, TimeoutError) as exc:  # asyncpg's: the socket's
+    except DATABASE_UNREACHABLE as exc:
         print(f"error: cannot connect to the database ({exc})", file=sys.stderr)
         return 1
     return 0

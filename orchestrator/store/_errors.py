@@ -22,7 +22,20 @@ turn the latter into one line.
 
 from __future__ import annotations
 
-__all__ = ["AuditChainBroken", "SchemaOutOfDate", "StoreError", "UnsupportedDatabase"]
+import socket
+
+__all__ = [
+    "DATABASE_UNREACHABLE",
+    "AuditChainBroken",
+    "SchemaOutOfDate",
+    "StoreError",
+    "UnsupportedDatabase",
+]
+
+# What reaching no PostgreSQL server raises: the socket's own errors, since asyncpg connects
+# before SQLAlchemy wraps anything (refused, name not resolved, timed out). Their text is an
+# address or an errno, never the URL's password.
+DATABASE_UNREACHABLE: tuple[type[OSError], ...] = (ConnectionError, socket.gaierror, TimeoutError)
 
 
 class StoreError(Exception):
