@@ -9,14 +9,13 @@ value and headers are all inside the sealed value.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from orchestrator.dlq._envelope import MAGIC, Original, SourcePosition, seal
-from schemas.events import DeadLetterReason
+from schemas.events import DeadLetterReason, is_valid_request_id
 
 __all__ = [
     "DLQ_HEADERS",
@@ -39,11 +38,20 @@ DLQ_HEADERS = (REASON, DETAIL, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, AT
 ENVELOPE_NAME = MAGIC.rstrip(b"\x00")
 _DETAIL_LIMIT = 4096
 
-_REQUEST_ID = re.compile(rb"^[A-Za-z0-9_-]{8,64}$")
-
 
 def request_id_shaped(key: bytes | None) -> bool:
-    return key is not None and _REQUEST_ID.match(key) is not None
+    """True when a Kafka key is safe to keep in clear (as the letter's key, its key id, a
+    `dsr dlq list` column, a data-key row, an audit entry's request): the contract's own rule
+    for a request id (`schemas.events.is_valid_request_id`), which also refuses an id shaped
+    like a personnummer, samordningsnummer or phone number. The shape alone let a producer's
+    key `198112189876` into all of those."""
+    if key is None:
+        return False
+    try:
+        text = key.decode("ascii")
+    except UnicodeDecodeError:
+        return False
+    return is_valid_request_id(text)
 
 
 class OutgoingDeadLetter(BaseModel):

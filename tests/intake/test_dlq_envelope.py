@@ -77,3 +77,41 @@ def test_tombstones_and_oversize_values() -> None:
     assert open_sealed(_letter(None).sealed, keys=KEYS, position=HERE, now=NOW).value is None
     cut = open_sealed(_letter(b"x" * 5000).sealed, keys=KEYS, position=HERE, now=NOW)
     assert cut.truncated and cut.value == b"x" * 1024
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        b"198112189876",  # a personnummer
+        b"811218-9876",  # the same, short form (a hyphen is in the id alphabet)
+        b"46701234567",  # a phone number without the plus
+        b"portal_198112189876",  # an id that embeds one
+        b"req-\xc3\xa5\xc3\xa4\xc3\xb6-0001",  # not ASCII
+    ],
+)
+def test_a_key_shaped_like_personal_data_is_kept_only_inside_the_seal(key: bytes) -> None:
+    """The letter's Kafka key, its `request` column and everything keyed by it (the data key
+    it is sealed under, the audit entries of reading or shredding it) are kept in clear: a key
+    the contract would refuse as a request id must not become any of them."""
+    out = build_dead_letter(
+        position=HERE,
+        key=key,
+        value=SECRET,
+        headers=[],
+        reason=DeadLetterReason.KEY_MISMATCH,
+        detail="Kafka key does not match data.request_id",
+        keys=KEYS,
+        retention=timedelta(days=30),
+        max_value_bytes=1024,
+        now=NOW,
+    )
+    assert out.key is None
+    letter = DeadLetter.from_record(0, 5, out.key, out.value, out.headers)
+    assert letter.request_id is None
+    assert key not in b"".join(v for _, v in out.headers)
+    original = open_sealed(letter.sealed, keys=KEYS, position=HERE, now=NOW)
+    assert original.key == key  # the original is still all there, sealed
+
+
+def test_a_request_id_key_is_kept_as_the_letters_key() -> None:
+    assert _letter().request_id == "req-0001abcd"
