@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
+
+from orchestrator.redaction import scrub
 
 __all__ = [
     "KEY_ID_HEADER",
@@ -20,6 +23,7 @@ __all__ = [
 
 KEY_ID_HEADER = "dsr-key-id"
 SIGNATURE_HEADER = "dsr-signature"
+_KEY_ID_SHAPE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class SignatureError(Exception):
@@ -47,7 +51,17 @@ def verify(value: bytes, headers: Mapping[str, bytes], key_ring: Mapping[str, by
     key_id = key_id_raw.decode("utf-8", "replace")
     secret = key_ring.get(key_id)
     if secret is None:
-        raise SignatureError("unknown_key", f"unknown signing key id {key_id[:64]!r}")
+        raise SignatureError("unknown_key", f"unknown signing key id {_shown(key_id)}")
     if not hmac.compare_digest(sign(value, secret).encode(), signature_raw.strip()):
         raise SignatureError("bad_signature", "signature does not match the event value")
     return key_id
+
+
+def _shown(key_id: str) -> str:
+    """The producer's key id as the refusal may quote it: the detail is kept in clear (a DLQ
+    header, `dsr dlq list`), and the header is the producer's free text, so an id is shown only
+    when it has a key id's shape and nothing in it reads as personal data (a name, an e-mail
+    address, an identity or phone number); otherwise only its length."""
+    if _KEY_ID_SHAPE.fullmatch(key_id) and scrub(key_id) == key_id:
+        return repr(key_id)
+    return f"(not shown: {len(key_id)} characters that could be personal data)"

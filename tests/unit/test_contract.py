@@ -445,3 +445,27 @@ def test_a_record_without_a_key_breaks_the_contract_as_a_wrong_key_does() -> Non
     headers = dict(signature_headers(value, "k1", KEYS["k1"]))
     redriven = validate_request(None, value, headers, KEYS, 256 * 1024, key_required=False)
     assert redriven.data.request_id == "req-0001abcd"  # `dsr dlq redrive` keys it itself
+
+
+@pytest.mark.parametrize(
+    "key_id",
+    ["anna.lindqvist@exempel.se", "198112189876", "+46701234567", "Anna Lindqvist", "x" * 65],
+)
+def test_an_unknown_signing_key_id_that_could_be_personal_data_is_not_quoted(key_id: str) -> None:
+    """The refusal's detail is kept in clear (a DLQ header, `dsr dlq list`); the key id header
+    is the producer's free text."""
+    value = json.dumps(document()).encode()
+    headers = {"dsr-key-id": key_id.encode(), "dsr-signature": b"v1=00"}
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", value, headers, KEYS, 256 * 1024)
+    assert caught.value.reason is DeadLetterReason.UNKNOWN_KEY
+    assert key_id not in caught.value.detail and key_id[:12] not in caught.value.detail
+    assert f"{len(key_id)} characters" in caught.value.detail
+
+
+def test_an_unknown_signing_key_id_of_a_key_ids_shape_is_quoted() -> None:
+    value = json.dumps(document()).encode()
+    headers = {"dsr-key-id": b"portal-2027", "dsr-signature": b"v1=00"}
+    with pytest.raises(Rejected) as caught:
+        validate_request(b"req-0001abcd", value, headers, KEYS, 256 * 1024)
+    assert caught.value.detail == "unknown signing key id 'portal-2027'"
