@@ -130,7 +130,8 @@ def shred_verify(
 ) -> None:
     """Show whether the request is crypto-shredded: its data key destroyed, its Temporal history
     payloads, its package and its dead-letter copies undecryptable. Exits 1 unless all of that
-    holds. (If the DLQ topic cannot be read, that is shown and the rest decides.)"""
+    is shown: a DLQ topic that cannot be read is no proof, so the verdict is then "not
+    shredded (unverified)"."""
     from orchestrator.dlq._verdict import dead_letter_copies
 
     settings = _settings()
@@ -149,6 +150,7 @@ def shred_verify(
             report.key_destroyed
             and history_unreadable
             and package_unreadable
+            and dlq.checked
             and dlq.decryptable == 0
         )
         document: dict[str, Any] = {
@@ -213,9 +215,17 @@ def shred_verify(
                 )
             else:
                 console.print(f"dlq:       not checked (the topic could not be read: {dlq.error})")
-            console.print(
-                "[green]shredded[/green]" if shredded else "[yellow]not shredded[/yellow]"
-            )
+            if shredded:
+                console.print("[green]shredded[/green]")
+            elif (
+                not dlq.checked
+                and report.key_destroyed
+                and history_unreadable
+                and package_unreadable
+            ):
+                console.print("[yellow]not shredded (unverified: the DLQ was not read)[/yellow]")
+            else:
+                console.print("[yellow]not shredded[/yellow]")
         return 0 if shredded else 1
 
     code = asyncio.run(run())

@@ -53,7 +53,7 @@ def s3_env(
         "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}",
         "DSR_PAYLOAD_KEYS": "m1:" + base64.b64encode(os.urandom(32)).decode(),
         "DSR_TEMPORAL_ADDRESS": temporal_address,
-        # No broker: `shred verify` reports the DLQ unchecked and lets the rest decide.
+        # No broker: `shred verify` reports the DLQ unchecked, and so never "shredded".
         "DSR_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "DSR_PACKAGE_DIR": str(tmp_path / "must-stay-empty"),
         "DSR_PACKAGE_STORAGE": "s3",
@@ -164,8 +164,13 @@ def test_show_extract_verify_and_expire_through_s3(
 
     asyncio.run(side.run("destroy", request_id))
     code, output = _dsr("shred", "verify", request_id, "--json")
-    assert code == 0, output
-    assert _json(output)["shredded"] is True
+    verdict = _json(output)
+    # Key, history and package all undecryptable, but the DLQ could not be read: no proof.
+    assert verdict["key"]["destroyed"] is True and verdict["package"]["stored"] is False
+    assert verdict["dlq"]["checked"] is False
+    assert code == 1 and verdict["shredded"] is False
+    code, output = _dsr("shred", "verify", request_id)
+    assert code == 1 and "not shredded (unverified: the DLQ was not read)" in output
 
 
 def test_a_storage_failure_is_one_line_without_credentials(
