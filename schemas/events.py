@@ -39,6 +39,7 @@ from schemas.status import Extension, RequestStatus, SystemStatus
 
 __all__ = [
     "REQUESTED_TYPE",
+    "RESERVED_REQUEST_ID_SUFFIX",
     "STATUS_CHANGED_TYPE",
     "Channel",
     "CloudEvent",
@@ -100,6 +101,21 @@ def _not_a_personal_number(value: str) -> str:
     return value
 
 
+# A request's workflow is `dsr-<id>` and its deferred erasures `dsr-<id>-deferred-erasure`
+# (workflows.follow_up), so an id with this ending would name another request's follow-up: the
+# intake would take the new request for a duplicate of it (lost), or block the follow-up.
+RESERVED_REQUEST_ID_SUFFIX = "-deferred-erasure"
+
+
+def _not_reserved(value: str) -> str:
+    if value.endswith(RESERVED_REQUEST_ID_SUFFIX):
+        raise ValueError(
+            f"must not end in {RESERVED_REQUEST_ID_SUFFIX} (the workflow id of another "
+            "request's deferred erasures)"
+        )
+    return value
+
+
 def is_valid_request_id(value: str) -> bool:
     """What `RequestId` accepts, as a predicate: the one rule for "this id is safe to show", so
     the log redaction keeps the digits of a validated id readable (orchestrator.redaction)."""
@@ -107,6 +123,7 @@ def is_valid_request_id(value: str) -> bool:
         bool(_REQUEST_ID_SHAPE.fullmatch(value))
         and not _personal_number_shaped(value)
         and not _embeds_personal_identity_number(value)
+        and not value.endswith(RESERVED_REQUEST_ID_SUFFIX)
     )
 
 
@@ -114,6 +131,7 @@ RequestId = Annotated[
     str,
     StringConstraints(pattern=_REQUEST_ID_PATTERN),
     AfterValidator(_not_a_personal_number),
+    AfterValidator(_not_reserved),
 ]
 
 

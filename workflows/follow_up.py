@@ -28,6 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, WorkflowAlrea
 with workflow.unsafe.imports_passed_through():
     from policy.model import Policy
     from policy.retention import erasable_at
+    from schemas.events import RESERVED_REQUEST_ID_SUFFIX
     from schemas.plan import Plan, RetainedGroup
     from schemas.records import FollowUpEntry, RequestSummary
     from schemas.status import SystemOutcome
@@ -63,7 +64,9 @@ class DeferredErasureInput(BaseModel):
 
 
 def follow_up_workflow_id(request_id: str) -> str:
-    return f"dsr-{request_id}-deferred-erasure"
+    """`dsr-<id>-deferred-erasure`: the contract refuses request ids with that ending, so no
+    request's own workflow id can be another's follow-up."""
+    return f"dsr-{request_id}{RESERVED_REQUEST_ID_SUFFIX}"
 
 
 async def start_deferred_erasures(plan: Plan, summary: RequestSummary, policy: Policy) -> None:

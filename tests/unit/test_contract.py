@@ -469,3 +469,20 @@ def test_an_unknown_signing_key_id_of_a_key_ids_shape_is_quoted() -> None:
     with pytest.raises(Rejected) as caught:
         validate_request(b"req-0001abcd", value, headers, KEYS, 256 * 1024)
     assert caught.value.detail == "unknown signing key id 'portal-2027'"
+
+
+def test_a_request_id_naming_another_requests_follow_up_is_refused() -> None:
+    """`dsr-req-2026-0001-deferred-erasure` is request req-2026-0001's deferred erasures: as a
+    request of its own it would have been taken for a duplicate of them, and lost."""
+    from schemas.events import is_valid_request_id
+    from schemas.workflow import workflow_id_for
+    from workflows.follow_up import follow_up_workflow_id
+
+    taken = "req-2026-0001-deferred-erasure"
+    assert workflow_id_for(taken) == follow_up_workflow_id("req-2026-0001")
+    assert not is_valid_request_id(taken)
+    with pytest.raises(Rejected) as caught:
+        run(document(request_id=taken), key=taken.encode())
+    assert caught.value.reason is DeadLetterReason.SCHEMA_VIOLATION
+    assert "data.request_id" in caught.value.detail and "deferred-erasure" in caught.value.detail
+    assert is_valid_request_id("req-2026-0001-deferred-erasure-2")  # only the ending is taken
