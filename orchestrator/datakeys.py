@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from orchestrator.settings import InvalidSettings
 from orchestrator.store._keys import KeyStore, StoredDataKey
 
 __all__ = ["DataKeyDestroyed", "DataKeyMissing", "DataKeyRing", "RequestKeys"]
@@ -74,8 +75,8 @@ class DataKeyRing:
         """`pooled=True` keeps database connections open between look-ups (half the CPU of a
         miss): only for an owner that calls `aclose()` (the worker), since an open SQLite
         connection's thread would otherwise hold up the process's exit."""
-        if not master_keys:
-            raise ValueError("at least one master key is required (DSR_PAYLOAD_KEYS)")
+        if not master_keys:  # a missing setting: one line from `dsr`, never a traceback
+            raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
         if store is None and database_url is None:
             raise ValueError("a KeyStore or a database URL is required")
         self._masters = {key_id: AESGCM(key) for key_id, key in master_keys.items()}

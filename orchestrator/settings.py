@@ -31,7 +31,11 @@ LOCAL_ENV_FILE = ".state/local.env"
 
 
 def parse_key_ring(raw: str) -> dict[str, bytes]:
-    """`id:secret[,id:secret...]` → {id: secret bytes}. Several keys allow rotation."""
+    """`id:secret[,id:secret...]` → {id: secret bytes}. Several keys allow rotation; the first
+    is the active one. An id given twice is refused: the later secret silently replaced the
+    earlier one while keeping its place, so the active key could be another than the one
+    written first, and data wrapped under the replaced secret became unreadable. A value with
+    separators but no pair (`,`) is refused too: it reads as a ring, and is none."""
     ring: dict[str, bytes] = {}
     for part in (p.strip() for p in raw.split(",")):
         if not part:
@@ -39,7 +43,11 @@ def parse_key_ring(raw: str) -> dict[str, bytes]:
         key_id, sep, secret = part.partition(":")
         if not sep or not key_id or not secret:
             raise ValueError("keys must be id:secret pairs separated by commas")
+        if key_id in ring:
+            raise ValueError(f"key id {key_id!r} is given twice (each id names one key)")
         ring[key_id] = secret.encode()
+    if raw.strip() and not ring:
+        raise ValueError("keys must be id:secret pairs separated by commas")
     return ring
 
 

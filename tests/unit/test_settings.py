@@ -6,6 +6,7 @@ client (PLAINTEXT stays the default)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import os
 import ssl
@@ -99,6 +100,17 @@ def test_dsr_connectors_comma_form_works_from_the_command_line() -> None:
     assert "registrar" not in result.stdout
 
 
+_B64_A, _B64_B, _B64_C = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2, 3))
+
+
+def test_data_keys_without_a_master_key_are_a_setting_error() -> None:
+    """`dsr shred now` with DSR_PAYLOAD_KEYS empty ended in a ValueError traceback."""
+    from orchestrator.datakeys import DataKeyRing
+
+    with pytest.raises(InvalidSettings, match=r"^invalid setting DSR_PAYLOAD_KEYS: required"):
+        DataKeyRing({}, "sqlite+aiosqlite:///unused.db")
+
+
 # ── one line, naming the variable, never the value ─────────────────────────────────────────
 @pytest.mark.parametrize(
     ("variable", "value"),
@@ -141,6 +153,11 @@ def test_a_bad_setting_is_named_in_one_line_without_its_value(variable: str, val
         ("DSR_AUDIT_CHECKPOINT_INTERVAL", "0"),
         ("DSR_LOG_LEVEL", "LOUD"),
         ("DSR_LOG_FORMAT", "xml"),
+        # The later secret replaced the earlier while keeping its place (the active key).
+        ("DSR_PAYLOAD_KEYS", f"m2:{_B64_A},m1:{_B64_B},m2:{_B64_C}"),
+        ("DSR_SIGNING_KEYS", "portal:one,portal:two"),
+        ("DSR_PAYLOAD_KEYS", ","),  # separators, no key: reads as a ring, is none
+        ("DSR_SIGNING_KEYS", " , "),
     ],
 )
 def test_a_value_that_would_break_a_promise_is_refused_by_name(variable: str, value: str) -> None:
