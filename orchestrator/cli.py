@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator.intake._validation import safe_validation_detail
 from orchestrator.logging import configure_logging
@@ -46,7 +47,7 @@ def _settings(*, service: bool = False) -> Settings:
 
             kafka_security(settings)
     except InvalidSettings as error:
-        raise _fail(escape(str(error)), 2) from None
+        raise _fail(str(error), 2) from None
     level = settings.log_level if service else "WARNING"
     configure_logging(level, settings.log_format if service else "console")
     if not service:
@@ -56,8 +57,19 @@ def _settings(*, service: bool = False) -> Settings:
     return settings
 
 
+def _actor(value: str) -> str:
+    """The `--actor` of a command the audit trail records (reading a dead letter, re-driving
+    it, destroying a data key): someone, never blank — as the workflow requires of decisions."""
+    if not value.strip():
+        raise typer.BadParameter("who acts must be named (recorded in the audit trail)")
+    return value.strip()
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", soft_wrap=True)  # one line, whatever the width
+    """`error: <message>` on stderr, one line whatever the width. The message is plain text,
+    never markup: it often quotes input (a request id, a validator's words), and `[/x]` in it
+    crashed the command with Rich's MarkupError."""
+    err.print(Text.assemble(("error:", "red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from orchestrator.cli import _fail, _settings, app, console
 from orchestrator.dpo import Desk, RequestView, SortField, query_from_filters
+from orchestrator.dpo._read import LOCAL_ZONE  # times in Stockholm, as the filters' days are
 from orchestrator.settings import Settings
 from schemas.events import Channel, RequestKind
 from schemas.records import CompletionRecord, RequestSummary
@@ -67,11 +68,11 @@ def api(
         if not TokenVerifier.from_settings(settings).configured:
             console.print("[yellow]DSR_API_TOKENS is empty: every call will be refused[/yellow]")
     except InvalidTokenConfig as error:
-        raise _fail(escape(str(error)), 2) from None
+        raise _fail(str(error), 2) from None
     try:
         serve(settings, bind)
     except ValueError as error:
-        raise _fail(escape(str(error)), 2) from None
+        raise _fail(str(error), 2) from None
 
 
 # ── dsr list ─────────────────────────────────────────────────────────────────────────────────
@@ -142,7 +143,7 @@ def list_requests(
             cursor=cursor,
         )
     except (ValidationError, ValueError) as error:
-        raise _fail(escape(str(error).splitlines()[0]), 2) from None
+        raise _fail(str(error).splitlines()[0], 2) from None
     try:
         page = _with_desk(settings, lambda desk: desk.list_requests(query))
     except InvalidCursor as error:
@@ -174,7 +175,7 @@ def list_requests(
             s.kind.value,
             s.channel.value,
             s.status.value,
-            f"{s.received_at:%Y-%m-%d %H:%M}",
+            f"{s.received_at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}",
             item.due_date.isoformat(),
             days,
             ", ".join(f"{x.system}:{x.outcome.value}" for x in s.systems),
@@ -203,7 +204,7 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
     overdue = " [red]OVERDUE[/red]" if view.overdue else ""
     console.print(
         f"[bold]{s.request_id}[/bold]  {s.kind.value}  [bold]{s.status.value}[/bold]  "
-        f"received {s.received_at:%Y-%m-%d %H:%M}  due {view.due_date} "
+        f"received {s.received_at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}  due {view.due_date} "
         f"({s.due_at.isoformat()}){overdue}",
         soft_wrap=True,
     )
@@ -267,7 +268,7 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
         for e in view.timeline:
             trail.add_row(
                 str(e.sequence),
-                f"{e.at:%Y-%m-%d %H:%M:%S}",
+                f"{e.at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M:%S}",
                 e.action.value,
                 escape(e.actor),
                 escape(", ".join(f"{k}={v}" for k, v in sorted(e.details.items()))),

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli import _fail, _settings, app, console
+from orchestrator.cli import _actor, _fail, _settings, app, console
 
 dlq_app = typer.Typer(
     help="Dead letters: events the intake refused (sealed; reading one is audited).",
@@ -117,7 +118,9 @@ async def _with_store(settings: Any, action: Any) -> Any:
 @dlq_app.command("show")
 def dlq_show(
     dead_letter_id: Annotated[str, typer.Argument(metavar="ID", help="partition:offset")],
-    actor: Annotated[str, typer.Option(help="Who reads it (recorded in the audit trail).")],
+    actor: Annotated[
+        str, typer.Option(callback=_actor, help="Who reads it (recorded in the audit trail).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Decrypt one dead letter: the original key, headers and value. Audited."""
@@ -147,18 +150,26 @@ def dlq_show(
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
+    # Everything after the label is the (possibly forged) producer's bytes: escaped, so Rich
+    # markup in it neither crashes the command (after its read was audited) nor restyles or
+    # hides what the operator sees; a non-JSON value is printed with markup off.
     for name in ("id", "at", "reason", "detail", "source", "expires_at", "key"):
-        console.print(f"[bold]{name}[/bold]: {document[name]}", soft_wrap=True)
+        console.print(f"[bold]{name}[/bold]: {escape(str(document[name]))}", soft_wrap=True)
     for name, header in document["headers"].items():
-        console.print(f"[bold]header[/bold] {name}: {header}", soft_wrap=True)
+        console.print(f"[bold]header[/bold] {escape(name)}: {escape(header)}", soft_wrap=True)
     console.print("[bold]value[/bold]" + (" (cut at the size limit)" if original.truncated else ""))
-    console.print_json(data=value) if not isinstance(value, str) else console.print(value)
+    if isinstance(value, str):
+        console.print(value, markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print_json(data=value)
 
 
 @dlq_app.command("redrive")
 def dlq_redrive(
     dead_letter_id: Annotated[str, typer.Argument(metavar="ID", help="partition:offset")],
-    actor: Annotated[str, typer.Option(help="Who re-drives it (recorded in the audit trail).")],
+    actor: Annotated[
+        str, typer.Option(callback=_actor, help="Who re-drives it (recorded in the audit trail).")
+    ],
     file: Annotated[
         Path | None,
         typer.Option(help="A corrected event (JSON) to publish instead; signed with our key."),

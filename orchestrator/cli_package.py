@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.cli import _fail, _settings, app, console
+from orchestrator.cli import _actor, _fail, _settings, app, console
 from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
 from orchestrator.package import (
     PackageCorrupt,
@@ -60,8 +59,8 @@ def _unreadable(request_id: str, error: Exception) -> typer.Exit:
     if isinstance(error, FileNotFoundError):
         return _fail(f"no package stored for {request_id} (never built, or expired and deleted)")
     if isinstance(error, StorageError):  # its message names the operation, never credentials
-        return _fail(f"the package storage failed: {escape(str(error))}")
-    return _fail(f"the package of {request_id} cannot be read: {escape(str(error))}")
+        return _fail(f"the package storage failed: {error}")
+    return _fail(f"the package of {request_id} cannot be read: {error}")
 
 
 @package_app.command("show")
@@ -236,7 +235,7 @@ def shred_verify(
 @shred_app.command("now")
 def shred_now(
     request_id: str,
-    actor: Annotated[str, typer.Option("--actor", help="Who decided (audited).")],
+    actor: Annotated[str, typer.Option("--actor", callback=_actor, help="Who decided (audited).")],
 ) -> None:
     """Shred a closed request at once (the DPO's decision, before its retention ends): destroy
     its data key (audited), which makes its history and package unreadable; the package's

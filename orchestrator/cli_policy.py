@@ -28,7 +28,7 @@ def _load(path: Path | None) -> tuple[Policy, Path]:
     try:
         return load_policy(source), source
     except PolicyError as error:
-        raise _fail(escape(str(error))) from None
+        raise _fail(str(error)) from None
 
 
 @policy_app.command("check")
