@@ -20,6 +20,7 @@ from rich.table import Table
 from orchestrator.cli import _actor, _fail, _settings, app, console
 from orchestrator.datakeys import DataKeyDestroyed, DataKeyMissing, DataKeyRing
 from orchestrator.package import (
+    HandoverDirectoryRefused,
     PackageCorrupt,
     PackageService,
     StorageError,
@@ -112,6 +113,12 @@ def package_extract(request_id: str, directory: Path) -> None:
         async with _service(settings) as service:
             try:
                 manifest = await service.extract(request_id, directory)
+            except HandoverDirectoryRefused as error:  # nothing was written
+                raise _fail(str(error)) from None
+            except PermissionError as error:
+                raise _fail(
+                    f"cannot write the package into {directory}: {error.strerror}"
+                ) from None
             except (DataKeyMissing, FileNotFoundError, PackageCorrupt, StorageError) as error:
                 raise _unreadable(request_id, error) from None
         console.print(

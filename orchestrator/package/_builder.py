@@ -11,6 +11,11 @@ key, so `dsr package show` need not decrypt the archive.
 Each part is read twice, decrypting as it goes (once for the JSON file while learning the CSV
 columns, once for the CSV rows), so memory stays flat however much a subject has.
 Portability (Art. 20) packages only the categories the policy marks `portable`.
+
+A build needs every part its call counts. If one is gone (deleted after an earlier attempt of
+this build was recorded, see `_service`), nothing is rebuilt: the package that attempt
+committed is verified and returned (`_committed`), or `PartsMissing` is raised — never a
+smaller package in its place. The parts themselves are not deleted here.
 """
 
 from __future__ import annotations
@@ -24,25 +29,30 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from orchestrator.datakeys import DataKeyRing
+from orchestrator.package._committed import committed_package
 from orchestrator.package._crypto import StreamOpener, StreamSealer
-from orchestrator.package._parts import part_key, part_name, parts_prefix, request_prefix
+from orchestrator.package._parts import (
+    ARCHIVE_NAME,
+    MANIFEST_NAME,
+    archive_key,
+    manifest_key,
+    part_key,
+    part_name,
+    parts_prefix,
+)
 from orchestrator.package._storage import ObjectWriter, PackageStorage
 from policy.information import art15_information, information_file_name
 from policy.model import Policy
 from schemas.package import PackageBuild, PackageFile, PackageManifest, PackageRef
 
-__all__ = ["ARCHIVE_NAME", "MANIFEST_NAME", "archive_key", "build_package", "manifest_key"]
-
-ARCHIVE_NAME = "package.zip"
-MANIFEST_NAME = "manifest.json"
-
-
-def archive_key(request_id: str) -> str:
-    return f"{request_prefix(request_id)}/{ARCHIVE_NAME}.enc"
-
-
-def manifest_key(request_id: str) -> str:
-    return f"{request_prefix(request_id)}/{MANIFEST_NAME}.enc"
+__all__ = [
+    "ARCHIVE_NAME",
+    "MANIFEST_NAME",
+    "archive_key",
+    "build_package",
+    "counted_categories",
+    "manifest_key",
+]
 
 
 class _SealedOutput(io.RawIOBase):
@@ -132,16 +142,26 @@ class _Entry:
         )
 
 
+def counted_categories(call: PackageBuild) -> set[tuple[str, str]]:
+    """Every (system, category) the call reports records for: each has a part to package."""
+    return {(s.system, c) for s in call.systems for c, n in s.counts.items() if n}
+
+
 async def build_package(
     call: PackageBuild, policy: Policy, storage: PackageStorage, keys: DataKeyRing
 ) -> tuple[PackageRef, PackageManifest]:
-    """Build (or rebuild: idempotent) the request's encrypted package and its sealed manifest;
-    the systems' parts are deleted once both are committed."""
+    """Build (or rebuild: idempotent) the request's encrypted package and its sealed manifest
+    from the systems' parts; if a part the call counts is gone, the package an earlier attempt
+    of this same build committed, verified (`_committed`), or `PartsMissing`. The parts are
+    left for the caller to delete once the package is recorded."""
     request_id = call.request_id
     package_key = (await keys.keys_for(request_id, create=True)).package
     expires_at = call.created_at + timedelta(days=policy.package_expiry_days)
     portable_only = call.kind == "portability"
     stored = set(await storage.list(parts_prefix(request_id)))
+    counted = counted_categories(call)
+    if any(part_key(request_id, system, category) not in stored for system, category in counted):
+        return await committed_package(call, counted, storage, package_key)
 
     sealer = StreamSealer(package_key, request_id, ARCHIVE_NAME)
     output = _SealedOutput(sealer)
@@ -156,8 +176,6 @@ async def build_package(
             for system in sorted(call.systems, key=lambda s: s.system):
                 held[system.system] = []
                 for category in sorted(c for c, n in system.counts.items() if n):
-                    if part_key(request_id, system.system, category) not in stored:
-                        continue
                     if portable_only and not (
                         policy.covers(system.system, category)
                         and policy.category(system.system, category).portable
@@ -218,7 +236,6 @@ async def build_package(
         sha256=drain.digest.hexdigest(),
         files=len(files) + 1,
     )
-    await storage.delete_prefix(parts_prefix(request_id))
     return ref, manifest
 
 

@@ -5,9 +5,11 @@ activities run on their own task queues, possibly on other machines, in parallel
 its records into its own encrypted part, one per data category
 (`requests/<id>/parts/<system>/<category>.jsonl.enc`), sealed with the request's package key
 before a byte leaves the process. The orchestrator's packaging activity then reads the parts,
-assembles the archive (also streamed, also encrypted) and deletes them. No plaintext file exists
-at any point, not even in a work directory; the only plaintext is the record in memory while it
-is being written. A retried export first removes the system's earlier parts.
+assembles the archive (also streamed, also encrypted) and, once the package is recorded, deletes
+them (`_service`; a retried build that finds them gone gets that package back: `_committed`).
+No plaintext file exists at any point, not even in a work directory; the only plaintext is the
+record in memory while it is being written. A retried export first removes the system's earlier
+parts.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from orchestrator.package._storage import ObjectWriter, PackageStorage
 from schemas.status import ExportArtifact
 
 __all__ = [
+    "ARCHIVE_NAME",
+    "MANIFEST_NAME",
     "EncryptedExportParts",
     "EncryptedPartSink",
+    "archive_key",
+    "manifest_key",
     "part_key",
     "parts_prefix",
     "request_prefix",
@@ -32,9 +38,21 @@ __all__ = [
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _FLUSH_AT = 256 * 1024
 
+# A request's objects: its parts (below), and the package built from them (`_builder`).
+ARCHIVE_NAME = "package.zip"
+MANIFEST_NAME = "manifest.json"
+
 
 def request_prefix(request_id: str) -> str:
     return f"requests/{request_id}"
+
+
+def archive_key(request_id: str) -> str:
+    return f"{request_prefix(request_id)}/{ARCHIVE_NAME}.enc"
+
+
+def manifest_key(request_id: str) -> str:
+    return f"{request_prefix(request_id)}/{MANIFEST_NAME}.enc"
 
 
 def parts_prefix(request_id: str, system: str | None = None) -> str:

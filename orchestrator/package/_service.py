@@ -21,7 +21,7 @@ from pathlib import Path
 
 from orchestrator.datakeys import DataKeyMissing, DataKeyRing
 from orchestrator.package._builder import build_package
-from orchestrator.package._parts import request_prefix
+from orchestrator.package._parts import parts_prefix, request_prefix
 from orchestrator.package._reader import extract_package, read_manifest
 from orchestrator.package._storage import PackageStorage
 from orchestrator.store._keys import KeyStore
@@ -57,9 +57,15 @@ class PackageService:
         self.policy = policy
 
     async def build(self, call: PackageBuild) -> PackageRef:
+        """Build the package, record it, keep its key until the expiry, then delete the parts.
+
+        The parts go last: until the package is recorded, a retry must be able to build it
+        again from them. After that a retry (the activity still starts the expiry timer and
+        audits) finds them gone and gets this package back, verified (`_committed`)."""
         ref, _ = await build_package(call, self.policy, self.storage, self.keys)
         await self.key_store.save_package(ref)
         await self.keys.retain(call.request_id, ref.expires_at)
+        await self.storage.delete_prefix(parts_prefix(call.request_id))
         return ref
 
     async def expire(self, call: ExpiryCall, now: datetime) -> ExpiryOutcome:
