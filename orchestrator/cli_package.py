@@ -174,6 +174,7 @@ def shred_verify(
                 "undecryptable": history.shredded,
                 "decryptable": history.readable,
                 "master_key_payloads": history.master_key,
+                "master_key_readable": history.master_key_readable,
                 "unencrypted_payloads": history.clear,
                 "header_payloads": history.headers,
                 "sdk_metadata_payloads": history.sdk_metadata,
@@ -200,7 +201,8 @@ def shred_verify(
                 console.print(
                     f"history:   {history.shredded} of {history.request_payloads} request "
                     f"payloads undecryptable, {history.readable} decryptable; "
-                    f"{history.master_key} under the master key (no personal data), "
+                    f"{history.master_key} under the master key ({history.master_key_readable} "
+                    "of them still decryptable and not known to hold no personal data), "
                     f"{history.clear} unencrypted, {history.headers} headers (trace context), "
                     f"{history.sdk_metadata} SDK markers (ids, times, patch ids)"
                 )

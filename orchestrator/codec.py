@@ -20,6 +20,12 @@ is parsed from it — no interceptor, no extra state in workflows, and nothing a
 history. Decoding needs no context at all: the request id travels in the payload's metadata.
 Per payload the cost is one AES-GCM operation with a cached cipher, as before; a process fetches
 and unwraps each request's key once (one indexed read), then serves it from memory.
+
+A codec without a key ring (`AesGcmCodec(keys)`) refuses to encode a payload for a request's
+workflow (`DataKeyRingRequired`) instead of sealing it with the master key: the master key
+outlives every request, so such a payload — a DPO's `dsr narrow --value <personnummer>`, say —
+would stay readable after the request is shredded, and nobody would notice. It still decodes
+everything, and still encodes for workflows that belong to no request.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ __all__ = [
     "DATA_KEY_ENCODING",
     "ENCODING",
     "AesGcmCodec",
+    "DataKeyRingRequired",
     "PayloadKeyMissing",
     "PayloadShredded",
     "encrypted_data_converter",
@@ -75,6 +82,11 @@ class PayloadKeyMissing(Exception):
 
 class PayloadShredded(PayloadKeyMissing):
     """A payload of a request whose data key was destroyed: unreadable by design."""
+
+
+class DataKeyRingRequired(Exception):
+    """A payload for a request's workflow, in a process without the store's data keys: it is
+    refused rather than sealed with the master key, which would never be shredded."""
 
 
 def request_id_of_workflow(workflow_id: str | None) -> str | None:
@@ -102,18 +114,18 @@ class AesGcmCodec(PayloadCodec, WithSerializationContext):
         self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
         self._active = active_key_id or next(iter(keys))
         self._data_keys = data_keys
-        self._request_id = request_id if data_keys is not None else None
+        # Bound to a request even without a ring: then it refuses to encode (never master key).
+        self._request_id = request_id
         self._bound: dict[str, AesGcmCodec] = {}
         self._root_codec: AesGcmCodec | None = None
 
     @property
     def request_id(self) -> str | None:
-        """The request whose data key this codec encrypts with (None: the master key)."""
+        """The request whose data key this codec encrypts with (None: the master key). Without
+        a key ring, the request it refuses to encode for."""
         return self._request_id
 
     def with_context(self, context: SerializationContext) -> AesGcmCodec:
-        if self._data_keys is None:
-            return self
         workflow_id = (
             context.workflow_id
             if isinstance(context, WorkflowSerializationContext | ActivitySerializationContext)
@@ -140,6 +152,11 @@ class AesGcmCodec(PayloadCodec, WithSerializationContext):
         return self._root_codec or self
 
     async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        if self._request_id is not None and self._data_keys is None:
+            raise DataKeyRingRequired(
+                f"payloads of request {self._request_id!r} are sealed with its data key, and this "
+                "codec has no key store: refusing to seal them with the master key"
+            )
         if self._request_id is not None and self._data_keys is not None:
             try:
                 keys = await self._data_keys.keys_for(self._request_id, create=True)
@@ -241,7 +258,9 @@ def encrypted_data_converter(
     keys: dict[str, bytes], data_keys: DataKeyRing | None = None
 ) -> DataConverter:
     """Pydantic-aware converter whose payloads and failure messages are encrypted; with
-    `data_keys`, each request's payloads with that request's own data key."""
+    `data_keys`, each request's payloads with that request's own data key. Without, it reads
+    everything but writes nothing for a request's workflow (`DataKeyRingRequired`): fine for a
+    replayer or a tool that only reads, never for a client that sends a request anything."""
     if data_keys is None:
         return dataclasses.replace(
             pydantic_data_converter,

@@ -71,10 +71,16 @@ class DataKeyRing:
         cache_ttl: float = 300.0,
         cache_size: int = 4096,
         pooled: bool = False,
+        creates: bool = True,
     ) -> None:
         """`pooled=True` keeps database connections open between look-ups (half the CPU of a
         miss): only for an owner that calls `aclose()` (the worker), since an open SQLite
-        connection's thread would otherwise hold up the process's exit."""
+        connection's thread would otherwise hold up the process's exit. `creates=False`: this
+        ring never makes a request's key, whatever its caller asks (`keys_for(create=True)`):
+        for a DPO's tool, which only ever writes into requests that exist, so a key missing
+        from its store means the tool reads another store than the worker (a shell without
+        DSR_DATABASE_URL, the default ./dsr.db of its folder). A key made there would seal a
+        decision the worker cannot open, and the request would fail on it."""
         if not master_keys:  # a missing setting: one line from `dsr`, never a traceback
             raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
         if store is None and database_url is None:
@@ -83,6 +89,7 @@ class DataKeyRing:
         self._active = next(iter(master_keys))
         self._url = database_url
         self._pooled = pooled
+        self._creates = creates
         self._store = store
         self._own_store = store is None
         self._opening: asyncio.Lock | None = None
@@ -117,7 +124,7 @@ class DataKeyRing:
         store = await self.store()
         stored = await store.get_data_key(request_id)
         if stored is None:
-            if not create:
+            if not create or not self._creates:
                 raise DataKeyMissing(f"no data key for request {request_id!r}")
             stored = await store.add_data_key(
                 request_id, self._active, self._wrap(request_id, os.urandom(32)), datetime.now(UTC)

@@ -1,9 +1,18 @@
 """The Temporal-history part of `dsr shred verify`: can any payload of the request's history
 still be decrypted? Every payload of the workflow's history is classified: sealed with the
-request's data key (and whether that still opens), under the master key (workflows that belong
-to no request), unencrypted, a header (trace context, not passed through the codec), or a
-the SDK's own metadata (local-activity and patch markers, the change-version search
-attribute: ids, attempts, times, patch ids).
+request's data key (and whether that still opens), under the master key, unencrypted, a header
+(trace context, not passed through the codec), or the SDK's own metadata (local-activity and
+patch markers, the change-version search attribute: ids, attempts, times, patch ids).
+
+A master-key payload in a request's own history is no proof of anything: the histories written
+before per-request keys, and whatever a client without the store's key ring sent the request
+(a DPO's `dsr narrow --value <personnummer>`), sit there under a key that is never destroyed.
+So each one is opened with the master keys, and one that opens counts as readable — unless it
+is known to hold no personal data: it belongs to a child (or external) workflow of no request,
+which runs under the master key on purpose and outlives the key (the deferred erasure and the
+package expiry: record refs and dates), or it holds nothing at all (`null`). Why not look at
+what it says: telling personal data from the rest by content (a name, an address, a note) is a
+guess, and "shredded" must not be one; the event a payload sits in is a fact.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from temporalio.api.common.v1 import Payload
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.codec import (
@@ -21,6 +32,7 @@ from orchestrator.codec import (
     PayloadKeyMissing,
     PayloadShredded,
     nested_payloads,
+    request_id_of_workflow,
 )
 from orchestrator.datakeys import DataKeyRing
 from orchestrator.settings import Settings
@@ -35,8 +47,9 @@ class HistoryVerdict:
     found: bool = True
     request_payloads: int = 0
     shredded: int = 0
-    readable: int = 0  # request payloads that still decrypt
-    master_key: int = 0  # payloads under the master key (v1 or no request context)
+    readable: int = 0  # payloads that still decrypt: under the data key, or master_key_readable
+    master_key: int = 0  # payloads under the master key (v1, no request context, no key ring)
+    master_key_readable: int = 0  # of those, the ones that open and are not known safe
     clear: int = 0  # payloads with no encryption at all (outside headers)
     headers: int = 0  # header payloads (trace context): not passed through the codec
     sdk_metadata: int = 0  # the SDK's own markers and patch search attribute (no data of ours)
@@ -94,6 +107,39 @@ def _sdk_metadata(event: Any) -> set[bytes]:
     return found
 
 
+# History events about another workflow (a child started, or signalled as an external one):
+# their payloads are sealed for that workflow, as its own id says (orchestrator.codec).
+_CHILD_OR_EXTERNAL = ("child_workflow", "external_workflow")
+
+
+def _of_a_workflow_of_no_request(event: Any) -> bool:
+    """Whether the event concerns a child or external workflow that belongs to no request
+    (`request_id_of_workflow` is None: the deferred erasure, the package expiry): its payloads
+    are under the master key by design, and that workflow's contract keeps personal data out."""
+    kind = event.WhichOneof("attributes")
+    if kind is None or not any(part in kind for part in _CHILD_OR_EXTERNAL):
+        return False
+    attributes = getattr(event, kind)
+    fields = {field.name for field, _ in attributes.ListFields()}
+    if "workflow_id" in fields:
+        workflow_id = attributes.workflow_id
+    elif "workflow_execution" in fields:
+        workflow_id = attributes.workflow_execution.workflow_id
+    else:
+        return False
+    return bool(workflow_id) and request_id_of_workflow(workflow_id) is None
+
+
+async def _opens_with_content(master: AesGcmCodec, payload: Payload) -> bool:
+    """A master-key payload that still decrypts and holds something (not empty, not `null`).
+    One sealed with a master key no longer in DSR_PAYLOAD_KEYS opens nowhere."""
+    try:
+        (plain,) = await master.decode([payload])
+    except (PayloadKeyMissing, InvalidTag):
+        return False
+    return plain.data.strip() not in (b"", b"null")
+
+
 async def history_verdict(settings: Settings, request_id: str) -> HistoryVerdict:
     from orchestrator.temporal_client import connect_temporal
 
@@ -110,8 +156,10 @@ async def history_verdict(settings: Settings, request_id: str) -> HistoryVerdict
                 return HistoryVerdict(found=False)
             raise
         codec = AesGcmCodec(settings.payload_key_ring(), data_keys=keys)
+        master = AesGcmCodec(settings.payload_key_ring())
         for event in history.events:
             metadata = _sdk_metadata(event)
+            unscoped = _of_a_workflow_of_no_request(event)
             for payload, in_header in nested_payloads(event):
                 encoding = payload.metadata.get("encoding")
                 if metadata and payload.SerializeToString() in metadata:
@@ -129,6 +177,9 @@ async def history_verdict(settings: Settings, request_id: str) -> HistoryVerdict
                         verdict.shredded += 1  # no key for it anywhere: unreadable as well
                 elif encoding == ENCODING:
                     verdict.master_key += 1
+                    if not unscoped and await _opens_with_content(master, payload):
+                        verdict.master_key_readable += 1
+                        verdict.readable += 1
                 elif payload.data:
                     verdict.clear += 1
     finally:

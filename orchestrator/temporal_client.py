@@ -107,22 +107,33 @@ def temporal_connection_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _data_keys(settings: Settings) -> DataKeyRing | None:
-    """The store keeps the data keys: without a configured DSR_DATABASE_URL (a tool or test
-    that has no store) payloads stay under the master key rather than a stray ./dsr.db."""
-    if "database_url" not in settings.model_fields_set:
-        return None
-    return DataKeyRing(settings.payload_key_ring(), settings.database_url)
+def _data_keys(settings: Settings, *, creates: bool) -> DataKeyRing:
+    """The store's data keys, always: DSR_DATABASE_URL as configured, or its default (the
+    local `sqlite+aiosqlite:///dsr.db`, the store `dsr worker` itself uses when none is set).
+
+    Any client may put payloads into a request's history (`dsr narrow --value <personnummer>`,
+    the API's decisions, the intake's workflow input), and those must be sealed with the
+    request's data key to be shredded with it. This used to return None unless the URL was set
+    explicitly, so a DPO's shell without DSR_DATABASE_URL sealed such a payload with the master
+    key, silently, and it stayed readable after `dsr shred now`. The ring opens the store at
+    its first use only: a client that seals or opens nothing of a request's never touches it.
+    Only a client that starts requests (`creates_keys`: the intake) makes their keys; any other
+    finds the key or refuses (`DataKeyRing(creates=False)`)."""
+    return DataKeyRing(settings.payload_key_ring(), settings.database_url, creates=creates)
 
 
-async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = None) -> Client:
-    """`data_keys`: share a process's key ring (and its cache) with the client's codec."""
+async def connect_temporal(
+    settings: Settings, data_keys: DataKeyRing | None = None, *, creates_keys: bool = False
+) -> Client:
+    """`data_keys`: share a process's key ring (and its cache) with the client's codec.
+    `creates_keys`: without `data_keys`, whether this client makes the data keys of the
+    requests it writes to (the intake, which starts them), or only uses existing ones."""
     if not settings.payload_key_ring():
         raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
     options = temporal_connection_options(settings)  # TLS / mTLS / API key (DSR_TEMPORAL_*)
     # Each request's payloads under its own data key (crypto-shredding, orchestrator.codec).
     converter = encrypted_data_converter(
-        settings.payload_key_ring(), data_keys or _data_keys(settings)
+        settings.payload_key_ring(), data_keys or _data_keys(settings, creates=creates_keys)
     )
     global _runtime_started
     _runtime_started = True  # the SDK creates its runtime on the first connect, failed or not
@@ -141,17 +152,26 @@ async def connect_temporal(settings: Settings, data_keys: DataKeyRing | None = N
 
 @overload
 async def connect_temporal_retrying(
-    settings: Settings, data_keys: DataKeyRing | None = None, *, stop: None = None
+    settings: Settings,
+    data_keys: DataKeyRing | None = None,
+    *,
+    stop: None = None,
+    creates_keys: bool = False,
 ) -> Client: ...
 @overload
 async def connect_temporal_retrying(
-    settings: Settings, data_keys: DataKeyRing | None = None, *, stop: asyncio.Event
+    settings: Settings,
+    data_keys: DataKeyRing | None = None,
+    *,
+    stop: asyncio.Event,
+    creates_keys: bool = False,
 ) -> Client | None: ...
 async def connect_temporal_retrying(
     settings: Settings,
     data_keys: DataKeyRing | None = None,
     *,
     stop: asyncio.Event | None = None,
+    creates_keys: bool = False,
 ) -> Client | None:
     """`connect_temporal`, retried with backoff while Temporal is unreachable (the SDK raises
     RuntimeError for a refused or failed connection): a worker started before its server (`dsr
@@ -170,7 +190,7 @@ async def connect_temporal_retrying(
         ):
             with attempt:
                 try:
-                    return await connect_temporal(settings, data_keys)
+                    return await connect_temporal(settings, data_keys, creates_keys=creates_keys)
                 except RuntimeError as error:
                     log.warning(
                         "temporal unreachable, retrying",

@@ -1,9 +1,12 @@
 """The DLQ part of `dsr shred verify`: is any dead-letter copy of the request still readable?
 
-Copies of a request are the dead letters published under its id (the clear Kafka key) or
-sealed with its data key (`dk:<request id>`). Each is judged by trying to open it with what a
-reader would have: the master keys and the request's key, if it still exists. An expired copy
-counts as unreadable (nobody may open it, and the broker drops it with the topic's retention).
+Copies of a request are the dead letters published under its id (the clear Kafka key), sealed
+with its data key (`dk:<request id>`), or sealed for it (`rid` in the envelope's clear part:
+the request its value names, also when the master key sealed it; orchestrator.dlq._sealing).
+The key alone missed an event of the request published with no key, or under another id.
+Each is judged by trying to open it with what a reader would have: the master keys and the
+request's key, if it still exists. An expired copy counts as unreadable (nobody may open it,
+and the broker drops it with the topic's retention).
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from orchestrator.dlq._envelope import DlqExpired, DlqUnreadable, open_sealed
-from orchestrator.dlq._sealing import REQUEST_KEY_PREFIX, opening_keys
+from orchestrator.dlq._record import DeadLetter
+from orchestrator.dlq._sealing import REQUEST_KEY_PREFIX, opening_keys, sealed_for_request
 from orchestrator.dlq._topic import read_dead_letters
 from orchestrator.settings import Settings
 
@@ -42,6 +46,15 @@ class DlqCopies:
         }
 
 
+def _a_copy_of(letter: DeadLetter, request_id: str) -> bool:
+    """Whether the letter is the request's: by its key, its key id or the request sealed for."""
+    return (
+        letter.request_id == request_id
+        or letter.key_id == REQUEST_KEY_PREFIX + request_id
+        or sealed_for_request(letter.sealed) == request_id
+    )
+
+
 async def dead_letter_copies(
     settings: Settings, request_id: str, wait_seconds: float = 30.0
 ) -> DlqCopies:
@@ -54,7 +67,7 @@ async def dead_letter_copies(
     now = datetime.now(UTC)
     own_key = REQUEST_KEY_PREFIX + request_id
     for letter in letters:
-        if letter.request_id != request_id and letter.key_id != own_key:
+        if not _a_copy_of(letter, request_id):
             continue
         found.copies += 1
         found.under_request_key += letter.key_id == own_key

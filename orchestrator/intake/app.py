@@ -86,7 +86,10 @@ def create_app(settings: Settings) -> faust.App:
     @app.agent(requests, name="dsr-intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
         # Temporal not up yet (`dsr up` starts it alongside): wait with backoff, not crash-loop.
-        client = telemetry.instrument_client(await connect_temporal_retrying(settings))
+        # The intake starts requests: it makes each one's data key (their input is sealed).
+        client = telemetry.instrument_client(
+            await connect_temporal_retrying(settings, creates_keys=True)
+        )
         handler = IntakeHandler(settings, client, send_dead_letter)
         try:
             async for event in stream.events():

@@ -23,6 +23,7 @@ from devstack.localstack import free_port, temporal_dev_server, wait_until
 from orchestrator.auth import TokenVerifier, hash_token, parse_api_tokens
 from orchestrator.codec import AesGcmCodec, encrypted_data_converter
 from orchestrator.codec_server import create_codec_app
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from schemas.records import AuditAction
@@ -69,9 +70,12 @@ async def test_web_ui_decrypts_only_after_the_dpo_signs_in(tmp_path: Path) -> No
         ui_codec_endpoint=codec_url,
     )
     store = await Store.open(settings.database_url)
+    # The request's payloads are sealed with its data key (never the master key), which the
+    # codec server finds in the same store.
+    keys = DataKeyRing(settings.payload_key_ring(), settings.database_url)
     app = create_codec_app(
         settings,
-        AesGcmCodec(settings.payload_key_ring()),
+        AesGcmCodec(settings.payload_key_ring(), data_keys=keys),
         TokenVerifier(parse_api_tokens(settings.api_tokens.get_secret_value())),
         store,
     )
@@ -89,7 +93,7 @@ async def test_web_ui_decrypts_only_after_the_dpo_signs_in(tmp_path: Path) -> No
     try:
         client = await Client.connect(
             f"127.0.0.1:{temporal_port}",
-            data_converter=encrypted_data_converter(settings.payload_key_ring()),
+            data_converter=encrypted_data_converter(settings.payload_key_ring(), keys),
         )
         await client.start_workflow(
             "DsrWorkflowV2",

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from temporalio.client import Client
 
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.dlq import OutgoingDeadLetter
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
 from orchestrator.settings import Settings
@@ -45,7 +46,13 @@ class Collected:
 
 @pytest.fixture(scope="session")
 async def intake_client(infra: Infra) -> Client:
-    return await connect_temporal(intake_settings(infra))
+    """The intake's client: it makes the data keys of the requests it starts, here in a store
+    of the session's own folder (the default ./dsr.db would land in the checkout)."""
+    settings = intake_settings(infra)
+    keys = DataKeyRing(
+        settings.payload_key_ring(), f"sqlite+aiosqlite:///{infra.root / 'intake-keys.db'}"
+    )
+    return await connect_temporal(settings, keys)
 
 
 def valid_document(request_id: str | None = None, **data: Any) -> dict[str, Any]:
