@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 
 from orchestrator.dlq._envelope import MAGIC, Original, SourcePosition, seal
@@ -19,6 +20,9 @@ from schemas.events import DeadLetterReason, is_valid_request_id
 
 __all__ = [
     "DLQ_HEADERS",
+    "HEADERS_CAP",
+    "KEY_CAP",
+    "VALUE_CAP",
     "DeadLetter",
     "OutgoingDeadLetter",
     "build_dead_letter",
@@ -38,6 +42,20 @@ DLQ_HEADERS = (REASON, DETAIL, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, AT
 ENVELOPE_NAME = MAGIC.rstrip(b"\x00")
 _DETAIL_LIMIT = 4096
 
+# A dead letter must fit one produce request of whoever writes it — faust's
+# `producer_max_request_size` (1,000,000 bytes) in the intake, aiokafka's `max_request_size`
+# (1,048,576) in the reconciler — whatever the refused record held: a broker accepts records far
+# larger than those (tansu took a 256 KiB value with a 700 KB header), and a letter the producer
+# refuses is a record that ends nowhere. So the sealed copy is bounded as a whole: the value cut
+# at `max_value_bytes` and never above `VALUE_CAP`, the key cut at `KEY_CAP` bytes, the headers
+# kept in order while their sealed form (name and base64 value, as JSON) fits `HEADERS_CAP`;
+# anything cut or left out flags the copy `truncated`. Worst case: 512 KiB + 4/3 x 16 KiB + 64
+# KiB sealed, plus at most 5 KiB of clear headers and the envelope — about 600 KiB, some 380 KB
+# under the smaller producer limit.
+VALUE_CAP = 512 * 1024
+KEY_CAP = 16 * 1024
+HEADERS_CAP = 64 * 1024
+
 
 def request_id_shaped(key: bytes | None) -> bool:
     """True when a Kafka key is safe to keep in clear (as the letter's key, its key id, a
@@ -52,6 +70,27 @@ def request_id_shaped(key: bytes | None) -> bool:
     except UnicodeDecodeError:
         return False
     return is_valid_request_id(text)
+
+
+def _sealed_header_size(name: str, value: bytes | None) -> int:
+    """Bytes a header takes in the sealed copy: `["name","base64"],` in its JSON."""
+    encoded = 4 * -(-len(value or b"") // 3)
+    return len(orjson.dumps(name)) + encoded + 6
+
+
+def _capped_headers(
+    headers: Sequence[tuple[str, bytes]],
+) -> tuple[list[tuple[str, bytes]], bool]:
+    """The headers that fit `HEADERS_CAP` in the sealed copy, in order (a big one left out, the
+    small ones after it kept); True if any was left out."""
+    kept: list[tuple[str, bytes]] = []
+    room = HEADERS_CAP
+    for name, value in headers:
+        size = _sealed_header_size(name, value)
+        if size <= room:
+            kept.append((name, value))
+            room -= size
+    return kept, len(kept) < len(headers)
 
 
 class OutgoingDeadLetter(BaseModel):
@@ -86,12 +125,15 @@ def build_dead_letter(
         key_id, keys = request_key[0], {request_key[0]: request_key[1]}
     else:
         key_id = next(iter(keys))
-    truncated = value is not None and len(value) > max_value_bytes
+    value_limit = min(max_value_bytes, VALUE_CAP)
+    value_cut = value is not None and len(value) > value_limit
+    key_cut = key is not None and len(key) > KEY_CAP
+    kept_headers, headers_cut = _capped_headers(headers)
     original = Original(
-        key=key,
-        value=value[:max_value_bytes] if value is not None and truncated else value,
-        headers=list(headers),
-        truncated=truncated,
+        key=key[:KEY_CAP] if key is not None and key_cut else key,
+        value=value[:value_limit] if value is not None and value_cut else value,
+        headers=kept_headers,
+        truncated=value_cut or key_cut or headers_cut,
     )
     sealed = seal(original, keys=keys, key_id=key_id, expires_at=expires_at, position=position)
     clear = [

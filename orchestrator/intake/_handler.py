@@ -11,6 +11,12 @@ error with reason `unprocessable` and the exception's type as detail (never its 
 may quote values). Only a transient outage — Temporal or the broker unreachable — keeps the
 record in hand, retried with backoff until it passes or the process is stopped (then the
 record is re-delivered to the next consumer).
+
+Writing the dead letter cannot fail for good either (`dead_letter`): the letter is bounded in
+size whatever the record held (`orchestrator.dlq._record`); should the producer still refuse it,
+a letter without the value is tried, then a last-resort letter holding only the reason, the
+detail and the source position; and should even that be refused, the record stays in hand,
+all three retried with backoff like an outage — never an exception that would ack it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,13 @@ from typing import TypeVar
 import asyncpg
 import sqlalchemy.exc
 import structlog
-from aiokafka.errors import KafkaError, MessageSizeTooLargeError
+from aiokafka.errors import (
+    CorruptRecordException,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from pydantic import BaseModel, ConfigDict
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
@@ -36,6 +48,7 @@ from orchestrator.dlq import (
     DeadLetterSealer,
     OutgoingDeadLetter,
     SourcePosition,
+    build_dead_letter,
     request_id_shaped,
 )
 from orchestrator.intake._ledger import RequestLedger
@@ -60,12 +73,25 @@ log = get_logger(__name__)
 DeadLetterSend = Callable[[OutgoingDeadLetter], Awaitable[None]]
 
 # The cluster, not the record: waiting helps. Anything else Temporal refuses (INVALID_ARGUMENT,
-# e.g. an input over its size limit; FAILED_PRECONDITION; ...) is about this record and would be
-# refused forever, so it is dead-lettered instead of stalling the partition. Authentication and
-# namespace errors are configuration outages: retried, so a bad deploy does not empty the topic
-# into the DLQ.
+# e.g. an input over its size limit; OUT_OF_RANGE; UNIMPLEMENTED; ...) is about this record and
+# would be refused forever, so it is dead-lettered instead of stalling the partition.
+# Authentication and namespace errors are configuration outages: retried, so a bad deploy does
+# not empty the topic into the DLQ.
+#
+# FAILED_PRECONDITION is such an outage for StartWorkflowExecution. Temporal's server maps its
+# serviceerrors to it as (go.temporal.io/api/serviceerror, convert.go and the error types):
+# NamespaceNotActive — a global namespace whose active cluster is another one, e.g. during a
+# failover or handover —, NamespaceInvalidState (deprecated, deleted or handing over),
+# ClientVersionNotSupported and ServerVersionNotSupported (a deploy pairing SDK and server
+# wrongly). All are about the cluster and its configuration and pass once it is fixed or has
+# failed over; none is about a record's content, which reaches Temporal only as the workflow
+# input (size and shape refusals are INVALID_ARGUMENT). The intake sends every start with the
+# same options (id shape, policies, task queue, no versioning override, no eager start, no
+# callbacks), so a FAILED_PRECONDITION cannot single out one record either. Dead-lettering on it
+# turned a namespace failover into every good request in the DLQ as `unprocessable`.
 TRANSIENT_TEMPORAL_STATUSES = frozenset(
     {
+        RPCStatusCode.FAILED_PRECONDITION,
         RPCStatusCode.UNAVAILABLE,
         RPCStatusCode.DEADLINE_EXCEEDED,
         RPCStatusCode.RESOURCE_EXHAUSTED,
@@ -139,6 +165,49 @@ def _store_outage(error: BaseException) -> bool:
 
 class _Transient(Exception):
     """An outage worth waiting for; carries a safe description for the log."""
+
+
+# What the broker or the producer says about this letter, not about the cluster: it is refused
+# as it is, however long we wait (its size; a record the broker calls corrupt).
+_LETTER_REFUSALS: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    CorruptRecordException,
+)
+
+
+def _send_failure(error: BaseException) -> BaseException:
+    """The error that explains a failed send. faust's producer re-raises every KafkaError from
+    aiokafka's `send` as `faust.exceptions.ProducerSendError` (`raise ... from exc`), which is
+    neither a KafkaError nor the size error: classified by its cause, a transient
+    KafkaTimeoutError (metadata wait, buffer full) is waited out again, and a letter too big
+    is known as such. Any chain of causes is followed to the first Kafka or socket error."""
+    seen: BaseException | None = error
+    for _ in range(8):
+        if seen is None:
+            break
+        if isinstance(seen, (KafkaError, OSError)):
+            return seen
+        seen = seen.__cause__
+    return error
+
+
+def _sealable_headers(headers: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """The headers as the sealed copy can hold them: a name that is not UTF-8 (decoded with
+    surrogates by the intake's consumer, `_transport`) is kept with its undecodable bytes as
+    backslash escapes — the sealed copy is JSON, which has no room for lone surrogates."""
+    sealable = []
+    for name, value in headers:
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            name = name.encode("utf-8", "backslashreplace").decode("ascii")
+        sealable.append((name, value))
+    return sealable
+
+
+_LAST_RESORT_DETAIL = 512
 
 
 class IntakeHandler:
@@ -258,23 +327,60 @@ class IntakeHandler:
 
     async def dead_letter(self, record: IncomingRecord, rejected: Rejected) -> None:
         """Seal the record and send it to the DLQ; wait out broker outages (record un-acked).
-        If the broker refuses the size even of the value cut at the event limit, the dead
-        letter keeps its headers and reason without the value: still accounted for."""
-        try:
-            await self._seal_and_send(record, rejected, self._settings.max_event_bytes)
-        except MessageSizeTooLargeError:
-            await self._seal_and_send(record, rejected, 0)
 
-    async def _seal_and_send(
+        Returns only once the DLQ acknowledged a letter for this record, and raises nothing but
+        cancellation (shutdown; the record is then un-acked). Letters are tried fullest first:
+        the sealed copy bounded in size (`orchestrator.dlq._record`); the same without the
+        value; a last resort holding only the reason, the detail and the source position. Each
+        one that is refused for good (the producer or broker refuses that letter, or it cannot
+        be built) passes to the next; when all are refused, the record stays in hand and all
+        are tried again after a backoff, as for an outage."""
+        attempts: tuple[tuple[str, Callable[[], Awaitable[OutgoingDeadLetter]]], ...] = (
+            ("sealed", lambda: self._seal(record, rejected, self._settings.max_event_bytes)),
+            ("sealed without value", lambda: self._seal(record, rejected, 0)),
+            ("last resort", lambda: self._last_resort(record, rejected)),
+        )
+        delay = 0.2
+        while True:
+            for form, build in attempts:
+                try:
+                    await self._build_and_send(build)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:  # refused for good: try a smaller letter
+                    log.error(
+                        "dead letter refused",
+                        form=form,
+                        error_type=type(_send_failure(error)).__name__,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                    continue
+                if form != "sealed":
+                    log.warning(
+                        "dead letter written without the whole record",
+                        form=form,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                return
+            log.error(
+                "no dead letter could be written, record kept un-acked, retrying",
+                retry_in=round(delay, 2),
+                partition=record.partition,
+                offset=record.offset,
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF)
+
+    async def _seal(
         self, record: IncomingRecord, rejected: Rejected, max_value_bytes: int
-    ) -> None:
-        letter = await self._sealer.build(
-            position=SourcePosition(
-                topic=record.topic, partition=record.partition, offset=record.offset
-            ),
+    ) -> OutgoingDeadLetter:
+        return await self._sealer.build(
+            position=self._position(record),
             key=record.key,
             value=record.value,
-            headers=record.headers,
+            headers=_sealable_headers(record.headers),
             reason=rejected.reason,
             detail=rejected.detail,
             retention=self._dlq_retention,
@@ -282,12 +388,42 @@ class IntakeHandler:
             now=datetime.now(UTC),
         )
 
+    async def _last_resort(self, record: IncomingRecord, rejected: Rejected) -> OutgoingDeadLetter:
+        """Nothing of the record but where it was: no key, value or headers, sealed with the
+        DLQ key (no store involved), the detail short and marked."""
+        detail = rejected.detail[:_LAST_RESORT_DETAIL]
+        return build_dead_letter(
+            position=self._position(record),
+            key=None,
+            value=None,
+            headers=[],
+            reason=rejected.reason,
+            detail=f"{detail} [original not kept: no fuller dead letter could be written]",
+            keys=self._settings.payload_key_ring(),
+            retention=self._dlq_retention,
+            max_value_bytes=0,
+            now=datetime.now(UTC),
+        )
+
+    @staticmethod
+    def _position(record: IncomingRecord) -> SourcePosition:
+        return SourcePosition(topic=record.topic, partition=record.partition, offset=record.offset)
+
+    async def _build_and_send(self, build: Callable[[], Awaitable[OutgoingDeadLetter]]) -> None:
+        """Build one letter and send it, waiting out outages; raises if refused for good."""
+        letter = await build()
+
         async def send() -> None:
             try:
                 await self._send_dead_letter(letter)
-            except MessageSizeTooLargeError:
-                raise  # about this record, not an outage: cannot get better by waiting
-            except (KafkaError, OSError) as error:
-                raise _Transient(type(error).__name__) from None
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                failure = _send_failure(error)
+                if isinstance(failure, _LETTER_REFUSALS):
+                    raise  # about this letter, not an outage: cannot get better by waiting
+                if isinstance(failure, (KafkaError, OSError)):
+                    raise _Transient(type(failure).__name__) from None
+                raise
 
         await self._retry_transient(send, "dead-letter topic")

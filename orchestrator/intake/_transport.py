@@ -1,12 +1,18 @@
 """The intake's Kafka transport: faust's aiokafka transport with the fetch wait as a setting,
-reading committed records only (`orchestrator.kafka_config.REQUESTS_ISOLATION_LEVEL`).
+reading committed records only (`orchestrator.kafka_config.REQUESTS_ISOLATION_LEVEL`), and
+tolerating header names that are not UTF-8 (`_header_names`).
 
-Why: faust hard-codes `fetch_max_wait_ms=1500` for its worker consumer. A broker may hold a
-fetch for that whole wait even when a record has arrived (tansu, the local stack's broker, does:
-produce-to-consume p50 482 ms at 1500 ms against 24 ms at 100 ms), which puts up to 1.5 s of
-idle waiting in front of every request's legal clock. `DSR_KAFKA_FETCH_MAX_WAIT` bounds it;
-Kafka itself answers a fetch as soon as data is there, so a short wait costs only more empty
+Why the fetch wait: faust hard-codes `fetch_max_wait_ms=1500` for its worker consumer. A broker
+may hold a fetch for that whole wait even when a record has arrived (tansu, the local stack's
+broker, does: produce-to-consume p50 482 ms at 1500 ms against 24 ms at 100 ms), which puts up to
+1.5 s of idle waiting in front of every request's legal clock. `DSR_KAFKA_FETCH_MAX_WAIT` bounds
+it; Kafka itself answers a fetch as soon as data is there, so a short wait costs only more empty
 polls on an idle topic.
+
+Why the header names: one record whose header name is not UTF-8 crashed faust's fetcher at
+every fetch of its partition ("Fetcher Crashed", the intake restart-looping); faust's consumer
+is started under `lenient_header_names()`, so that record reaches the handler and is
+dead-lettered (see `_header_names`).
 
 faust (0.15.3) and aiokafka (0.14.0) are pinned exactly in pyproject.toml: this reaches into
 aiokafka's consumer before it starts (`_fetch_max_wait_ms`, read by its fetcher at start), and
@@ -22,9 +28,10 @@ import aiokafka
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from orchestrator.intake._header_names import LenientHeaderConsumer, lenient_header_names
 from orchestrator.kafka_config import REQUESTS_ISOLATION_LEVEL
 
-__all__ = ["IntakeApp"]
+__all__ = ["IntakeApp", "LenientHeaderConsumer", "lenient_header_names"]
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -37,6 +44,11 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         if wait_ms is not None:
             consumer._fetch_max_wait_ms = wait_ms
         return consumer
+
+    async def on_start(self) -> None:
+        """faust creates and starts its aiokafka consumer here (on the consumer's thread)."""
+        with lenient_header_names():
+            await super().on_start()
 
 
 class _Consumer(faust_aiokafka.Consumer):

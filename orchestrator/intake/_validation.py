@@ -1,10 +1,10 @@
 """From raw Kafka record to a trusted, validated request — or a dead-letter reason.
 
 Order matters: size first (never parse a huge value), then the signature over the raw bytes
-(never act on content we cannot attribute), then JSON, the CloudEvents envelope, the type, the
-data schema, the clock (a legal deadline cannot start in the future, nor before the GDPR
-applied), and finally that the
-Kafka key is the request id (partitioning depends on it).
+(never act on content we cannot attribute), then that header names are text, then JSON, the
+CloudEvents envelope, the type, the data schema, the clock (a legal deadline cannot start in
+the future, nor before the GDPR applied), and finally that the Kafka key is the request id
+(partitioning depends on it).
 
 A name twice in one object (`"kind": "access", …, "kind": "erasure"`) is refused: the
 signature vouches for the bytes, not for which of the two a reader believes (orjson keeps the
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_CLOCK_SKEW",
     "MAX_DEPTH",
     "Rejected",
+    "check_header_names",
     "headers_dict",
     "safe_validation_detail",
     "validate_request",
@@ -63,6 +64,27 @@ class Rejected(Exception):
 
 def headers_dict(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
     return {k: (v or b"") for k, v in (headers or [])}
+
+
+def _utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_header_names(headers: Iterable[str]) -> None:
+    """Every header name is text: Kafka's protocol makes a header name a UTF-8 string, and the
+    CloudEvents binding maps attributes to headers by name. A name that is not UTF-8 reaches us
+    only through the intake's lenient decoding (`_transport`: undecodable bytes as lone
+    surrogates) and breaks the envelope; the detail counts such names, never shows them."""
+    bad = sum(1 for name in headers if not _utf8(name))
+    if bad:
+        raise Rejected(
+            DeadLetterReason.NOT_CLOUDEVENT,
+            f"headers: not_utf8 ({bad} header name(s) not valid UTF-8; not shown)",
+        )
 
 
 def _loc_part(part: object) -> str:
@@ -196,6 +218,7 @@ def validate_request(
         verify(value, headers, signing_keys)
     except SignatureError as exc:
         raise Rejected(DeadLetterReason(exc.reason), exc.detail) from None
+    check_header_names(headers)  # after the signature: a forged record is refused as forged
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
