@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from orchestrator.api._flash import FlashSigner
 from orchestrator.api._render import STATIC_DIR
 from orchestrator.api._security import Csrf, NotLoggedIn
 from orchestrator.auth import TokenVerifier
@@ -140,6 +141,7 @@ def create_app(settings: Settings, *, desk: Desk | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.verifier = TokenVerifier.from_settings(settings)
     app.state.csrf = Csrf()
+    app.state.flash = FlashSigner()
     app.add_middleware(_SecurityHeaders)
     app.add_middleware(_DropEmptyFilters)
 

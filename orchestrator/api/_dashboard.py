@@ -6,14 +6,16 @@ bound to that session (see `_security`). Pages show pseudonymous request data on
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from orchestrator.api._decisions import known_request_id
 from orchestrator.api._filters import ListFilters, list_filters
+from orchestrator.api._flash import flash_of, flash_url
 from orchestrator.api._forms import DENY_CODES, decision_forms
 from orchestrator.api._render import report_html, templates
 from orchestrator.api._security import (
@@ -21,8 +23,10 @@ from orchestrator.api._security import (
     LOGIN_CSRF_COOKIE,
     Csrf,
     any_role,
+    cookie_secure,
     presented_token,
     require,
+    same_secret,
 )
 from orchestrator.auth import Principal, Role, TokenVerifier
 from orchestrator.dpo import (
@@ -31,7 +35,9 @@ from orchestrator.dpo import (
     NotAmbiguous,
     RequestQuery,
     SortField,
+    due_this_week,
     identifiers_for_ambiguity,
+    query_from_filters,
 )
 from orchestrator.dpo._read import LOCAL_ZONE, month_bounds
 from schemas.events import Channel, RequestKind
@@ -72,12 +78,13 @@ def _this_month() -> str:
 def render(request: Request, name: str, principal: Principal | None, **context: Any) -> str:
     token, _ = presented_token(request)
     csrf = _csrf(request).token_for(token) if token and principal else ""
+    flash = flash_of(request)
     return templates.get_template(name).render(
         principal=principal,
         csrf=csrf,
         this_month=_this_month(),
-        message=request.query_params.get("msg"),
-        message_kind=request.query_params.get("kind"),
+        message=flash.message if flash else None,
+        message_kind=flash.kind if flash else None,
         **context,
     )
 
@@ -99,13 +106,14 @@ def _safe_next(target: str | None) -> str:
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request, next: str = "/") -> Response:
     login_csrf = Csrf().token_for("login")  # a fresh random value, bound by the cookie below
+    flash = flash_of(request)
     response = HTMLResponse(
         templates.get_template("login.html").render(
             principal=None,
             login_csrf=login_csrf,
             next=_safe_next(next),
-            message=request.query_params.get("msg"),
-            message_kind=request.query_params.get("kind"),
+            message=flash.message if flash else None,
+            message_kind=flash.kind if flash else None,
         )
     )
     response.set_cookie(
@@ -113,7 +121,7 @@ async def login_page(request: Request, next: str = "/") -> Response:
         login_csrf,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=cookie_secure(request),
         max_age=3600,
         path="/login",
     )
@@ -127,27 +135,27 @@ async def login(
     csrf: Annotated[str, Form(max_length=128)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    import hmac
-
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    if not expected or not hmac.compare_digest(expected, csrf):
+    if not same_secret(request.cookies.get(LOGIN_CSRF_COOKIE) or "", csrf):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "the login form's CSRF token is wrong")
     verifier: TokenVerifier = request.app.state.verifier
     principal = verifier.verify(token.strip())
     if principal is None:
-        query = urlencode({"msg": "That token is not valid.", "kind": "error", "next": next})
-        return RedirectResponse(f"/login?{query}", status_code=303)
+        again = flash_url(request, "/login", "That token is not valid.", error=True, next=next)
+        return RedirectResponse(again, status_code=303)
+    secure = cookie_secure(request)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         COOKIE_NAME,
         token.strip(),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=secure,
         max_age=SESSION_SECONDS,
         path="/",
     )
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    response.delete_cookie(
+        LOGIN_CSRF_COOKIE, path="/login", secure=secure, httponly=True, samesite="strict"
+    )
     return response
 
 
@@ -156,8 +164,10 @@ async def logout(
     request: Request, _: Viewer, csrf: Annotated[str, Form(max_length=128)]
 ) -> Response:
     check_csrf(request, csrf)
-    response = RedirectResponse("/login?msg=Logged+out.", status_code=303)
-    response.delete_cookie(COOKIE_NAME, path="/")
+    response = RedirectResponse(flash_url(request, "/login", "Logged out."), status_code=303)
+    response.delete_cookie(
+        COOKIE_NAME, path="/", secure=cookie_secure(request), httponly=True, samesite="strict"
+    )
     return response
 
 
@@ -166,7 +176,7 @@ async def logout(
 async def overview_page(request: Request, principal: Viewer) -> str:
     desk = _desk(request)
     now = datetime.now(UTC)
-    week_end = now + timedelta(days=7)
+    due_soon = due_this_week(now)  # the count, this section and the card's link: one filter
     sections = [
         (
             "Overdue",
@@ -179,13 +189,8 @@ async def overview_page(request: Request, principal: Viewer) -> str:
             "Due this week",
             "due-this-week",
             await desk.list_requests(
-                RequestQuery(
-                    open_only=True,
-                    due_after=now,
-                    due_before=week_end,
-                    sort=SortField.DUE_AT,
-                    descending=False,
-                    limit=10,
+                query_from_filters(
+                    **due_soon, sort=SortField.DUE_AT, descending=False, limit=10, now=now
                 )
             ),
         ),
@@ -211,8 +216,22 @@ async def overview_page(request: Request, principal: Viewer) -> str:
         nav="overview",
         overview=await desk.overview(now),
         sections=sections,
-        week_end=week_end.astimezone(LOCAL_ZONE).date().isoformat(),
+        due_this_week_link=_query_string(
+            {**_as_params(due_soon), "sort": SortField.DUE_AT.value, "order": "asc"}
+        ),
     )
+
+
+def _as_params(filters: dict[str, object]) -> dict[str, object]:
+    """The list's filters as the query parameters of /requests (`_filters.list_filters`)."""
+    return {
+        name: str(value).lower()
+        if isinstance(value, bool)
+        else value.isoformat()
+        if isinstance(value, date)
+        else value
+        for name, value in filters.items()
+    }
 
 
 def _query_string(params: dict[str, object]) -> str:
@@ -264,7 +283,7 @@ async def requests_page(
 
 @router.get("/requests/{request_id}", response_class=HTMLResponse)
 async def request_page(request: Request, request_id: str, principal: Viewer) -> str:
-    view = await _desk(request).get_request(request_id)
+    view = await _desk(request).get_request(known_request_id(request_id))
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}")
     summary = view.summary
@@ -331,7 +350,9 @@ async def ambiguity_page(
 
 async def _ambiguity(request: Request, request_id: str, principal: Principal) -> AmbiguityView:
     try:
-        return await identifiers_for_ambiguity(_desk(request), request_id, principal.name)
+        return await identifiers_for_ambiguity(
+            _desk(request), known_request_id(request_id), principal.name
+        )
     except NotAmbiguous:
         raise HTTPException(
             status.HTTP_409_CONFLICT,

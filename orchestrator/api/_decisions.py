@@ -4,23 +4,40 @@
 Each is handed to the DPO front door (`orchestrator.dpo._decide`: a Temporal Update whose
 validator is the arbiter). 200 with the new state when the workflow accepts it; 409 with the
 workflow's reason when it rejects it (nothing changed); 422 when the body is not a valid
-decision at all; 403 when the caller's role may not take it. The actor is always the token's
-name, never something the body says.
+decision at all; 403 when the caller's role may not take it; 404 for an id no request can have;
+503 when Temporal is unreachable or the workflow does not answer in time. The actor is always
+the token's name, never something the body says.
+
+The JSON routes take the bearer header only and a JSON body only (415 otherwise): the dashboard's
+session cookie would let any page a DPO visits post a decision there (an empty text/plain form
+needs no preflight); the dashboard's own forms post to its routes below, which check the form's
+CSRF token.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator.api._flash import flash_url
 from orchestrator.api._forms import may_decide
-from orchestrator.api._security import any_role, require
+from orchestrator.api._security import READ_ROLES, any_role, require, require_bearer
 from orchestrator.auth import Principal, Role
-from orchestrator.dpo import DecisionRejected, Desk, RequestNotRunning, decide
+from orchestrator.dpo import (
+    DecisionRejected,
+    DecisionUnavailable,
+    Desk,
+    RequestNotRunning,
+    decide,
+    decision_client,
+)
+from orchestrator.dpo._decide import validate_decision
+from orchestrator.logging import get_logger
+from schemas.events import is_valid_request_id
 from schemas.status import DecisionKind
 from schemas.workflow import DecisionReceipt
 
@@ -29,6 +46,8 @@ __all__ = ["BulkDecision", "BulkResult", "dashboard_router", "router"]
 router = APIRouter(prefix="/api", tags=["decisions"])
 dashboard_router = APIRouter(include_in_schema=False)
 BULK_DECISIONS = (DecisionKind.APPROVE, DecisionKind.DENY)
+log = get_logger(__name__)
+_MONTHS = re.compile(r"[0-9]{1,3}")
 
 
 class DecisionResult(BaseModel):
@@ -53,6 +72,9 @@ class BulkOutcome(BaseModel):
     accepted: bool
     status: str | None = None
     reason: str | None = None
+    unavailable: bool = Field(
+        default=False, description="not decided because Temporal was unavailable: try again"
+    )
 
 
 class BulkResult(BaseModel):
@@ -64,6 +86,34 @@ class BulkResult(BaseModel):
 def _desk(request: Request) -> Desk:
     desk: Desk = request.app.state.desk
     return desk
+
+
+def json_body_only(request: Request) -> None:
+    """415 unless the body is JSON (`application/json` or `application/*+json`); no body at all
+    is the empty decision. A browser posts other types cross-site without asking first."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    empty = request.headers.get("content-length", "0") == "0"
+    if not media and empty and "transfer-encoding" not in request.headers:
+        return
+    raise HTTPException(
+        status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a decision's body is JSON (application/json)"
+    )
+
+
+JsonBody = Annotated[None, Depends(json_body_only)]
+
+
+def known_request_id(request_id: str) -> str:
+    """The id, or 404 for one no request can have (`schemas.events.is_valid_request_id`: intake
+    refuses any other), before the store or Temporal is asked (a NUL byte is an error on
+    PostgreSQL, an over-long id one on Temporal)."""
+    if not is_valid_request_id(request_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no request has this id")
+    return request_id
 
 
 def _check_role(principal: Principal, decision: DecisionKind) -> None:
@@ -78,38 +128,83 @@ async def _decide(
     desk: Desk, request_id: str, decision: DecisionKind, body: dict[str, Any], actor: str
 ) -> DecisionReceipt:
     """Validate the body as the decision's model and hand it to the front door."""
-    if desk.live_status is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "Temporal is not configured")
-    document = {k: v for k, v in body.items() if k != "actor"} | {"actor": actor}
-    client = await desk.live_status.client()
+    document = _document(body, actor)
     try:
+        client = await decision_client(desk.live_status)
         return await decide(client, request_id, decision, document)
     except ValidationError as exc:
-        detail = [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail) from None
-    except DecisionRejected as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, _errors(exc)) from None
+    except (DecisionRejected, RequestNotRunning) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except RequestNotRunning as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except DecisionUnavailable as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+
+
+def _document(body: dict[str, Any], actor: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k != "actor"} | {"actor": actor}
+
+
+def _errors(exc: ValidationError) -> list[dict[str, Any]]:
+    return [{"loc": e["loc"], "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
 
 
 async def _bulk(desk: Desk, decision: DecisionKind, bulk: BulkDecision, actor: str) -> BulkResult:
-    results: list[BulkOutcome] = []
+    """Each id decided on its own, and every id has its result: one refusal stops none, and a
+    failure part-way never hides the decisions already taken. The fields are the same for
+    every id, so they are validated once, before any is sent (422: none was). Once Temporal
+    is unavailable the rest are not sent (each would wait for it in vain) and say so."""
     fields: dict[str, Any] = {"note": bulk.note}
     if decision is DecisionKind.DENY:
         fields["reason_code"] = bulk.reason_code
+    try:
+        validate_decision(decision, _document(fields, actor))
+    except ValidationError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, _errors(exc)) from None
+    results: list[BulkOutcome] = []
+    unavailable: str | None = None
     for request_id in dict.fromkeys(bulk.ids):  # once each, in the order given
-        try:
-            receipt = await _decide(desk, request_id, decision, fields, actor)
-            results.append(
-                BulkOutcome(request_id=request_id, accepted=True, status=receipt.status.value)
-            )
-        except HTTPException as exc:
-            if exc.status_code == status.HTTP_422_UNPROCESSABLE_ENTITY:
-                raise
-            results.append(BulkOutcome(request_id=request_id, accepted=False, reason=exc.detail))
+        results.append(await _bulk_one(desk, request_id, decision, fields, actor, unavailable))
+        if results[-1].unavailable:
+            unavailable = unavailable or results[-1].reason
     accepted = sum(r.accepted for r in results)
     return BulkResult(accepted=accepted, rejected=len(results) - accepted, results=results)
+
+
+async def _bulk_one(
+    desk: Desk,
+    request_id: str,
+    decision: DecisionKind,
+    fields: dict[str, Any],
+    actor: str,
+    unavailable: str | None,
+) -> BulkOutcome:
+    if not is_valid_request_id(request_id):
+        return BulkOutcome(request_id=request_id, accepted=False, reason="no request has this id")
+    if unavailable is not None:
+        return BulkOutcome(
+            request_id=request_id,
+            accepted=False,
+            unavailable=True,
+            reason=f"not sent: {unavailable}",
+        )
+    try:
+        receipt = await _decide(desk, request_id, decision, fields, actor)
+    except HTTPException as exc:
+        return BulkOutcome(
+            request_id=request_id,
+            accepted=False,
+            unavailable=exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE,
+            reason=_plain(exc.detail),
+        )
+    except Exception as exc:  # the ids decided before it must still be reported
+        # By type only, like every log line of the desk (a traceback's locals hold the body).
+        log.error("bulk decision failed", decision=decision.value, error_type=type(exc).__name__)
+        return BulkOutcome(
+            request_id=request_id,
+            accepted=False,
+            reason=f"not decided: an unexpected error ({type(exc).__name__})",
+        )
+    return BulkOutcome(request_id=request_id, accepted=True, status=receipt.status.value)
 
 
 @router.post("/requests/bulk/{decision}", response_model=BulkResult)
@@ -117,7 +212,8 @@ async def post_bulk(
     decision: DecisionKind,
     bulk: BulkDecision,
     request: Request,
-    principal: Annotated[Principal, Depends(require(Role.DPO))],
+    principal: Annotated[Principal, Depends(require_bearer(Role.DPO))],
+    _json: JsonBody,
 ) -> BulkResult:
     """Approve or deny many requests; each is decided on its own (one rejection stops none)."""
     if decision not in BULK_DECISIONS:
@@ -130,12 +226,14 @@ async def post_decision(
     request_id: str,
     decision: DecisionKind,
     request: Request,
-    principal: Annotated[Principal, Depends(any_role)],
+    principal: Annotated[Principal, Depends(require_bearer(*READ_ROLES))],
+    _json: JsonBody,
     body: Annotated[dict[str, Any], Body(default_factory=dict)],
 ) -> DecisionResult:
     """Take one decision on a request (body: the decision's fields, e.g. extend
     `{"months": 2, "reason": "..."}`, deny `{"reason_code": "excessive", "note": "..."}`)."""
     _check_role(principal, decision)
+    known_request_id(request_id)
     desk = _desk(request)
     receipt = await _decide(desk, request_id, decision, body, principal.name)
     view = await desk.get_request(request_id)
@@ -156,14 +254,15 @@ def _form_body(decision: DecisionKind, form: dict[str, str]) -> dict[str, Any]:
             }
         }
     if decision is DecisionKind.EXTEND and "months" in body:
-        body["months"] = int(body["months"]) if str(body["months"]).isdigit() else body["months"]
+        # Only ASCII digits are a number here ("²".isdigit() is true, and int() refuses it);
+        # anything else stays text, which the decision's model refuses: a 422 at `months`.
+        months = str(body["months"]).strip()
+        body["months"] = int(months) if _MONTHS.fullmatch(months) else body["months"]
     return body
 
 
-def _back(path: str, message: str, *, error: bool = False) -> Response:
-    query = urlencode({"msg": message, **({"kind": "error"} if error else {})})
-    separator = "&" if "?" in path else "?"
-    return RedirectResponse(f"{path}{separator}{query}", status_code=303)
+def _back(request: Request, path: str, message: str, *, error: bool = False) -> Response:
+    return RedirectResponse(flash_url(request, path, message, error=error), status_code=303)
 
 
 @dashboard_router.post("/requests/{request_id}/decide")
@@ -181,6 +280,7 @@ async def decide_form(
     except ValueError:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "unknown decision") from None
     _check_role(principal, decision)
+    known_request_id(request_id)
     page = f"/requests/{request_id}"
     try:
         receipt = await _decide(
@@ -188,9 +288,14 @@ async def decide_form(
         )
     except HTTPException as exc:
         if exc.status_code in (status.HTTP_409_CONFLICT, status.HTTP_422_UNPROCESSABLE_ENTITY):
-            return _back(page, f"{decision.value} rejected: {_plain(exc.detail)}", error=True)
+            message = f"{decision.value} rejected: {_plain(exc.detail)}"
+            return _back(request, page, message, error=True)
+        if exc.status_code == status.HTTP_503_SERVICE_UNAVAILABLE:
+            message = f"{decision.value} not taken: {_plain(exc.detail)}"
+            return _back(request, page, message, error=True)
         raise
-    return _back(page, f"{decision.value} accepted: the request is {receipt.status.value}")
+    message = f"{decision.value} accepted: the request is {receipt.status.value}"
+    return _back(request, page, message)
 
 
 def _plain(detail: Any) -> str:
@@ -211,7 +316,7 @@ async def bulk_form(
     back = back if back.startswith("/requests") else "/requests"
     ids = [str(v) for v in form.getlist("ids")]
     if not ids:
-        return _back(back, "select at least one request", error=True)
+        return _back(request, back, "select at least one request", error=True)
     try:
         decision = DecisionKind(str(form.get("decision")))
         bulk = BulkDecision(
@@ -220,13 +325,16 @@ async def bulk_form(
             note=str(form.get("note") or ""),
         )
     except (ValueError, ValidationError):
-        return _back(back, "not a valid bulk decision", error=True)
+        return _back(request, back, "not a valid bulk decision", error=True)
     if decision not in BULK_DECISIONS:
-        return _back(back, "bulk is approve or deny", error=True)
+        return _back(request, back, "bulk is approve or deny", error=True)
     try:
         result = await _bulk(_desk(request), decision, bulk, principal.name)
     except HTTPException as exc:
-        return _back(back, f"{decision.value} rejected: {_plain(exc.detail)}", error=True)
+        message = f"{decision.value} rejected: {_plain(exc.detail)}"
+        return _back(request, back, message, error=True)
     rejected = "; ".join(f"{r.request_id}: {r.reason}" for r in result.results if not r.accepted)
     message = f"{decision.value}: {result.accepted} accepted, {result.rejected} rejected"
-    return _back(back, message + (f" ({rejected})" if rejected else ""), error=bool(rejected))
+    return _back(
+        request, back, message + (f" ({rejected})" if rejected else ""), error=bool(rejected)
+    )

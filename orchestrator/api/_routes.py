@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
+from orchestrator.api._decisions import known_request_id
 from orchestrator.api._filters import ListFilters, list_filters
 from orchestrator.api._render import (
     LIST_CSV_COLUMNS,
@@ -24,12 +25,14 @@ from orchestrator.api._security import Reader, require
 from orchestrator.auth import Principal, Role
 from orchestrator.dpo import (
     AmbiguityView,
+    AuditNotVerifiable,
     ChartSeries,
     Desk,
     MonthlyReport,
     Overview,
     RequestPage,
     RequestView,
+    verify_audit,
 )
 from orchestrator.store._queries import InvalidCursor
 
@@ -61,12 +64,13 @@ async def list_requests(_: Reader, desk: DeskDep, filters: Filters) -> RequestPa
 @router.get("/requests.csv", response_class=PlainTextResponse)
 async def list_requests_csv(_: Reader, desk: DeskDep, filters: Filters) -> Response:
     """The filtered list as CSV (every matching request, in the list's order)."""
+    first = filters.query(limit=_CSV_PAGE)  # a bad filter is a 422 here, not a broken stream
 
     async def rows() -> AsyncIterator[str]:
         yield csv_text([LIST_CSV_COLUMNS])
         cursor: str | None = None
         while True:
-            query = filters.query(limit=_CSV_PAGE).model_copy(update={"cursor": cursor})
+            query = first.model_copy(update={"cursor": cursor})
             page = await desk.list_requests(query)
             yield csv_text(list_csv_rows(page.items))
             if page.next_cursor is None:
@@ -84,7 +88,7 @@ async def list_requests_csv(_: Reader, desk: DeskDep, filters: Filters) -> Respo
 async def get_request(request_id: str, _: Reader, desk: DeskDep) -> RequestView:
     """One request: plan, per-system outcomes, retained items, recipients, decisions, the audit
     timeline, and the decisions its workflow currently accepts."""
-    view = await desk.get_request(request_id)
+    view = await desk.get_request(known_request_id(request_id))
     if view is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no request {request_id!r}")
     return view
@@ -167,22 +171,16 @@ async def audit_verify(
     checkpoints: bool = True,
 ) -> Response:
     """Recompute the audit hash chain (globally and per request) and check it against the signed
-    checkpoints published on Kafka — what `dsr audit verify` does (orchestrator.audit). 200 when
-    intact; 409 with the first broken position when not."""
+    checkpoints published on Kafka — what `dsr audit verify` does (orchestrator.dpo's
+    `verify_audit`). 200 when intact; 409 with the first broken position when not; 503 with
+    the reason when the checkpoints cannot be checked (no key, the topic unreachable): never
+    an `ok` that did not check what was asked (`checkpoints=false` checks the chain alone)."""
     from fastapi.responses import JSONResponse
 
-    from orchestrator.audit import (
-        AuditKeyError,
-        public_key_from_settings,
-        read_published_checkpoints,
-        verify_chain,
-    )
-
-    settings = request.app.state.settings
     try:
-        public = public_key_from_settings(settings) if checkpoints else None
-    except AuditKeyError as exc:
+        report = await verify_audit(
+            desk_of(request).store, request.app.state.settings, checkpoints=checkpoints
+        )
+    except AuditNotVerifiable as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    published = await read_published_checkpoints(settings) if public is not None else []
-    report = await verify_chain(desk_of(request).store.iter_audit_rows(), published, public)
     return JSONResponse(report.model_dump(mode="json"), status_code=200 if report.ok else 409)

@@ -1,13 +1,17 @@
 """The DPO front door: every read and every decision the CLI, the HTTP API and the dashboard offer,
 in one place (no logic in any of them). Reads: `_read` (live query, else the store). Decisions:
-`_decide` (Temporal Updates with validators; a rejection is a typed error).
+`_decide` (Temporal Updates with validators; a rejection is a typed error). The audit trail's
+verification: `_audit` (what may be reported as verified).
 """
 
+from orchestrator.dpo._audit import AuditNotVerifiable, verify_audit
 from orchestrator.dpo._decide import (
     DecisionError,
     DecisionRejected,
+    DecisionUnavailable,
     RequestNotRunning,
     decide,
+    decision_client,
 )
 from orchestrator.dpo._read import (
     AmbiguityView,
@@ -23,6 +27,7 @@ from orchestrator.dpo._read import (
     SortField,
     TimelineEntry,
     allowed_decisions,
+    due_this_week,
     identifiers_for_ambiguity,
     month_bounds,
     query_from_filters,
@@ -30,9 +35,11 @@ from orchestrator.dpo._read import (
 
 __all__ = [
     "AmbiguityView",
+    "AuditNotVerifiable",
     "ChartSeries",
     "DecisionError",
     "DecisionRejected",
+    "DecisionUnavailable",
     "Desk",
     "MonthlyReport",
     "NotAmbiguous",
@@ -46,7 +53,10 @@ __all__ = [
     "TimelineEntry",
     "allowed_decisions",
     "decide",
+    "decision_client",
+    "due_this_week",
     "identifiers_for_ambiguity",
     "month_bounds",
     "query_from_filters",
+    "verify_audit",
 ]

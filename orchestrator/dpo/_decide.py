@@ -7,19 +7,31 @@ call these and only display the outcome.
   the front door refuses to send (an extension reason holding personal data, or too long: the
   reason is published verbatim to the subject's portal on `dsr.status.v1`);
 - `DecisionRejected`: the workflow refused it (the reason says why; nothing changed);
-- `RequestNotRunning`: no running workflow for the request (unknown, or already finished).
+- `RequestNotRunning`: no running workflow for the request (unknown, or already finished), or
+  an id no request can have (`schemas.events.is_valid_request_id`; Temporal is not asked);
+- `DecisionUnavailable`: Temporal could not be reached, or the workflow did not answer within
+  `DECISION_TIMEOUT` (no worker polling): the caller may try again later.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import Annotated, Any
+from datetime import timedelta
+from typing import Annotated, Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from temporalio.client import (
+    Client,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
+from orchestrator.codec import PayloadKeyMissing
 from orchestrator.redaction import scrub
+from schemas.events import is_valid_request_id
 from schemas.identifiers import IdentifierType
 from schemas.records import CompletionRecord
 from schemas.status import DecisionKind, DenialCode, SystemOutcome
@@ -41,14 +53,17 @@ from workflows.dsr import DsrWorkflow
 
 __all__ = [
     "DECISION_MODELS",
+    "DECISION_TIMEOUT",
     "EXTENSION_REASON_MAX",
     "DecisionError",
     "DecisionRejected",
+    "DecisionUnavailable",
     "RequestNotRunning",
     "approve",
     "cancel",
     "confirm_identity",
     "decide",
+    "decision_client",
     "deny",
     "extend",
     "narrow_subject",
@@ -70,6 +85,46 @@ class DecisionRejected(DecisionError):
 
 class RequestNotRunning(DecisionError):
     """No running workflow takes decisions for this request (unknown id, or finished)."""
+
+
+class DecisionUnavailable(DecisionError):
+    """Temporal could not be reached or did not answer in time. After a timeout the Update may
+    still be delivered once a worker polls: the message says so, and the DPO looks at the
+    request before repeating it (a repeated decision is then refused by the workflow)."""
+
+
+# How long a decision waits for its workflow's answer. An Update is answered by a worker: with
+# none polling the request's task queue the call would otherwise wait for ever (the SDK retries
+# its polls without end), holding an HTTP request, a dashboard form and the DPO with it.
+DECISION_TIMEOUT = timedelta(seconds=15)
+# RPC errors that are Temporal being unavailable, not a verdict on the decision.
+_UNAVAILABLE = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.ABORTED,
+    RPCStatusCode.CANCELLED,
+    RPCStatusCode.UNKNOWN,
+    RPCStatusCode.INTERNAL,
+}
+
+
+class _ClientSource(Protocol):
+    async def client(self) -> Any: ...
+
+
+async def decision_client(source: _ClientSource | None) -> Client:
+    """The Temporal client decisions are sent with (`Desk.live_status`), or
+    `DecisionUnavailable`: not configured, or the connection cannot be made now."""
+    if source is None:
+        raise DecisionUnavailable("Temporal is not configured: no decision can be taken")
+    try:
+        client: Client = await source.client()
+    except (RuntimeError, OSError, TimeoutError) as error:  # the SDK's failed connect
+        raise DecisionUnavailable(
+            f"Temporal is not reachable ({type(error).__name__}): nothing was decided"
+        ) from None
+    return client
 
 
 # Each decision: the model its document must validate as, and the Update that takes it.
@@ -158,23 +213,62 @@ def published_reason(extension: Extend) -> Extend:
     return extension
 
 
+class _StrictExtend(BaseModel):
+    """The extension's months as a whole number, strictly: the model's lax `int` would take
+    `true` as 1 month and `"2"` as 2 from a JSON body (a form's text is converted by the form,
+    from ASCII digits only)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    months: StrictInt
+
+
+_STRICT_FIELDS: dict[DecisionKind, type[BaseModel]] = {DecisionKind.EXTEND: _StrictExtend}
+
+
+def validate_decision(decision: DecisionKind, document: Mapping[str, Any]) -> BaseModel:
+    """`document` as the decision's model, its free text checked for publication, else
+    `pydantic.ValidationError` (no Update is sent)."""
+    strict = _STRICT_FIELDS.get(decision)
+    if strict is not None:
+        strict.model_validate(dict(document))
+    return published_text(DECISION_MODELS[decision].model_validate(dict(document)))
+
+
 async def decide(
     client: Client, request_id: str, decision: DecisionKind, document: Mapping[str, Any]
 ) -> DecisionReceipt:
     """Validate `document` as the decision's model and send it as that Update."""
-    arg = DECISION_MODELS[decision].model_validate(dict(document))
-    return await _send(client, request_id, decision, arg)
+    return await _send(client, request_id, decision, validate_decision(decision, document))
 
 
 async def _send(
     client: Client, request_id: str, decision: DecisionKind, arg: BaseModel
 ) -> DecisionReceipt:
     published_text(arg)  # every decision's free text, whichever door it came through
+    if not is_valid_request_id(request_id):
+        raise RequestNotRunning(f"no request has the id {request_id[:80]!r}")
     handle: WorkflowHandle[DsrWorkflow, CompletionRecord] = client.get_workflow_handle(
         workflow_id_for(request_id), result_type=CompletionRecord
     )
     try:
-        receipt: DecisionReceipt = await handle.execute_update(_UPDATES[decision], arg)
+        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
+        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
+            receipt: DecisionReceipt = await handle.execute_update(
+                _UPDATES[decision], arg, rpc_timeout=DECISION_TIMEOUT
+            )
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        raise DecisionUnavailable(
+            f"the request's workflow did not answer within {DECISION_TIMEOUT.total_seconds():g} s "
+            "(is its worker running?); the decision may still be taken when it does: look at "
+            "the request before repeating it"
+        ) from None
+    except PayloadKeyMissing:
+        # The decision is sealed with the request's data key, made when its workflow started
+        # (or destroyed when it was shredded): without one there is no workflow to take it.
+        raise RequestNotRunning(
+            f"request {request_id!r} is not running (unknown, or already finished)"
+        ) from None
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         message = getattr(cause, "message", None) or str(cause or error)
@@ -185,6 +279,11 @@ async def _send(
         if error.status is RPCStatusCode.NOT_FOUND or "completed" in error.message:
             raise RequestNotRunning(
                 f"request {request_id!r} is not running (unknown, or already finished)"
+            ) from None
+        if error.status in _UNAVAILABLE:
+            raise DecisionUnavailable(
+                f"Temporal is not available ({error.status.name}): the decision was not "
+                "confirmed; look at the request before repeating it"
             ) from None
         raise
     return receipt

@@ -13,6 +13,7 @@ the store's copy is final, and asking Temporal would only replay a closed histor
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -34,7 +35,14 @@ from orchestrator.store._queries import (
     build_walk_probe,
 )
 from policy.loader import load_policy
-from schemas.events import Channel, DsrRequestedData, RequestKind, Scope, Subject
+from schemas.events import (
+    Channel,
+    DsrRequestedData,
+    RequestKind,
+    Scope,
+    Subject,
+    is_valid_request_id,
+)
 from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
 
@@ -57,6 +65,7 @@ __all__ = [
     "TimelineEntry",
     "allowed_decisions",
     "days_left",
+    "due_this_week",
     "identifiers_for_ambiguity",
     "month_bounds",
     "percentile",
@@ -345,6 +354,28 @@ def _bound(value: date | datetime | None, *, inclusive_day: bool) -> datetime | 
     return day_start(value + timedelta(days=1)) if inclusive_day else day_start(value)
 
 
+DUE_SOON_DAYS = 7
+
+
+def due_this_week(now: datetime) -> dict[str, Any]:
+    """The list's filters for "due this week" (`query_from_filters`' arguments): open, not yet
+    overdue (due at or after `now`: the overdue ones are their own card), and due by the end
+    of the sixth (Stockholm) day after today. One definition, because the overview's count, its
+    section and the list the card opens must show the same requests: a count of moments
+    (`now + 7 days`) beside a list of days would disagree about the requests due on the last
+    day, and a list without the lower bound would hold the overdue ones as well."""
+    last_day = now.astimezone(LOCAL_ZONE).date() + timedelta(days=DUE_SOON_DAYS - 1)
+    return {"open_only": True, "overdue": False, "due_before": last_day}
+
+
+def _search_prefix(prefix: str | None) -> str | None:
+    """A request-id prefix to search by, or ValueError: a control character (NUL above all,
+    which PostgreSQL refuses in any text parameter) is in no request id."""
+    if prefix and any(unicodedata.category(c) in ("Cc", "Cs") for c in prefix):
+        raise ValueError("the search (a request id prefix) must not contain control characters")
+    return prefix or None
+
+
 def query_from_filters(
     *,
     status: Iterable[RequestStatus] = (),
@@ -376,7 +407,7 @@ def query_from_filters(
         received_from=_bound(received_from, inclusive_day=False),
         received_before=_bound(received_to, inclusive_day=True),
         system_outcome=system_outcome or None,
-        request_id_prefix=request_id_prefix or None,
+        request_id_prefix=_search_prefix(request_id_prefix),
         sort=sort,
         descending=descending,
         limit=limit,
@@ -558,7 +589,12 @@ class Desk:
     async def summary(
         self, request_id: str
     ) -> tuple[RequestSummary, Literal["live", "store"]] | None:
-        """The request's current state: live from its running workflow, else the stored one."""
+        """The request's current state: live from its running workflow, else the stored one.
+        None for an id no request can have (`schemas.events.is_valid_request_id`: intake
+        refuses any other), without asking the store or Temporal: a NUL byte is an error on
+        PostgreSQL, and an over-long id one on Temporal, where it is simply no request."""
+        if not is_valid_request_id(request_id):
+            return None
         stored = await self.store.get_request(request_id)
         if (stored is None or stored.status not in TERMINAL_STATUSES) and self.live_status:
             live = await self.live_status(request_id)
@@ -652,12 +688,11 @@ class Desk:
         now = now or datetime.now(UTC)
         counts = await self.store.count_by_status()
         open_count = sum(n for s, n in counts.items() if RequestStatus(s) not in TERMINAL_STATUSES)
-        week_end = now + timedelta(days=7)
         return Overview(
             counts_by_status={s.value: counts.get(s.value, 0) for s in RequestStatus},
             open=open_count,
             due_this_week=await self.store.count_requests(
-                RequestQuery(open_only=True, due_after=now, due_before=week_end, now=now)
+                query_from_filters(**due_this_week(now), now=now)
             ),
             overdue=await self.store.count_requests(RequestQuery(overdue=True, now=now)),
             needs_attention=counts.get(RequestStatus.NEEDS_ATTENTION.value, 0),

@@ -138,25 +138,71 @@ def encode_cursor(query: RequestQuery, row: sa.RowMapping) -> str:
     return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
 
 
+_CURSOR_ID_MAX = 200
+# The values a cursor may carry for each sort that is not a moment (the column's own values).
+_VALUE_SETS: dict[SortField, frozenset[str]] = {
+    SortField.STATUS: frozenset(s.value for s in RequestStatus),
+    SortField.KIND: frozenset(k.value for k in RequestKind),
+}
+
+
+def _forged() -> InvalidCursor:
+    return InvalidCursor("the cursor is not one this list produced")
+
+
+def _plain_text(value: object) -> bool:
+    """A string a database can take as a parameter, of a sane length: printable, so no NUL or
+    other control character (PostgreSQL refuses them) and no lone surrogate (no driver can
+    encode one)."""
+    return isinstance(value, str) and 0 < len(value) <= _CURSOR_ID_MAX and value.isprintable()
+
+
+def _moment(value: object) -> datetime:
+    """A cursor's moment as `encode_cursor` writes it: an ISO time with an offset, within the
+    range a datetime holds in UTC (a naive time would be compared as the database's local
+    time, a bare date is no moment, and year 1 at +01:00 overflows converting to UTC)."""
+    if not isinstance(value, str) or len(value) > 64:
+        raise _forged()
+    try:
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise _forged()
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise _forged() from exc
+
+
 def decode_cursor(query: RequestQuery) -> tuple[Any, str] | None:
+    """The (sort value, request id) a cursor holds, checked against the sort it is for:
+    `InvalidCursor` for anything `encode_cursor` would not have written (a cursor is opaque but
+    not trusted: it comes back from the caller, and a value of the wrong type or range is an
+    error in the database driver, a 500, rather than a page)."""
     if not query.cursor:
         return None
     try:
         padded = query.cursor + "=" * (-len(query.cursor) % 4)
-        sort, descending, value, request_id = json.loads(base64.urlsafe_b64decode(padded))
-    except (binascii.Error, ValueError, TypeError) as exc:
-        raise InvalidCursor("the cursor is not one this list produced") from exc
-    if (
-        sort != query.sort.value
-        or descending != query.descending
-        or not isinstance(request_id, str)
-    ):
+        document = json.loads(base64.urlsafe_b64decode(padded))
+    except (binascii.Error, ValueError, TypeError, RecursionError) as exc:
+        raise _forged() from exc
+    if not isinstance(document, list) or len(document) != 4:
+        raise _forged()
+    sort, descending, value, request_id = document
+    if sort != query.sort.value or descending is not query.descending:
         raise InvalidCursor("the cursor belongs to another sort order")
-    if value is not None and query.sort in _DATETIME_SORTS:
-        try:
-            value = datetime.fromisoformat(value)
-        except (TypeError, ValueError) as exc:
-            raise InvalidCursor("the cursor is not one this list produced") from exc
+    if not _plain_text(request_id):
+        raise _forged()
+    if value is None:
+        if query.sort not in _NULLABLE_SORTS:
+            raise _forged()
+        return None, request_id
+    if query.sort in _DATETIME_SORTS:
+        return _moment(value), request_id
+    if query.sort is SortField.REQUEST_ID:
+        if value != request_id:
+            raise _forged()
+        return value, request_id
+    if not isinstance(value, str) or value not in _VALUE_SETS[query.sort]:
+        raise _forged()
     return value, request_id
 
 

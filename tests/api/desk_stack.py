@@ -107,6 +107,9 @@ def _start(infra: Infra, root: Path) -> DeskStack:
         DSR_CONNECTORS="billing",
         DSR_BILLING_DATABASE_URL=billing_url,
         DSR_SUBJECT_HASH_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
+        # Signed audit checkpoints, as in production (and the integration stack): without a key
+        # `GET /api/audit/verify` refuses to report checkpoints it cannot check (503).
+        DSR_AUDIT_SIGNING_KEY=base64.b64encode(secrets.token_bytes(32)).decode(),
         DSR_API_BIND=f"127.0.0.1:{port}",
         DSR_API_TOKENS=format_api_tokens(configured),
         DSR_CODEC_BIND=f"127.0.0.1:{codec_port}",
@@ -233,7 +236,7 @@ def known_requests() -> list[RequestSummary]:
     deny_at = _local("2025-03-12")
     return [
         _summary(
-            "seed-a1",
+            "seed-a01",
             RequestKind.ACCESS,
             Channel.PORTAL,
             RequestStatus.COMPLETED,
@@ -241,7 +244,7 @@ def known_requests() -> list[RequestSummary]:
             completed_after_days=2,
         ),
         _summary(
-            "seed-a2",
+            "seed-a02",
             RequestKind.ERASURE,
             Channel.EMAIL,
             RequestStatus.COMPLETED,
@@ -257,7 +260,7 @@ def known_requests() -> list[RequestSummary]:
             ],
         ),
         _summary(
-            "seed-a3",
+            "seed-a03",
             RequestKind.ERASURE,
             Channel.LETTER,
             RequestStatus.COMPLETED,
@@ -274,7 +277,7 @@ def known_requests() -> list[RequestSummary]:
             ],
         ),
         _summary(
-            "seed-a4",
+            "seed-a04",
             RequestKind.ACCESS,
             Channel.PHONE,
             RequestStatus.DENIED,
@@ -292,7 +295,7 @@ def known_requests() -> list[RequestSummary]:
             updated_at=deny_at + timedelta(hours=2),
         ),
         _summary(
-            "seed-a5",
+            "seed-a05",
             RequestKind.PORTABILITY,
             Channel.PORTAL,
             RequestStatus.DENIED,
@@ -309,7 +312,7 @@ def known_requests() -> list[RequestSummary]:
             ],
         ),
         _summary(
-            "seed-a6",
+            "seed-a06",
             RequestKind.RECTIFICATION,
             Channel.EMAIL,
             RequestStatus.IN_PROGRESS,
@@ -317,7 +320,7 @@ def known_requests() -> list[RequestSummary]:
             systems=[SystemStatus(system="billing", outcome=SystemOutcome.FAILED)],
         ),
         _summary(
-            "seed-a7",
+            "seed-a07",
             RequestKind.RESTRICTION,
             Channel.PORTAL,
             RequestStatus.AWAITING_DECISION,
@@ -334,7 +337,7 @@ def known_requests() -> list[RequestSummary]:
             ),
         ),
         _summary(
-            "seed-a8",
+            "seed-a08",
             RequestKind.OBJECTION,
             Channel.PORTAL,
             RequestStatus.COMPLETED,
@@ -342,7 +345,7 @@ def known_requests() -> list[RequestSummary]:
             completed_after_days=1,
         ),
         _summary(
-            "seed-b1",
+            "seed-b01",
             RequestKind.ACCESS,
             Channel.PORTAL,
             RequestStatus.COMPLETED,
@@ -350,7 +353,7 @@ def known_requests() -> list[RequestSummary]:
             completed_after_days=1,
         ),
         _summary(
-            "seed-b2",
+            "seed-b02",
             RequestKind.ERASURE,
             Channel.PORTAL,
             RequestStatus.COMPLETED,

@@ -59,17 +59,17 @@ def post(desk: DeskStack, role: str | None, path: str, body: Any = None) -> http
 
 
 def test_decisions_need_a_token_and_a_role_that_may_take_them(desk: DeskStack) -> None:
-    path = "/api/requests/seed-a7/approve"
+    path = "/api/requests/seed-a07/approve"
     assert post(desk, None, path).status_code == 401
     assert post(desk, "auditor", path).status_code == 403
     assert post(desk, "operator", path).status_code == 403
-    assert post(desk, "operator", "/api/requests/seed-a7/extend", {"months": 1}).status_code == 403
+    assert post(desk, "operator", "/api/requests/seed-a07/extend", {"months": 1}).status_code == 403
     assert post(desk, "operator", "/api/requests/bulk/approve", {"ids": ["x"]}).status_code == 403
     # An operator may retry a system: past the role check, the workflow has its say (none runs
     # behind a seeded request, so it is a conflict, not a permission problem).
-    retry = post(desk, "operator", "/api/requests/seed-a6/retry_system", {"system": "billing"})
+    retry = post(desk, "operator", "/api/requests/seed-a06/retry_system", {"system": "billing"})
     assert retry.status_code == 409, retry.text
-    assert post(desk, "dpo", "/api/requests/seed-a7/explode").status_code == 422
+    assert post(desk, "dpo", "/api/requests/seed-a07/explode").status_code == 422
 
 
 async def test_extend_confirm_and_every_rejection(
@@ -164,11 +164,11 @@ async def test_bulk_approve_and_deny_repeated_requests(
     for request_id in repeats:
         await state(desk, request_id, "awaiting_decision")
 
-    approve = post(desk, "dpo2", "/api/requests/bulk/approve", {"ids": [repeats[0], "seed-a1"]})
+    approve = post(desk, "dpo2", "/api/requests/bulk/approve", {"ids": [repeats[0], "seed-a01"]})
     assert approve.status_code == 200, approve.text
     body = approve.json()
     assert (body["accepted"], body["rejected"]) == (1, 1)
-    assert [r["request_id"] for r in body["results"]] == [repeats[0], "seed-a1"]
+    assert [r["request_id"] for r in body["results"]] == [repeats[0], "seed-a01"]
     deny = post(
         desk,
         "dpo",

@@ -36,17 +36,17 @@ def test_list_show_status_and_report(desk: DeskStack) -> None:
     listed = dsr(desk, "list", "--overdue", "--id", "seed-", "--json")
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
-    assert sorted(r["request_id"] for r in rows) == ["seed-a6", "seed-a7"]
+    assert sorted(r["request_id"] for r in rows) == ["seed-a06", "seed-a07"]
     assert all(r["overdue"] and r["days_left"] < 0 for r in rows)
     table = dsr(desk, "list", "--status", "denied", "--due-before", "2025-04-30", "--id", "seed-")
-    assert "seed-a4" in table.stdout and "seed-a5" in table.stdout and "2 of 2" in table.stdout
+    assert "seed-a04" in table.stdout and "seed-a05" in table.stdout and "2 of 2" in table.stdout
 
-    status = dsr(desk, "status", "seed-a7", "--json")
+    status = dsr(desk, "status", "seed-a07", "--json")
     document = json.loads(status.stdout)
     assert document["due_date"] == "2025-06-20" and document["due_at"].startswith("2025-06-20")
     assert document["extension"]["months"] == 2
     assert {"systems", "plan", "package", "decisions"} <= set(document)
-    human = dsr(desk, "show", "seed-a2")
+    human = dsr(desk, "show", "seed-a02")
     assert "bookkeeping until 2032-12-31" in human.stdout and "se-registry" in human.stdout
     assert "Bokföringslagen 7 kap. 2 §" in human.stdout
     missing = dsr(desk, "show", "seed-nope")
@@ -66,8 +66,11 @@ def test_list_show_status_and_report(desk: DeskStack) -> None:
 def test_audit_trail_verifiable_over_http(desk: DeskStack) -> None:
     with desk.client("auditor") as auditor:
         report = auditor.get("/api/audit/verify", params={"checkpoints": "false"})
+        signed = auditor.get("/api/audit/verify")  # the stack signs checkpoints: checked too
     assert report.status_code == 200, report.text
     assert report.json()["ok"] is True and report.json()["first_break"] is None
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["ok"] is True and signed.json()["checkpoints"]["checked"] is True
     with desk.client("operator") as operator:
         assert operator.get("/api/audit/verify").status_code == 403
 

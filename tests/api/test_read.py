@@ -14,11 +14,11 @@ from tests.api.desk_stack import REPORT_MONTH, DeskStack
 
 pytestmark = pytest.mark.integration
 
-SEEDED = [f"seed-a{n}" for n in range(1, 9)] + ["seed-b1", "seed-b2"]
+SEEDED = [f"seed-a{n:02d}" for n in range(1, 9)] + ["seed-b01", "seed-b02"]
 READ_ENDPOINTS = [
     "/api/requests",
     "/api/requests.csv",
-    "/api/requests/seed-a1",
+    "/api/requests/seed-a01",
     "/api/overview",
     "/api/charts",
     f"/api/reports/{REPORT_MONTH}",
@@ -83,34 +83,34 @@ def test_reading_needs_a_valid_token(desk: DeskStack, path: str) -> None:
 def test_filters(desk: DeskStack) -> None:
     with desk.client("auditor") as c:
         assert sorted(seeded_ids(c)) == sorted(SEEDED)
-        assert sorted(seeded_ids(c, status="denied")) == ["seed-a4", "seed-a5"]
+        assert sorted(seeded_ids(c, status="denied")) == ["seed-a04", "seed-a05"]
         assert sorted(seeded_ids(c, status=["denied", "in_progress"])) == [
-            "seed-a4",
-            "seed-a5",
-            "seed-a6",
+            "seed-a04",
+            "seed-a05",
+            "seed-a06",
         ]
-        assert sorted(seeded_ids(c, kind="erasure")) == ["seed-a2", "seed-a3", "seed-b2"]
-        assert sorted(seeded_ids(c, channel="email")) == ["seed-a2", "seed-a6"]
-        assert sorted(seeded_ids(c, overdue="true")) == ["seed-a6", "seed-a7"]
-        assert "seed-a6" not in seeded_ids(c, overdue="false")
+        assert sorted(seeded_ids(c, kind="erasure")) == ["seed-a02", "seed-a03", "seed-b02"]
+        assert sorted(seeded_ids(c, channel="email")) == ["seed-a02", "seed-a06"]
+        assert sorted(seeded_ids(c, overdue="true")) == ["seed-a06", "seed-a07"]
+        assert "seed-a06" not in seeded_ids(c, overdue="false")
         # Due by the end of 2025-04-10 (Stockholm): a1 (04-03), a2 (04-10), a8 (04-01), b1; not
         # a3, due on 04-11.
         assert sorted(seeded_ids(c, due_before="2025-04-10")) == [
-            "seed-a1",
-            "seed-a2",
-            "seed-a8",
-            "seed-b1",
+            "seed-a01",
+            "seed-a02",
+            "seed-a08",
+            "seed-b01",
         ]
         # Received in March, local days: a8 (00:30 on 1 March) in, b2 (00:30 on 1 April) out.
         march = seeded_ids(c, received_from="2025-03-01", received_to="2025-03-31")
-        assert sorted(march) == [f"seed-a{n}" for n in range(1, 9)]
-        assert seeded_ids(c, system_outcome="failed") == ["seed-a6"]
-        assert sorted(seeded_ids(c, system_outcome="registrar:retained")) == ["seed-a3"]
-        assert sorted(seeded_ids(c, system_outcome="hosting:retained")) == ["seed-a3"]
-        assert ids(c.get("/api/requests", params={"q": "seed-a1"})) == ["seed-a1"]
+        assert sorted(march) == [f"seed-a{n:02d}" for n in range(1, 9)]
+        assert seeded_ids(c, system_outcome="failed") == ["seed-a06"]
+        assert sorted(seeded_ids(c, system_outcome="registrar:retained")) == ["seed-a03"]
+        assert sorted(seeded_ids(c, system_outcome="hosting:retained")) == ["seed-a03"]
+        assert ids(c.get("/api/requests", params={"q": "seed-a01"})) == ["seed-a01"]
         assert ids(c.get("/api/requests", params={"q": "no-such-prefix-"})) == []
         combined = seeded_ids(c, kind="erasure", status="completed", received_to="2025-03-31")
-        assert sorted(combined) == ["seed-a2", "seed-a3"]
+        assert sorted(combined) == ["seed-a02", "seed-a03"]
         for bad in (
             {"status": "nonsense"},
             {"kind": "everything"},
@@ -141,9 +141,9 @@ def test_filters(desk: DeskStack) -> None:
 def test_sorting_and_cursor_pagination(desk: DeskStack) -> None:
     with desk.client("operator") as c:
         newest_first = seeded_ids(c)
-        assert newest_first[0] == "seed-b2" and newest_first[-1] == "seed-b1"
+        assert newest_first[0] == "seed-b02" and newest_first[-1] == "seed-b01"
         by_due = seeded_ids(c, sort="due_at", order="asc")
-        assert by_due[0] == "seed-b1" and by_due[-1] == "seed-a7"  # a7's deadline was extended
+        assert by_due[0] == "seed-b01" and by_due[-1] == "seed-a07"  # a7's deadline was extended
         assert seeded_ids(c, sort="request_id", order="asc") == sorted(SEEDED)
 
         pages: list[str] = []
@@ -169,17 +169,17 @@ def test_csv_is_the_filtered_list(desk: DeskStack) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
-    assert sorted(r["request_id"] for r in rows) == ["seed-a2", "seed-a3", "seed-b2"]
-    a2 = next(r for r in rows if r["request_id"] == "seed-a2")
+    assert sorted(r["request_id"] for r in rows) == ["seed-a02", "seed-a03", "seed-b02"]
+    a2 = next(r for r in rows if r["request_id"] == "seed-a02")
     assert a2["status"] == "completed" and a2["due_date"] == "2025-04-10"
     assert a2["systems"] == "billing:retained registrar:done"
 
 
 def test_one_request(desk: DeskStack) -> None:
     with desk.client("auditor") as c:
-        view = c.get("/api/requests/seed-a7").json()
+        view = c.get("/api/requests/seed-a07").json()
         missing = c.get("/api/requests/seed-nope")
-        a2 = c.get("/api/requests/seed-a2").json()
+        a2 = c.get("/api/requests/seed-a02").json()
     assert missing.status_code == 404
     assert view["source"] == "store"  # no workflow behind a seeded request
     assert view["summary"]["extension"]["reason"] == "complex request across systems"
@@ -228,7 +228,7 @@ def test_report_figures_match_the_seeded_month(desk: DeskStack) -> None:
     }
     assert report["recipients_notified"] == {"se-registry": 2}
     [extension] = report["extensions"]
-    assert extension["request_id"] == "seed-a7" and extension["months"] == 2
+    assert extension["request_id"] == "seed-a07" and extension["months"] == 2
 
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert negotiated.text == as_csv.text

@@ -42,7 +42,7 @@ def test_login_session_cookie_and_csrf(
 
     # A form posted without the session's CSRF token is refused, even with the cookie.
     forged = desk_page.request.post(
-        "/requests/seed-a7/decide", form={"decision": "cancel", "reason": "x", "csrf": "forged"}
+        "/requests/seed-a07/decide", form={"decision": "cancel", "reason": "x", "csrf": "forged"}
     )
     assert forged.status == 403
     missing = desk_page.request.post("/logout", form={"csrf": ""})
@@ -69,7 +69,7 @@ def test_find_overdue_requests_by_filter(desk: DeskStack, desk_page: Page, artif
     desk_page.click("#apply-filters")
     rows = desk_page.locator("table.requests tbody tr")
     expect(rows).to_have_count(2)
-    for request_id in ("seed-a6", "seed-a7"):
+    for request_id in ("seed-a06", "seed-a07"):
         row = desk_page.locator(f"tr[data-request-id={request_id}]")
         expect(row).to_have_class(re.compile("overdue"))
         expect(row.locator(".badge.overdue")).to_contain_text("overdue")
@@ -77,8 +77,8 @@ def test_find_overdue_requests_by_filter(desk: DeskStack, desk_page: Page, artif
 
     # Overdue, never extended: the law, not the dashboard, says no (Art. 12(3) lets the
     # controller extend only within the original month), and the page says so.
-    desk_page.click("text=seed-a6")
-    expect(desk_page.locator("h1")).to_contain_text("seed-a6")
+    desk_page.click("text=seed-a06")
+    expect(desk_page.locator("h1")).to_contain_text("seed-a06")
     expect(desk_page.locator("form[data-decision=extend]")).to_have_count(0)
     expect(desk_page.locator("#extend-unavailable")).to_contain_text(
         "has passed: Art. 12(3) allows an extension only before it"
@@ -86,7 +86,7 @@ def test_find_overdue_requests_by_filter(desk: DeskStack, desk_page: Page, artif
     shot(desk_page, artifacts, "04a-overdue-not-extendable")
     desk_page.go_back()
 
-    desk_page.click("text=seed-a7")
+    desk_page.click("text=seed-a07")
     expect(desk_page.locator("#due-date")).to_have_text("2025-06-20")
     expect(desk_page.locator("#extension")).to_contain_text("complex request across systems")
     # Past its deadline and extended once already: no extension is offered, and why.
