@@ -35,7 +35,7 @@ def _run(
     settings = _settings()
 
     async def go() -> DecisionReceipt:
-        client = await connect_temporal(settings)
+        client = await connect_temporal(settings, creates_keys=False)  # decisions: never a new key
         return await send(client, request_id, **fields)
 
     try:

@@ -117,17 +117,18 @@ def _data_keys(settings: Settings, *, creates: bool) -> DataKeyRing:
     explicitly, so a DPO's shell without DSR_DATABASE_URL sealed such a payload with the master
     key, silently, and it stayed readable after `dsr shred now`. The ring opens the store at
     its first use only: a client that seals or opens nothing of a request's never touches it.
-    Only a client that starts requests (`creates_keys`: the intake) makes their keys; any other
-    finds the key or refuses (`DataKeyRing(creates=False)`)."""
+    A DPO's tool (`creates_keys=False`) only finds a request's key or refuses
+    (`DataKeyRing(creates=False)`); a client that starts requests makes it."""
     return DataKeyRing(settings.payload_key_ring(), settings.database_url, creates=creates)
 
 
 async def connect_temporal(
-    settings: Settings, data_keys: DataKeyRing | None = None, *, creates_keys: bool = False
+    settings: Settings, data_keys: DataKeyRing | None = None, *, creates_keys: bool = True
 ) -> Client:
     """`data_keys`: share a process's key ring (and its cache) with the client's codec.
     `creates_keys`: without `data_keys`, whether this client makes the data keys of the
-    requests it writes to (the intake, which starts them), or only uses existing ones."""
+    requests it writes to (the intake, the reconciler and tests, which start them), or only uses
+    existing ones (False: a DPO's decisions, from the CLI or the desk, into running requests)."""
     if not settings.payload_key_ring():
         raise InvalidSettings("invalid setting DSR_PAYLOAD_KEYS: required (id:base64key[,…])")
     options = temporal_connection_options(settings)  # TLS / mTLS / API key (DSR_TEMPORAL_*)
@@ -156,7 +157,7 @@ async def connect_temporal_retrying(
     data_keys: DataKeyRing | None = None,
     *,
     stop: None = None,
-    creates_keys: bool = False,
+    creates_keys: bool = True,
 ) -> Client: ...
 @overload
 async def connect_temporal_retrying(
@@ -164,14 +165,14 @@ async def connect_temporal_retrying(
     data_keys: DataKeyRing | None = None,
     *,
     stop: asyncio.Event,
-    creates_keys: bool = False,
+    creates_keys: bool = True,
 ) -> Client | None: ...
 async def connect_temporal_retrying(
     settings: Settings,
     data_keys: DataKeyRing | None = None,
     *,
     stop: asyncio.Event | None = None,
-    creates_keys: bool = False,
+    creates_keys: bool = True,
 ) -> Client | None:
     """`connect_temporal`, retried with backoff while Temporal is unreachable (the SDK raises
     RuntimeError for a refused or failed connection): a worker started before its server (`dsr

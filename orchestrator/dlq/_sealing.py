@@ -166,15 +166,30 @@ class DeadLetterSealer:
     def from_settings(cls, settings: Settings) -> DeadLetterSealer:
         return cls(settings.payload_key_ring(), data_key_ring(settings))
 
-    @staticmethod
-    def request_of(key: bytes | None, value: bytes | None, max_value_bytes: int) -> str | None:
-        """The request a record names: its value's `data.request_id`, else its Kafka key."""
+    async def request_of(
+        self, key: bytes | None, value: bytes | None, max_value_bytes: int
+    ) -> str | None:
+        """The request a record is a copy of. It can name two: its value's `data.request_id`
+        and its Kafka key (a forged re-send of request A under another id's key, or A's key
+        over a body naming a new id). The one the store knows (a data key made, or destroyed)
+        wins, the value's first; if neither is known, or the store cannot say, the value's id,
+        then the key's. Either way verify finds the copy under both (`rid`, the clear key)."""
         named = request_of_value(value, max_value_bytes)
-        if named is not None:
-            return named
-        if key is not None and request_id_shaped(key):
-            return key.decode()
-        return None
+        keyed = key.decode() if key is not None and request_id_shaped(key) else None
+        candidates = [c for c in (named, keyed) if c is not None]
+        if len(candidates) == 2 and named != keyed and self._data_keys is not None:
+            for candidate in candidates:
+                try:
+                    await self._data_keys.keys_for(candidate)
+                except DataKeyDestroyed:
+                    return candidate  # a closed request's copy: shredded already
+                except DataKeyMissing:
+                    continue
+                except Exception:  # the store is down: decided without it
+                    break
+                else:
+                    return candidate
+        return candidates[0] if candidates else None
 
     async def request_key(self, request_id: str | None) -> tuple[str, bytes] | None:
         """(key id, key) sealing a record of this request, or None for the master key."""
@@ -207,7 +222,7 @@ class DeadLetterSealer:
         max_value_bytes: int,
         now: datetime | None = None,
     ) -> OutgoingDeadLetter:
-        request_id = self.request_of(key, value, max_value_bytes)
+        request_id = await self.request_of(key, value, max_value_bytes)
         letter = build_dead_letter(
             position=position,
             key=key,

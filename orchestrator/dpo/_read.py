@@ -794,7 +794,9 @@ class TemporalStatus:
         if self._client is None:
             from orchestrator.temporal_client import connect_temporal
 
-            self._client = await connect_temporal(self._settings)
+            self._client = await connect_temporal(
+                self._settings, creates_keys=False
+            )  # decisions: never a new key
         return self._client
 
     async def subject(self, request_id: str) -> Subject:
