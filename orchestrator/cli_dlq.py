@@ -194,37 +194,54 @@ def dlq_redrive(
 
 @app.command()
 def reconcile(
-    max_records: Annotated[int, typer.Option(help="Examine at most this many records.")] = 50_000,
+    max_records: Annotated[
+        int | None,
+        typer.Option(
+            help="Examine at most this many records (only without a schedule: a scheduled "
+            "run keeps the schedule's own bound)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Run the reconciler now (it also runs on a schedule the worker creates): prove every
-    request record has a workflow or a dead letter, re-drive any that has neither."""
-    import uuid
-
-    from orchestrator.reconcile import reconcile_workflow_id
+    request record has a workflow or a dead letter, re-drive any that has neither. Triggers
+    the schedule, so it never runs beside a scheduled run (one already running is waited for
+    and its report shown)."""
+    from orchestrator.reconcile import reconcile_now
     from orchestrator.temporal_client import connect_temporal
-    from schemas.reconcile import ReconcileInput, ReconcileReport
-    from workflows.reconcile import ReconcileWorkflow
 
     settings = _settings()
 
-    async def run() -> ReconcileReport:
+    async def run() -> Any:
         client = await connect_temporal(settings)
-        return await client.execute_workflow(
-            ReconcileWorkflow.run,
-            ReconcileInput(max_records=max_records),
-            id=f"{reconcile_workflow_id(settings)}/manual-{uuid.uuid4().hex[:8]}",
-            task_queue=settings.orchestrator_task_queue,
-        )
+        return await reconcile_now(client, settings, max_records=max_records)
 
-    report = asyncio.run(run())
+    from temporalio.client import WorkflowFailureError
+
+    try:
+        report, already = asyncio.run(run())
+    except WorkflowFailureError as error:  # e.g. a partition failed (the others were done)
+        cause: BaseException = error
+        while cause.__cause__ is not None:  # workflow ← activity ← the activity's own error
+            cause = cause.__cause__
+        raise _fail(f"the reconciler run failed: {cause}") from None
     if as_json:
         sys.stdout.write(report.model_dump_json(indent=2) + "\n")
         return
+    if already:
+        console.print("a reconciler run was already in progress: its report")
     console.print(
         f"examined {report.examined}, accounted {report.accounted}, "
         f"re-driven {len(report.redriven)}, pending at the intake {report.pending}"
     )
+    if report.remaining:
+        console.print(f"left for the next run {report.remaining}")
+    if report.deferred:
+        console.print(f"deferred (another run is re-driving them) {report.deferred}")
+    if report.lost_to_retention:
+        console.print(f"lost to retention before they were proven {report.lost_to_retention}")
+    for partition, checkpoint in sorted(report.checkpoint_resets.items()):
+        console.print(f"partition {partition}: checkpoint {checkpoint} past the log's end, reset")
     for item in report.redriven:
         console.print(
             f"  {item.topic}/{item.partition}@{item.offset}  {item.request_id or '-'}  "

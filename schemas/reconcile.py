@@ -36,3 +36,16 @@ class ReconcileReport(BaseModel):
     redriven: list[RedrivenRecord] = Field(default_factory=list)
     # partition -> the next offset to examine (the checkpoint after this run)
     checkpoint: dict[int, int] = Field(default_factory=dict)
+    # Records between the checkpoint and the log's start that retention deleted before they
+    # were proven: never examined, reported (also as an audit entry) rather than jumped over.
+    lost_to_retention: int = 0
+    # partition -> a checkpoint that pointed past the log's end (the topic was recreated or
+    # truncated): the partition is read again from its start, and this is reported.
+    checkpoint_resets: dict[int, int] = Field(default_factory=dict)
+    # partition -> why it stopped ("<error type> at offset N", nothing personal). The other
+    # partitions are still reconciled; the run then fails, so a failure is never silent.
+    failed: dict[int, str] = Field(default_factory=dict)
+    # Records another run is re-driving right now (its claim is fresh): left for the next run.
+    deferred: int = 0
+    # Records up to the intake's offsets this run had no time (or record budget) left for.
+    remaining: int = 0
