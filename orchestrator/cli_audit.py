@@ -28,14 +28,13 @@ EXIT_BROKEN = 2
 
 
 async def _verify(settings: Settings, *, checkpoints: bool) -> object:
-    from orchestrator.audit import public_key_from_settings, read_published_checkpoints
-    from orchestrator.audit import verify_chain as verify
+    """The front door's verification (`orchestrator.dpo.verify_audit`), as the API runs it:
+    one rule for when checkpoints cannot be checked."""
+    from orchestrator.dpo import verify_audit
     from orchestrator.store import Store
 
-    public = public_key_from_settings(settings) if checkpoints else None
-    published = await read_published_checkpoints(settings) if checkpoints else []
     async with await Store.open(settings.database_url, migrate=False) as store:
-        return await verify(store.iter_audit_rows(), published, public)
+        return await verify_audit(store, settings, checkpoints=checkpoints)
 
 
 @audit_app.command("verify")
@@ -51,19 +50,15 @@ def audit_verify(
 ) -> None:
     """Recompute the audit hash chain (globally and per request) and check it against the
     signed checkpoints published on Kafka. Exit 2 at the first broken link."""
-    from orchestrator.audit import AuditKeyError, VerificationReport, public_key_from_settings
+    from orchestrator.audit import AuditKeyError, VerificationReport
+    from orchestrator.dpo import AuditNotVerifiable
     from orchestrator.store import StoreError
 
     settings = _settings()
     checkpoints = not no_checkpoints
     try:
-        if checkpoints and public_key_from_settings(settings) is None:
-            raise _fail(
-                "no key to check checkpoints with: set DSR_AUDIT_PUBLIC_KEY (or "
-                "DSR_AUDIT_SIGNING_KEY), or pass --no-checkpoints"
-            )
         report = asyncio.run(_verify(settings, checkpoints=checkpoints))
-    except (AuditKeyError, StoreError, InvalidSettings) as exc:
+    except (AuditNotVerifiable, AuditKeyError, StoreError, InvalidSettings) as exc:
         raise _fail(str(exc)) from None
     except (OSError, TimeoutError) as exc:
         raise _fail(f"could not read the store or the checkpoint topic: {exc}") from None

@@ -84,3 +84,23 @@ def test_an_audited_command_needs_someone_as_its_actor(store_url: str, actor: st
     for command in (["dlq", "show", "0:7"], ["dlq", "redrive", "0:7"]):
         refused = CliRunner().invoke(app, [*command, "--actor", actor])
         assert refused.exit_code == 2 and "--actor" in refused.output
+
+
+def test_audit_verify_without_a_checkpoint_key_is_refused_as_over_http(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One rule (orchestrator.dpo.verify_audit) for the CLI and the API: asked to check the
+    signed checkpoints and given no key, neither says 'ok'."""
+    monkeypatch.delenv("DSR_AUDIT_PUBLIC_KEY", raising=False)
+    monkeypatch.delenv("DSR_AUDIT_SIGNING_KEY", raising=False)
+    get_settings.cache_clear()
+
+    async def migrate() -> None:
+        async with await Store.open(store_url):
+            pass
+
+    asyncio.run(migrate())
+    refused = CliRunner().invoke(app, ["audit", "verify"])
+    assert refused.exit_code == 1 and "no key to check checkpoints with" in refused.output
+    alone = CliRunner().invoke(app, ["audit", "verify", "--no-checkpoints", "--json"])
+    assert alone.exit_code == 0, alone.output
