@@ -157,7 +157,8 @@ def dlq_show(
         console.print(f"[bold]{name}[/bold]: {escape(str(document[name]))}", soft_wrap=True)
     for name, header in document["headers"].items():
         console.print(f"[bold]header[/bold] {escape(name)}: {escape(header)}", soft_wrap=True)
-    console.print("[bold]value[/bold]" + (" (cut at the size limit)" if original.truncated else ""))
+    cut = " (the letter was cut to its size limits: key, value or headers)"
+    console.print("[bold]value[/bold]" + (cut if original.truncated else ""))
     if isinstance(value, str):
         console.print(value, markup=False, highlight=False, soft_wrap=True)
     else:
