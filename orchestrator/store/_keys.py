@@ -29,11 +29,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orchestrator.logging import get_logger
 from orchestrator.store._engine import create_engine, normalise_url, write_transaction
 from orchestrator.store._migrate import upgrade_engine
 from orchestrator.store._tables import data_keys, packages, requests
 from schemas.package import PackageRef
 from schemas.status import TERMINAL_STATUSES, RequestStatus
+
+_log = get_logger(__name__)
 
 __all__ = ["ClosedRequestKey", "KeyStore", "StoredDataKey"]
 
@@ -195,16 +198,32 @@ class KeyStore:
             await self.vacuum_data_keys()
         return destroyed
 
-    async def vacuum_data_keys(self) -> None:
+    async def vacuum_data_keys(self) -> bool:
         """Leave no copy of a destroyed wrapped key in the database files: on SQLite checkpoint
         and truncate the WAL (the pages themselves were zeroed by `secure_delete`); on
-        PostgreSQL `VACUUM data_keys` in autocommit, removing the old row versions."""
+        PostgreSQL `VACUUM data_keys` in autocommit, removing the old row versions.
+
+        False when SQLite could not finish: a reader holding a snapshot keeps the checkpoint
+        busy (it waits out the busy timeout, then gives up), and the old page with the wrapped
+        key stays in the WAL. That is logged; the next sweep's vacuum (every run) finishes it.
+        The key itself is destroyed either way: its row holds none, and the copy in the WAL is
+        wrapped by the master key."""
         async with self._engine.connect() as conn:
             if self._dialect == "sqlite":
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                result = await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                row: tuple[int, int, int] = tuple(result.one())  # (busy, log, checkpointed)
+                busy, log_frames, checkpointed = row
+                if busy or (log_frames > 0 and checkpointed < log_frames):
+                    _log.warning(
+                        "data key destroyed, WAL copy pending: the checkpoint was busy",
+                        wal_frames=log_frames,
+                        checkpointed=checkpointed,
+                    )
+                    return False
             else:
                 autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await autocommit.exec_driver_sql("VACUUM data_keys")
+        return True
 
     async def closed_with_live_keys(
         self, *, after: str = "", limit: int = 500, only: str | None = None
