@@ -186,8 +186,8 @@ async def reconcile_now(
                     None,
                 )
     workflow_id, run_id = run
-    report = await client.get_workflow_handle_for(
-        ReconcileWorkflow.run, workflow_id, first_execution_run_id=run_id or None
+    report = await client.get_workflow_handle(
+        workflow_id, first_execution_run_id=run_id or None, result_type=ReconcileReport
     ).result()
     return report, already
 
