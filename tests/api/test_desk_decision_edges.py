@@ -7,8 +7,6 @@ taken before a failure included."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,36 +14,13 @@ from fastapi import FastAPI
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.dpo import _decide
-from orchestrator.store import Store
 from schemas.workflow import DecisionReceipt
 from tests.api._inproc import (
     TOKENS,
     FakeTemporal,
-    app_for,
     client,
     hang,
-    settings_for,
-    sqlite_store,
 )
-from tests.api.desk_stack import known_requests
-
-
-@pytest.fixture
-async def seeded(tmp_path: Path) -> AsyncIterator[Store]:
-    async with sqlite_store(str(tmp_path / "dsr.db")) as store:
-        for summary in known_requests():
-            await store.upsert_request(summary)
-        yield store
-
-
-@pytest.fixture
-def temporal() -> FakeTemporal:
-    return FakeTemporal()
-
-
-@pytest.fixture
-def app(seeded: Store, temporal: FakeTemporal, tmp_path: Path) -> FastAPI:
-    return app_for(seeded, temporal, settings_for(f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}"))
 
 
 def _flash(location: str) -> tuple[str, str]:

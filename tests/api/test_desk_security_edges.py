@@ -6,35 +6,18 @@ message is shown only when this app set it."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 
-from orchestrator.store import Store
-from tests.api._inproc import TOKENS, FakeTemporal, app_for, client, settings_for, sqlite_store
-from tests.api.desk_stack import known_requests
+from tests.api._inproc import (
+    TOKENS,
+    FakeTemporal,
+    client,
+)
 
 API_DIR = Path(__file__).resolve().parents[2] / "orchestrator" / "api"
-
-
-@pytest.fixture
-async def seeded(tmp_path: Path) -> AsyncIterator[Store]:
-    async with sqlite_store(str(tmp_path / "dsr.db")) as store:
-        for summary in known_requests():
-            await store.upsert_request(summary)
-        yield store
-
-
-@pytest.fixture
-def temporal() -> FakeTemporal:
-    return FakeTemporal()
-
-
-@pytest.fixture
-def app(seeded: Store, temporal: FakeTemporal, tmp_path: Path) -> FastAPI:
-    return app_for(seeded, temporal, settings_for(f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}"))
 
 
 def _session(app: FastAPI) -> str:
