@@ -13,8 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from orchestrator.api._decisions import known_request_id
-from orchestrator.api._filters import ListFilters, list_filters
+from orchestrator.api._filters import ListFilters, known_request_id, list_filters
 from orchestrator.api._flash import flash_of, flash_url
 from orchestrator.api._forms import DENY_CODES, decision_forms
 from orchestrator.api._render import report_html, templates

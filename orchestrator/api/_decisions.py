@@ -23,6 +23,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Request, status
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from orchestrator.api._filters import known_request_id
 from orchestrator.api._flash import flash_url
 from orchestrator.api._forms import may_decide
 from orchestrator.api._security import READ_ROLES, any_role, require, require_bearer
@@ -105,15 +106,6 @@ def json_body_only(request: Request) -> None:
 
 
 JsonBody = Annotated[None, Depends(json_body_only)]
-
-
-def known_request_id(request_id: str) -> str:
-    """The id, or 404 for one no request can have (`schemas.events.is_valid_request_id`: intake
-    refuses any other), before the store or Temporal is asked (a NUL byte is an error on
-    PostgreSQL, an over-long id one on Temporal)."""
-    if not is_valid_request_id(request_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no request has this id")
-    return request_id
 
 
 def _check_role(principal: Principal, decision: DecisionKind) -> None:

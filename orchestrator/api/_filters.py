@@ -10,10 +10,10 @@ from fastapi import HTTPException, Query, status
 from pydantic import ValidationError
 
 from orchestrator.dpo import RequestQuery, SortField, query_from_filters
-from schemas.events import Channel, RequestKind
+from schemas.events import Channel, RequestKind, is_valid_request_id
 from schemas.status import RequestStatus
 
-__all__ = ["ListFilters", "list_filters"]
+__all__ = ["ListFilters", "known_request_id", "list_filters"]
 
 
 class ListFilters:
@@ -133,3 +133,12 @@ def list_filters(
         limit=limit,
         cursor=cursor or None,
     )
+
+
+def known_request_id(request_id: str) -> str:
+    """The id, or 404 for one no request can have (`schemas.events.is_valid_request_id`: intake
+    refuses any other), before the store or Temporal is asked (a NUL byte is an error on
+    PostgreSQL, an over-long id one on Temporal)."""
+    if not is_valid_request_id(request_id):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no request has this id")
+    return request_id

@@ -12,8 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
 
-from orchestrator.api._decisions import known_request_id
-from orchestrator.api._filters import ListFilters, list_filters
+from orchestrator.api._filters import ListFilters, known_request_id, list_filters
 from orchestrator.api._render import (
     LIST_CSV_COLUMNS,
     csv_text,
