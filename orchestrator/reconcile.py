@@ -55,7 +55,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import sqlalchemy as sa
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from temporalio import activity
@@ -75,7 +74,6 @@ from orchestrator.logging import get_logger
 from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from orchestrator.store._tables import audit_events
 from policy.deadlines import legal_due_at
 from schemas.events import DsrRequestedEvent
 from schemas.reconcile import ReconcileInput, ReconcileReport, RedrivenRecord
@@ -641,25 +639,12 @@ class Reconciler:
         part.active = part.next < part.stop
         return examined
 
-    async def _marks(self, positions: list[str]) -> dict[str, Mapping[str, Any]]:
+    async def _marks(self, positions: list[str]) -> dict[str, dict[str, Any]]:
         """The reconciler's own claim and result entries for these positions (one read)."""
         if not positions:
             return {}
         keys = [_claim_key(p) for p in positions] + [_result_key(p) for p in positions]
-        # A read of the audit table by its unique dedupe key; writes go through the store.
-        async with self._store.engine.connect() as conn:
-            rows = (
-                (
-                    await conn.execute(
-                        sa.select(
-                            audit_events.c.dedupe_key, audit_events.c.details, audit_events.c.at
-                        ).where(audit_events.c.dedupe_key.in_(keys))
-                    )
-                )
-                .mappings()
-                .all()
-            )
-        return {row["dedupe_key"]: dict(row) for row in rows}
+        return await self._store.audit_by_dedupe_key(keys)
 
     async def _examine(
         self, run: _Run, record: IncomingRecord, marks: Mapping[str, Mapping[str, Any]]

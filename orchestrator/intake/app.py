@@ -14,8 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from aiokafka.errors import KafkaError
-from faust.exceptions import ProducerSendError
 
 from orchestrator.dlq import OutgoingDeadLetter, declare_dlq_topic
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
@@ -79,17 +77,11 @@ def create_app(settings: Settings) -> faust.App:
     )
 
     async def send_dead_letter(letter: OutgoingDeadLetter) -> None:
-        try:
-            pending = await dead_letters.send(
-                key=letter.key, value=letter.value, headers=letter.headers
-            )
-        except ProducerSendError as error:
-            # faust wraps every KafkaError of aiokafka's `send` (a letter too big, a metadata
-            # wait or full buffer timing out) in ProducerSendError, which is no KafkaError: the
-            # handler classifies what aiokafka raised (transient or refused), so give it that.
-            if isinstance(error.__cause__, KafkaError):
-                raise error.__cause__ from None
-            raise
+        # faust wraps aiokafka's errors in ProducerSendError: the handler classifies a failed
+        # send by its cause (`_handler._send_failure`), for this producer and the reconciler's.
+        pending = await dead_letters.send(
+            key=letter.key, value=letter.value, headers=letter.headers
+        )
         await pending  # wait for the broker's acknowledgement before the record is acked
         telemetry.dead_lettered(letter.headers)
 

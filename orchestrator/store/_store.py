@@ -13,7 +13,7 @@ Triggers in the database reject UPDATE, DELETE (and on PostgreSQL TRUNCATE) of a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -540,6 +540,26 @@ class Store:
                 "hash": entry_hash,
             }
         )
+
+    async def audit_by_dedupe_key(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The entries with these dedupe keys (`dedupe_key`, `details`, `at`), by key: one
+        indexed read, for a writer that marks its own progress in the trail (the reconciler's
+        claim and result entries)."""
+        if not keys:
+            return {}
+        async with self._engine.connect() as conn:
+            rows = (
+                (
+                    await conn.execute(
+                        sa.select(
+                            audit_events.c.dedupe_key, audit_events.c.details, audit_events.c.at
+                        ).where(audit_events.c.dedupe_key.in_(list(keys)))
+                    )
+                )
+                .mappings()
+                .all()
+            )
+        return {row["dedupe_key"]: dict(row) for row in rows}
 
     async def audit_trail(self, request_id: str) -> list[AuditEvent]:
         """The request's audit entries in sequence order."""
