@@ -93,8 +93,8 @@ def running_intake(
         requests_partitions=1,
     )
     log = root / "logs" / "intake.log"
-    process = ManagedProcess(
-        "intake", [sys.executable, "-m", "orchestrator.cli", "intake"], log, env=env
+    process = ManagedProcess(  # in its own folder: the default store (./dsr.db) lands there
+        "intake", [sys.executable, "-m", "orchestrator.cli", "intake"], log, env=env, cwd=root
     ).start()
     secret = infra.signing_keys.split(":", 1)[1].encode()
     try:
