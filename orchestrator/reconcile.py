@@ -74,7 +74,7 @@ from orchestrator.logging import get_logger
 from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
 from orchestrator.store import Store
-from policy.deadlines import legal_due_at
+from policy.deadlines import DeadlineCalendar, legal_due_at
 from schemas.events import DsrRequestedEvent
 from schemas.reconcile import ReconcileInput, ReconcileReport, RedrivenRecord
 from schemas.records import AuditAction, AuditEvent, RequestSummary
@@ -352,8 +352,12 @@ class Reconciler:
         publisher: StatusPublisher,
         *,
         time_budget: float = DEFAULT_TIME_BUDGET,
+        calendar: DeadlineCalendar | None = None,
     ) -> None:
+        """`calendar`: the policy's (time zone, eves), so the due date a re-driven request is
+        announced with is the one its workflow will keep; the worker passes its policy's."""
         self._settings = settings
+        self._calendar = calendar or DeadlineCalendar()
         self._client = client
         self._store = store
         self._publisher = publisher
@@ -801,7 +805,7 @@ class Reconciler:
                         channel=data.channel,
                         status=RequestStatus.RECEIVED,
                         received_at=data.received_at,
-                        due_at=legal_due_at(data.received_at),
+                        due_at=legal_due_at(data.received_at, cal=self._calendar),
                         updated_at=now,
                         reason=_LATE_REASON,
                     )

@@ -275,7 +275,9 @@ async def run_workers(
                         acts.append_follow_up,
                         packaging.build_package,
                         packaging.expire_package,
-                        Reconciler(settings, client, store, publisher).reconcile_requests,
+                        Reconciler(
+                            settings, client, store, publisher, calendar=policy.calendar()
+                        ).reconcile_requests,
                         shredder.find_shreddable,
                         shredder.shred_request,
                     ],

@@ -41,9 +41,12 @@ __all__ = [
     "end_of_day",
     "is_working_day",
     "legal_due_at",
+    "local_date",
     "period_end",
     "receipt_day",
     "reminders_for",
+    "repeat_window_start",
+    "verification_deadline",
 ]
 
 ANSWER_PERIOD_MONTHS = 1  # Art. 12(3): "within one month of receipt of the request"
@@ -187,6 +190,41 @@ REMINDERS: tuple[tuple[str, timedelta], ...] = (
     ("7_days_left", timedelta(days=7)),
     ("1_day_left", timedelta(days=1)),
 )
+
+
+def local_date(moment: datetime, cal: DeadlineCalendar = DEFAULT_CALENDAR) -> date:
+    """The company's calendar day at `moment` (an aware datetime): the day retention, evidence
+    and "today" are judged by. Until-dates are Stockholm days (`policy.retention.erasable_at`),
+    so judging them by the UTC date would keep a record an hour or two past its last day
+    every night (a whole financial year's vouchers at 00:30 on 1 January)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("moment must be timezone-aware")
+    return moment.astimezone(cal.zone).date()
+
+
+def verification_deadline(
+    received_at: datetime, wait_days: int, cal: DeadlineCalendar = DEFAULT_CALENDAR
+) -> datetime:
+    """When an unverified request is denied: after the policy's wait, but never later than the
+    start (00:00 local) of the one-month due day. Art. 12(4): the controller that does not act
+    "shall inform the data subject without delay and at the latest within one month of receipt"
+    of why; a wait of 30 days is longer than a month whenever that month holds February. The
+    due day itself is left for the denial to reach the subject (a denial at the due moment's
+    last microsecond would reach the portal after it, and the clock would already call the
+    request overdue)."""
+    waited = received_at + timedelta(days=wait_days)
+    due_day = due_date(received_at, ANSWER_PERIOD_MONTHS, cal)
+    return min(waited, datetime.combine(due_day, time.min, tzinfo=cal.zone))
+
+
+def repeat_window_start(
+    received_at: datetime, months: int, cal: DeadlineCalendar = DEFAULT_CALENDAR
+) -> datetime:
+    """The start of the window in which an earlier copy request makes this one a repeat: the
+    same local moment `months` earlier. Counted on the company's wall clock, so the same instant
+    gives the same window whatever offset the portal wrote it with (`…T23:30Z` and
+    `…T00:30+01:00` on the last day of February are one moment)."""
+    return add_months(received_at.astimezone(cal.zone), -months)
 
 
 def reminders_for(due_at: datetime) -> list[Reminder]:

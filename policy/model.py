@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.events import RequestKind
 from schemas.status import RetentionReason
+
+if TYPE_CHECKING:  # imported where used: the deadlines load every country's holidays, and the
+    # intake reads policies without needing the legal clock (tests/unit/test_service_imports.py)
+    from policy.deadlines import DeadlineCalendar
 
 __all__ = [
     "CategoryPolicy",
@@ -158,6 +162,8 @@ class Policy(_Model):
     # (default no: the stricter reading).
     eves_are_holidays: bool = False
     repeat_request_months: int = Field(default=12, ge=0)  # one free copy a year
+    # An unverified request is denied after this many days, and never later than the start of
+    # its one-month due day (Art. 12(4); policy.deadlines.verification_deadline).
     verification_timeout_days: int = Field(default=30, ge=1)
     package_expiry_days: int = Field(default=30, ge=1)
     # How long a closed request (completed, denied, cancelled) stays readable for the DPO — its
@@ -170,6 +176,12 @@ class Policy(_Model):
     )
     rights: Localised  # the subject's rights, for the Art. 15 information
     systems: dict[str, SystemPolicy]
+
+    def calendar(self) -> DeadlineCalendar:
+        """The legal clock's calendar this policy sets (time zone, whether eves are days off)."""
+        from policy.deadlines import DeadlineCalendar
+
+        return DeadlineCalendar(time_zone=self.time_zone, eves_are_holidays=self.eves_are_holidays)
 
     def readable_after_close(self, kind: RequestKind | str) -> timedelta:
         """How long a closed request of `kind` stays readable before its key may be destroyed."""

@@ -22,7 +22,7 @@ request moves on.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -41,7 +41,10 @@ with workflow.unsafe.imports_passed_through():
         DeadlineCalendar,
         add_months,
         deadline,
+        local_date,
         reminders_for,
+        repeat_window_start,
+        verification_deadline,
     )
     from policy.model import Policy
     from policy.planner import plan_request
@@ -125,6 +128,18 @@ EXPIRY_BY_PACKAGE_PATCH = "expiry-by-package-v1"
 # out without them, it completed with nothing done there and nobody told). The DPO approves
 # (as written: the named systems that exist, every purpose), denies or cancels.
 SCOPE_GATE_PATCH = "scope-gate-v1"
+# From this patch on, the workflow reads the company's calendar where it had read UTC's: an
+# unverified request is denied by its one-month due moment at the latest (Art. 12(4); the
+# policy's 30-day wait outran February), "today" for the plan and the connectors is the
+# Stockholm day (until-dates are Stockholm days: at 00:30 on 1 January the UTC date still kept
+# the vouchers whose last day had ended), and the repeat window is counted on the local wall
+# clock (the same instant gave two windows, by the offset the portal wrote it with).
+LOCAL_CALENDAR_PATCH = "local-calendar-v1"
+# From this patch on, a request that ends without completing (cancelled or denied by the DPO
+# after systems were already erased and verified) still starts the deferred erasure of what
+# those systems retained: it was already promised (the completion record says until when), and
+# without it the retained records would outlive their retention for good.
+DEFERRED_ON_CLOSE_PATCH = "deferred-erasure-on-close-v1"
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -656,13 +671,17 @@ class DsrWorkflow:
         policy = self._require_policy()
         if not request.verification.is_verified:
             await self._publish(RequestStatus.AWAITING_VERIFICATION)
-            limit = request.received_at + timedelta(days=policy.verification_timeout_days)
+            days = policy.verification_timeout_days
+            limit = request.received_at + timedelta(days=days)
+            if workflow.patched(LOCAL_CALENDAR_PATCH):
+                limit = verification_deadline(request.received_at, days, self._calendar)
+                days = (limit - request.received_at).days
             remaining = limit - workflow.now()
             decided = remaining > timedelta(0) and await self._settled(
                 lambda: self._identity_confirmed or self._ending is not None, within=remaining
             )
             if not decided:
-                await self._deny_unverified(policy.verification_timeout_days)
+                await self._deny_unverified(days)
             if self._ending is not None:
                 return False
 
@@ -672,7 +691,12 @@ class DsrWorkflow:
         if workflow.patched(SCOPE_GATE_PATCH):
             reasons += await self._scope_problems(request)
         if request.kind in _COPY_KINDS and policy.repeat_request_months > 0:
-            since = add_months(request.received_at, -policy.repeat_request_months)
+            months = policy.repeat_request_months
+            since = (
+                repeat_window_start(request.received_at, months, self._calendar)
+                if workflow.patched(LOCAL_CALENDAR_PATCH)
+                else add_months(request.received_at, -months)
+            )
             repeat = await self._bookkeeping(
                 OrchestratorOps.check_repeat,
                 RepeatCheck(
@@ -865,7 +889,7 @@ class DsrWorkflow:
             self._require_policy(),
             params.request.kind,
             {name: result for name, result in located.items() if name in names},
-            workflow.now().date(),
+            self._today(),
             {c.name: c.operations for c in connectors},
         )
         if self._plan is None:
@@ -874,6 +898,12 @@ class DsrWorkflow:
         kept = tuple(s for s in self._plan.systems if s.system not in names)
         systems = tuple(sorted((*kept, *fresh.systems), key=lambda s: s.system))
         self._plan = self._plan.model_copy(update={"systems": systems})
+
+    def _today(self) -> date:
+        """The company's calendar day now (LOCAL_CALENDAR_PATCH; UTC's date before it)."""
+        if workflow.patched(LOCAL_CALENDAR_PATCH):
+            return local_date(workflow.now(), self._calendar)
+        return workflow.now().date()
 
     def _slice(self, system: str) -> SystemPlan:
         assert self._plan is not None
@@ -1026,7 +1056,7 @@ class DsrWorkflow:
         call = ConnectorCall(
             request_id=params.request.request_id,
             subject=subject,
-            today=workflow.now().date(),
+            today=self._today(),
             changes=params.request.rectification.changes if params.request.rectification else [],
             plan=plan,
         )
@@ -1182,9 +1212,12 @@ class DsrWorkflow:
             plan=self._plan,
         )
         await self._bookkeeping(OrchestratorOps.record_completion, record)
-        if status is RequestStatus.COMPLETED and self._plan is not None:
-            # Retained items with an until-date: one durable timer each, erasing on the day
-            # after (workflows/follow_up.py); they outlive this workflow.
+        if self._plan is not None and (
+            status is RequestStatus.COMPLETED or workflow.patched(DEFERRED_ON_CLOSE_PATCH)
+        ):
+            # Retained items with an until-date of the systems whose erasure was verified: a
+            # durable timer each, erasing on the day after (workflows/follow_up.py); they
+            # outlive this workflow, also when the DPO closed the request before it completed.
             await start_deferred_erasures(self._plan, summary, self._require_policy())
         if summary.status is not status:
             await self._publish(status, **publish)

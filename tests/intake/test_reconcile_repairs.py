@@ -28,6 +28,7 @@ from orchestrator.dlq import read_dead_letters
 from orchestrator.reconcile import Reconciler, checkpoint_group
 from orchestrator.settings import Settings
 from orchestrator.store import Store
+from policy.deadlines import DeadlineCalendar
 from schemas.reconcile import ReconcileInput, ReconcileReport
 from schemas.records import AuditAction, AuditEvent
 from tests.conftest import Infra
@@ -250,6 +251,32 @@ async def test_a_forged_record_under_a_real_requests_key_needs_its_own_dead_lett
         ReconcileInput()
     )
     assert again.examined == 0 and again.checkpoint == {0: offsets[-1] + 1}
+
+
+async def test_a_redriven_request_is_announced_with_the_policys_due_date(
+    infra: Infra, tmp_path: Path, store: OpenStore
+) -> None:
+    """The due date the portal is told is the one the workflow keeps: under a policy with the
+    eves as days off, a request received 24 November is due 29 December, not Christmas Eve."""
+    topic = await _topic(infra, tmp_path, 1)
+    rid = _rid("eves")
+    value = encode(valid_document(rid, received_at="2025-11-24T09:00:00+01:00"))
+    offsets = await topic.produce([(0, rid.encode(), value, signed(value))])
+    await topic.commit(topic.settings.intake_group, {0: offsets[-1] + 1})
+    publisher = Publisher()
+    reconciler = _reconciler(
+        topic.settings,
+        FakeTemporal(),  # the intake skipped it: no workflow
+        await store(topic.settings),
+        publisher,
+        calendar=DeadlineCalendar(eves_are_holidays=True),
+    )
+
+    report = await reconciler.reconcile_requests(ReconcileInput())
+
+    assert [(r.request_id, r.outcome) for r in report.redriven] == [(rid, "started")]
+    [announced] = publisher.published
+    assert announced.due_at.isoformat() == "2025-12-29T23:59:59.999999+01:00"
 
 
 # ── 2. one failing partition does not stop the others; progress is committed ────────────────

@@ -16,9 +16,12 @@ from policy.deadlines import (
     due_date,
     is_working_day,
     legal_due_at,
+    local_date,
     period_end,
     receipt_day,
     reminders_for,
+    repeat_window_start,
+    verification_deadline,
 )
 from policy.gdpr import GDPR_APPLIES_AT, GDPR_APPLIES_FROM
 
@@ -133,3 +136,63 @@ def test_the_gdpr_begins_on_the_receipt_day_the_legal_clock_computes() -> None:
     assert receipt_day(GDPR_APPLIES_AT) == GDPR_APPLIES_FROM == date(2018, 5, 25)
     assert receipt_day(GDPR_APPLIES_AT - timedelta(microseconds=1)) == date(2018, 5, 24)
     assert datetime(2018, 5, 24, 22, 0, tzinfo=UTC) == GDPR_APPLIES_AT  # CEST, UTC+2
+
+
+_MOMENTS = st.datetimes(
+    min_value=datetime(2019, 1, 1), max_value=datetime(2070, 12, 31), timezones=st.just(UTC)
+)
+
+
+@given(received=_MOMENTS, wait_days=st.integers(min_value=1, max_value=90))
+def test_an_unverified_request_is_denied_before_its_due_day_begins(
+    received: datetime, wait_days: int
+) -> None:
+    """Art. 12(4): the subject is told why within the month, whatever the policy's wait."""
+    limit = verification_deadline(received, wait_days)
+    due_day = due_date(received)
+    assert limit <= datetime.combine(due_day, datetime.min.time(), tzinfo=STOCKHOLM)
+    assert limit < legal_due_at(received)
+    assert limit <= received + timedelta(days=wait_days)
+    # Never cut short for no reason: the wait, or the whole time up to the due day.
+    assert limit in (
+        received + timedelta(days=wait_days),
+        datetime.combine(due_day, datetime.min.time(), tzinfo=STOCKHOLM),
+    )
+
+
+@pytest.mark.parametrize(
+    ("received", "denied_at"),
+    [
+        ("2025-02-03T12:00", "2025-03-03T00:00"),  # 30 days on: 5 March, after the due day
+        ("2025-01-31T12:00", "2025-02-28T00:00"),  # due 28 February
+        ("2024-01-30T23:30", "2024-02-29T00:00"),  # a leap year
+        ("2025-03-03T12:00", "2025-04-02T12:00"),  # a long month: the policy's 30 days
+    ],
+)
+def test_verification_deadline_table(received: str, denied_at: str) -> None:
+    assert verification_deadline(_local(received), 30) == _local(denied_at)
+
+
+@given(moment=_MOMENTS, months=st.integers(min_value=1, max_value=24))
+def test_the_repeat_window_is_one_instant_whatever_the_offset_it_was_written_with(
+    moment: datetime, months: int
+) -> None:
+    written = [moment, moment.astimezone(STOCKHOLM), moment.astimezone(ZoneInfo("Asia/Tokyo"))]
+    starts = {repeat_window_start(m, months) for m in written}
+    assert len({s.astimezone(UTC) for s in starts}) == 1
+    start = next(iter(starts)).astimezone(STOCKHOLM)
+    assert start.day <= moment.astimezone(STOCKHOLM).day  # clamped at a shorter month's end
+
+
+def test_the_repeat_window_counts_on_the_stockholm_wall_clock() -> None:
+    # The last minutes of February in UTC are already 1 March in Stockholm.
+    start = repeat_window_start(datetime(2025, 2, 28, 23, 30, tzinfo=UTC), 12)
+    assert start == _local("2024-03-01T00:30")
+
+
+def test_today_is_the_stockholm_day() -> None:
+    assert local_date(datetime(2029, 12, 31, 23, 30, tzinfo=UTC)) == date(2030, 1, 1)
+    assert local_date(datetime(2030, 6, 30, 21, 59, tzinfo=UTC)) == date(2030, 6, 30)
+    assert local_date(datetime(2030, 6, 30, 22, 0, tzinfo=UTC)) == date(2030, 7, 1)
+    with pytest.raises(ValueError, match="aware"):
+        local_date(datetime(2030, 1, 1))
