@@ -183,9 +183,18 @@ def _erasure(
 
 
 def _retain_note(kind: RetentionKind, until: date | None) -> str:
+    """What the DPO reads beside a retained group. Only dated retention that is not a contract's
+    is erased by a timer (`Plan.retained_by_until`); a contract's end moves with a renewal and an
+    open-ended reason has no day, so the note says they wait for a new request, not a date."""
+    if kind is RetentionKind.WHILE_CONTRACT:
+        ends = f" (it ends {until.isoformat()} unless renewed)" if until else ""
+        return (
+            f"kept ({kind.value}) while the contract runs{ends}; not erased automatically "
+            "when it ends: a new erasure request erases it then"
+        )
     if until is None:
-        return f"kept ({kind.value}) with no end date yet"
-    return f"kept ({kind.value}) until {until.isoformat()}, erasable from the day after"
+        return f"kept ({kind.value}) with no end date yet; a new erasure request re-examines it"
+    return f"kept ({kind.value}) until {until.isoformat()}, erased on the day after"
 
 
 def _feasible(action: PlannedAction, operations: Collection[Operation] | None) -> PlannedAction:

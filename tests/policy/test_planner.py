@@ -145,6 +145,10 @@ def test_active_contract_data_is_kept_while_it_runs_and_erased_after() -> None:
     # A contract's end moves on renewal: no timer is set for it.
     whole = plan_request(POLICY, RequestKind.ERASURE, {"registrar": located}, TODAY)
     assert whole.retained_by_until() == []
+    # ... and the plan does not promise the DPO one.
+    for kept in plan.retained:
+        assert "not erased automatically" in kept.note and "2027-05-01 unless renewed" in kept.note
+        assert "erased on the day after" not in kept.note
     # The hosting account of a running service is kept with no end date.
     hosting = LocateResult(
         system="hosting",
