@@ -97,7 +97,10 @@ def plan_system(
         for action in merged:
             if system_policy is None or action.action in (PlanAction.SKIP, PlanAction.RETAIN):
                 continue
-            recipients.update(system_policy.categories[action.category].recipients)
+            category_policy = system_policy.categories.get(action.category)
+            if category_policy is None:  # not covered: a MANUAL action a person decides above
+                continue
+            recipients.update(category_policy.recipients)
     by_connector = tuple(
         sorted(r for r in recipients if policy.systems[system].recipients[r].notified_by_connector)
     )

@@ -265,3 +265,16 @@ def test_an_invalid_policy_is_refused_with_the_field_named() -> None:
         parse_policy(text)
     with pytest.raises(PolicyError, match="YAML mapping"):
         parse_policy(b"- just a list")
+
+
+def test_a_category_the_policy_does_not_cover_is_a_persons_task_not_a_crash() -> None:
+    """A connector reporting a category the policy lacks (a new table, a policy not yet
+    amended): the plan says a person decides, in every request kind that tells recipients;
+    the planner raising would fail the request's workflow task on every retry, a request
+    stuck where nobody sees it."""
+    located = LocateResult(system="billing", counts={"contact": 1, "loyalty_points": 4}, facts=[])
+    for kind in RequestKind:
+        plan = plan_request(POLICY, kind, {"billing": located}, TODAY)
+        (unknown,) = (a for a in plan.actions if a.category == "loyalty_points")
+        assert unknown.action is PlanAction.MANUAL
+        assert "does not cover billing.loyalty_points" in unknown.note
