@@ -52,15 +52,29 @@ class RequestSummary(BaseModel):
 
 class FollowUpEntry(BaseModel):
     """An entry appended to a completion record after it was written: a deferred erasure run
-    when a retention period ended (what was erased, per system and category, counts only)."""
+    when a retention period ended (what was erased, per system and category, counts only).
+
+    One entry per `due_on`: a later attempt for the same date replaces the earlier one in the
+    record (the audit trail keeps every attempt). `note` names systems and error kinds only.
+    A failed entry with `retry_at` is still being tried (workflows/follow_up.py, from
+    follow-up-retry-v1 on); one without it was recorded by a chain that gave up (before that).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     due_on: date
     ran_at: AwareDatetime
+    # Cumulative: what every attempt for this date erased, per system that succeeded.
     erased: dict[str, dict[str, int]] = Field(default_factory=dict)
     outcome: str = "done"
     note: str = ""
+    attempt: int = Field(default=1, ge=1)
+    retry_at: AwareDatetime | None = None  # when the failed systems are tried again
+
+    @property
+    def retrying(self) -> bool:
+        """Failed for now, and the chain will try the failed systems again at `retry_at`."""
+        return self.outcome == "failed" and self.retry_at is not None
 
 
 class CompletionRecord(BaseModel):

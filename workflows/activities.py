@@ -355,20 +355,30 @@ class OrchestratorActivities(OrchestratorOps):
 
     @activity.defn(name="orchestrator.append_follow_up")
     async def append_follow_up(self, append: FollowUpAppend) -> None:
+        """The date's entry in the completion record (a later attempt replaces it) and one
+        audit entry per attempt: the trail keeps every failure the record no longer shows."""
         entry = append.entry
         await self._store.append_follow_up(append.request_id, entry)
+        details: dict[str, object] = {
+            "due_on": entry.due_on.isoformat(),
+            "outcome": entry.outcome,
+            "erased": entry.erased,
+        }
+        dedupe_key = f"{append.request_id}/deferred-erasure/{entry.due_on.isoformat()}"
+        if entry.attempt > 1 or entry.retry_at is not None:  # follow-up-retry-v1's attempts
+            details |= {"attempt": entry.attempt, "note": entry.note}
+            if entry.retry_at is not None:
+                details["retry_at"] = entry.retry_at.isoformat()
+            if entry.attempt > 1:  # the first attempt keeps the key it always had
+                dedupe_key += f"/attempt-{entry.attempt}"
         await self._store.append_audit(
             AuditEvent(
                 request_id=append.request_id,
                 action=AuditAction.DEFERRED_ERASURE,
                 actor="workflow",
                 at=entry.ran_at,
-                details={
-                    "due_on": entry.due_on.isoformat(),
-                    "outcome": entry.outcome,
-                    "erased": entry.erased,
-                },
-                dedupe_key=f"{append.request_id}/deferred-erasure/{entry.due_on.isoformat()}",
+                details=details,
+                dedupe_key=dedupe_key,
             )
         )
 

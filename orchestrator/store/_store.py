@@ -100,6 +100,23 @@ def _lifecycle_columns(summary: RequestSummary) -> dict[str, Any]:
     return {name: document[name] for name in _LIFECYCLE}
 
 
+def _with_follow_up(
+    entries: list[FollowUpEntry], entry: FollowUpEntry
+) -> list[FollowUpEntry] | None:
+    """The record's follow-ups with `entry` in its date's place (None: nothing changes). Only a
+    later attempt replaces a date's entry: a retried activity re-sends the same attempt, and an
+    attempt is never recorded after the next one has been. The systems the earlier attempts
+    erased are not tried again, so their counts are kept under the new entry's."""
+    for index, earlier in enumerate(entries):
+        if earlier.due_on != entry.due_on:
+            continue
+        if entry.attempt <= earlier.attempt:
+            return None
+        merged = entry.model_copy(update={"erased": earlier.erased | entry.erased})
+        return [*entries[:index], merged, *entries[index + 1 :]]
+    return [*entries, entry]
+
+
 def _require_aware(name: str, value: datetime | None) -> None:
     if value is not None and (value.tzinfo is None or value.utcoffset() is None):
         raise ValueError(f"{name} is a naive datetime; the store needs timezone-aware datetimes")
@@ -372,8 +389,11 @@ class Store:
     async def append_follow_up(
         self, request_id: str, entry: FollowUpEntry
     ) -> CompletionRecord | None:
-        """Append a deferred erasure's entry to a completion record (the record is otherwise
-        written once). Idempotent per `due_on`: a retried activity appends nothing twice."""
+        """Add a deferred erasure's entry to a completion record (the record is otherwise
+        written once): one entry per `due_on`. A later attempt for a date replaces that date's
+        entry, keeping the counts of the systems an earlier attempt erased, so the record ends
+        showing the truth; the same or an earlier attempt again (a retried activity) changes
+        nothing."""
         async with write_transaction(self._engine) as conn:
             stored = (
                 await conn.execute(
@@ -385,9 +405,10 @@ class Store:
             if stored is None:
                 return None
             record = CompletionRecord.model_validate(stored)
-            if any(e.due_on == entry.due_on for e in record.follow_ups):
+            follow_ups = _with_follow_up(record.follow_ups, entry)
+            if follow_ups is None:
                 return _utc_fields(record)
-            record = record.model_copy(update={"follow_ups": [*record.follow_ups, entry]})
+            record = record.model_copy(update={"follow_ups": follow_ups})
             await conn.execute(
                 sa.update(completion_records)
                 .where(completion_records.c.request_id == request_id)

@@ -1,13 +1,14 @@
-"""Completion records are written once: a retried save returns what was stored first."""
+"""Completion records are written once: a retried save returns what was stored first; deferred
+erasures add one entry per date, a later attempt replacing that date's entry."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from orchestrator.store import Store
-from schemas.records import CompletionRecord
+from schemas.records import CompletionRecord, FollowUpEntry
 from schemas.status import RequestStatus
 
 Make = Callable[..., CompletionRecord]
@@ -44,3 +45,48 @@ async def test_datetimes_come_back_aware_utc(store: Store, make_record: Make) ->
     for name in ("received_at", "due_at", "completed_at"):
         assert getattr(loaded, name).tzinfo is UTC
         assert getattr(loaded, name) == getattr(record, name)
+
+
+# ── deferred erasures: one entry per date, ending as the date's last attempt left it ──────────
+def _follow_up(attempt: int, outcome: str, erased: dict[str, dict[str, int]]) -> FollowUpEntry:
+    ran_at = datetime(2033, 1, 1, tzinfo=UTC) + timedelta(hours=attempt)
+    return FollowUpEntry(
+        due_on=date(2033, 1, 1),
+        ran_at=ran_at,
+        erased=erased,
+        outcome=outcome,
+        note="billing: AuthenticationError" if outcome == "failed" else "erased",
+        attempt=attempt,
+        retry_at=ran_at + timedelta(hours=1) if outcome == "failed" else None,
+    )
+
+
+async def test_a_later_attempt_replaces_its_dates_entry_and_keeps_earlier_counts(
+    store: Store, make_record: Make
+) -> None:
+    record = await store.save_completion_record(make_record())
+    other_day = _follow_up(1, "done", {"hosting": {"backups": 2}}).model_copy(
+        update={"due_on": date(2030, 1, 1)}
+    )
+    await store.append_follow_up(record.request_id, other_day)
+    failed = _follow_up(1, "failed", {"newsletter": {"subscriber": 1}})
+    await store.append_follow_up(record.request_id, failed)
+    # The same attempt again (a retried activity), and an older one: nothing changes.
+    assert await store.append_follow_up(
+        record.request_id, failed
+    ) == await store.get_completion_record(record.request_id)
+    done = _follow_up(2, "done", {"billing": {"invoices": 1}})
+    stored = await store.append_follow_up(record.request_id, done)
+    assert stored is not None
+    assert [e.due_on for e in stored.follow_ups] == [date(2030, 1, 1), date(2033, 1, 1)]
+    entry = stored.follow_ups[1]
+    assert (entry.outcome, entry.attempt, entry.retry_at) == ("done", 2, None)
+    assert entry.erased == {"newsletter": {"subscriber": 1}, "billing": {"invoices": 1}}
+    assert stored.follow_ups[0] == other_day, "other dates' entries are kept"
+    # A late re-send of the superseded failed attempt does not bring it back.
+    again = await store.append_follow_up(record.request_id, failed)
+    assert again == stored == await store.get_completion_record(record.request_id)
+
+
+async def test_a_follow_up_for_no_record_is_none(store: Store) -> None:
+    assert await store.append_follow_up("req-none", _follow_up(1, "done", {})) is None
