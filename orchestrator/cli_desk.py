@@ -20,8 +20,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.cli import _fail, _settings, app, console
-from orchestrator.dpo import Desk, RequestView, SortField, query_from_filters
-from orchestrator.dpo._read import LOCAL_ZONE  # times in Stockholm, as the filters' days are
+from orchestrator.dpo import Desk, FollowUpView, RequestView, SortField, query_from_filters
+from orchestrator.dpo._read import (  # times in Stockholm, as the filters' days are
+    LOCAL_ZONE,
+    follow_up_views,
+)
 from orchestrator.settings import Settings
 from schemas.events import Channel, RequestKind
 from schemas.records import CompletionRecord, RequestSummary
@@ -80,11 +83,14 @@ def _status_document(
     summary: RequestSummary, due_date: date | None = None, record: CompletionRecord | None = None
 ) -> dict[str, Any]:
     """What `dsr status --json` prints: the summary, with the deadline day always present and
-    the policy's plan (kept with the completion record) once there is one."""
+    the policy's plan (kept with the completion record) once there is one, and with the record
+    its deferred erasures (`state` `retrying`: a system failed and is being tried again)."""
     document = summary.model_dump(mode="json")
     document["plan"] = (
         record.plan.model_dump(mode="json") if record is not None and record.plan else None
     )
+    if record is not None:
+        document["follow_ups"] = [f.model_dump(mode="json") for f in follow_up_views(record)]
     if due_date is not None:
         document.setdefault("due_date", due_date.isoformat())
         if document.get("due_date") is None:
@@ -250,6 +256,7 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
                 str(a.get("until") or ""),
             )
         console.print(plan_table)
+    _print_follow_ups(view.follow_ups)
     package = document.get("package")
     if package:
         console.print(f"package: {json.dumps(package, default=str)}", soft_wrap=True)
@@ -274,6 +281,48 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
                 escape(", ".join(f"{k}={v}" for k, v in sorted(e.details.items()))),
             )
         console.print(trail)
+
+
+_FOLLOW_UP_STATE = {
+    "done": "done",
+    "retrying": "[red]failed · retrying[/red]",
+    "failed": "[red]failed · not retried[/red]",
+}
+
+
+def _next_try(follow_up: FollowUpView) -> str:
+    if follow_up.retry_at is not None:
+        return f"{follow_up.retry_at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}"
+    return "never" if follow_up.state == "failed" else ""
+
+
+def _print_follow_ups(follow_ups: list[FollowUpView]) -> None:
+    """The deferred erasures, one per date, and a line for each that failed (a table cell may
+    wrap or be cut on a narrow terminal; the line says it whole)."""
+    if not follow_ups:
+        return
+    table = Table("deferred erasure: due", "outcome", "attempt", "erased", "note", "next try")
+    for f in follow_ups:
+        table.add_row(
+            f.due_on.isoformat(),
+            _FOLLOW_UP_STATE[f.state],
+            str(f.attempt),
+            f.counts or "-",
+            escape(f.note),
+            _next_try(f),
+        )
+    console.print(table)
+    for f in follow_ups:
+        if f.state == "retrying":
+            line = f"retrying, attempt {f.attempt} failed; next try {_next_try(f)}"
+        elif f.state == "failed":
+            line = "not retried (recorded before failed erasures were): see to it by hand"
+        else:
+            continue
+        console.print(
+            f"[red]deferred erasure due {f.due_on} failed ({escape(f.note)}): {line}[/red]",
+            soft_wrap=True,
+        )
 
 
 @app.command()

@@ -43,7 +43,13 @@ from schemas.events import (
     Subject,
     is_valid_request_id,
 )
-from schemas.records import AuditAction, AuditEvent, CompletionRecord, RequestSummary
+from schemas.records import (
+    AuditAction,
+    AuditEvent,
+    CompletionRecord,
+    FollowUpEntry,
+    RequestSummary,
+)
 from schemas.status import TERMINAL_STATUSES, RequestStatus, SystemOutcome
 
 log = get_logger(__name__)
@@ -54,6 +60,7 @@ __all__ = [
     "ChartSeries",
     "Desk",
     "ExtensionLine",
+    "FollowUpView",
     "MonthlyReport",
     "NotAmbiguous",
     "Overview",
@@ -182,9 +189,62 @@ class TimelineEntry(BaseModel):
         )
 
 
+class FollowUpView(BaseModel):
+    """One date of the request's deferred erasures (workflows/follow_up.py) as the desk shows
+    it: counts, system names and error kinds only, never a record or the subject.
+
+    `state`: `done`; `retrying` — a system failed and the chain tries it again at `retry_at`
+    (the records are still there: what failed, and why, is in `note`); `failed` — recorded by a
+    chain from before failed systems were retried, which gave up: a person must see to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    due_on: date
+    state: Literal["done", "retrying", "failed"]
+    outcome: str
+    note: str
+    erased: dict[str, dict[str, int]]
+    attempt: int
+    ran_at: AwareDatetime
+    retry_at: AwareDatetime | None
+
+    @classmethod
+    def of(cls, entry: FollowUpEntry) -> FollowUpView:
+        state: Literal["done", "retrying", "failed"] = (
+            "done" if entry.outcome == "done" else "retrying" if entry.retrying else "failed"
+        )
+        return cls(
+            due_on=entry.due_on,
+            state=state,
+            outcome=entry.outcome,
+            note=entry.note,
+            erased=entry.erased,
+            attempt=entry.attempt,
+            ran_at=entry.ran_at,
+            retry_at=entry.retry_at,
+        )
+
+    @property
+    def counts(self) -> str:
+        """`billing: invoices 1; newsletter: subscriber 1` (what was erased, per system)."""
+        return "; ".join(
+            f"{system}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            for system, counts in sorted(self.erased.items())
+            if counts
+        )
+
+
+def follow_up_views(record: CompletionRecord | None) -> list[FollowUpView]:
+    """The record's deferred erasures, one per date, in date order."""
+    if record is None:
+        return []
+    return [FollowUpView.of(e) for e in sorted(record.follow_ups, key=lambda e: e.due_on)]
+
+
 class RequestView(BaseModel):
     """Everything the request page shows: the summary (plan, outcomes, retained items, recipients,
-    extension, package), the completion record, the decisions and the audit timeline."""
+    extension, package), the completion record, its deferred erasures, the decisions and the
+    audit timeline."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -204,6 +264,11 @@ class RequestView(BaseModel):
         default=None,
         description="the customer's scope, read from the running workflow while the request "
         "awaits a decision (a scope may be what holds it)",
+    )
+    follow_ups: list[FollowUpView] = Field(
+        default_factory=list,
+        description="the deferred erasures run since the request closed, one per date; `retrying`: "
+        "a system failed and is being tried again, its records still there",
     )
 
 
@@ -609,11 +674,13 @@ class Desk:
         summary, source = found
         now = now or datetime.now(UTC)
         trail = [TimelineEntry.of(e) for e in await self.store.audit_trail(request_id)]
+        record = await self.store.get_completion_record(request_id)
         return RequestView(
             scope=await self._scope_to_decide(summary, source),
             summary=summary,
             source=source,
-            record=await self.store.get_completion_record(request_id),
+            record=record,
+            follow_ups=follow_up_views(record),
             timeline=trail,
             decisions=[e for e in trail if e.action is AuditAction.DECISION],
             allowed_decisions=allowed_decisions(summary, now),
