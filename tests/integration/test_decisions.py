@@ -60,8 +60,10 @@ def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
 # keeps proving that workflows started before each `workflow.patched` still replay.
 # v2: Updates, gates, deadline clock; v2b: bookkeeping as local activities (local-bookkeeping-v1);
 # v2c: the package activity starts the expiry timer, no child (expiry-by-package-v1);
-# v2d: a scope the deployment cannot carry out as written waits for the DPO (scope-gate-v1).
-HISTORY_GENERATION = "v2d"
+# v2d: a scope the deployment cannot carry out as written waits for the DPO (scope-gate-v1);
+# v2e: the company's calendar (local-calendar-v1), deferred erasure on close too
+# (deferred-erasure-on-close-v1).
+HISTORY_GENERATION = "v2e"
 
 
 async def _record_history(handle: WorkflowHandle, name: str) -> None:
