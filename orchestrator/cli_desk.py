@@ -404,3 +404,29 @@ def _print_report(figures: Any) -> None:
         console.print(f"{title}: " + (", ".join(f"{k}={v}" for k, v in values.items()) or "-"))
     for line in figures.extensions:
         console.print(f"extension {line.request_id}: {line.months} month(s): {escape(line.reason)}")
+
+
+@app.command()
+def stuck(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Workflows that take no step because their code fails on every task (Temporal marks them
+    after five failures in a row): a developer must fix and deploy. Exit 1 if there are any,
+    or if Temporal did not answer (then it is not known)."""
+    settings = _settings()
+    found = _with_desk(settings, lambda desk: desk.stuck())
+    if found is None:
+        raise _fail("Temporal did not answer: whether a workflow is stuck is not known", 1)
+    if as_json:
+        _write_json([s.model_dump(mode="json") for s in found])
+    elif not found:
+        console.print("no workflow is stuck")
+    else:
+        table = Table("request", "workflow", "type", "problem")
+        for s in found:
+            table.add_row(
+                s.request_id or "-", escape(s.workflow_id), s.workflow_type, ", ".join(s.problems)
+            )
+        console.print(table)
+    if found:
+        raise typer.Exit(1)

@@ -12,6 +12,7 @@ the store's copy is final, and asking Temporal would only replay a closed histor
 
 from __future__ import annotations
 
+import asyncio
 import math
 import unicodedata
 from collections import Counter, defaultdict
@@ -36,6 +37,7 @@ from orchestrator.store._queries import (
 )
 from policy.loader import load_policy
 from schemas.events import (
+    RESERVED_REQUEST_ID_SUFFIX,
     Channel,
     DsrRequestedData,
     RequestKind,
@@ -56,6 +58,7 @@ log = get_logger(__name__)
 
 __all__ = [
     "LOCAL_ZONE",
+    "STUCK_QUERY",
     "AmbiguityView",
     "ChartSeries",
     "Desk",
@@ -69,6 +72,7 @@ __all__ = [
     "RequestQuery",
     "RequestView",
     "SortField",
+    "StuckWorkflow",
     "TimelineEntry",
     "allowed_decisions",
     "days_left",
@@ -294,6 +298,52 @@ class RequestPage(BaseModel):
     )
 
 
+# Running workflows whose own code fails on every workflow task: Temporal's server marks them
+# after five failures in a row (`system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute`)
+# and clears the mark once a task completes. The query the Temporal UI itself uses.
+STUCK_QUERY = (
+    'ExecutionStatus="Running" AND TemporalReportedProblems IN '
+    '("category=WorkflowTaskFailed", "category=WorkflowTaskTimedOut")'
+)
+STUCK_LIST_CAP = 50
+_STUCK_TIMEOUT = 3.0  # seconds: the overview is not held up by an unreachable Temporal
+
+
+class StuckWorkflow(BaseModel):
+    """A running workflow that takes no step: its code fails on every task (a bug the new code
+    hit, a payload it cannot read). Its timers fire into the failing task, so no reminder, no
+    status change and no error reaches the desk from it; only Temporal's mark shows it. Nothing
+    is lost (the history waits for a fixed worker), but nothing happens until a developer fixes
+    and deploys. Ids only: `request_id` is the request it belongs to, when it does."""
+
+    model_config = ConfigDict(frozen=True)
+
+    workflow_id: str
+    workflow_type: str
+    request_id: str | None
+    problems: list[str]
+
+
+def request_of_workflow(workflow_id: str) -> str | None:
+    """The request a workflow belongs to: `dsr-<id>`, its `.suffix` children and its
+    deferred erasure `dsr-<id>-deferred-erasure`; None for the orchestrator's own workflows."""
+    if not workflow_id.startswith("dsr-"):
+        return None
+    rest = workflow_id.removeprefix("dsr-").removesuffix(RESERVED_REQUEST_ID_SUFFIX)
+    candidate = rest.split(".", 1)[0].split("/", 1)[0]
+    return candidate if is_valid_request_id(candidate) else None
+
+
+def _problem(mark: object) -> str:
+    """A mark without its key: `category=WorkflowTaskFailed` → `WorkflowTaskFailed`, and
+    `cause=WorkflowTaskFailedCauseWorkflowWorkerUnhandledFailure` →
+    `WorkflowWorkerUnhandledFailure`."""
+    text = str(mark)
+    for prefix in ("category=", "cause=", "WorkflowTaskFailedCause"):
+        text = text.removeprefix(prefix)
+    return text
+
+
 class Overview(BaseModel):
     """The desk's first screen: what is open, due soon, late, or waiting for a person."""
 
@@ -306,6 +356,11 @@ class Overview(BaseModel):
     needs_attention: int
     awaiting_decision: int
     awaiting_verification: int
+    stuck: list[StuckWorkflow] | None = Field(
+        default=None,
+        description="running workflows whose code fails on every task (at most "
+        f"{STUCK_LIST_CAP}); null: not known now (Temporal not reachable)",
+    )
 
 
 class ExtensionLine(BaseModel):
@@ -765,7 +820,14 @@ class Desk:
             needs_attention=counts.get(RequestStatus.NEEDS_ATTENTION.value, 0),
             awaiting_decision=counts.get(RequestStatus.AWAITING_DECISION.value, 0),
             awaiting_verification=counts.get(RequestStatus.AWAITING_VERIFICATION.value, 0),
+            stuck=await self.stuck(),
         )
+
+    async def stuck(self) -> list[StuckWorkflow] | None:
+        """Workflows that take no step (`StuckWorkflow`); None when Temporal cannot say now."""
+        if self.live_status is None:
+            return None
+        return await self.live_status.stuck()
 
     # -- reports and charts ----------------------------------------------------------------------
 
@@ -889,6 +951,33 @@ class TemporalStatus:
             assert isinstance(params, DsrWorkflowInput)
             return params.request
         raise LookupError(request_id)
+
+    async def stuck(self, limit: int = STUCK_LIST_CAP) -> list[StuckWorkflow] | None:
+        """The running workflows Temporal marks as failing every task, oldest mark first as
+        the server lists them; None if Temporal does not answer within a few seconds."""
+        from temporalio.service import RPCError
+
+        try:
+            async with asyncio.timeout(_STUCK_TIMEOUT):
+                client = await self.client()
+                found = []
+                async for execution in client.list_workflows(
+                    STUCK_QUERY, limit=limit, rpc_timeout=timedelta(seconds=_STUCK_TIMEOUT)
+                ):
+                    problems = execution.search_attributes.get("TemporalReportedProblems", [])
+                    found.append(
+                        StuckWorkflow(
+                            workflow_id=execution.id,
+                            workflow_type=execution.workflow_type,
+                            request_id=request_of_workflow(execution.id),
+                            problems=[_problem(p) for p in problems],
+                        )
+                    )
+                return found
+        except (RPCError, RuntimeError, OSError, TimeoutError, ValueError) as error:
+            log.warning("stuck workflows not listed", error_type=type(error).__name__)
+            self._client = None
+            return None
 
     async def __call__(self, request_id: str) -> RequestSummary | None:
         from temporalio.client import WorkflowQueryFailedError, WorkflowQueryRejectedError

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 
 from orchestrator.api import create_app
 from orchestrator.auth import ApiToken, Role, format_api_tokens, hash_token
-from orchestrator.dpo import Desk
+from orchestrator.dpo import Desk, StuckWorkflow
 from orchestrator.settings import Settings
 from orchestrator.store import Store
 from schemas.workflow import DecisionReceipt
@@ -58,6 +58,7 @@ class FakeTemporal:
     answer: Answer = _accept
     updates: list[Update] = field(default_factory=list)
     connect_error: BaseException | None = None
+    stuck_workflows: list[StuckWorkflow] = field(default_factory=list)
 
     async def client(self) -> Any:
         if self.connect_error is not None:
@@ -66,6 +67,10 @@ class FakeTemporal:
 
     async def __call__(self, request_id: str) -> None:
         return None
+
+    async def stuck(self) -> list[StuckWorkflow] | None:
+        """What Temporal marks as failing every task: `stuck_workflows`, or None (unreachable)."""
+        return None if self.connect_error is not None else list(self.stuck_workflows)
 
 
 class _Client:
