@@ -123,9 +123,7 @@ def _add_months_to_date(day: date, months: int) -> date:
 
 def receipt_day(received_at: datetime, cal: DeadlineCalendar = DEFAULT_CALENDAR) -> date:
     """The day of receipt in the company's time zone (an aware `received_at` is required)."""
-    if received_at.tzinfo is None or received_at.utcoffset() is None:
-        raise ValueError("received_at must be timezone-aware")
-    return received_at.astimezone(cal.zone).date()
+    return local_date(received_at, cal)
 
 
 def period_end(
@@ -198,7 +196,7 @@ def local_date(moment: datetime, cal: DeadlineCalendar = DEFAULT_CALENDAR) -> da
     so judging them by the UTC date would keep a record an hour or two past its last day
     every night (a whole financial year's vouchers at 00:30 on 1 January)."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("moment must be timezone-aware")
+        raise ValueError("a moment the calendar reads must be timezone-aware")
     return moment.astimezone(cal.zone).date()
 
 
