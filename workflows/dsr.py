@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.events import DsrRequestedData, RequestKind
     from schemas.identifiers import IdentifierType
     from schemas.package import ExpiryCall, PackageBuild, PackagedSystem
-    from schemas.plan import Plan, SystemPlan
+    from schemas.plan import Plan, PlanAction, SystemPlan
     from schemas.records import AuditAction, CompletionRecord, RequestSummary
     from schemas.results import (
         EraseResult,
@@ -198,6 +198,25 @@ def _reject(message: str) -> None:
 
 def _recipients(notifications: list[RecipientNotification]) -> list[str]:
     return sorted({n.recipient for n in notifications})
+
+
+_ERASED_LABELS = {PlanAction.DELETE: "deleted", PlanAction.ANONYMISE: "anonymised"}
+
+
+def _verified_counts(reported: dict[str, int], plan: SystemPlan) -> dict[str, int]:
+    """What the completion record says was deleted and anonymised, once verification found
+    nothing of it left: at least what the plan counted. A connector reports what its last
+    attempt did, and an attempt that crashed after erasing (the worker killed, an outage before
+    it could answer) is retried by Temporal: the retry finds nothing left and reports zeros, so
+    the proof would say nothing was erased. The plan's count is what `locate` found before, and
+    the locate after has found none of it: that is observed, not assumed."""
+    planned: dict[str, int] = {}
+    for action in plan.actions:
+        label = _ERASED_LABELS.get(action.action)
+        if label is not None and action.count:
+            key = f"{label}.{action.category}"
+            planned[key] = planned.get(key, 0) + action.count
+    return reported | {k: max(reported.get(k, 0), n) for k, n in planned.items()}
 
 
 # Type "DsrWorkflowV2": workflows begun under the first generation ("DsrWorkflow") replay against
@@ -1018,6 +1037,8 @@ class DsrWorkflow:
         problems = leftovers(self._require_policy(), plan, after)
         counts = {f"deleted.{k}": v for k, v in erased.deleted.items() if v}
         counts |= {f"anonymised.{k}": v for k, v in erased.anonymised.items() if v}
+        if not problems:
+            counts = _verified_counts(counts, plan)
         planned = {a.category for a in plan.actions}
         # The plan's retained items, plus what the erasure itself keeps by the policy's design
         # (a suppression hash it creates, which was not there to be planned).

@@ -81,6 +81,7 @@ class System:
     vouchers: dict[str, date] = field(default_factory=dict)
     erase_fails: bool = False
     held: int = 1  # records of `category`, until an erasure deletes or anonymises them
+    crashes_after_erasing: int = 0  # erase attempts that do their work, then fail to answer
     erasures: list[ConnectorCall] = field(default_factory=list)
 
     def info(self, queue: str) -> ConnectorInfo:
@@ -112,13 +113,19 @@ class System:
             if self.erase_fails:
                 raise ApplicationError("credentials refused", type="AuthenticationError")
             assert call.plan is not None
-            self.held = 0
             deleted = sum(
                 self.vouchers.pop(ref, None) is not None
                 for ref in call.plan.refs("invoices", PlanAction.DELETE)
             )
+            anonymised = self.held
+            self.held = 0
+            if self.crashes_after_erasing > 0:  # the worker died before it could answer
+                self.crashes_after_erasing -= 1
+                raise ApplicationError("worker lost", type="ConnectionError")
             return EraseResult(
-                system=self.name, deleted={"invoices": deleted}, anonymised={self.category: 1}
+                system=self.name,
+                deleted={"invoices": deleted},
+                anonymised={self.category: anonymised},
             )
 
         return [locate, erase]
@@ -355,3 +362,22 @@ async def _end_chain(stack: Stack, request_id: str) -> None:
     chain = stack.client.get_workflow_handle(follow_up_workflow_id(request_id))
     if (await chain.describe()).status is WorkflowExecutionStatus.RUNNING:
         await chain.terminate("end of test")
+
+
+async def test_an_erasure_retried_after_a_crash_still_proves_what_was_erased(
+    stack: Stack, ts_env: WorkflowEnvironment
+) -> None:
+    """The attempt that erased crashed before answering; the retry finds nothing and reports
+    zeros. The completion record must still say what the plan erased (verification found none
+    of it left), or the proof kept for the authority would say nothing was done."""
+    now = await ts_env.get_current_time()
+    old = f"customer:7/fy:{now.year - 9}-12-31"  # past its retention: deleted
+    billing = System("billing", vouchers={old: date(now.year - 9, 12, 31)}, crashes_after_erasing=1)
+    await stack.add(billing)
+    record = await (await stack.start("erasure", now.replace(microsecond=0))).result()
+
+    assert record.status is RequestStatus.COMPLETED
+    assert len(billing.erasures) == 2, "erased, crashed, retried"
+    (system,) = record.systems
+    assert system.outcome is SystemOutcome.DONE
+    assert system.counts == {"deleted.invoices": 1, "anonymised.contact": 1}
