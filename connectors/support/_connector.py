@@ -4,6 +4,11 @@ recorded calls and satisfaction ratings, through the desk's REST API (Zendesk AP
 Rules it applies (the company's policy, see ARCHITECTURE.md):
 - Erasure deletes the user for good (Zendesk's two steps: delete, then delete the deleted user),
   the recorded calls, the satisfaction ratings and every ticket that need not be kept.
+- A deleted user not yet purged still holds the person's name, e-mail and phone, and search no
+  longer finds it: the connector looks for the subject among the desk's deleted users too
+  (`_matching`). Locate counts such a user under `user` (and what it still has), so the
+  workflow's verification sees an erasure that stopped between deletion and purge; erasure
+  purges it; export includes it; rectification leaves it (the desk cannot change it).
 - A ticket tagged `legal_hold` (a billing dispute, a complaint that may go to court) is kept:
   GDPR Art. 17(3)(e). Its conversation loses the subject's personal data instead: every comment
   is redacted (name, e-mail, phone, personnummer, domains; see `_redaction`), the ticket is filed
@@ -222,8 +227,9 @@ class SupportConnector(Connector):
             desk.map(activity, match.ordered),
         )
         log.info(
-            "support locate: %d users, %d tickets, ambiguous=%s",
+            "support locate: %d users (%d deleted, not purged), %d tickets, ambiguous=%s",
             counts["user"],
+            counts["user"] - len(match.active),
             counts["tickets"],
             match.ambiguity is not None,
         )
@@ -317,7 +323,7 @@ class SupportConnector(Connector):
         desk = self._desk("rectify")
         match = await match_subject(desk, subject)
         _refuse_if_ambiguous(match, "rectify")
-        users = match.ordered
+        users = match.active  # a deleted user cannot be changed, only purged
         if "email" in values and users and not await _email_is_free(desk, values["email"], match):
             values.pop("email")
             rejected.append("email")
@@ -346,9 +352,9 @@ async def _tickets(desk: Desk, match: Match) -> AsyncIterator[list[ApiTicket]]:
 
 
 async def _email_is_free(desk: Desk, email: str, match: Match) -> bool:
-    """An e-mail address belongs to one user: it may move to the subject's only user, not be
-    given to two users, nor taken from somebody else."""
-    if len(match.users) > 1:
+    """An e-mail address belongs to one user: it may move to the subject's only active user, not
+    be given to two users, nor taken from somebody else."""
+    if len(match.active) > 1:
         return False
     owners = await desk.search(IdentifierType.EMAIL, email)
     return all(owner.id in match.users for owner in owners)

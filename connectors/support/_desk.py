@@ -1,6 +1,7 @@
-"""The help desk's objects, as the operations need them: users found by an identifier, a user's
-tickets and calls page by page, one ticket's conversation, and the few writes an erasure or a
-rectification makes. Each call names its endpoint by a fixed label, for logs and errors.
+"""The help desk's objects, as the operations need them: users found by an identifier, the
+deleted users not yet purged, a user's tickets and calls page by page, one ticket's
+conversation, and the few writes an erasure or a rectification makes. Each call names its
+endpoint by a fixed label, for logs and errors.
 
 Work on many items (the comments of a page of tickets, the deletion of a page of calls) runs
 `concurrency` requests at a time, never more: the desk rate-limits, and a page is at most 100.
@@ -85,6 +86,34 @@ class Desk:
         async for page in self._pages("/api/v2/users/search", "users", "users.search", query):
             users += [u for u in parse_all(ApiUser, page, "users.search") if u.role == "end-user"]
         return users
+
+    async def deleted_users(self) -> AsyncIterator[list[ApiUser]]:
+        """The desk's deleted end users, a page at a time (`GET /deleted_users`). Zendesk's list
+        cannot be searched or filtered: it is every deleted user, the soft-deleted ones with
+        their data and the purged ones emptied (no e-mail or phone), so whoever looks for a
+        person pages through it and compares."""
+        async for page in self._pages(
+            "/api/v2/deleted_users", "deleted_users", "deleted_users.list"
+        ):
+            yield [
+                _deleted(u)
+                for u in parse_all(ApiUser, page, "deleted_users.list")
+                if u.role == "end-user"
+            ]
+
+    async def deleted_user(self, user_id: int) -> ApiUser | None:
+        """A user deleted but not yet purged, as it is now; None once purged (or never
+        deleted)."""
+        body = await self.api.call(
+            "GET",
+            f"/api/v2/deleted_users/{user_id}",
+            endpoint="deleted_users.show",
+            operation=self.operation,
+            missing_ok=True,
+        )
+        if body is None:
+            return None
+        return _deleted(parse(ApiUser, body.get("deleted_user"), "deleted_users.show"))
 
     async def organization(self, user: ApiUser) -> ApiOrganization | None:
         if user.organization_id is None:
@@ -203,3 +232,8 @@ class Desk:
             operation=self.operation,
             json={"user": values},
         )
+
+
+def _deleted(user: ApiUser) -> ApiUser:
+    """A user from the `deleted_users` endpoints: inactive, whatever its body said."""
+    return user if not user.active else user.model_copy(update={"active": False})

@@ -6,6 +6,15 @@ with their tickets and with the user); every ticket not on legal hold is deleted
 conversation; every ticket on legal hold is filed under the customer number (`external_id`)
 and its comments are redacted (`_redaction`); then the user is deleted and purged.
 
+A crash between the deletion and the purge leaves the user among the desk's deleted users,
+where search no longer finds it; the match looks there too (`_matching`), so the retry finds it,
+goes through the same steps (nothing is left but what the purge takes: the user and the ratings
+of its kept tickets) and purges it. So does an erasure of a subject an agent has deleted. A
+purge that finds the user gone (404: purged meanwhile) is done, not an error;
+`deleted["user"]` counts the purges this erasure made. Zendesk shows a deleted user without its
+`external_id`, so kept tickets are filed only while their user is active: for a retry, the
+attempt that crashed filed them already.
+
 Kept tickets filed under the subject's customer numbers by an earlier erasure are visited too:
 redacted again (nothing changes once done, so a second erasure anonymises nothing) and deleted
 if their hold has been lifted since.
@@ -53,6 +62,7 @@ class Erasure:
     redacted: int = 0
     kept: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KEPT_CATEGORIES, 0))
     customers: list[str] = field(default_factory=list)
+    already_deleted: int = 0  # users found among the deleted users, only purged here
 
     async def erase_user(self, user: ApiUser) -> None:
         async for calls in self.desk.calls(user):
@@ -66,7 +76,10 @@ class Erasure:
         file_as = normalise(IdentifierType.CUSTOMER_NUMBER, user.external_id or "")
         async for tickets in self.desk.requested(user):
             await self.settle(tickets, file_as=file_as)
-        await self.desk.delete(f"/api/v2/users/{user.id}", "users.delete")
+        if user.active:
+            await self.desk.delete(f"/api/v2/users/{user.id}", "users.delete")
+        else:
+            self.already_deleted += 1
         if await self.desk.delete(f"/api/v2/deleted_users/{user.id}", "deleted_users.delete"):
             self.deleted["user"] += 1
         if user.external_id:
@@ -129,8 +142,11 @@ class Erasure:
         named = ", ".join(self.customers[:_EVIDENCE_CUSTOMERS]) or "none"
         if len(self.customers) > _EVIDENCE_CUSTOMERS:
             named += f" and {len(self.customers) - _EVIDENCE_CUSTOMERS} more"
+        found = f"{users} users (customers {named})"
+        if self.already_deleted:
+            found += f", {self.already_deleted} of them found among the deleted users"
         parts = [
-            f"support erase on {today.isoformat()}: {users} users (customers {named})",
+            f"support erase on {today.isoformat()}: {found}",
             "deleted: " + ", ".join(f"{k} {v}" for k, v in self.deleted.items()),
             f"comments redacted: {self.redacted}",
         ]

@@ -1,14 +1,30 @@
 """Who the subject is at the help desk: the users its identifiers lead to, whether they are one
 person, and what else the desk knows to identify them by.
 
+The users are the active ones the desk's search finds and the deleted ones not yet purged: a
+deleted user keeps its name, e-mail and phone until it is purged, whether an erasure stopped
+between the two steps of a deletion or an agent deleted it, so it is the subject's data held
+all the same (counted, exported and purged; not rectified, the desk cannot change it).
+
+Zendesk's search finds active users only, and its list of deleted users cannot be searched or
+filtered (it takes no query parameter but the page's): the list is paged through once per match
+(a request per 100 deleted users) and compared here with the identifiers, normalised as the
+search normalises them, by e-mail and phone (Zendesk's deleted user has no `external_id`; one
+is compared if the desk sends it). Each deleted user that matches is looked up again
+(`GET /deleted_users/{id}`, which answers 404 once it is purged), because the list holds purged
+users too, and Zendesk empties them of their data only a while after the purge.
+
 The desk has no identity number, so the name is what tells people apart: an identifier that
-leads to a user with another name than the one given (unless it is the user's company), or
-identifiers leading to users with different names, make the subject ambiguous. Then nothing is
-exported, erased or changed, and no identifier of somebody else is passed on.
+leads to a user (active or deleted) with another name than the one given (unless it is the
+user's company), or identifiers leading to users with different names, make the subject
+ambiguous. Then nothing is exported, erased or changed, and no identifier of somebody else is
+passed on.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from connectors.base.matching import names_match
@@ -21,8 +37,12 @@ from schemas.subject import Identifier, SubjectRef
 __all__ = ["Match", "learned_identifiers", "match_subject"]
 
 
+_Lookup = tuple[IdentifierType, str]
+
+
 @dataclass
 class Match:
+    # Active and deleted (not yet purged) users, by id; `ApiUser.active` tells which.
     users: dict[int, ApiUser] = field(default_factory=dict)
     hits: list[tuple[IdentifierType, list[int]]] = field(default_factory=list)
     ambiguity: str | None = None
@@ -33,9 +53,15 @@ class Match:
     def ordered(self) -> list[ApiUser]:
         return [self.users[i] for i in sorted(self.users)]
 
+    @property
+    def active(self) -> list[ApiUser]:
+        """The users that are not deleted, in id order."""
+        return [u for u in self.ordered if u.active]
+
 
 async def match_subject(desk: Desk, subject: SubjectRef) -> Match:
-    """Search by every identifier the desk knows (in parallel), and judge the result."""
+    """Search by every identifier the desk knows (in parallel), look for them among the deleted
+    users too, and judge the result."""
     lookups = list(
         dict.fromkeys(
             (identifier.type, value)
@@ -45,11 +71,14 @@ async def match_subject(desk: Desk, subject: SubjectRef) -> Match:
         )
     )
 
-    async def search(lookup: tuple[IdentifierType, str]) -> list[ApiUser]:
+    async def search(lookup: _Lookup) -> list[ApiUser]:
         return await desk.search(*lookup)
 
+    found, deleted = await asyncio.gather(desk.map(search, lookups), _deleted(desk, lookups))
     match = Match()
-    for (kind, _), users in zip(lookups, await desk.map(search, lookups), strict=True):
+    for (kind, _), active, gone in zip(lookups, found, deleted, strict=True):
+        seen = {u.id for u in active}
+        users = active + [u for u in gone if u.id not in seen]
         for user in users:
             match.users[user.id] = user
         match.hits.append((kind, [u.id for u in users]))
@@ -61,6 +90,30 @@ async def match_subject(desk: Desk, subject: SubjectRef) -> Match:
     match.customer_numbers = list(dict.fromkeys(numbers))
     match.ambiguity = await _ambiguity(desk, subject, match)
     return match
+
+
+async def _deleted(desk: Desk, lookups: Sequence[_Lookup]) -> list[list[ApiUser]]:
+    """For each lookup, the deleted users not yet purged it leads to (see the module doc)."""
+    if not lookups:
+        return []
+    candidates: dict[int, ApiUser] = {}
+    async for page in desk.deleted_users():
+        for user in page:
+            if _leads_to(lookups, user):
+                candidates[user.id] = user
+
+    shown = await desk.map(desk.deleted_user, sorted(candidates))
+    current = [u for u in shown if u is not None]
+    return [[u for u in current if _leads_to([lookup], u)] for lookup in lookups]
+
+
+def _leads_to(lookups: Sequence[_Lookup], user: ApiUser) -> bool:
+    """Whether one of the lookups would find `user` if the desk's search looked at it."""
+    for kind, value in lookups:
+        raw = getattr(user, SEARCH_FIELDS[kind])
+        if isinstance(raw, str) and raw and normalise(kind, raw) == value:
+            return True
+    return False
 
 
 async def _ambiguity(desk: Desk, subject: SubjectRef, match: Match) -> str | None:
@@ -88,13 +141,14 @@ async def _company_is(desk: Desk, name: str, user: ApiUser) -> bool:
 
 
 async def learned_identifiers(desk: Desk, subject: SubjectRef, match: Match) -> list[Identifier]:
-    """Identifiers on the matched users the subject did not bring. A phone number is passed on
-    only if every user it leads to has the subject's name: a shared number is not theirs."""
+    """Identifiers on the matched active users the subject did not bring (a deleted user is on
+    its way out: nothing is learned from it). A phone number is passed on only if every user it
+    leads to has the subject's name: a shared number is not theirs."""
     if match.ambiguity:
         return []
     known = set(subject.identifiers)
     learned: list[Identifier] = []
-    for user in match.ordered:
+    for user in match.active:
         for kind, raw in (
             (IdentifierType.CUSTOMER_NUMBER, user.external_id),
             (IdentifierType.EMAIL, user.email),

@@ -41,7 +41,7 @@ class ApiUser(_Api):
     organization_id: int | None = None
     external_id: str | None = None
     created_at: str | None = None
-    active: bool = True
+    active: bool = True  # False: deleted (soft), still held until purged from deleted_users
 
     def __repr__(self) -> str:  # the name, e-mail and phone are personal data
         return f"ApiUser({self.id})"

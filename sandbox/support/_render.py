@@ -13,6 +13,7 @@ __all__ = [
     "attachment_json",
     "call_json",
     "comment_json",
+    "deleted_user_json",
     "iso",
     "organization_json",
     "rating_json",
@@ -51,6 +52,25 @@ def user_json(request: Request, row: Row[Any]) -> dict[str, Any]:
         "suspended": False,
         "tags": [],
         "user_fields": {},
+    }
+
+
+def deleted_user_json(request: Request, row: Row[Any]) -> dict[str, Any]:
+    """A deleted user as Zendesk's `deleted_users` endpoints show it: fewer fields than a user
+    (no external_id, tags or user fields), `active` false."""
+    return {
+        "id": row.id,
+        "url": _url(request, f"/api/v2/deleted_users/{row.id}.json"),
+        "name": row.name,
+        "email": row.email,
+        "phone": row.phone,
+        "shared_phone_number": None,
+        "role": row.role,
+        "organization_id": row.organization_id,
+        "photo": None,
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "active": False,
     }
 
 

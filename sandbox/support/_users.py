@@ -2,8 +2,10 @@
 
 Deletion is Zendesk's two steps: `DELETE /users/{id}` marks the user deleted (soft: the record
 is kept, hidden from search), `DELETE /deleted_users/{id}` purges it and the user's satisfaction
-ratings. Tickets the user requested are not deleted with the user (a ticket outlives its
-requester); whoever erases a person deletes the tickets that may go first.
+ratings. In between the user is still there, with its name, e-mail and phone, under
+`GET /deleted_users` (the list, paged) and `GET /deleted_users/{id}`. Tickets the user requested
+are not deleted with the user (a ticket outlives its requester); whoever erases a person deletes
+the tickets that may go first.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import Select, delete, func, select, update
 from sandbox.support._deps import Engine
 from sandbox.support._errors import ApiError, not_found
 from sandbox.support._pagination import PageParams, page_body, paged
-from sandbox.support._render import ticket_json, user_json
+from sandbox.support._render import deleted_user_json, ticket_json, user_json
 from sandbox.support._tickets import descriptions
 from sandbox.support.schema import satisfaction_ratings, tickets, users
 
@@ -135,6 +137,41 @@ def delete_user(request: Request, user_id: int, engine: Engine) -> JSONResponse:
             raise not_found()
         row = (conn.execute(select(users).where(users.c.id == user_id))).one()
     return JSONResponse({"user": user_json(request, row)})
+
+
+def _deleted() -> Select[Any]:
+    """Deleted users not yet purged: a range of the (active, id) index."""
+    return select(users).where(users.c.active.is_(False))
+
+
+@router.get("/api/v2/deleted_users")
+def list_deleted_users(request: Request, params: PageParams, engine: Engine) -> JSONResponse:
+    """The deleted users, in id order, a cursor page at a time, as Zendesk's List Deleted Users.
+
+    Like Zendesk's, the list takes pagination parameters only: no search, no filter by e-mail,
+    phone or external id, so a client looking for somebody pages through it and compares. Zendesk
+    also lists the users it has purged, emptied (named "Permanently Deleted User", e-mail and
+    phone null); the sandbox drops the row on purge, so it lists the soft-deleted users only.
+    """
+    with engine.connect() as conn:
+        rows = (conn.execute(paged(_deleted(), users.c.id, params))).all()
+    return page_body(
+        request,
+        "deleted_users",
+        [deleted_user_json(request, r) for r in rows],
+        params,
+        [r.id for r in rows],
+    )
+
+
+@router.get("/api/v2/deleted_users/{user_id}")
+def show_deleted_user(request: Request, user_id: int, engine: Engine) -> JSONResponse:
+    """A user deleted but not yet purged; 404 for an active user and for a purged one."""
+    with engine.connect() as conn:
+        row = (conn.execute(_deleted().where(users.c.id == user_id))).first()
+    if row is None:
+        raise not_found()
+    return JSONResponse({"deleted_user": deleted_user_json(request, row)})
 
 
 @router.delete("/api/v2/deleted_users/{user_id}")

@@ -31,6 +31,7 @@ from connectors.base import (
     SystemUnavailable,
 )
 from connectors.support import LEGAL_HOLD_BASIS, Redactor, SupportConnector
+from connectors.support._desk import Desk
 from connectors.testing import (
     ConnectorContract,
     KnownSubject,
@@ -41,8 +42,11 @@ from connectors.testing import (
     exception_text,
     leaked_values,
     personal_values,
+    planned_erasure,
 )
 from devstack.localstack import ManagedProcess, free_port, sandbox_server
+from policy.loader import load_policy
+from policy.verification import leftovers
 from sandbox.people import Customer, customer_at, generate_customers
 from sandbox.support import (
     SeededSupport,
@@ -361,6 +365,124 @@ async def test_a_lifted_hold_lets_a_later_erasure_delete_the_ticket(
     assert not (await support.locate(subject)).found
 
 
+# --- deleted users not yet purged ---------------------------------------------------------
+
+
+def _soft_delete(desk: _Desk, user_id: object) -> None:
+    """`DELETE /users/{id}` as an agent (or an erasure) makes it: the user is only deleted."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    answer = httpx.delete(f"{desk.url}/api/v2/users/{user_id}", headers=headers)
+    assert answer.status_code == 200
+
+
+async def test_a_purge_lost_after_the_deletion_is_seen_and_finished_by_the_retry(
+    support: SupportConnector, desk: _Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker is lost between `DELETE /users/{id}` and the purge. Search no longer finds the
+    user, but the desk still holds its name, e-mail and phone among the deleted users: the
+    verification locate must count it, and the retried erasure must purge it."""
+    seeded = _take(lambda s: not _on_hold(s) and s.counts["tickets"] > 0)
+    customer = seeded.customer
+    subject = _everything(customer)
+    [(user_id,)] = desk.query(
+        "SELECT id FROM users WHERE external_id = ?", customer.customer_number
+    )
+    plan = await planned_erasure(support, subject, TODAY)
+    policy = load_policy(None)
+    delete = Desk.delete
+    lost: list[str] = []
+
+    async def purge_lost_once(self: Desk, path: str, endpoint: str) -> bool:
+        if endpoint == "deleted_users.delete" and not lost:
+            lost.append(path)
+            raise SystemUnavailable("support: worker lost (simulated)")
+        return await delete(self, path, endpoint)
+
+    monkeypatch.setattr(Desk, "delete", purge_lost_once)
+    with pytest.raises(SystemUnavailable):
+        await support.erase(subject, plan)
+    assert lost == [f"/api/v2/deleted_users/{user_id}"]
+    assert desk.query(
+        "SELECT active, name = ?, email = ? FROM users WHERE id = ?",
+        customer.name,
+        customer.email.lower(),
+        user_id,
+    ) == [(0, 1, 1)]
+
+    between = await support.locate(subject)
+    assert between.counts["user"] == 1
+    assert between.counts["tickets"] == 0  # deleted before the user
+    assert not between.ambiguous
+    assert leftovers(policy, plan, between) == ["user: 1 remain, the plan retains 0"]
+
+    retried = await support.erase(subject, plan)  # Temporal's retry of the activity
+    assert retried.deleted["user"] == 1
+    assert "1 of them found among the deleted users" in retried.evidence
+    assert not leaked_values(
+        retried.evidence,
+        personal_values(subject, except_types=[IdentifierType.CUSTOMER_NUMBER]),
+    )
+    assert desk.query("SELECT count(*) FROM users WHERE id = ?", user_id) == [(0,)]
+    after = await support.locate(subject)
+    assert not after.found and leftovers(policy, plan, after) == []
+    again = await support.erase(subject, plan)
+    assert sum(again.deleted.values()) == 0
+
+
+async def test_a_deleted_user_is_found_by_email_and_phone_and_judged_by_its_name(
+    support: SupportConnector, desk: _Desk
+) -> None:
+    """An agent deleted the user and nobody purged it: the subject's data is still held."""
+    seeded = _take(lambda s: s.activity.user is not None and s.activity.user.phone is not None)
+    customer = seeded.customer
+    [(user_id, phone)] = desk.query(
+        "SELECT id, phone FROM users WHERE external_id = ?", customer.customer_number
+    )
+    assert desk.query("SELECT count(*) FROM users WHERE phone = ?", phone) == [(1,)]
+    _soft_delete(desk, user_id)
+    for kind, value in ((IdentifierType.EMAIL, customer.email), (IdentifierType.PHONE, phone)):
+        located = await support.locate(_ref((kind, str(value)), name=customer.name))
+        assert located.counts["user"] == 1 and not located.ambiguous, kind
+        assert located.learned == []  # nothing is learned from a user on its way out
+    wrong = _ref((IdentifierType.EMAIL, customer.email), name="Helt Annan Person")
+    assert (await support.locate(wrong)).ambiguous
+    with pytest.raises(AmbiguousSubject):
+        await erase_planned(support, wrong, TODAY)
+    assert desk.query("SELECT active FROM users WHERE id = ?", user_id) == [(0,)]
+    changed = await support.rectify(
+        _by_email(customer), [FieldChange(field="name", value="Någon Annan")]
+    )
+    assert changed.changed == {}  # the desk cannot change a deleted user
+
+    result = await erase_planned(support, _by_email(customer), TODAY)
+    assert result.deleted["user"] == 1
+    assert desk.query("SELECT count(*) FROM users WHERE id = ?", user_id) == [(0,)]
+    assert not (await support.locate(_by_email(customer))).found
+
+
+async def test_a_deleted_user_purged_meanwhile_is_done(
+    support: SupportConnector, desk: _Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Somebody purges the user between the erasure's match and its purge: a 404, and done."""
+    customer = _take(lambda s: not _on_hold(s)).customer
+    [(user_id,)] = desk.query(
+        "SELECT id FROM users WHERE external_id = ?", customer.customer_number
+    )
+    _soft_delete(desk, user_id)
+    plan = await planned_erasure(support, _by_email(customer), TODAY)
+    delete = Desk.delete
+
+    async def purged_first(self: Desk, path: str, endpoint: str) -> bool:
+        if endpoint == "deleted_users.delete":
+            assert await delete(self, path, endpoint)  # the other purge
+        return await delete(self, path, endpoint)
+
+    monkeypatch.setattr(Desk, "delete", purged_first)
+    result = await support.erase(_by_email(customer), plan)
+    assert result.deleted["user"] == 0
+    assert desk.query("SELECT count(*) FROM users WHERE id = ?", user_id) == [(0,)]
+
+
 def test_redactor_finds_the_ways_people_write_their_data() -> None:
     subject = _ref(
         (IdentifierType.EMAIL, "asa.oberg12@gmail.com"),
@@ -414,7 +536,8 @@ async def _exhaust(url: str) -> None:
 
 
 def _nobody() -> SubjectRef:
-    """Found by one request (a search that finds nobody): each test knows which one gets 429."""
+    """Found by two requests at once (a search that finds nobody, one page of deleted users):
+    after `_exhaust` the first of them gets 429."""
     return _ref((IdentifierType.EMAIL, f"nobody.{uuid.uuid4().hex[:10]}@example.se"))
 
 

@@ -1,5 +1,6 @@
 """The support sandbox's HTTP API, against the real server: Zendesk's shapes, authentication,
-cursor pagination, redaction, the two-step user deletion and the rate limit."""
+cursor pagination, redaction, the two-step user deletion (and the deleted users in between) and
+the rate limit."""
 
 from __future__ import annotations
 
@@ -176,6 +177,46 @@ async def test_two_step_user_deletion_keeps_tickets(
             "SELECT count(*) FROM satisfaction_ratings WHERE user_id = ?", (user_id,)
         )
         assert ratings.fetchone()[0] == 0
+
+
+async def test_deleted_users_are_listed_and_shown_until_purged(api: httpx.AsyncClient) -> None:
+    """Zendesk's `GET /deleted_users` (pagination only, no filter) and `/deleted_users/{id}`:
+    a deleted user keeps its data there until it is purged."""
+    first, second = (next(s for s in _pool if s.activity.user is not None) for _ in range(2))
+    ids = [await _user_id(api, first), await _user_id(api, second)]
+    assert (await api.get(f"/api/v2/deleted_users/{ids[0]}")).status_code == 404  # active
+    for user_id in ids:
+        assert (await api.delete(f"/api/v2/users/{user_id}")).status_code == 200
+
+    shown = (await api.get(f"/api/v2/deleted_users/{ids[0]}")).json()["deleted_user"]
+    user = first.activity.user
+    assert user is not None
+    assert (shown["id"], shown["name"], shown["email"], shown["phone"]) == (
+        ids[0],
+        user.name,
+        user.email,
+        user.phone,
+    )
+    assert shown["active"] is False and shown["role"] == "end-user"
+    assert "external_id" not in shown  # not in Zendesk's deleted user object
+    assert shown["url"].endswith(f"/api/v2/deleted_users/{ids[0]}.json")
+
+    listed: list[int] = []
+    answer = await api.get("/api/v2/deleted_users", params={"page[size]": 1})
+    while True:
+        body = answer.json()
+        assert len(body["deleted_users"]) <= 1
+        listed += [u["id"] for u in body["deleted_users"]]
+        if not body["meta"]["has_more"]:
+            break
+        answer = await api.get(body["links"]["next"])
+    assert set(ids) <= set(listed) and listed == sorted(listed)
+
+    assert (await api.delete(f"/api/v2/deleted_users/{ids[0]}")).status_code == 200
+    assert (await api.get(f"/api/v2/deleted_users/{ids[0]}")).status_code == 404
+    after = (await api.get("/api/v2/deleted_users")).json()["deleted_users"]
+    assert ids[0] not in [u["id"] for u in after] and ids[1] in [u["id"] for u in after]
+    assert (await api.delete(f"/api/v2/deleted_users/{ids[1]}")).status_code == 200
 
 
 async def test_ticket_and_call_deletion(api: httpx.AsyncClient, served: tuple[str, Path]) -> None:

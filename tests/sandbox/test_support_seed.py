@@ -22,7 +22,9 @@ from sandbox.support import (
     seeded_support,
     support_activity,
 )
-from sandbox.support._users import _search
+from sandbox.support._pagination import Page, paged
+from sandbox.support._users import _deleted, _search
+from sandbox.support.schema import users
 from schemas.identifiers import is_valid_personal_identity_number
 
 SEED = 5
@@ -221,6 +223,13 @@ def test_api_lookups_are_index_searches(seeded_db: tuple[Path, SupportSeedSummar
         _search("email", "anna@example.se").compile(dialect=sqlite_dialect.dialect()),
         _search("external_id", "K100001").compile(dialect=sqlite_dialect.dialect()),
         _search("phone", "+46701234567").compile(dialect=sqlite_dialect.dialect()),
+        # The deleted users not yet purged, a page at a time: the first page and a later one.
+        *(
+            paged(_deleted(), users.c.id, Page(100, after)).compile(
+                dialect=sqlite_dialect.dialect()
+            )
+            for after in (None, 12)
+        ),
     ]
     plans = []
     with sqlite3.connect(path) as conn:
