@@ -2,7 +2,8 @@
 
 What it reports and does (the decisions are the policy's, see policy/default.yaml):
 - `locate` reports facts: each customer's invoices and payments grouped by financial year
-  (the date the bookkeeping rule needs), with an opaque ref per group.
+  (the date the bookkeeping rule needs: an invoice's own, a payment's the year it was made in,
+  see `_vouchers`), with an opaque ref per group.
 - `erase` carries out billing's slice of the plan (`_erasure`): the voucher groups it names are
   deleted, the retained ones left untouched; card tokens and login sessions deleted; the
   customer row anonymised.
@@ -40,7 +41,7 @@ from connectors.base.matching import (
 )
 from connectors.billing._changes import RECTIFIABLE_FIELDS, ChangesMixin
 from connectors.billing._engine import create_billing_engine
-from connectors.billing._erasure import Erasure, erase_customer, erase_refs, group_ref
+from connectors.billing._erasure import Erasure, erase_customer, erase_refs
 from connectors.billing._errors import translate_errors
 from connectors.billing._export import (
     contact_record,
@@ -63,6 +64,7 @@ from connectors.billing._matching import (
 )
 from connectors.billing._settings import BillingSettings
 from connectors.billing._tables import card_tokens, invoices, login_sessions, payments
+from connectors.billing._vouchers import voucher_facts
 from schemas.identifiers import IdentifierType
 from schemas.plan import SystemPlan
 from schemas.results import (
@@ -221,29 +223,11 @@ class BillingConnector(ChangesMixin, Connector):
     async def _facts(self, conn: AsyncConnection, match: Match) -> list[RecordFacts]:
         """Invoices and payments per customer and financial year: the date the bookkeeping
         rule needs, one group (and one ref) per year, so the plan can keep each year until its
-        own end date."""
+        own end date. A payment's year is the one it was made in, not its invoice's; an invoice
+        paid in a later year is reported with that year, as it stays with its payment."""
         facts: list[RecordFacts] = []
         for ids in chunks(match.ids):
-            for category, source in (
-                ("invoices", invoices),
-                ("payments", payments.join(invoices, payments.c.invoice_id == invoices.c.id)),
-            ):
-                rows = await conn.execute(
-                    select(invoices.c.customer_id, invoices.c.financial_year_end, func.count())
-                    .select_from(source)
-                    .where(invoices.c.customer_id.in_(ids))
-                    .group_by(invoices.c.customer_id, invoices.c.financial_year_end)
-                    .order_by(invoices.c.customer_id, invoices.c.financial_year_end)
-                )
-                facts.extend(
-                    RecordFacts(
-                        category=category,
-                        count=int(count),
-                        refs=(group_ref(customer_id, year_end),),
-                        financial_year_end=year_end,
-                    )
-                    for customer_id, year_end, count in rows
-                )
+            facts.extend(await voucher_facts(conn, ids))
         return facts
 
     async def _match(self, conn: AsyncConnection, subject: SubjectRef) -> Match:

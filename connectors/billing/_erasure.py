@@ -1,15 +1,18 @@
 """Erasure: carry out billing's slice of the plan, one customer per transaction.
 
 The connector decides nothing about retention: the policy's planner did, from the facts
-`locate` reported (each customer's invoices and payments grouped by financial year, with refs
-`customer:<id>/fy:<date>`). Here, the `delete` actions on invoices and payments name exactly
-those groups; `retain` ones are not touched; `anonymise` of the contact blanks the customer row
-(a row referenced by kept invoices cannot be deleted). A deferred erasure years later carries
-only refs, so it works after the customer row has lost every identifier.
+`locate` reported (each customer's invoices grouped by their financial year, refs
+`customer:<id>/fy:<date>`, and payments by the financial year they were made in, refs
+`customer:<id>/payments/fy:<date>`; see `_vouchers`). Here, the `delete` actions on invoices and
+payments name exactly those groups; `retain` ones are not touched; `anonymise` of the contact
+blanks the customer row (a row referenced by kept invoices cannot be deleted). A deferred
+erasure years later carries only refs, so it works after the customer row has lost every
+identifier, and with the refs recorded before payments had refs of their own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
@@ -24,26 +27,12 @@ from connectors.billing._tables import (
     login_sessions,
     payments,
 )
+from connectors.billing._vouchers import parse_group_ref, parse_payment_ref, payment_ids_of_year
 from schemas.plan import PlanAction, SystemPlan
 
-__all__ = ["Erasure", "erase_customer", "erase_refs", "group_ref", "parse_group_ref"]
+__all__ = ["Erasure", "erase_customer", "erase_refs"]
 
 _EVIDENCE_CUSTOMERS = 20  # customer numbers named in the evidence; more are counted
-
-
-def group_ref(customer_id: int, financial_year_end: date) -> str:
-    """The opaque reference of one customer's vouchers of one financial year."""
-    return f"customer:{customer_id}/fy:{financial_year_end.isoformat()}"
-
-
-def parse_group_ref(ref: str) -> tuple[int, date] | None:
-    customer, _, year = ref.partition("/fy:")
-    if not customer.startswith("customer:") or not year:
-        return None
-    try:
-        return int(customer.removeprefix("customer:")), date.fromisoformat(year)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -75,33 +64,39 @@ class Erasure:
 
 
 async def erase_refs(engine: AsyncEngine, plan: SystemPlan, done: Erasure) -> None:
-    """Delete the voucher groups the plan names: payments first, then invoices whose payments
-    are all gone (an invoice whose payments the plan keeps stays, with them)."""
-    payment_refs = set(plan.refs("payments", PlanAction.DELETE))
-    invoice_refs = set(plan.refs("invoices", PlanAction.DELETE))
-    for ref in sorted(payment_refs | invoice_refs):
-        parsed = parse_group_ref(ref)
-        if parsed is None:
-            continue
-        customer_id, year_end = parsed
-        group = (
+    """Delete the voucher groups the plan names, each in its own transaction: all the payments
+    first (each group of the financial year it was made in), then the invoices of each named
+    year that no payment refers to any more. An invoice whose payment the plan keeps (paid in
+    a later year) stays, with it, and goes with the ref of its own year once the payment is
+    gone: the facts planned it until the payment's date. Unknown refs are ignored."""
+    payment_groups = _parsed(plan.refs("payments", PlanAction.DELETE), parse_payment_ref)
+    invoice_groups = _parsed(plan.refs("invoices", PlanAction.DELETE), parse_group_ref)
+    for customer_id, year_end in payment_groups:
+        async with engine.begin() as conn:
+            ids = await payment_ids_of_year(conn, customer_id, year_end)
+            if ids:
+                done.deleted["payments"] += (
+                    await conn.execute(delete(payments).where(payments.c.id.in_(ids)))
+                ).rowcount
+    for customer_id, year_end in invoice_groups:
+        unpaid = (
             select(invoices.c.id)
             .where(invoices.c.customer_id == customer_id)
             .where(invoices.c.financial_year_end == year_end)
+            .where(~exists().where(payments.c.invoice_id == invoices.c.id))
         )
         async with engine.begin() as conn:
-            if ref in payment_refs:
-                done.deleted["payments"] += (
-                    await conn.execute(delete(payments).where(payments.c.invoice_id.in_(group)))
-                ).rowcount
-            if ref in invoice_refs:
-                unpaid = group.where(~exists().where(payments.c.invoice_id == invoices.c.id))
-                await conn.execute(
-                    delete(invoice_lines).where(invoice_lines.c.invoice_id.in_(unpaid))
-                )
-                done.deleted["invoices"] += (
-                    await conn.execute(delete(invoices).where(invoices.c.id.in_(unpaid)))
-                ).rowcount
+            await conn.execute(delete(invoice_lines).where(invoice_lines.c.invoice_id.in_(unpaid)))
+            done.deleted["invoices"] += (
+                await conn.execute(delete(invoices).where(invoices.c.id.in_(unpaid)))
+            ).rowcount
+
+
+def _parsed(
+    refs: Iterable[str], parse: Callable[[str], tuple[int, date] | None]
+) -> list[tuple[int, date]]:
+    """The (customer id, financial-year end) groups of `refs`, each once, in order."""
+    return sorted({group for group in map(parse, refs) if group is not None})
 
 
 async def erase_customer(

@@ -47,19 +47,25 @@ from connectors.testing import (
     erase_planned,
     leaked_values,
     personal_values,
+    planned_erasure,
 )
+from policy.loader import load_policy
 from policy.retention import bookkeeping_until
+from policy.verification import leftovers
 from sandbox.billing import (
     SeededCustomer,
+    financial_year_end,
     seed_billing,
     seeded_customer,
 )
 from sandbox.billing import customers as customers_table
 from sandbox.billing import invoice_lines as invoice_lines_table
 from sandbox.billing import invoices as invoices_table
+from sandbox.billing.records import Invoice
 from sandbox.people import Customer, generate_customers
-from schemas.events import FieldChange
+from schemas.events import FieldChange, RequestKind
 from schemas.identifiers import IdentifierType
+from schemas.plan import Plan, PlanAction, PlannedAction, RetainedGroup, SystemPlan
 from schemas.status import RetentionReason
 from schemas.subject import Identifier, SubjectRef
 
@@ -259,6 +265,14 @@ def _query(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
 _persons = _customers(_plain_person)
 
 
+def _kept_year(invoice: Invoice) -> date:
+    """The financial year an invoice is kept for: its own, or a later one a payment of it was
+    made in (the sandbox company's financial year is the calendar year)."""
+    return max(
+        [invoice.financial_year_end, *(financial_year_end(p.paid_on) for p in invoice.payments)]
+    )
+
+
 async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     billing: BillingConnector, billing_url: str
 ) -> None:
@@ -269,31 +283,30 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
         if any(i.financial_year_end < kept_from for i in s.activity.invoices)
         and any(i.financial_year_end >= kept_from for i in s.activity.invoices)
     )
-    expired = [i for i in seeded.activity.invoices if i.financial_year_end < kept_from]
-    kept = [i for i in seeded.activity.invoices if i.financial_year_end >= kept_from]
+    expired = [i for i in seeded.activity.invoices if _kept_year(i) < kept_from]
+    kept = [i for i in seeded.activity.invoices if _kept_year(i) >= kept_from]
+    paid = [p for i in seeded.activity.invoices for p in i.payments]
+    kept_payments = [p for p in paid if financial_year_end(p.paid_on) >= kept_from]
     customer_id = seeded.customer.index + 1
 
     subject = await discover(billing, _by_email(seeded.customer))
     result = await erase_planned(billing, subject, TODAY)
 
     assert result.deleted["invoices"] == len(expired)
-    assert result.deleted["payments"] == sum(len(i.payments) for i in expired)
+    assert result.deleted["payments"] == len(paid) - len(kept_payments)
     assert result.deleted["card_tokens"] == len(seeded.activity.card_tokens)
     assert result.deleted["login_sessions"] == len(seeded.activity.login_sessions)
     assert result.anonymised == {"contact": 1}
     # Per record: each financial year's vouchers are kept until that year's own end date.
     invoices = [item for item in result.retained if item.category == "invoices"]
     assert sum(item.count for item in invoices) == len(kept)
-    assert {item.until for item in invoices} == {
-        bookkeeping_until(i.financial_year_end, 7) for i in kept
-    }
+    assert {item.until for item in invoices} == {bookkeeping_until(_kept_year(i), 7) for i in kept}
     assert all(item.reason is RetentionReason.BOOKKEEPING for item in invoices)
     assert all(item.legal_basis == "Bokföringslagen (1999:1078) 7 kap. 2 §" for item in invoices)
     payments = [item for item in result.retained if item.category == "payments"]
-    paid = [i for i in kept if i.payments]
-    assert sum(item.count for item in payments) == sum(len(i.payments) for i in kept)
+    assert sum(item.count for item in payments) == len(kept_payments)
     assert {item.until for item in payments} == {
-        bookkeeping_until(i.financial_year_end, 7) for i in paid
+        bookkeeping_until(financial_year_end(p.paid_on), 7) for p in kept_payments
     }
     assert seeded.customer.customer_number in result.evidence
 
@@ -327,6 +340,207 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     assert customer[7] == "anonymised"
     assert customer[8] is not None
     assert customer[9] == seeded.customer.customer_number
+
+
+# A payment is a voucher of the financial year it was made in (Bokföringslagen 7 kap. 2 §), not
+# of its invoice's: the December invoice paid in January is kept a year longer, and so is that
+# invoice, which the payment refers to. Erased on 1 June of the 8th year after, the invoice's
+# year is past its retention and the payment's is not.
+
+
+def _paid_next_year(invoice: Invoice) -> bool:
+    return bool(invoice.payments) and all(
+        financial_year_end(p.paid_on) > invoice.financial_year_end for p in invoice.payments
+    )
+
+
+def _late_payer(year: int, *, with_others: bool) -> tuple[SeededCustomer, Invoice]:
+    """The first customer (not ambiguous, not anonymised) with exactly one invoice of FY `year`
+    paid in the next year, and that invoice; `with_others`: and other FY `year` invoices paid
+    in that year."""
+    for seeded in _customers(lambda c: c.special is None and c.status != "anonymised"):
+        of_year = [i for i in seeded.activity.invoices if i.financial_year_end.year == year]
+        late = [i for i in of_year if _paid_next_year(i)]
+        others = [i for i in of_year if i.payments and not _paid_next_year(i)]
+        if len(late) == 1 and bool(others) == with_others:
+            return seeded, late[0]
+    raise AssertionError(f"the seed has no customer paying an invoice of {year} in {year + 1}")
+
+
+@pytest.fixture
+async def own_billing(tmp_path: Path) -> AsyncIterator[tuple[BillingConnector, str]]:
+    """A freshly seeded database of its own, for tests that erase one particular customer."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/billing.db"
+    await seed_billing(url, CUSTOMERS, SEED)
+    connector = BillingConnector(url)
+    yield connector, url
+    await connector.aclose()
+
+
+def _retained_by_until(plan: SystemPlan) -> list[RetainedGroup]:
+    """The deferred erasures the workflow sets for this system's plan, one per until-date."""
+    assert plan.created_on is not None
+    whole = Plan(
+        kind=RequestKind.ERASURE, policy_version="test", created_on=plan.created_on, systems=(plan,)
+    )
+    return whole.retained_by_until()
+
+
+def _vouchers_of(url: str, customer_id: int, year_end: date) -> tuple[list[str], list[str]]:
+    """The customer's invoices of one financial year left (days issued), and their payments
+    left (days paid)."""
+    issued = _query(
+        url,
+        "SELECT issued_on FROM invoices WHERE customer_id = ? AND financial_year_end = ?"
+        " ORDER BY issued_on",
+        customer_id,
+        year_end.isoformat(),
+    )
+    paid = _query(
+        url,
+        "SELECT paid_on FROM payments JOIN invoices ON invoices.id = payments.invoice_id"
+        " WHERE customer_id = ? AND financial_year_end = ? ORDER BY paid_on",
+        customer_id,
+        year_end.isoformat(),
+    )
+    return [row[0] for row in issued], [row[0] for row in paid]
+
+
+@pytest.mark.parametrize(
+    ("year", "with_others"),
+    [
+        pytest.param(2017, False, id="invoice-2017-paid-2018-01-11"),  # K100053 in the seed
+        pytest.param(2023, True, id="one-of-the-year-paid-next-year"),  # K100085: 3 paid in 2023
+    ],
+)
+async def test_a_payment_is_kept_for_the_financial_year_it_was_made_in(
+    own_billing: tuple[BillingConnector, str], year: int, with_others: bool
+) -> None:
+    billing, url = own_billing
+    seeded, late = _late_payer(year, with_others=with_others)
+    invoice_year, payment_year = date(year, 12, 31), date(year + 1, 12, 31)
+    erased_on = date(year + 8, 6, 1)  # the invoice's year kept until 31 Dec year+7: past
+    payment_until = date(year + 8, 12, 31)  # the payment's year: kept until 31 Dec year+8
+    paid = [p for i in seeded.activity.invoices for p in i.payments]
+    paid_next_year = [p for p in paid if financial_year_end(p.paid_on) == payment_year]
+    expired = [i for i in seeded.activity.invoices if _kept_year(i) <= invoice_year]
+    customer_id = seeded.customer.index + 1
+    invoice_ref = f"customer:{customer_id}/fy:{year}-12-31"  # the invoices' ref, as ever
+    payment_ref = f"customer:{customer_id}/payments/fy:{year + 1}-12-31"  # payments: their own
+
+    subject = await discover(
+        billing, _ref((IdentifierType.CUSTOMER_NUMBER, seeded.customer.customer_number))
+    )
+    plan = await planned_erasure(billing, subject, erased_on)
+    result = await billing.erase(subject, plan)
+
+    # The payment made in year+1 is kept until that year's date, with a ref of its own, and
+    # the invoice it refers to stays with it (planned so); the rest of the invoice's year goes.
+    kept = [a for a in plan.retained if a.until == payment_until]
+    assert {a.category for a in kept} == {"invoices", "payments"}
+    assert all(a.reason is RetentionReason.BOOKKEEPING for a in kept)
+    kept_payments = next(a for a in kept if a.category == "payments")
+    assert kept_payments.refs == (payment_ref,)
+    assert kept_payments.count == len(paid_next_year)
+    assert invoice_ref in next(a for a in kept if a.category == "invoices").refs
+    assert (invoice_ref in plan.refs("invoices", PlanAction.DELETE)) is with_others
+    assert any(
+        item.category == "payments"
+        and item.until == payment_until
+        and item.count == len(paid_next_year)
+        for item in result.retained
+    )
+    assert result.deleted["invoices"] == len(expired)
+    assert result.deleted["payments"] == sum(
+        financial_year_end(p.paid_on) <= invoice_year for p in paid
+    )
+    assert _vouchers_of(url, customer_id, invoice_year) == (
+        [late.issued_on.isoformat()],
+        [p.paid_on.isoformat() for p in late.payments],
+    )
+    # What remains is what the plan retains: the erasure verifies.
+    assert leftovers(load_policy(None), plan, await billing.locate(subject)) == []
+
+    # The deferred erasure of that date, by refs only: the payment goes, then its invoice, by
+    # the invoices' ref of its own year.
+    (group,) = [g for g in _retained_by_until(plan) if g.until == payment_until]
+    (deferred,) = group.system_plans()
+    assert invoice_ref in deferred.refs("invoices", PlanAction.DELETE)
+    done = await billing.erase(SubjectRef(identifiers=()), deferred)
+    assert done.deleted["payments"] == len(paid_next_year)
+    assert _vouchers_of(url, customer_id, invoice_year) == ([], [])
+    assert _vouchers_of(url, customer_id, payment_year)[1] == sorted(
+        p.paid_on.isoformat()
+        for i in seeded.activity.invoices
+        if i.financial_year_end == payment_year
+        for p in i.payments
+        if financial_year_end(p.paid_on) > payment_year
+    )
+
+
+async def test_a_deferred_erasure_recorded_with_the_old_refs_keeps_the_later_payment(
+    own_billing: tuple[BillingConnector, str],
+) -> None:
+    """Deferred-erasure inputs recorded before payments had refs of their own name both
+    categories `customer:<id>/fy:<date>`. On the day after the year's date they still erase
+    that year's invoices and the payments made in it, and leave a payment made in the next year
+    (and the invoice it refers to) to that year."""
+    billing, url = own_billing
+    seeded, late = _late_payer(2023, with_others=True)
+    of_year = [i for i in seeded.activity.invoices if i.financial_year_end.year == 2023]
+    paid = [p for i in seeded.activity.invoices for p in i.payments]
+    customer_id = seeded.customer.index + 1
+    old_ref = f"customer:{customer_id}/fy:2023-12-31"
+    until = bookkeeping_until(date(2023, 12, 31), 7)
+    recorded = RetainedGroup(  # as today's code planned it: payments by their invoice's year
+        until=until,
+        actions=tuple(
+            PlannedAction(
+                system="billing",
+                category=category,
+                action=PlanAction.RETAIN,
+                count=count,
+                reason=RetentionReason.BOOKKEEPING,
+                until=until,
+                refs=(old_ref,),
+            )
+            for category, count in (
+                ("invoices", len(of_year)),
+                ("payments", sum(len(i.payments) for i in of_year)),
+            )
+        ),
+    )
+    (deferred,) = recorded.system_plans()
+
+    done = await billing.erase(SubjectRef(identifiers=()), deferred)
+
+    assert done.deleted["invoices"] == len(of_year) - 1
+    assert done.deleted["payments"] == sum(p.paid_on.year == 2023 for p in paid)
+    assert _vouchers_of(url, customer_id, date(2023, 12, 31)) == (
+        [late.issued_on.isoformat()],
+        [p.paid_on.isoformat() for p in late.payments],
+    )
+    again = await billing.erase(SubjectRef(identifiers=()), deferred)
+    assert sum(again.deleted.values()) == 0
+
+
+def test_a_payments_financial_year_is_the_one_it_was_made_in() -> None:
+    from connectors.billing._vouchers import parse_group_ref, parse_payment_ref, payment_year_end
+
+    fy_2017, fy_2018 = date(2017, 12, 31), date(2018, 12, 31)
+    assert payment_year_end(date(2018, 1, 11), fy_2017) == fy_2018
+    assert payment_year_end(date(2017, 12, 31), fy_2017) == fy_2017
+    assert payment_year_end(date(2017, 3, 1), fy_2017) == fy_2017
+    # A financial year other than the calendar year follows the invoice's recorded end.
+    assert payment_year_end(date(2023, 8, 1), date(2023, 6, 30)) == date(2024, 6, 30)
+    assert payment_year_end(date(2023, 6, 30), date(2023, 6, 30)) == date(2023, 6, 30)
+    assert payment_year_end(date(2024, 2, 29), date(2023, 2, 28)) == date(2024, 2, 29)
+    assert payment_year_end(date(2023, 3, 1), date(2024, 2, 29)) == date(2024, 2, 29)
+    # Refs: the payments' form is their own; the invoices' form (and old inputs) still parse.
+    assert parse_payment_ref("customer:53/payments/fy:2018-12-31") == (53, fy_2018)
+    assert parse_payment_ref("customer:53/fy:2017-12-31") == (53, fy_2017)
+    assert parse_group_ref("customer:53/fy:2017-12-31") == (53, fy_2017)
+    assert parse_group_ref("customer:53/payments/fy:2018-12-31") is None  # never an invoice's
 
 
 async def test_erase_after_all_retention_ended_keeps_nothing(billing: BillingConnector) -> None:
