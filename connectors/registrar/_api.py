@@ -19,6 +19,7 @@ __all__ = [
     "Page",
     "RegistryUpdate",
     "Role",
+    "RoleRemoval",
 ]
 
 T = TypeVar("T")
@@ -96,6 +97,14 @@ class Page(_Model, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
     total: int | None = None
+
+
+class RoleRemoval(_Model):
+    """The answer to taking a contact off a lapsed registration: its roles there removed, and
+    whether that left no customer contact on it, so that the platform deleted it too."""
+
+    roles_removed: int
+    domain_deleted: bool = False
 
 
 class Change(_Model):

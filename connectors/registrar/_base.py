@@ -152,10 +152,15 @@ class RegistrarBase(Connector):
         return None, [contact for contact in found if contact is not None]
 
     async def _domains(self, handles: list[str], operation: str) -> AsyncIterator[Domain]:
-        """Distinct domains the handles have roles on (with only their roles), page by page."""
+        """Distinct domains the handles have roles on (with only their roles), page by page.
+
+        Only the handles' own roles are handed on, whatever the platform answers: another
+        customer's contacts on a domain (its holder, when the subject is only its tech contact)
+        are that customer's data, never the subject's."""
         seen: set[str] = set()  # names only, and only across chunks of more than 100 handles
         parts = list(chunks(handles))
         for chunk in parts:
+            own = set(chunk)
             async for domain in self._client.pages(
                 Domain, "GET", "/domains", operation=operation, params={"contact": chunk}
             ):
@@ -163,6 +168,9 @@ class RegistrarBase(Connector):
                     if domain.name in seen:
                         continue
                     seen.add(domain.name)
+                if any(r.handle not in own for r in domain.roles):
+                    roles = [r for r in domain.roles if r.handle in own]
+                    domain = domain.model_copy(update={"roles": roles})
                 yield domain
 
     async def _updates(self, handles: list[str], operation: str) -> AsyncIterator[RegistryUpdate]:

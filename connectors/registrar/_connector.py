@@ -6,9 +6,16 @@ Rules it applies (the company's policy and the registries' terms):
   registration (contract, GDPR art. 6.1 b): it is retained until the latest expiry of those
   domains, and its public RDAP/WHOIS output is redacted. Its active domains and its registry log
   are retained with it.
-- Contacts of only expired or deleted (pendingDelete) domains are deleted, and those lapsed
-  registrations with them. Their registry log entries then name a handle that leads to nobody:
-  they are reported as anonymised.
+- Contacts of only expired or deleted (pendingDelete) domains are deleted. Their registry log
+  entries then name a handle that leads to nobody: they are reported as anonymised.
+- A lapsed registration the subject has a role on is deleted only if the subject is the only
+  customer behind it: every contact on it that is a customer's (the registrar's own role
+  accounts aside) is one of the subject's. On one another customer is behind (the subject is
+  its tech or admin contact, say) only the subject's roles are removed, reported as domains
+  anonymised; the registration stays with that customer's contacts.
+- The subject's domains are read with the subject's own roles only: another customer's
+  contacts on a domain (its holder's name, e-mail, handle) are never exported to the subject,
+  and only domains the subject holds (registrant, admin) are learned as identifiers.
 - Every change to a contact a registry holds (redaction, deletion, rectification, restriction)
   is pushed to that registry by the platform; the connector returns each as a
   `RecipientNotification` with the registry's reference (GDPR Art. 19).
@@ -100,7 +107,7 @@ class RegistrarConnector(ErasureMixin, ChangesMixin, RegistrarBase):
         DataCategory(
             name="domains",
             description="Domain registrations the subject holds a role on: name, registry, "
-            "status, registration and expiry dates, roles",
+            "status, registration and expiry dates, the subject's roles",
             purpose="Register and keep the customer's domain names (contract)",
         ),
         DataCategory(

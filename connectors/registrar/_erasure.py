@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 from connectors.base import (
     SystemUnavailable,
 )
-from connectors.registrar._api import Change, Domain
+from connectors.registrar._api import Change, Domain, RoleRemoval
 from connectors.registrar._base import (
     EVIDENCE_HANDLES,
     RegistrarBase,
@@ -37,7 +38,9 @@ log = logging.getLogger("connectors.registrar")
 
 @dataclass
 class ErasePlan:
-    """What erasure keeps: contacts on active domains, those domains, their latest expiry."""
+    """What erasure keeps: contacts on active domains, those domains, their latest expiry; and
+    the lapsed domains the subject has a role on, where the subject's part goes (the whole
+    registration only if no other customer is behind it: `only_theirs`)."""
 
     retained: set[str] = field(default_factory=set)
     active_domains: int = 0
@@ -46,7 +49,9 @@ class ErasePlan:
 
 
 def note_domain(plan: ErasePlan, domain: Domain) -> None:
-    """A running registration keeps its contacts (contract); a lapsed one can go."""
+    """A running registration keeps its contacts (contract); a lapsed one can go. Which part of
+    it goes is decided at erase, on all its contacts (`only_theirs`): the registration if the
+    subject is the only customer behind it, else only the subject's roles on it."""
     if domain.status == "active":
         plan.active_domains += 1
         plan.retained.update(r.handle for r in domain.roles)
@@ -56,10 +61,20 @@ def note_domain(plan: ErasePlan, domain: Domain) -> None:
         plan.lapsed.append(domain.name)
 
 
+def only_theirs(domain: Domain, handles: Container[str]) -> bool:
+    """Whether the subject is the only customer behind a registration: every contact on it
+    that is a customer's (not one of the registrar's role accounts, e.g. its hostmaster) is one
+    of the subject's handles. Read from all the domain's roles (`GET /domains/{name}`), not
+    from the list of the subject's domains, which carries only the subject's own roles."""
+    return all(r.handle in handles for r in domain.roles if r.kind != "role")
+
+
 def facts_of(match: Match, plan: ErasePlan) -> list[RecordFacts]:
     """Contacts and domains grouped by whether they serve a running registration (and its
-    latest expiry): what the policy's contract rule needs. No refs: handles and domain names
-    are not opaque, and a contract's end is re-examined, never timed."""
+    latest expiry): what the policy's contract rule needs. A lapsed domain is the subject's
+    record there whether they hold it or only have a role on another customer's: erasing it
+    deletes the registration, or takes the subject's roles off it. No refs: handles and domain
+    names are not opaque, and a contract's end is re-examined, never timed."""
     until = plan.until.date() if plan.until is not None else None
     kept = sum(1 for h in match.handles if h in plan.retained)
     facts = [
@@ -76,6 +91,7 @@ def facts_of(match: Match, plan: ErasePlan) -> list[RecordFacts]:
 def evidence(
     handles: list[str],
     deleted: dict[str, int],
+    left: int,
     redacted: int,
     retained: list[RetainedItem],
     notified: list[RecipientNotification],
@@ -89,8 +105,10 @@ def evidence(
     parts = [
         f"registrar erase on {today.isoformat()}: contacts {named}",
         "deleted: " + ", ".join(f"{k} {v}" for k, v in deleted.items()),
-        f"redacted in public RDAP/WHOIS: {redacted} contacts",
     ]
+    if left:
+        parts.append(f"roles removed from {left} lapsed domains other customers hold (kept)")
+    parts.append(f"redacted in public RDAP/WHOIS: {redacted} contacts")
     for item in retained:
         until = item.until.isoformat() if item.until else "while the reason lasts"
         parts.append(f"retained: {item.category} {item.count} until {until} ({item.legal_basis})")
@@ -106,8 +124,11 @@ class ErasureMixin(RegistrarBase):
     # --- erase ----------------------------------------------------------------------------
 
     async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
-        """The plan's deletions: lapsed registrations and the contacts on no running one; the
-        contacts the plan keeps (a running registration) are redacted in RDAP/WHOIS."""
+        """The plan's deletions: the contacts on no running registration, and the lapsed
+        registrations: deleted when the subject is the only customer behind one, else only the
+        subject's roles are taken off it and it stays (another customer's registration, e.g.
+        one the subject is the tech contact of). The contacts the plan keeps (a running
+        registration) are redacted in RDAP/WHOIS."""
         today = plan.created_on or date.min
         match = await self._match(subject, "erase")
         self._refuse_if_ambiguous(match, "erase")
@@ -117,8 +138,13 @@ class ErasureMixin(RegistrarBase):
         found = await self._erase_plan(match)  # which records, now
         if not plan.acts_on("domains", PlanAction.DELETE):
             found.lapsed = []
+        left = 0  # lapsed domains other customers are behind: only the subject's roles went
         for name in found.lapsed:
-            deleted["domains"] += await self._delete_domain(name)
+            removed, stays = await self._erase_lapsed(name, match)
+            deleted["domains"] += removed
+            left += stays
+        if left:
+            anonymised["domains"] = left
         gone: list[str] = []
         deletable = plan.acts_on("contacts", PlanAction.DELETE)
         for handle in (h for h in match.handles if deletable and h not in found.retained):
@@ -139,11 +165,12 @@ class ErasureMixin(RegistrarBase):
         retained = plan.retained_items()
         log.info(
             "registrar erase: %d contacts deleted, %d retained (%d redacted), %d domains "
-            "deleted, %d registry notifications",
+            "deleted, %d left to other customers, %d registry notifications",
             deleted["contacts"],
             len(found.retained),
             redacted,
             deleted["domains"],
+            left,
             len(notified),
         )
         notified = sorted_notes(notified)
@@ -152,7 +179,7 @@ class ErasureMixin(RegistrarBase):
             deleted=deleted,
             anonymised=anonymised,
             retained=retained,
-            evidence=evidence(match.handles, deleted, redacted, retained, notified, today),
+            evidence=evidence(match.handles, deleted, left, redacted, retained, notified, today),
             notified=notified,
         )
 
@@ -163,6 +190,44 @@ class ErasureMixin(RegistrarBase):
         async for domain in self._domains(match.handles, "erase"):
             note_domain(plan, domain)
         return plan
+
+    async def _erase_lapsed(self, name: str, match: Match) -> tuple[int, int]:
+        """One lapsed registration the subject has a role on: deleted if they are the only
+        customer behind it (`only_theirs`), else the subject's roles are taken off it and it
+        stays with the other customer's. (1, 0): deleted now; (0, 1): the subject's roles
+        removed; (0, 0): done already."""
+        domain = await self._client.model(
+            Domain, "GET", path("domains", name), operation="erase", allow_missing=True
+        )
+        if domain is None:  # deleted already
+            return 0, 0
+        if only_theirs(domain, match.contacts):
+            return await self._delete_domain(name), 0
+        removed = gone = False
+        for handle in sorted({r.handle for r in domain.roles if r.handle in match.contacts}):
+            removal = await self._remove_roles(name, handle)
+            if removal is not None:
+                removed = True
+                # The other customer left it meanwhile: the subject was the last one behind it.
+                gone = gone or removal.domain_deleted
+        return (1, 0) if gone else (0, int(removed))
+
+    async def _remove_roles(self, name: str, handle: str) -> RoleRemoval | None:
+        """Take one contact off a lapsed registration; None if it had no role there (any more)."""
+        response = await self._client.request(
+            "DELETE",
+            path("domains", name, "contacts", handle),
+            operation="erase",
+            allow=frozenset({404, 409}),
+        )
+        if response.status_code == 409:  # renewed since the plan was made
+            raise SystemUnavailable("registrar: a registration changed during erase; retry")
+        if response.status_code == 404:
+            return None
+        try:
+            return RoleRemoval.model_validate_json(response.content)
+        except ValidationError:
+            raise unexpected_response("erase") from None
 
     async def _delete_domain(self, name: str) -> int:
         """1 if the lapsed registration was deleted now, 0 if it was gone already."""

@@ -1,4 +1,5 @@
-"""Export records (Art. 15 / 20): the subject's contacts, domains with roles, registry log.
+"""Export records (Art. 15 / 20): the subject's contacts, the domains they have a role on with
+their own roles (never another customer's contacts on it), registry log.
 
 Structured, JSON-serialisable, and named for a reader: the archive is what the customer sees.
 """

@@ -217,6 +217,26 @@ async def delete_domain(request: Request, name: str) -> JSONResponse:
     return JSONResponse({"name": name.lower(), "deleted": True})
 
 
+@router.delete("/domains/{name}/contacts/{handle}")
+async def remove_domain_contact(request: Request, name: str, handle: str) -> JSONResponse:
+    """Take a contact off a lapsed registration (all its roles there); the registration stays
+    with its other contacts, or is deleted if no customer contact is left on it."""
+    try:
+        removal = await _store(request).remove_contact(name.lower(), handle.upper())
+    except Conflict as exc:
+        return _error(409, str(exc))
+    if removal is None:
+        return _error(404, "no such domain, or the contact has no role on it")
+    return JSONResponse(
+        {
+            "name": name.lower(),
+            "handle": handle.upper(),
+            "roles_removed": removal.roles_removed,
+            "domain_deleted": removal.domain_deleted,
+        }
+    )
+
+
 # --- registry log -----------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "Page",
     "PublicDomain",
     "RegistrarStore",
+    "RoleRemoval",
     "StateChange",
     "contact_ids_query",
     "domain_ids_query",
@@ -85,6 +86,15 @@ class Page:
 class DomainWithRoles:
     domain: Row[Any]
     roles: list[tuple[str, str, str]]  # (handle, role, contact kind)
+
+
+@dataclass
+class RoleRemoval:
+    """A contact taken off a lapsed registration: its roles removed, and whether that left the
+    registration without any customer contact, so that it was deleted too."""
+
+    roles_removed: int
+    domain_deleted: bool
 
 
 @dataclass
@@ -291,6 +301,41 @@ class RegistrarStore:
                 raise Conflict("the registration is active")
             await _delete_domain(conn, row.id)
         return True
+
+    async def remove_contact(self, name: str, handle: str) -> RoleRemoval | None:
+        """Remove one contact's roles from a lapsed (expired or deleted) registration; the
+        registration stays with its other contacts, unless that leaves it without any customer
+        contact (as `delete_contact` does). None: no such domain, or the contact has no role on
+        it."""
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(domains.c.id, domains.c.status).where(domains.c.name == name)
+                )
+            ).first()
+            contact = await _contact(conn, handle)
+            if row is None or contact is None:
+                return None
+            if row.status == "active":
+                raise Conflict("the registration is active")
+            removed = (
+                await conn.execute(
+                    delete(domain_contacts)
+                    .where(domain_contacts.c.domain_id == row.id)
+                    .where(domain_contacts.c.contact_id == contact.id)
+                )
+            ).rowcount
+            if not removed:
+                return None
+            others = await conn.scalar(
+                select(func.count())
+                .select_from(_ROLE_CONTACTS)
+                .where(domain_contacts.c.domain_id == row.id)
+                .where(contacts.c.kind != "role")
+            )
+            if not others:
+                await _delete_domain(conn, row.id)
+        return RoleRemoval(roles_removed=removed, domain_deleted=not others)
 
     # --- registry log -----------------------------------------------------------------------
 

@@ -16,12 +16,14 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import cast
 
 import httpx
 import pytest
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.base import (
     AmbiguousSubject,
@@ -46,7 +48,16 @@ from connectors.testing import (
 )
 from devstack.localstack import ManagedProcess, free_port, sandbox_server
 from sandbox.people import Customer, generate_customers
-from sandbox.registrar import RegistrarRecords, registrar_records, seed_registrar, seeded_registrar
+from sandbox.registrar import (
+    HOSTMASTER,
+    RegistrarContact,
+    RegistrarRecords,
+    domain_contacts,
+    domains,
+    registrar_records,
+    seed_registrar,
+    seeded_registrar,
+)
 from schemas.events import FieldChange
 from schemas.identifiers import IdentifierType
 from schemas.status import RetainedItem, RetentionReason
@@ -413,6 +424,138 @@ async def test_contact_of_only_lapsed_domains_is_deleted(
     for contact in records.contacts:
         assert contact.handle in result.evidence
     assert customer.email not in result.evidence
+
+
+async def _add_lapsed_domain(
+    database_url: str, roles: list[tuple[RegistrarContact, str]], status: str = "expired"
+) -> str:
+    """A lapsed registration written into the seeded database with the given roles (e.g. one
+    customer's domain with another customer as its tech contact); its name."""
+    name = f"delad-{uuid.uuid4().hex[:10]}.se"
+    now = datetime.now(UTC)
+    engine = create_async_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            domain_id = (
+                await conn.execute(
+                    insert(domains)
+                    .values(
+                        name=name,
+                        registry="se",
+                        status=status,
+                        created_at=now - timedelta(days=800),
+                        expires_at=now - timedelta(days=30),
+                    )
+                    .returning(domains.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                insert(domain_contacts),
+                [{"domain_id": domain_id, "contact_id": c.id, "role": role} for c, role in roles],
+            )
+    finally:
+        await engine.dispose()
+    return name
+
+
+async def _roles_on(api: httpx.AsyncClient, name: str) -> set[tuple[str, str]] | None:
+    """All the roles on a domain at the platform (every contact's); None if it is gone."""
+    response = await api.get(f"/domains/{name}")
+    if response.status_code == 404:
+        return None
+    return {(r["handle"], r["role"]) for r in response.json()["roles"]}
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["contact-deleted", "contact-kept"])
+async def test_tech_contact_of_another_customers_lapsed_domain_leaves_it(
+    registrar: RegistrarConnector, api: httpx.AsyncClient, registrar_db: str, kept: bool
+) -> None:
+    # The subject is only the tech contact of a lapsed registration another customer holds:
+    # the registration is that customer's; only the subject's role on it is erased. With an
+    # active domain of their own the subject's contact is kept (contract), without it deleted.
+    records = _claim(
+        lambda r: (
+            r.customer.kind == "person"
+            and not r.customer.special
+            and _has("active")(r) is kept
+            and (r.customer.status == "active" or not kept)
+        )
+    )
+    holder = _claim(lambda r: _plain(r) and r.customer.kind == "person" and bool(r.domains))
+    tech, registrant = records.contacts[0], holder.contacts[0]
+    name = await _add_lapsed_domain(registrar_db, [(registrant, "registrant"), (tech, "tech")])
+
+    subject = await discover(registrar, _by_email(records.customer))
+    located = await registrar.locate(subject)
+    assert located.counts["domains"] == len(records.domains) + 1  # the subject's role is theirs
+    assert name not in {i.value for i in subject.identifiers}  # the domain is not theirs
+    # The subject's export shows their own role on it, nothing of the holder's.
+    sink = RecordingSink()
+    await registrar.export(subject, sink)
+    shared = next(d for d in sink.records["domains"] if d["domain"] == name)
+    assert shared["roles"] == [{"handle": tech.handle, "role": "tech"}]
+    exported = json.dumps(sink.records, ensure_ascii=False).lower()
+    theirs = [
+        v
+        for v in (registrant.handle, registrant.name, registrant.email, registrant.phone)
+        if v is not None
+    ]
+    assert not [v for v in theirs if v.lower() in exported], "the holder's data was exported"
+
+    result = await erase_planned(registrar, subject, TODAY)
+
+    # The registration stays, with the holder's role and without the subject's.
+    assert await _roles_on(api, name) == {(registrant.handle, "registrant")}
+    assert result.deleted["domains"] == len([d for d in records.domains if d.status != "active"])
+    assert result.anonymised["domains"] == 1
+    assert "roles removed from 1 lapsed domains" in result.evidence
+    assert name not in result.evidence
+    # The holder lost nothing: every role on their own domains is still there.
+    handle_of = {c.id: c.handle for c in (*holder.contacts, HOSTMASTER)}
+    for domain in holder.domains:
+        seeded = {(handle_of[contact_id], role) for contact_id, role in domain.roles}
+        assert await _roles_on(api, domain.name) == seeded
+    holder_found = await registrar.locate(_by_email(holder.customer))
+    assert holder_found.counts["domains"] == len(holder.domains) + 1
+    contact = await api.get(f"/contacts/{tech.handle}")
+    assert contact.status_code == (200 if kept else 404)
+    # What the subject had on the holder's domain is gone: nothing of it is left to find.
+    after = await registrar.locate(subject)
+    assert after.counts["domains"] == len(records.domains_with("active"))
+    assert (await erase_planned(registrar, subject, TODAY)).anonymised.get("domains", 0) == 0
+
+
+async def test_lapsed_domain_only_the_subject_is_behind_is_deleted(
+    registrar: RegistrarConnector, api: httpx.AsyncClient, registrar_db: str
+) -> None:
+    # A company (registrant and admin contacts, kept for an active domain): a lapsed domain
+    # whose only customer contacts are the company's two (the registrar's hostmaster aside) is
+    # the company's own and is deleted; one where it is only the tech contact of another
+    # customer stays, without the company's role.
+    records = _claim(lambda r: _plain(r) and len(r.contacts) == 2 and _has("active")(r))
+    holder = _claim(lambda r: _plain(r) and r.customer.kind == "person" and bool(r.domains))
+    registrant, admin = records.contacts
+    other = holder.contacts[0]
+    own = await _add_lapsed_domain(
+        registrar_db,
+        [(registrant, "registrant"), (admin, "admin"), (admin, "tech"), (HOSTMASTER, "tech")],
+        status="deleted",
+    )
+    shared = await _add_lapsed_domain(registrar_db, [(other, "registrant"), (admin, "tech")])
+
+    subject = await discover(registrar, _by_email(records.customer))
+    result = await erase_planned(registrar, subject, TODAY)
+
+    assert await _roles_on(api, own) is None
+    assert await _roles_on(api, shared) == {(other.handle, "registrant")}
+    lapsed = [d for d in records.domains if d.status != "active"]
+    assert result.deleted == {"contacts": 0, "domains": len(lapsed) + 1}
+    assert result.anonymised["domains"] == 1
+    for contact in records.contacts:  # kept for the active registration, redacted
+        assert (await api.get(f"/contacts/{contact.handle}")).status_code == 200
+    assert (await registrar.locate(subject)).counts["domains"] == len(
+        records.domains_with("active")
+    )
 
 
 async def test_rectification_is_pushed_to_the_registries(
