@@ -209,14 +209,29 @@ def _verified_counts(reported: dict[str, int], plan: SystemPlan) -> dict[str, in
     attempt did, and an attempt that crashed after erasing (the worker killed, an outage before
     it could answer) is retried by Temporal: the retry finds nothing left and reports zeros, so
     the proof would say nothing was erased. The plan's count is what `locate` found before, and
-    the locate after has found none of it: that is observed, not assumed."""
-    planned: dict[str, int] = {}
+    the locate after has found none of it: that is observed, not assumed. Per category, only
+    the shortfall is filled in (a connector may rightly report part of a planned deletion as
+    anonymised, e.g. its roles taken off another customer's record), each kind up to its own
+    planned count."""
+    planned: dict[str, dict[str, int]] = {}
     for action in plan.actions:
         label = _ERASED_LABELS.get(action.action)
         if label is not None and action.count:
-            key = f"{label}.{action.category}"
-            planned[key] = planned.get(key, 0) + action.count
-    return reported | {k: max(reported.get(k, 0), n) for k, n in planned.items()}
+            kinds = planned.setdefault(action.category, {})
+            kinds[label] = kinds.get(label, 0) + action.count
+    counts = dict(reported)
+    for category, kinds in planned.items():
+        done = sum(reported.get(f"{label}.{category}", 0) for label in _ERASED_LABELS.values())
+        shortfall = sum(kinds.values()) - done
+        for label, count in kinds.items():
+            if shortfall <= 0:
+                break
+            key = f"{label}.{category}"
+            added = min(shortfall, max(0, count - reported.get(key, 0)))
+            if added:
+                counts[key] = reported.get(key, 0) + added
+                shortfall -= added
+    return counts
 
 
 # Type "DsrWorkflowV2": workflows begun under the first generation ("DsrWorkflow") replay against
