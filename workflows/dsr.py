@@ -567,9 +567,7 @@ class DsrWorkflow:
         self._params = params
         policy = await self._bookkeeping(OrchestratorOps.load_policy)
         self._policy = policy
-        self._calendar = DeadlineCalendar(
-            time_zone=policy.time_zone, eves_are_holidays=policy.eves_are_holidays
-        )
+        self._calendar = policy.calendar()
         due_day, due_at = deadline(request.received_at, ANSWER_PERIOD_MONTHS, self._calendar)
         self._summary = RequestSummary(
             request_id=request.request_id,

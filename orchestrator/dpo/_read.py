@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from orchestrator.codec import request_id_of_workflow
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.store import Store
@@ -326,12 +327,11 @@ class StuckWorkflow(BaseModel):
 
 def request_of_workflow(workflow_id: str) -> str | None:
     """The request a workflow belongs to: `dsr-<id>`, its `.suffix` children and its
-    deferred erasure `dsr-<id>-deferred-erasure`; None for the orchestrator's own workflows."""
-    if not workflow_id.startswith("dsr-"):
-        return None
-    rest = workflow_id.removeprefix("dsr-").removesuffix(RESERVED_REQUEST_ID_SUFFIX)
-    candidate = rest.split(".", 1)[0].split("/", 1)[0]
-    return candidate if is_valid_request_id(candidate) else None
+    deferred erasure `dsr-<id>-deferred-erasure`; None for the orchestrator's own workflows.
+    The codec's reading of workflow ids (which keys a payload), with the deferred erasure's
+    suffix taken off: that one is sealed with the master key, but it is the request's all the
+    same."""
+    return request_id_of_workflow(workflow_id.removesuffix(RESERVED_REQUEST_ID_SUFFIX))
 
 
 def _problem(mark: object) -> str:

@@ -122,6 +122,32 @@ class FakeSystem:
         return [locate, export, erase]
 
 
+def request_input(
+    kind: str,
+    received: datetime,
+    *,
+    verified: bool = True,
+    scope: dict[str, list[str]] | None = None,
+    tuning: WorkflowTuning = TUNING,
+) -> DsrWorkflowInput:
+    """A new request (its own id) by e-mail for anna@example.se, as the workflow's input."""
+    data = DsrRequestedData.model_validate(
+        {
+            "request_id": f"req-{uuid.uuid4().hex[:12]}",
+            "kind": kind,
+            "received_at": received,
+            "channel": "email",
+            "subject": {"email": "anna@example.se"},
+            "verification": {
+                "method": "bankid" if verified else "none",
+                "verified_at": received if verified else None,
+            },
+            **({"scope": scope} if scope is not None else {}),
+        }
+    )
+    return DsrWorkflowInput(event_id="ev-1", event_source="test", request=data, tuning=tuning)
+
+
 @dataclass
 class Harness:
     """The orchestrator's activities, mocked, and what the workflow told them."""
@@ -169,26 +195,13 @@ class Harness:
         received_at: datetime | None = None,
         scope: dict[str, list[str]] | None = None,
     ) -> WorkflowHandle[DsrWorkflow, CompletionRecord]:
-        request_id = f"req-{uuid.uuid4().hex[:12]}"
-        received = received_at or await self.now()
-        data = DsrRequestedData.model_validate(
-            {
-                "request_id": request_id,
-                "kind": kind,
-                "received_at": received,
-                "channel": "email",
-                "subject": {"email": "anna@example.se"},
-                "verification": {
-                    "method": "bankid" if verified else "none",
-                    "verified_at": received if verified else None,
-                },
-                **({"scope": scope} if scope is not None else {}),
-            }
+        params = request_input(
+            kind, received_at or await self.now(), verified=verified, scope=scope, tuning=TUNING
         )
         return await self.client.start_workflow(
             DsrWorkflow.run,
-            DsrWorkflowInput(event_id="ev-1", event_source="test", request=data, tuning=TUNING),
-            id=f"dsr-{request_id}",
+            params,
+            id=f"dsr-{params.request.request_id}",
             task_queue=self.queue,
         )
 

@@ -9,19 +9,18 @@ ends early (LOCAL_CALENDAR_PATCH, DEFERRED_ON_CLOSE_PATCH), on the time-skipping
   erasure of what that system retained.
 
 The real DsrWorkflowV2 and DeferredErasure in the production sandbox configuration; activities
-mocked under their real names. A test server of its own: these tests move its clock by months.
+mocked under their real names, on the module's own test server (the conftest's `ts_env`): these
+tests move its clock by months.
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,7 +37,6 @@ from policy.deadlines import deadline
 from policy.loader import load_policy
 from policy.model import Policy
 from schemas.connectors import ConnectorInfo, Operation
-from schemas.events import DsrRequestedData
 from schemas.identifiers import IdentifierType
 from schemas.package import ExpiryCall, ExpiryOutcome
 from schemas.plan import PlanAction
@@ -48,19 +46,18 @@ from schemas.status import RequestStatus, SystemOutcome
 from schemas.workflow import (
     Cancel,
     ConnectorCall,
-    DsrWorkflowInput,
     FollowUpAppend,
     RepeatCheck,
     RepeatCheckResult,
     StatusUpdate,
     WorkflowTuning,
 )
+from tests.workflows.conftest import request_input
 from workflows.dsr import DsrWorkflow
 from workflows.follow_up import DeferredErasureWorkflow, follow_up_workflow_id
 from workflows.packaging import PackageExpiryWorkflow
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 TUNING = WorkflowTuning(
     activity_start_to_close=timedelta(seconds=10),
     activity_schedule_to_close=timedelta(seconds=20),
@@ -186,24 +183,11 @@ class Stack:
     async def start(
         self, kind: str, received: datetime, *, verified: bool = True
     ) -> WorkflowHandle[DsrWorkflow, CompletionRecord]:
-        request_id = f"req-{uuid.uuid4().hex[:12]}"
-        data = DsrRequestedData.model_validate(
-            {
-                "request_id": request_id,
-                "kind": kind,
-                "received_at": received,
-                "channel": "email",
-                "subject": {"email": "anna@example.se"},
-                "verification": {
-                    "method": "bankid" if verified else "none",
-                    "verified_at": received if verified else None,
-                },
-            }
-        )
+        params = request_input(kind, received, verified=verified, tuning=TUNING)
         return await self.client.start_workflow(
             DsrWorkflow.run,
-            DsrWorkflowInput(event_id="ev-1", event_source="test", request=data, tuning=TUNING),
-            id=f"dsr-{request_id}",
+            params,
+            id=f"dsr-{params.request.request_id}",
             task_queue=self.queue,
         )
 
@@ -223,17 +207,6 @@ class Stack:
         ahead = moment - await self.env.get_current_time()
         assert ahead > timedelta(0), "the test server's clock is already past that moment"
         await self.env.sleep(ahead)
-
-
-@pytest.fixture(scope="module")
-async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture
