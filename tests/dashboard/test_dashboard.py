@@ -183,8 +183,12 @@ def test_charts_and_report_use_the_vendored_library(
     desk_page.on("request", lambda request: fetched.append(request.url))
     login(desk_page, desk.tokens["auditor"])
     desk_page.click("text=Charts")
+    # Wait for the charts page itself: on the page being left there are no canvases, and
+    # `every` over none is true, so without this the check could pass before navigation.
+    desk_page.wait_for_url("**/charts")
     desk_page.wait_for_function(
-        "() => [...document.querySelectorAll('canvas[data-chart]')].every(c => c.chart)"
+        "() => { const c = [...document.querySelectorAll('canvas[data-chart]')];"
+        " return c.length > 0 && c.every(x => x.chart); }"
     )
     assert desk_page.evaluate("Chart.version") == "4.6.1"
     shot(desk_page, artifacts, "08-charts")
