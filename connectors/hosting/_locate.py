@@ -25,13 +25,10 @@ from connectors.hosting._common import (
 )
 from connectors.hosting._matching import (
     Match,
-    account_lookups,
     normalise,
-    same_owner,
 )
 from connectors.hosting._tables import (
     backups,
-    mailboxes,
 )
 from schemas.identifiers import IdentifierType
 from schemas.results import (
@@ -84,7 +81,7 @@ class LocateMixin(HostingBase):
         async with self._engine.connect() as conn:
             match = await self._match(conn, subject)
             counts = await self._counts(conn, subject, match)
-            learned = [] if match.ambiguity else await self._learned(conn, subject, match)
+            learned = [] if match.ambiguity else self._learned(subject, match)
             facts = await self._facts(conn, subject, match) if not match.ambiguity else []
         for row in match.accounts:
             files = await self._homes.count_files(row.username)
@@ -189,11 +186,13 @@ class LocateMixin(HostingBase):
         latest = as_date(row[1]) if row[1] is not None else None
         return Backups(count=int(row[0] or 0), latest_expiry=latest, overdue=overdue)
 
-    async def _learned(
-        self, conn: AsyncConnection, subject: SubjectRef, match: Match
-    ) -> list[Identifier]:
-        """Account names, customer numbers and mailbox addresses of the subject's accounts that
-        the subject did not bring (mailbox addresses only when they lead to nobody else)."""
+    def _learned(self, subject: SubjectRef, match: Match) -> list[Identifier]:
+        """Account names and customer numbers of the subject's accounts that the subject did not
+        bring. Never the accounts' mailbox addresses: a mailbox on the subject's domain is hosted
+        data (exported with the account), not the subject's own address — a company's kontakt@ or
+        a family member's box belongs to another person, and learning it made an objection
+        unsubscribe, an erasure delete and an access export disclose that person's newsletter
+        profile."""
         known = set()
         for identifier in subject.identifiers:
             value = normalise(identifier.type, identifier.value)
@@ -208,27 +207,4 @@ class LocateMixin(HostingBase):
         for row in match.accounts:
             add(IdentifierType.ACCOUNT_NAME, row.username)
             add(IdentifierType.CUSTOMER_NUMBER, row.customer_number)
-        if not match.ids:
-            return learned
-        addresses = (
-            await conn.execute(
-                select(mailboxes.c.address)
-                .where(mailboxes.c.account_id.in_(match.ids))
-                .order_by(mailboxes.c.id)
-            )
-        ).scalars()
-        for address in list(addresses):
-            value = normalise(IdentifierType.EMAIL, address)
-            if value is None or (IdentifierType.EMAIL, value) in known:
-                continue
-            if await self._only_theirs(conn, value, match):
-                add(IdentifierType.EMAIL, value)
         return learned
-
-    async def _only_theirs(self, conn: AsyncConnection, address: str, match: Match) -> bool:
-        owner = match.accounts[0]
-        for lookup in account_lookups(IdentifierType.EMAIL, address):
-            for row in (await conn.execute(lookup)).all():
-                if not same_owner(row, owner):
-                    return False
-        return True

@@ -499,11 +499,12 @@ async def test_every_identifier_finds_the_same_account(hosting: HostingConnector
         assert result.counts == seeded.counts, kind
     result = await hosting.locate(_by_email(seeded))
     learned = {(i.type, i.value) for i in result.learned}
+    # Mailbox addresses find the account when the subject gives one, but are never learned:
+    # a mailbox on the subject's domain may be another person's address.
     assert learned == {
         (IdentifierType.ACCOUNT_NAME, account.username),
         (IdentifierType.CUSTOMER_NUMBER, account.customer_number),
-        *((IdentifierType.EMAIL, m.address) for m in account.mailboxes),
-    } - {(IdentifierType.EMAIL, seeded.customer.email)}
+    }
 
 
 async def test_export_structures_every_category_and_lists_files_without_contents(
