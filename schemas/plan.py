@@ -10,7 +10,7 @@ can be stored with the completion record and shown to auditors.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,6 +112,12 @@ class SystemPlan(BaseModel):
         """False when every action is `skip`: the policy says the system is not concerned."""
         return any(a.action is not PlanAction.SKIP for a in self.actions)
 
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """The categories held that the plan leaves out (`skip`), by name, sorted: an export
+        writes none of their records (portability: what the policy does not mark portable)."""
+        return tuple(sorted({a.category for a in self.with_action(PlanAction.SKIP)}))
+
 
 class RetainedGroup(BaseModel):
     """Retained items that fall due on the same day: one deferred erasure per group."""
@@ -122,7 +128,11 @@ class RetainedGroup(BaseModel):
     actions: tuple[PlannedAction, ...]
 
     def system_plans(self) -> list[SystemPlan]:
-        """The deletions to run on `until`: each retained group turned into a delete."""
+        """The deletions to run on the day after `until`, when the records become erasable
+        (`policy.retention.erasable_at`): each retained group turned into a delete. The plans
+        are dated that day, as the follow-up's `ConnectorCall.today` is: connectors date their
+        evidence by `created_on`, and vouchers kept until 2033-12-31 are erased on 2034-01-01,
+        not on the last day the law still required them."""
         by_system: dict[str, list[PlannedAction]] = defaultdict(list)
         for action in self.actions:
             by_system[action.system].append(
@@ -134,7 +144,7 @@ class RetainedGroup(BaseModel):
                 )
             )
         return [
-            SystemPlan(system=s, actions=tuple(a), created_on=self.until)
+            SystemPlan(system=s, actions=tuple(a), created_on=self.until + timedelta(days=1))
             for s, a in sorted(by_system.items())
         ]
 

@@ -24,6 +24,7 @@ from connectors.hosting._tables import (
     ftp_users,
     mailboxes,
 )
+from policy.deadlines import local_date
 from schemas.results import (
     RecordFacts,
 )
@@ -64,16 +65,22 @@ def account_fact(category: str, row: Row[Any], count: int) -> RecordFacts:
     )
 
 
+def as_utc(value: datetime) -> datetime:
+    """The moment a panel timestamp means: the panel stores UTC without a zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # the panel stores UTC without a zone
-    return value.isoformat()
+    return None if value is None else as_utc(value).isoformat()
 
 
-def as_date(value: datetime | date) -> date:
-    return value.date() if isinstance(value, datetime) else value
+def local_day(value: datetime | date) -> date:
+    """The company's calendar day of a panel timestamp (`policy.deadlines.local_date`), not its
+    UTC date: a backup taken 2026-01-31 23:30 UTC was taken on 1 February in Stockholm, and its
+    three months (1182/71 Art. 3(2)(c)) run to 1 May, not 30 April. Locate is given the subject
+    only (no plan, no policy): the zone is that of `local_date`'s default calendar, which is
+    the policy's default, and is not written here."""
+    return local_date(as_utc(value)) if isinstance(value, datetime) else value
 
 
 async def write(sink: ExportSink, category: str, record: dict[str, object]) -> None:

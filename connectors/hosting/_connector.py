@@ -46,9 +46,10 @@ from connectors.hosting._locate import LocateMixin
 from connectors.hosting._matching import (
     SEARCHABLE,
     Match,
-    account_lookups,
     ambiguity,
+    hosted_lookups,
     normalise,
+    owner_lookups,
 )
 from connectors.hosting._settings import HostingSettings
 from connectors.hosting._tables import (
@@ -209,10 +210,16 @@ class HostingConnector(LocateMixin, ChangesMixin, ExportMixin, ErasureMixin, Con
             if value is None:
                 continue
             ids: list[int] = []
-            for lookup in account_lookups(identifier.type, value):
-                for row in (await conn.execute(lookup.order_by(accounts.c.id))).all():
-                    match.rows[row.id] = row
-                    ids.append(row.id)
+            for by_owner, lookups in (
+                (True, owner_lookups(identifier.type, value)),
+                (False, hosted_lookups(identifier.type, value)),
+            ):
+                for lookup in lookups:
+                    for row in (await conn.execute(lookup.order_by(accounts.c.id))).all():
+                        match.rows[row.id] = row
+                        ids.append(row.id)
+                        if by_owner:
+                            match.owned.add(row.id)
             match.hits.append((identifier.type, ids))
         match.ambiguity = ambiguity(subject, match)
         return match

@@ -21,7 +21,7 @@ from connectors.hosting._common import (
     Backups,
     HostingBase,
     account_fact,
-    as_date,
+    local_day,
 )
 from connectors.hosting._matching import (
     Match,
@@ -126,7 +126,7 @@ class LocateMixin(HostingBase):
             )
             by_day: dict[date, list[str]] = {}
             for backup_id, created_at in rows:
-                by_day.setdefault(as_date(created_at), []).append(f"backup:{backup_id}")
+                by_day.setdefault(local_day(created_at), []).append(f"backup:{backup_id}")
             facts += [
                 RecordFacts(category="backups", count=len(refs), refs=tuple(refs), created_on=day)
                 for day, refs in by_day.items()
@@ -183,7 +183,7 @@ class LocateMixin(HostingBase):
                     )
                 ).scalar_one()
             )
-        latest = as_date(row[1]) if row[1] is not None else None
+        latest = local_day(row[1]) if row[1] is not None else None
         return Backups(count=int(row[0] or 0), latest_expiry=latest, overdue=overdue)
 
     def _learned(self, subject: SubjectRef, match: Match) -> list[Identifier]:

@@ -27,8 +27,10 @@ __all__ = [
     "Match",
     "account_lookups",
     "ambiguity",
+    "hosted_lookups",
     "normalise",
     "owner_count",
+    "owner_lookups",
     "same_owner",
 ]
 
@@ -66,22 +68,38 @@ def normalise(kind: IdentifierType, value: str) -> str | None:
 
 
 def account_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
-    """The indexed lookups of account rows by one (normalised) identifier."""
-    if kind is IdentifierType.EMAIL:  # the contact address, or a mailbox the account holds
+    """The indexed lookups of account rows by one (normalised) identifier: by the owner's own
+    details first, then by what the account hosts."""
+    return owner_lookups(kind, value) + hosted_lookups(kind, value)
+
+
+def hosted_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
+    """Accounts that host the identifier — a mailbox with the address, the domain — which says
+    nothing about who owns them: a partner's box on the family account, a customer's domain on
+    its web agency's account. Such an account is the subject's only when an owner detail also
+    leads to it (`ambiguity`)."""
+    if kind is IdentifierType.EMAIL:
         return [
-            select(accounts).where(accounts.c.email == value),
             select(accounts)
             .join(mailboxes, mailboxes.c.account_id == accounts.c.id)
-            .where(mailboxes.c.address == value),
+            .where(mailboxes.c.address == value)
         ]
-    if kind is IdentifierType.CUSTOMER_NUMBER:
-        return [select(accounts).where(accounts.c.customer_number == value)]
     if kind is IdentifierType.DOMAIN:
         return [
             select(accounts)
             .join(domains, domains.c.account_id == accounts.c.id)
             .where(domains.c.name == value)
         ]
+    return []
+
+
+def owner_lookups(kind: IdentifierType, value: str) -> list[Select[Any]]:
+    """Accounts whose owner has the identifier (contact e-mail, customer number, user name,
+    phone)."""
+    if kind is IdentifierType.EMAIL:
+        return [select(accounts).where(accounts.c.email == value)]
+    if kind is IdentifierType.CUSTOMER_NUMBER:
+        return [select(accounts).where(accounts.c.customer_number == value)]
     if kind is IdentifierType.ACCOUNT_NAME:
         return [select(accounts).where(accounts.c.username == value)]
     if kind is IdentifierType.PHONE:
@@ -112,6 +130,8 @@ class Match:
 
     rows: dict[int, Row[Any]] = field(default_factory=dict)
     hits: list[tuple[IdentifierType, list[int]]] = field(default_factory=list)
+    # Accounts an owner detail led to; the others were found only by what they host.
+    owned: set[int] = field(default_factory=set)
     ambiguity: str | None = None
 
     @property
@@ -125,6 +145,12 @@ class Match:
 
 def ambiguity(subject: SubjectRef, match: Match) -> str | None:
     """Why the identifiers do not lead to exactly one person, in words without personal data."""
+    hosted_only = [i for i in match.ids if i not in match.owned]
+    if hosted_only:
+        return (
+            f"{len(hosted_only)} account(s) found only by a mailbox address or domain they "
+            "host, not by their owner's details: they may be another person's"
+        )
     for kind, ids in match.hits:
         owners = owner_count([match.rows[i] for i in dict.fromkeys(ids)])
         if owners > 1:

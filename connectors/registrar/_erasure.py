@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Container
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from pydantic import ValidationError
 
@@ -24,6 +24,7 @@ from connectors.registrar._errors import unexpected_response
 from connectors.registrar._matching import (
     Match,
 )
+from policy.deadlines import local_date
 from schemas.plan import PlanAction, SystemPlan
 from schemas.results import (
     EraseResult,
@@ -69,13 +70,24 @@ def only_theirs(domain: Domain, handles: Container[str]) -> bool:
     return all(r.handle in handles for r in domain.roles if r.kind != "role")
 
 
+def expiry_day(expires_at: datetime) -> date:
+    """The company's calendar day a registration expires on (`policy.deadlines.local_date`),
+    the calendar the policy's "today" is in: one running to 2026-06-30T22:30Z still runs at
+    00:10 on 1 July in Stockholm, so its contract ends on 1 July, not 30 June. Locate is given
+    the subject only (no plan, no policy): the zone is that of `local_date`'s default calendar,
+    which is the policy's default, and is not written here."""
+    if expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)  # the platform's times are UTC
+    return local_date(expires_at)
+
+
 def facts_of(match: Match, plan: ErasePlan) -> list[RecordFacts]:
     """Contacts and domains grouped by whether they serve a running registration (and its
     latest expiry): what the policy's contract rule needs. A lapsed domain is the subject's
     record there whether they hold it or only have a role on another customer's: erasing it
     deletes the registration, or takes the subject's roles off it. No refs: handles and domain
     names are not opaque, and a contract's end is re-examined, never timed."""
-    until = plan.until.date() if plan.until is not None else None
+    until = expiry_day(plan.until) if plan.until is not None else None
     kept = sum(1 for h in match.handles if h in plan.retained)
     facts = [
         RecordFacts(category="contacts", count=kept, contract_active=True, contract_end=until),

@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -468,6 +468,8 @@ async def test_a_payment_is_kept_for_the_financial_year_it_was_made_in(
     assert invoice_ref in deferred.refs("invoices", PlanAction.DELETE)
     done = await billing.erase(SubjectRef(identifiers=()), deferred)
     assert done.deleted["payments"] == len(paid_next_year)
+    # Dated the day it ran, the first day the law no longer required them, not the last.
+    assert done.evidence.startswith(f"billing erase on {payment_until + timedelta(days=1)}:")
     assert _vouchers_of(url, customer_id, invoice_year) == ([], [])
     assert _vouchers_of(url, customer_id, payment_year)[1] == sorted(
         p.paid_on.isoformat()

@@ -422,6 +422,36 @@ async def test_backups_of_an_active_account_are_kept_until_the_last_expires(
     assert after == before
 
 
+async def test_a_backups_three_months_run_from_its_stockholm_day(
+    hosting: HostingConnector, site: Site
+) -> None:
+    """The panel stores naive UTC; a copy's three months (1182/71 Art. 3(2)(c)) run from the
+    day it was taken in Stockholm, the calendar the policy's "today" and until-dates are in.
+    Copies taken 2026-01-31 23:30 UTC and 2026-02-01 02:10 UTC were both taken on 1 February:
+    one group, kept through 1 May. Counted from the UTC date, the first was kept only through
+    30 April and erased before its three months had run."""
+    number = "K199001"  # no account: backups outlive a deleted one, found by customer number
+    with sqlite3.connect(_db_path(site.url)) as conn:
+        conn.executemany(
+            "INSERT INTO backups (username, customer_number, created_at, expires_at, path,"
+            " size_bytes) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                ("gone1", number, taken, expires, f"/backup/{taken:%Y-%m-%d}/gone1.tar.gz", 1)
+                for taken, expires in (
+                    (datetime(2026, 1, 31, 23, 30), datetime(2026, 4, 30, 23, 30)),
+                    (datetime(2026, 2, 1, 2, 10), datetime(2026, 5, 1, 2, 10)),
+                )
+            ],
+        )
+    subject = _ref((IdentifierType.CUSTOMER_NUMBER, number))
+
+    result = await erase_planned(hosting, subject, date(2026, 3, 1))
+
+    assert [(i.category, i.count, i.until) for i in result.retained] == [
+        ("backups", 2, date(2026, 5, 1))
+    ]
+
+
 async def test_same_person_with_two_accounts_is_one_subject(
     hosting: HostingConnector, site: Site
 ) -> None:
@@ -487,16 +517,27 @@ async def test_every_identifier_finds_the_same_account(hosting: HostingConnector
     seeded = next(s for s in _in_service if s.account and s.account.domains and s.account.mailboxes)
     account = seeded.account
     assert account is not None
+    owner = (IdentifierType.CUSTOMER_NUMBER, account.customer_number.lower())
     for kind, value in (
         (IdentifierType.EMAIL, seeded.customer.email.upper()),
-        (IdentifierType.EMAIL, account.mailboxes[0].address),
-        (IdentifierType.CUSTOMER_NUMBER, account.customer_number.lower()),
-        (IdentifierType.DOMAIN, f"www.{account.domains[0].upper()}."),
+        owner,
         (IdentifierType.ACCOUNT_NAME, account.username),
         (IdentifierType.PHONE, "0" + seeded.customer.phone[3:]),
     ):
         result = await hosting.locate(_ref((kind, value)))
         assert result.counts == seeded.counts, kind
+        assert not result.ambiguous, kind
+    # What the account hosts finds it too, but says nothing about its owner: alone it is
+    # ambiguous (a partner's mailbox, a customer's domain at its web agency), beside an owner
+    # detail it is the same subject.
+    for hosted in (
+        (IdentifierType.EMAIL, account.mailboxes[0].address),
+        (IdentifierType.DOMAIN, f"www.{account.domains[0].upper()}."),
+    ):
+        alone = await hosting.locate(_ref(hosted))
+        assert alone.ambiguous and "mailbox address or domain" in (alone.ambiguity_reason or "")
+        beside = await hosting.locate(_ref(hosted, owner))
+        assert beside.counts == seeded.counts and not beside.ambiguous, hosted[0]
     result = await hosting.locate(_by_email(seeded))
     learned = {(i.type, i.value) for i in result.learned}
     # Mailbox addresses find the account when the subject gives one, but are never learned:
@@ -572,6 +613,35 @@ async def test_rectify_changes_owner_details_only(hosting: HostingConnector, sit
         account.username,
     )
     assert row == [("Ny Ägare", "ny.agare@example.se", "+46701234567", account.username)]
+
+
+async def test_a_mailbox_on_another_persons_account_changes_nothing_of_it(
+    hosting: HostingConnector, site: Site
+) -> None:
+    """Anna has no account of her own; her address is a mailbox on her partner Per's. Her
+    request (e-mail only, as the portal may send it) must not rectify, restrict, erase or
+    export Per's account: hosting refuses, the workflow makes it a person's task."""
+    per = next(_in_service)
+    assert per.account is not None
+    per_id = _account_id(site, per.account.username)
+    anna = "anna.partner@example.se"
+    with sqlite3.connect(_db_path(site.url)) as conn:
+        conn.execute(
+            "INSERT INTO mailboxes (address, account_id, quota_mb, created_at) VALUES (?,?,?,?)",
+            (anna, per_id, 1024, datetime(2024, 1, 1)),
+        )
+    row = "SELECT owner_name, email, phone, restricted FROM accounts WHERE id = ?"
+    before = _query(site, row, per_id)
+    subject = _ref((IdentifierType.EMAIL, anna))
+    located = await hosting.locate(subject)
+    assert located.ambiguous and located.learned == []
+    with pytest.raises(AmbiguousSubject):
+        await hosting.rectify(subject, [FieldChange(field="name", value="Anna Nyberg")])
+    with pytest.raises(AmbiguousSubject):
+        await hosting.restrict(subject)
+    with pytest.raises(AmbiguousSubject):
+        await hosting.export(subject, RecordingSink())
+    assert _query(site, row, per_id) == before
 
 
 async def test_restrict_sets_and_clears_the_flag(hosting: HostingConnector, site: Site) -> None:

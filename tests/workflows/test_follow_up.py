@@ -307,6 +307,8 @@ async def test_seven_year_bookkeeping_retention_fires_on_the_right_day_and_erase
         assert call.subject.identifiers == (), "no identifiers are kept for years"
         assert call.plan is not None
         assert {a.action for a in call.plan.actions} == {PlanAction.DELETE}
+        # Connectors date their evidence by the plan: the day it ran, not the last day kept.
+        assert call.plan.created_on == call.today
     assert fired[-1][1].plan is not None
     assert fired[-1][1].plan.refs("invoices", PlanAction.DELETE) == (newest,)
     assert billing.years == {}, "every retained voucher erased on its day"
