@@ -13,9 +13,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from policy.model import Policy, PolicyError
+from policy.model import LegalBasis, Policy, PolicyError
 
-__all__ = ["DEFAULT_POLICY_FILE", "load_policy", "parse_policy"]
+__all__ = ["DEFAULT_POLICY_FILE", "PORTABLE_BASES", "load_policy", "parse_policy"]
 
 DEFAULT_POLICY_FILE = Path(__file__).with_name("default.yaml")
 
@@ -30,12 +30,36 @@ def parse_policy(text: bytes) -> Policy:
         raise PolicyError("a policy file is a YAML mapping")
     document["digest"] = hashlib.sha256(text).hexdigest()
     try:
-        return Policy.model_validate(document)
+        policy = Policy.model_validate(document)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
         )
         raise PolicyError(f"invalid policy: {problems}") from None
+    problems = "; ".join(_portability_problems(policy))
+    if problems:
+        raise PolicyError(f"invalid policy: {problems}")
+    return policy
+
+
+# Art. 20(1)(a): portability covers data processed on consent (6(1)(a)) or for a contract
+# (6(1)(b)); the policy text: "den lagliga grunden ... utgörs av samtycke eller ... avtal".
+PORTABLE_BASES = frozenset({LegalBasis.CONSENT, LegalBasis.CONTRACT})
+
+
+def _portability_problems(policy: Policy) -> list[str]:
+    """Categories marked `portable` on another legal basis, in the loader's wording.
+
+    Checked here, on the file, not by a validator of the model: a workflow receives its policy
+    as an activity result and decodes it into `Policy`, so a rule in the model would refuse the
+    policy an old history recorded (tests/test_replay.py) instead of a file about to be used."""
+    return [
+        f"systems.{system}.categories.{name}: `portable: true` needs legal_basis consent or "
+        f"contract (Art. 20(1)(a)), not {category.legal_basis.value}"
+        for system, system_policy in policy.systems.items()
+        for name, category in system_policy.categories.items()
+        if category.portable and category.legal_basis not in PORTABLE_BASES
+    ]
 
 
 def load_policy(path: Path | None = None) -> Policy:

@@ -116,7 +116,11 @@ class CategoryPolicy(_Model):
     # redaction), so more may remain afterwards than the plan retained.
     erasure_appends: bool = False
     rectifiable: bool = False  # holds fields a rectification can change
-    direct_marketing: bool = False  # objection (Art. 21(2)) / consent withdrawal stops it
+    # Direct marketing, or the profiling that serves it: an objection stops it (Art. 21(2)-(3)).
+    direct_marketing: bool = False
+    # A use of the category that rests on consent though the records themselves do not (e.g. a
+    # private holder's opt-in to publication in WHOIS): a consent withdrawal stops that use.
+    consent_use: Localised | None = None
     recipients: tuple[str, ...] = ()  # names of the system's recipients that receive it
 
 

@@ -91,6 +91,9 @@ class PackagedSystem(BaseModel):
 
     system: str
     counts: dict[str, int] = Field(default_factory=dict)
+    # Categories the system holds for the subject that the plan left out of its export (their
+    # records were not written, so `counts` has none of them): names only, for the manifest.
+    excluded: list[str] = Field(default_factory=list)
 
 
 class PackageBuild(BaseModel):

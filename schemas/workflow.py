@@ -189,8 +189,9 @@ class DecisionReceipt(BaseModel):
 
 
 class RepeatCheck(BaseModel):
-    """Ask the store whether the subject had an access/portability request in the window (the
-    activity hashes the identifiers with the subject hash key; the store never sees them)."""
+    """Ask the store whether the subject had a request of the same kind (access, portability) in
+    the window (the activity hashes the identifiers with the subject hash key; the store never
+    sees them)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -47,7 +47,7 @@ with workflow.unsafe.imports_passed_through():
         verification_deadline,
     )
     from policy.model import Policy
-    from policy.planner import plan_request
+    from policy.planner import RIGHTS_ORIGINAL, RIGHTS_SEPARATED, plan_request
     from policy.verification import leftovers
     from schemas.connectors import ConnectorInfo, Operation
     from schemas.events import DsrRequestedData, RequestKind
@@ -140,6 +140,12 @@ LOCAL_CALENDAR_PATCH = "local-calendar-v1"
 # those systems retained: it was already promised (the completion record says until when), and
 # without it the retained records would outlive their retention for good.
 DEFERRED_ON_CLOSE_PATCH = "deferred-erasure-on-close-v1"
+# From this patch on, objection and consent withdrawal are planned apart (policy.planner's
+# RIGHTS_SEPARATED): a withdrawal stops what rests on consent, WHOIS publication included; an
+# objection also puts processing under legitimate interest before the DPO (Art. 21(1)). Before
+# it both stopped direct marketing only. Asked only for those two kinds.
+RIGHTS_SEPARATED_PATCH = "rights-separated-v1"
+_RIGHTS_KINDS = frozenset({RequestKind.OBJECTION, RequestKind.CONSENT_WITHDRAWAL})
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -172,7 +178,8 @@ _CONNECTOR_OPS: dict[Operation, Callable[[ConnectorOps, ConnectorCall], Awaitabl
     Operation.RESTRICT: ConnectorOps.restrict,
     Operation.UNSUBSCRIBE: ConnectorOps.unsubscribe,
 }
-# Kinds for which the policy promises one free copy a year (Art. 15(3), 20).
+# Kinds for which the policy promises one free copy a year (Art. 15(3), 20); an earlier request
+# is a repeat only if it is of the same kind (the check_repeat activity).
 _COPY_KINDS = (RequestKind.ACCESS, RequestKind.PORTABILITY)
 _STUCK = (SystemOutcome.FAILED, SystemOutcome.MANUAL)
 # What a DPO may record for a system handled by hand (skipping is `skip_system`).
@@ -656,8 +663,12 @@ class DsrWorkflow:
         request = params.request
         if request.kind not in (RequestKind.ACCESS, RequestKind.PORTABILITY):
             return
+        # What the plan left out of each export (portability: not portable) goes with it, by
+        # name: the export dropped it, counts and all, and the manifest names it (`excluded`).
         exported = [
-            PackagedSystem(system=s.system, counts=s.counts)
+            PackagedSystem(
+                system=s.system, counts=s.counts, excluded=list(self._slice(s.system).skipped)
+            )
             for s in self._require_summary().systems
             if s.outcome is SystemOutcome.DONE and s.export is not None
         ]
@@ -743,7 +754,7 @@ class DsrWorkflow:
                 reasons.insert(
                     0,
                     f"repeated request: {len(repeat.earlier_request_ids)} earlier "
-                    f"access/portability request(s) within "
+                    f"{request.kind.value} request(s) within "
                     f"{policy.repeat_request_months} months",
                 )
                 details = {"earlier_requests": repeat.earlier_request_ids}
@@ -917,12 +928,19 @@ class DsrWorkflow:
         reported, what each system does with each group of records. Pure (policy.planner); a
         retry replans only the retried systems and keeps the others' slices."""
         names = {c.name for c in connectors}
+        kind = params.request.kind
+        rights = (
+            RIGHTS_ORIGINAL
+            if kind in _RIGHTS_KINDS and not workflow.patched(RIGHTS_SEPARATED_PATCH)
+            else RIGHTS_SEPARATED
+        )
         fresh = plan_request(
             self._require_policy(),
-            params.request.kind,
+            kind,
             {name: result for name, result in located.items() if name in names},
             self._today(),
             {c.name: c.operations for c in connectors},
+            rights,
         )
         if self._plan is None:
             self._plan = fresh

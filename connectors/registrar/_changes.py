@@ -1,4 +1,4 @@
-"""Rectification and restriction at the registrar, told to the registries (Art. 19)."""
+"""Rectification, restriction and consent withdrawal at the registrar, told to the registries."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from schemas.results import (
     RecipientNotification,
     RectifyResult,
     RestrictResult,
+    UnsubscribeResult,
 )
 from schemas.subject import SubjectRef
 
@@ -86,6 +87,33 @@ class ChangesMixin(RegistrarBase):
 
     async def lift_restriction(self, subject: SubjectRef) -> RestrictResult:
         return await self._set_restricted(subject, "lift_restriction")
+
+    async def unsubscribe(self, subject: SubjectRef) -> UnsubscribeResult:
+        """Consent withdrawal (Art. 7(3)): a private holder's data is published in WHOIS/RDAP
+        only because they opted in, so their person contacts are redacted there (pushed to the
+        registries). An organisation's contacts, its contact person's included, are published
+        by the registries' rules for organisations, not by consent, and stay. The registration
+        itself rests on the contract and is untouched. Idempotent: a contact redacted by an
+        earlier attempt is counted from the registry update that recorded it."""
+        match = await self._match(subject, "unsubscribe")
+        self._refuse_if_ambiguous(match, "unsubscribe")
+        stopped = 0
+        for contact in match.ordered:
+            if contact.kind != "person" or contact.organisation:  # a company's: not by consent
+                continue
+            change = await self._client.model(
+                Change,
+                "POST",
+                path("contacts", contact.handle, "redact"),
+                operation="unsubscribe",
+                allow_missing=True,
+            )
+            if change is not None and (change.changed or change.registry_updates):
+                stopped += 1
+        log.info("registrar unsubscribe: %d published contacts redacted", stopped)
+        return UnsubscribeResult(
+            system=self.name, unsubscribed={"contacts": stopped} if stopped else {}
+        )
 
     async def _set_restricted(self, subject: SubjectRef, operation: str) -> RestrictResult:
         """Idempotent: the platform answers a repeated call with the registry updates that

@@ -19,6 +19,9 @@ Rules it applies (the company's policy and the registries' terms):
 - Every change to a contact a registry holds (redaction, deletion, rectification, restriction)
   is pushed to that registry by the platform; the connector returns each as a
   `RecipientNotification` with the registry's reference (GDPR Art. 19).
+- A private holder's data is published in WHOIS/RDAP only with their consent: a consent
+  withdrawal (`unsubscribe`) redacts the subject's person contacts there, pushed to the
+  registries; the registrations stay (they rest on the contract).
 - One identifier that leads to two different holders, or a name that does not match, makes the
   subject ambiguous: reported by locate, refused by every other operation.
 
@@ -126,6 +129,7 @@ class RegistrarConnector(ErasureMixin, ChangesMixin, RegistrarBase):
             Operation.RECTIFY,
             Operation.RESTRICT,
             Operation.LIFT_RESTRICTION,
+            Operation.UNSUBSCRIBE,
         }
     )
     recipients = (

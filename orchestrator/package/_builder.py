@@ -10,7 +10,9 @@ key, so `dsr package show` need not decrypt the archive.
 
 Each part is read twice, decrypting as it goes (once for the JSON file while learning the CSV
 columns, once for the CSV rows), so memory stays flat however much a subject has.
-Portability (Art. 20) packages only the categories the policy marks `portable`.
+Portability (Art. 20) packages only the categories the policy marks `portable`; the manifest's
+`excluded` names, per system, those held but left out (the call's `excluded`: the plan
+skipped them, so the export wrote none).
 
 A build needs every part its call counts. If one is gone (deleted after an earlier attempt of
 this build was recorded, see `_service`), nothing is rebuilt: the package that attempt
@@ -175,17 +177,22 @@ async def build_package(
         with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for system in sorted(call.systems, key=lambda s: s.system):
                 held[system.system] = []
+                # Held but left out: what the plan skipped (the export wrote none of it) and,
+                # for portability, any counted category the policy does not mark portable.
+                left_out = set(system.excluded)
                 for category in sorted(c for c, n in system.counts.items() if n):
                     if portable_only and not (
                         policy.covers(system.system, category)
                         and policy.category(system.system, category).portable
                     ):
-                        excluded.setdefault(system.system, []).append(category)
+                        left_out.add(category)
                         continue
                     held[system.system].append(category)
                     files += await _write_category(
                         archive, storage, package_key, request_id, system.system, category, drain
                     )
+                if left_out:
+                    excluded[system.system] = sorted(left_out)
             document = art15_information(
                 policy,
                 call.locale,

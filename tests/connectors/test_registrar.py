@@ -45,8 +45,12 @@ from connectors.testing import (
     exception_text,
     leaked_values,
     personal_values,
+    planned_erasure,
 )
 from devstack.localstack import ManagedProcess, free_port, sandbox_server
+from policy.deadlines import local_date
+from policy.loader import load_policy
+from policy.planner import plan_request
 from sandbox.people import Customer, generate_customers
 from sandbox.registrar import (
     HOSTMASTER,
@@ -58,8 +62,9 @@ from sandbox.registrar import (
     seed_registrar,
     seeded_registrar,
 )
-from schemas.events import FieldChange
+from schemas.events import FieldChange, RequestKind
 from schemas.identifiers import IdentifierType
+from schemas.plan import PlanAction
 from schemas.status import RetainedItem, RetentionReason
 from schemas.subject import Identifier, SubjectRef
 
@@ -314,7 +319,7 @@ async def test_contact_of_an_active_domain_is_retained_and_redacted(
     result = await erase_planned(registrar, subject, TODAY)
 
     retained = {item.category: item for item in result.retained}
-    until = max(d.expires_at for d in active).date()
+    until = local_date(max(d.expires_at for d in active))  # the Stockholm day it expires
     assert retained["contacts"].count == len(records.contacts)
     assert retained["contacts"].reason is RetentionReason.CONTRACT
     assert retained["contacts"].legal_basis == CONTRACT_LEGAL_BASIS
@@ -426,13 +431,48 @@ async def test_contact_of_only_lapsed_domains_is_deleted(
     assert customer.email not in result.evidence
 
 
+async def test_a_registration_expiring_after_stockholm_midnight_keeps_its_contacts(
+    registrar: RegistrarConnector, registrar_db: str
+) -> None:
+    """The policy judges a contract's end by the company's "today", a Stockholm day, so the
+    expiry it is given must be one too. A registration expiring 2028-06-30T22:30Z (00:30 on
+    1 July in Stockholm), looked at 00:10 on 1 July, still runs: its contract ends on 1 July and
+    its contacts are kept. Taken as the UTC date it had ended on 30 June, "yesterday", and the
+    contacts of a running registration were planned for deletion."""
+    records = _claim(lambda r: _plain(r) and r.customer.kind == "person")
+    expires = datetime(2028, 6, 30, 22, 30, tzinfo=UTC)  # after every seeded registration's
+    now = datetime(2028, 6, 30, 22, 10, tzinfo=UTC)
+    assert now < expires and local_date(now) == local_date(expires) == date(2028, 7, 1)
+    await _add_domain(registrar_db, [(records.contacts[0], "registrant")], "active", expires)
+
+    subject = await discover(registrar, _by_email(records.customer))
+    located = await registrar.locate(subject)
+    plan = await planned_erasure(registrar, subject, local_date(now))
+
+    running = [f.contract_end for f in located.facts if f.contract_active and f.contract_end]
+    assert running == [date(2028, 7, 1)] * 2  # its contacts and its domains
+    for category in ("contacts", "domains"):
+        kept = [a for a in plan.for_category(category) if a.action is PlanAction.RETAIN]
+        assert [a.until for a in kept] == [date(2028, 7, 1)], category
+
+
 async def _add_lapsed_domain(
     database_url: str, roles: list[tuple[RegistrarContact, str]], status: str = "expired"
 ) -> str:
     """A lapsed registration written into the seeded database with the given roles (e.g. one
     customer's domain with another customer as its tech contact); its name."""
+    return await _add_domain(database_url, roles, status, datetime.now(UTC) - timedelta(days=30))
+
+
+async def _add_domain(
+    database_url: str,
+    roles: list[tuple[RegistrarContact, str]],
+    status: str,
+    expires_at: datetime,
+) -> str:
+    """A registration with the given roles, status and expiry written into the seeded
+    database; its name."""
     name = f"delad-{uuid.uuid4().hex[:10]}.se"
-    now = datetime.now(UTC)
     engine = create_async_engine(database_url)
     try:
         async with engine.begin() as conn:
@@ -443,8 +483,8 @@ async def _add_lapsed_domain(
                         name=name,
                         registry="se",
                         status=status,
-                        created_at=now - timedelta(days=800),
-                        expires_at=now - timedelta(days=30),
+                        created_at=expires_at - timedelta(days=830),
+                        expires_at=expires_at,
                     )
                     .returning(domains.c.id)
                 )
@@ -882,3 +922,63 @@ async def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DSR_REGISTRAR_TIMEOUT", "3")
     connector = RegistrarConnector.from_settings()
     await connector.aclose()
+
+
+# --- consent withdrawal ---------------------------------------------------------------------
+
+
+async def test_consent_withdrawal_unpublishes_a_private_holder_and_keeps_the_registration(
+    registrar: RegistrarConnector, api: httpx.AsyncClient
+) -> None:
+    """A private holder is published in WHOIS/RDAP only because they opted in: withdrawing that
+    consent (Art. 7(3)) redacts them there, told to the registry, while the registration itself
+    (a contract) stays. Planned through the shipped policy, so the plan must reach the
+    registrar at all (once it said "not concerned" and the person stayed public)."""
+    records = _claim(
+        lambda r: (
+            _plain(r)
+            and r.customer.kind == "person"
+            and r.contacts[0].kind == "person"
+            and r.contacts[0].disclose
+            and _has("active")(r)
+        )
+    )
+    person = records.customer
+    domain = records.domains_with("active")[0].name
+    before = json.dumps((await api.get(f"/rdap/domain/{domain}")).json(), ensure_ascii=False)
+    assert person.email.lower() in before.lower()
+
+    subject = await discover(registrar, _by_email(person))
+    plan = plan_request(
+        load_policy(None),
+        RequestKind.CONSENT_WITHDRAWAL,
+        {"registrar": await registrar.locate(subject)},
+        TODAY,
+        {"registrar": registrar.operations},
+    ).for_system("registrar")
+    assert plan.acts_on("contacts", PlanAction.UNSUBSCRIBE)
+
+    first = await registrar.unsubscribe(subject)
+    again = await registrar.unsubscribe(subject)  # a retried activity
+    assert first.unsubscribed == again.unsubscribed == {"contacts": 1}
+    after = (await api.get(f"/rdap/domain/{domain}")).json()
+    text = json.dumps(after, ensure_ascii=False)
+    assert person.email.lower() not in text.lower() and _name(person) not in text
+    assert after["status"] != ["pending delete"] and after["ldhName"].lower() == domain
+    log = await _registry_log(api, records.contacts[0].handle)
+    assert any(entry["action"] == "redact" for entry in log.values())
+
+
+async def test_consent_withdrawal_leaves_an_organisations_contact_published(
+    registrar: RegistrarConnector, api: httpx.AsyncClient
+) -> None:
+    """A company's registrant is published by the registries' rules, not by consent."""
+    records = _claim(
+        lambda r: _plain(r) and r.customer.kind == "company" and r.contacts[0].disclose
+    )
+    company = records.customer
+    subject = await discover(registrar, _by_email(company))
+    assert (await registrar.unsubscribe(subject)).unsubscribed == {}
+    domain = records.domains[0].name
+    text = json.dumps((await api.get(f"/rdap/domain/{domain}")).json(), ensure_ascii=False)
+    assert company.email.lower() in text.lower()

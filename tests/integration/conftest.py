@@ -29,9 +29,11 @@ from orchestrator.temporal_client import connect_temporal
 from sandbox.people import BLOCK_SIZE, Customer
 from sandbox.presence import EVERYWHERE_SLOTS
 from schemas.events import DsrRequestedEvent
-from schemas.records import CompletionRecord
+from schemas.records import CompletionRecord, RequestSummary
+from schemas.status import RequestStatus
 from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
+from workflows.dsr import DsrWorkflow
 
 CUSTOMERS = 500  # ten blocks: enough fresh persons, present in all five systems, for every test
 SEED = 7
@@ -223,6 +225,18 @@ async def wait_for_workflow(client: Client, request_id: str, timeout: float = 60
                 if error.status is not RPCStatusCode.NOT_FOUND:
                     raise
                 await asyncio.sleep(0.1)
+
+
+async def status_becomes(
+    handle: WorkflowHandle, status: RequestStatus, timeout: float = 60
+) -> RequestSummary:
+    """The workflow's own summary once it reaches `status` (polled through its query)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            summary = await handle.query(DsrWorkflow.status)
+            if summary is not None and summary.status is status:
+                return summary
+            await asyncio.sleep(0.1)
 
 
 async def completed(client: Client, request_id: str, timeout: float = 90) -> CompletionRecord:

@@ -11,11 +11,19 @@ from temporalio.client import Client
 
 from devstack.estate import SYSTEMS
 from orchestrator.datakeys import DataKeyRing
+from orchestrator.dpo import _decide
 from orchestrator.package import FilesystemStorage, PackageService
 from orchestrator.store._keys import KeyStore
 from policy.loader import load_policy
 from schemas.status import RequestStatus, RetentionReason, SystemOutcome
-from tests.integration.conftest import Stack, completed, publish_signed, request_event
+from tests.integration.conftest import (
+    Stack,
+    completed,
+    publish_signed,
+    request_event,
+    status_becomes,
+    wait_for_workflow,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,16 +93,37 @@ async def test_erasure_across_all_five_keeps_exactly_what_the_law_requires(
     assert backups[0].until is not None
 
 
-async def test_objection_unsubscribes_without_erasing(
+async def test_objection_unsubscribes_and_puts_legitimate_interest_before_the_dpo(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
+    """Art. 21: the newsletter stops at once (direct marketing); what rests on legitimate
+    interest (billing's login sessions, hosting's access logs, support's call recordings and
+    ratings) waits for the DPO's assessment of compelling grounds; contract data is not
+    concerned. Nothing is erased. The DPO records the assessment and the request completes."""
     person = stack.fresh_customer(everywhere=True)
     request_id = await publish_signed(
         producer, stack, request_event("objection", {"email": person.email})
     )
-    record = await completed(temporal, request_id)
-    by_system = {s.system: s for s in record.systems}
+    handle = await wait_for_workflow(temporal, request_id)
+    attention = await status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
+    by_system = {s.system: s for s in attention.systems}
     assert by_system["newsletter"].outcome is SystemOutcome.DONE
     assert sum(by_system["newsletter"].counts.values()) > 0
-    # systems without consent-based processing say so, and nothing there is touched
-    assert by_system["billing"].outcome is SystemOutcome.SKIPPED
+    assert by_system["registrar"].outcome is SystemOutcome.SKIPPED  # contract only
+    held = sorted(n for n, s in by_system.items() if s.outcome is SystemOutcome.MANUAL)
+    assert "support" in held, {n: (s.outcome, s.reason) for n, s in by_system.items()}
+    for name in held:
+        reason = by_system[name].reason or ""
+        assert "Art. 21(1)" in reason and person.email not in reason, (name, reason)
+        assert not any(k.startswith(("deleted.", "anonymised.")) for k in by_system[name].counts)
+        await _decide.resolve_system(
+            temporal,
+            request_id,
+            actor="dpo@example.se",
+            system=name,
+            outcome=SystemOutcome.DONE,
+            note="compelling grounds assessed: processing stopped",
+        )
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED
+    assert {d.system for d in record.decisions} == set(held)

@@ -7,7 +7,6 @@ histories`) each test writes its workflow's history to tests/histories/v2_<name>
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 
@@ -19,34 +18,22 @@ from orchestrator.codec import reseal_under_master_key
 from orchestrator.dpo import Desk, _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
 from schemas.events import Scope
-from schemas.records import RequestSummary
 from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from tests.integration.conftest import (
     Stack,
     completed,
     publish_signed,
     request_event,
+    status_becomes,
     wait_for_workflow,
 )
 from tests.integration.conftest import (
     billing_db as _billing_db,
 )
-from workflows.dsr import DsrWorkflow
 
 pytestmark = pytest.mark.integration
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 DPO = "dpo@company.se"
-
-
-async def _status_becomes(
-    handle: WorkflowHandle, status: RequestStatus, timeout: float = 60
-) -> RequestSummary:
-    async with asyncio.timeout(timeout):
-        while True:
-            summary = await handle.query(DsrWorkflow.status)
-            if summary is not None and summary.status is status:
-                return summary
-            await asyncio.sleep(0.1)
 
 
 def _unverified(kind: str, email: str) -> dict:  # type: ignore[type-arg]
@@ -84,7 +71,7 @@ async def test_unverified_request_waits_then_proceeds_on_confirmation(
     request_id = await publish_signed(producer, stack, _unverified("access", person.email))
     handle = await wait_for_workflow(temporal, request_id)
 
-    waiting = await _status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
+    waiting = await status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
     assert waiting.systems == [], "nothing is searched before identity is confirmed"
     assert waiting.due_date is not None
 
@@ -107,7 +94,7 @@ async def test_unverified_request_denied_touches_nothing(
     person = stack.fresh_customer()
     request_id = await publish_signed(producer, stack, _unverified("erasure", person.email))
     handle = await wait_for_workflow(temporal, request_id)
-    await _status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
+    await status_becomes(handle, RequestStatus.AWAITING_VERIFICATION)
 
     with pytest.raises(DecisionRejected, match="needs a reason code"):
         await _decide.deny(temporal, request_id, actor=DPO, reason_code=None)
@@ -135,7 +122,7 @@ async def test_an_erasure_scoped_to_purposes_waits_for_the_dpos_approval(
     doc["data"]["scope"] = {"systems": ["billing"], "purposes": ["direct marketing"]}
     request_id = await publish_signed(producer, stack, doc)
     handle = await wait_for_workflow(temporal, request_id)
-    waiting = await _status_becomes(handle, RequestStatus.AWAITING_DECISION)
+    waiting = await status_becomes(handle, RequestStatus.AWAITING_DECISION)
     assert waiting.reason is not None and "purpose(s)" in waiting.reason
     assert "marketing" not in waiting.reason
     assert waiting.systems == [], "nothing is searched before the DPO decides"
@@ -181,7 +168,7 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     request_id = await publish_signed(producer, stack, request_event("erasure", {"email": email}))
     handle = await wait_for_workflow(temporal, request_id)
 
-    attention = await _status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
+    attention = await status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
     billing = next(s for s in attention.systems if s.system == "billing")
     assert billing.outcome is SystemOutcome.MANUAL
     assert billing.reason and email not in billing.reason

@@ -1,7 +1,8 @@
 """The access package, built from encrypted parts exactly as the worker builds it: manifest with
 sha256 per file, one JSON and one CSV per system and category, the Art. 15 document in the
-request's locale, portability limited to portable categories, and no plaintext at rest — in the
-local directory and in an S3 bucket (`kit` runs every test over both backends)."""
+request's locale, portability limited to portable categories (exported by the real billing
+connector through the connector activity) with what it left out named, and no plaintext at rest
+— in the local directory and in an S3 bucket (`kit` runs every test over both backends)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,30 @@ import csv
 import hashlib
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
+from connectors.billing import BillingConnector
 from orchestrator.datakeys import DataKeyMissing, DataKeyRing
 from orchestrator.package import FilesystemStorage, PackageCorrupt
 from orchestrator.package._builder import archive_key, manifest_key
+from policy.planner import plan_request
+from sandbox.billing import seed_billing, seeded_customer
+from schemas.events import RequestKind
+from schemas.identifiers import IdentifierType
 from schemas.package import PackageBuild, PackagedSystem
+from schemas.subject import Identifier, SubjectRef
+from schemas.workflow import ConnectorCall
 from tests.package.conftest import PackageKit, read_object, write_object
+from workflows.activities import ConnectorActivities
 
 EMAIL = "anna.lindqvist@example.se"
 PNR = "198112189876"
 NAME = "Anna Lindqvist"
 CREATED = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+SEED = 7  # billing sandbox: customer 0 has a contact, invoices, payments, a card and logins
 
 
 async def _export(kit: PackageKit, request_id: str) -> list[PackagedSystem]:
@@ -126,23 +136,60 @@ async def test_access_package_round_trip_in_swedish(kit: PackageKit, tmp_path: P
     assert "Nyhetsbrev" in information  # a system that holds nothing is still listed
 
 
+@pytest.fixture(scope="module")
+async def billing_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('billing') / 'billing.db'}"
+    await seed_billing(url, 10, SEED)
+    return url
+
+
 async def test_portability_holds_only_portable_categories_in_english(
-    kit: PackageKit, tmp_path: Path
+    kit: PackageKit, billing_url: str, tmp_path: Path
 ) -> None:
-    systems = await _export(kit, "req-portable-en")
+    """Portability the worker's way: the real billing connector's export run by the connector
+    activity with the request's plan, the build input made as DsrWorkflow._package makes it.
+    The activity writes nothing of what the plan skips and reports no count for it, so the
+    manifest can name what was held but left out (`excluded`, printed by `dsr package show`)
+    only because the plan's skipped categories travel with the build; a call counting invoices
+    for portability, as no activity reports, hid that it never did."""
+    customer = seeded_customer(0, SEED).customer
+    subject = SubjectRef(
+        identifiers=(Identifier(type=IdentifierType.EMAIL, value=customer.email),),
+        name=customer.name,
+    )
+    today = date(2026, 12, 1)
+    billing = BillingConnector(billing_url)
+    try:
+        located = await billing.locate(subject)
+        plan = plan_request(
+            kit.service.policy, RequestKind.PORTABILITY, {"billing": located}, today
+        ).for_system("billing")
+        call = ConnectorCall(request_id="req-portable-en", subject=subject, today=today, plan=plan)
+        exported = await ConnectorActivities(billing, kit.exports).export(call)
+    finally:
+        await billing.aclose()
+    # legal obligation (bookkeeping) and legitimate interest: not portable (Art. 20(1)(a))
+    assert plan.skipped == ("invoices", "login_sessions", "payments")
+    assert {c for c, n in exported.counts.items() if n} == {"contact", "card_tokens"}
+
     await kit.service.build(
         PackageBuild(
             request_id="req-portable-en",
             kind="portability",
             locale="en",
             created_at=CREATED,
-            systems=systems,
+            systems=[
+                PackagedSystem(
+                    system="billing", counts=exported.counts, excluded=list(plan.skipped)
+                )
+            ],
         )
     )
     manifest = await kit.service.manifest("req-portable-en")
-    assert manifest.excluded == {"billing": ["card_tokens"]}  # not `portable` in the policy
-    assert "billing/card_tokens.json" not in {f.path for f in manifest.files}
-    assert {"billing/contact.json", "billing/contact.csv"} <= {f.path for f in manifest.files}
+    assert manifest.excluded == {"billing": ["invoices", "login_sessions", "payments"]}
+    paths = {f.path for f in manifest.files}
+    assert {"billing/contact.json", "billing/card_tokens.json"} <= paths
+    assert not {p for p in paths if p.startswith(("billing/invoices", "billing/login"))}
     await kit.service.extract("req-portable-en", tmp_path / "out")
     information = (tmp_path / "out" / "information_en.md").read_text()
     assert "Swedish Authority for Privacy Protection (IMY)" in information

@@ -1,6 +1,7 @@
 """DsrWorkflow's package step on the time-skipping server (activities mocked under their real
 names): access builds one package from the systems that exported and records its reference and
-expiry; it starts the expiry timer, which outlives the request; an erasure builds none."""
+expiry; it starts the expiry timer, which outlives the request; portability's build names what
+the plan left out; an erasure builds none."""
 
 from __future__ import annotations
 
@@ -70,29 +71,32 @@ class Packaging:
 
 
 def _system(
-    name: str, category: str, queue: str
+    name: str, categories: tuple[str, ...], queue: str
 ) -> tuple[ConnectorInfo, list[Callable[..., Awaitable[Any]]]]:
     erased: set[str] = set()
 
     @activity.defn(name="connector.locate")
     async def locate(call: ConnectorCall) -> LocateResult:
         held = 0 if call.request_id in erased else 1
-        return LocateResult(system=name, counts={category: held})
+        return LocateResult(system=name, counts=dict.fromkeys(categories, held))
 
     @activity.defn(name="connector.export")
     async def export(call: ConnectorCall) -> ExportResult:
+        # As the real activity reports it: what the plan skips is neither written nor counted.
+        skipped = call.plan.skipped if call.plan is not None else ()
+        counts = {c: 1 for c in categories if c not in skipped}
         artifact = ExportArtifact(
             uri=f"dsr-parts:requests/{call.request_id}/parts/{name}",
             sha256="1" * 64,
             size_bytes=10,
-            records=1,
+            records=len(counts),
         )
-        return ExportResult(system=name, counts={category: 1}, artifact=artifact)
+        return ExportResult(system=name, counts=counts, artifact=artifact)
 
     @activity.defn(name="connector.erase")
     async def erase(call: ConnectorCall) -> EraseResult:
         erased.add(call.request_id)
-        return EraseResult(system=name, deleted={category: 1})
+        return EraseResult(system=name, deleted=dict.fromkeys(categories, 1))
 
     info = ConnectorInfo(
         name=name,
@@ -113,8 +117,11 @@ async def running() -> AsyncIterator[tuple[Harness, Packaging]]:
         harness = Harness(env, client, queue, systems=[])
         packaging = Packaging()
         systems = [
-            _system(name, category, f"{queue}-{name}")
-            for name, category in (("billing", "contact"), ("newsletter", "subscriber"))
+            _system(name, categories, f"{queue}-{name}")
+            for name, categories in (
+                ("billing", ("contact", "login_sessions")),
+                ("newsletter", ("subscriber",)),
+            )
         ]
         base = harness.activities()
 
@@ -187,6 +194,27 @@ async def test_access_builds_one_package_and_its_timer_fires_on_the_expiry(
         assert (fired.request_id, fired.expires_at) == (request_id, record.package.expires_at)
         assert fired.now is not None and fired.now >= record.package.expires_at
         assert packaging.fired_at[0] >= record.package.expires_at
+
+
+async def test_portability_build_names_what_the_plan_left_out(
+    running: tuple[Harness, Packaging],
+) -> None:
+    """The export activity drops what the plan skips (billing's login sessions: legitimate
+    interest, not portable), counts and all, so the build would know nothing of them: the
+    workflow sends the plan's skipped categories with each system, or the manifest's
+    `excluded` ("held but left out") stays empty."""
+    harness, packaging = running
+    record = await (await harness.start("portability")).result()
+    assert record.package is not None
+    (build,) = packaging.builds
+    assert build.kind == "portability"
+    assert {s.system: (s.counts, s.excluded) for s in build.systems} == {
+        "billing": ({"contact": 1}, ["login_sessions"]),
+        "newsletter": ({"subscriber": 1}, []),
+    }
+    access = await (await harness.start("access")).result()
+    assert access.package is not None
+    assert [s.excluded for s in packaging.builds[1].systems] == [[], []]  # access skips nothing
 
 
 async def test_erasure_builds_no_package(running: tuple[Harness, Packaging]) -> None:
