@@ -14,8 +14,7 @@ from temporalio.client import Client
 
 from policy.deadlines import deadline
 from schemas.status import RequestStatus
-from tests.integration.conftest import Stack, completed, wait_for_workflow
-from tests.integration.test_decisions import _status_becomes as status_becomes
+from tests.integration.conftest import Stack, completed, status_becomes, wait_for_workflow
 
 pytestmark = pytest.mark.integration
 
