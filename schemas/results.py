@@ -93,9 +93,25 @@ class EraseResult(_Result):
 
 
 class RectifyResult(_Result):
+    """What a rectification did, and each field it did not apply, by why: the subject must be
+    told the truth (Art. 12(3)-(4)), and only one of the three is nothing to do.
+
+    - `rejected_fields`: the system does not hold the field — nothing to change here;
+    - `refused_fields`: it holds the field but could not store the value given (not valid here,
+      or another record's, e.g. an address another subscriber has) — a person must follow up;
+    - `unchanged_fields`: it holds the field but its connector does not change it (a
+      personnummer) — a person must change it by hand.
+    """
+
     changed: dict[str, int] = Field(default_factory=dict)
     rejected_fields: list[str] = Field(default_factory=list)
+    refused_fields: list[str] = Field(default_factory=list)
+    unchanged_fields: list[str] = Field(default_factory=list)
     notified: list[RecipientNotification] = Field(default_factory=list)
+
+    @property
+    def needs_a_person(self) -> bool:
+        return bool(self.refused_fields or self.unchanged_fields)
 
 
 class RestrictResult(_Result):

@@ -146,6 +146,11 @@ DEFERRED_ON_CLOSE_PATCH = "deferred-erasure-on-close-v1"
 # it both stopped direct marketing only. Asked only for those two kinds.
 RIGHTS_SEPARATED_PATCH = "rights-separated-v1"
 _RIGHTS_KINDS = frozenset({RequestKind.OBJECTION, RequestKind.CONSENT_WITHDRAWAL})
+# From this patch on, a system that holds a field but did not apply the value asked for (a value
+# it cannot store, another record's address, a field only a person changes) is a person's task
+# (`manual`, saying which fields and why) instead of "done": the request must not tell the
+# subject their data was corrected when it was not (Art. 12(3)-(4), 16).
+RECTIFY_REFUSALS_PATCH = "rectify-refusals-v1"
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -201,6 +206,24 @@ class DecisionRejected(ApplicationError):
 
 def _reject(message: str) -> None:
     raise DecisionRejected(message)
+
+
+def _rectify_reason(result: RectifyResult) -> str:
+    """Which fields a person must see to, and why (field names only: never the values)."""
+    parts = []
+    if result.refused_fields:
+        parts.append(
+            f"the value given could not be stored here for {', '.join(result.refused_fields)} "
+            "(not valid in this system, or another record's): ask the subject or correct it by hand"
+        )
+    if result.unchanged_fields:
+        parts.append(
+            f"{', '.join(result.unchanged_fields)} held here but changed only by a person: "
+            "correct it by hand"
+        )
+    if result.rejected_fields:
+        parts.append(f"not held here: {', '.join(result.rejected_fields)}")
+    return "; ".join(parts)
 
 
 def _recipients(notifications: list[RecipientNotification]) -> list[str]:
@@ -1001,6 +1024,15 @@ class DsrWorkflow:
                 await self._verify_erasure(params, subject, info, erased, plan)
             elif operation is Operation.RECTIFY:
                 rectified = await self._call(params, info, operation, subject, RectifyResult, plan)
+                if rectified.needs_a_person and workflow.patched(RECTIFY_REFUSALS_PATCH):
+                    self._update(
+                        info.name,
+                        outcome=SystemOutcome.MANUAL,
+                        counts=rectified.changed,
+                        notified=_recipients(rectified.notified),
+                        reason="manual: " + _rectify_reason(rectified),
+                    )
+                    return
                 self._update(
                     info.name,
                     outcome=SystemOutcome.DONE,

@@ -28,14 +28,21 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from schemas.events import FieldChange
 from schemas.identifiers import E164_PATTERN, IdentifierType
+from schemas.subject import SubjectRef
+
+M = TypeVar("M")
 
 __all__ = [
     "CUSTOMER_NUMBER",
+    "RectificationSplit",
     "fold",
+    "match_to_rectify",
     "name_matches_any",
     "name_tokens",
     "names_match",
@@ -46,6 +53,7 @@ __all__ = [
     "normalise_personal_identity_number",
     "normalise_phone",
     "split_changes",
+    "split_rectification",
 ]
 
 # The company's customer number as the systems store it (String(32) columns), upper-cased.
@@ -159,6 +167,53 @@ def name_matches_any(given: str, *candidates: str | None) -> bool:
     return False
 
 
+@dataclass
+class RectificationSplit:
+    """A rectification as one system can apply it (see `schemas.results.RectifyResult` for
+    what each refusal means to the DPO and the subject)."""
+
+    values: dict[str, str] = field(default_factory=dict)  # accepted, as the system stores them
+    not_held: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def refuse(self, field_name: str) -> None:
+        """A value accepted here that the system then would not take (another record's)."""
+        self.values.pop(field_name, None)
+        if field_name not in self.refused:
+            self.refused.append(field_name)
+
+
+def split_rectification(
+    changes: Iterable[FieldChange],
+    clean: Callable[[str, str], str | None],
+    *,
+    rectifiable: Collection[str],
+    held: Collection[str] = (),
+) -> RectificationSplit:
+    """Rectification input sorted for one system: `rectifiable` are the fields its connector
+    changes (`clean(field, value)` gives the value as stored, or None if it cannot be stored);
+    `held` are further fields the system holds that its connector does not change. Any other
+    field is not held here. Each field name is listed once, in the order given; a field given
+    twice with different values is refused (a person asks which is right)."""
+    split = RectificationSplit()
+    for change in changes:
+        name = change.field
+        if name in rectifiable:
+            cleaned = clean(name, change.value)
+            given_twice = name in split.refused or split.values.get(name, cleaned) != cleaned
+            if cleaned is None or given_twice:  # two values for one field: which is right?
+                split.refuse(name)
+            else:
+                split.values[name] = cleaned
+        elif name in held:
+            if name not in split.unchanged:
+                split.unchanged.append(name)
+        elif name not in split.not_held:
+            split.not_held.append(name)
+    return split
+
+
 def split_changes(
     changes: Iterable[FieldChange], clean: Callable[[str, str], str | None]
 ) -> tuple[dict[str, str], list[str]]:
@@ -176,3 +231,23 @@ def split_changes(
         else:
             values[change.field] = cleaned
     return values, rejected
+
+
+async def match_to_rectify(
+    subject: SubjectRef,
+    values: dict[str, str],
+    match: Callable[[SubjectRef], Awaitable[M]],
+    ambiguity: Callable[[M], str | None],
+) -> M:
+    """The subject's records for a rectification that may already have renamed them.
+
+    A retried rectification (its first attempt changed the name, then the worker died) meets
+    records that now carry the new name, and the name check against the name given would call
+    the subject ambiguous and refuse. So when the name is being rectified and the match is
+    ambiguous, it is tried once more under the new name; that one is taken only if it is not
+    ambiguous (two owners stay two owners whatever the name)."""
+    found = await match(subject)
+    if ambiguity(found) is None or "name" not in values or not subject.name:
+        return found
+    renamed = await match(subject.model_copy(update={"name": values["name"]}))
+    return renamed if ambiguity(renamed) is None else found

@@ -12,9 +12,10 @@ from connectors.base import (
     Connector,
 )
 from connectors.base.matching import (
+    match_to_rectify,
     normalise_email,
     normalise_phone,
-    split_changes,
+    split_rectification,
 )
 from connectors.billing._errors import translate_errors
 from connectors.billing._matching import (
@@ -32,6 +33,8 @@ from schemas.subject import SubjectRef
 log = logging.getLogger("connectors.billing")
 
 RECTIFIABLE_FIELDS = ("name", "email", "phone", "street", "postcode", "city")
+# Held, but changed only by a person: the identity numbers the invoices were issued under.
+HELD_NOT_RECTIFIED = ("personal_identity_number", "organisation_number")
 _POSTCODE = re.compile(r"^[1-9][0-9]{2} ?[0-9]{2}$")  # rectified postcodes: NNN NN
 
 
@@ -67,11 +70,16 @@ class ChangesMixin(Connector):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, _clean)
+        split = split_rectification(
+            changes, _clean, rectifiable=RECTIFIABLE_FIELDS, held=HELD_NOT_RECTIFIED
+        )
+        values = split.values
         changed: dict[str, int] = {}
         with translate_errors("rectify"):
             async with self._engine.begin() as conn:
-                match = await self._match(conn, subject)
+                match = await match_to_rectify(
+                    subject, values, lambda s: self._match(conn, s), lambda m: m.ambiguity
+                )
                 self._refuse_if_ambiguous(match, "rectify")
                 live = match.live
                 if values and live:
@@ -93,8 +101,20 @@ class ChangesMixin(Connector):
                                 )
                             ).rowcount
                     changed["contact"] = rows
-        log.info("billing rectify: %d fields, %d rejected", len(values), len(rejected))
-        return RectifyResult(system=self.name, changed=changed, rejected_fields=rejected)
+        log.info(
+            "billing rectify: %d fields, %d not held, %d refused, %d for a person",
+            len(values),
+            len(split.not_held),
+            len(split.refused),
+            len(split.unchanged),
+        )
+        return RectifyResult(
+            system=self.name,
+            changed=changed,
+            rejected_fields=split.not_held,
+            refused_fields=split.refused,
+            unchanged_fields=split.unchanged,
+        )
 
     async def restrict(self, subject: SubjectRef) -> RestrictResult:
         return await self._set_restricted(subject, restricted=True, operation="restrict")

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy import update
 
-from connectors.base.matching import normalise_phone, split_changes
+from connectors.base.matching import match_to_rectify, normalise_phone, split_rectification
 from connectors.hosting._common import (
     HostingBase,
 )
@@ -47,12 +47,14 @@ class ChangesMixin(HostingBase):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, _clean)
-        values = {RECTIFIABLE_FIELDS[field]: value for field, value in values.items()}
+        split = split_rectification(changes, _clean, rectifiable=RECTIFIABLE_FIELDS)
+        values = {RECTIFIABLE_FIELDS[field]: value for field, value in split.values.items()}
 
         async def run() -> int:
             async with self._engine.begin() as conn:
-                match = await self._match(conn, subject)
+                match = await match_to_rectify(
+                    subject, split.values, lambda s: self._match(conn, s), lambda m: m.ambiguity
+                )
                 self._refuse_if_ambiguous(match, "rectify")
                 if not values or not match.ids:
                     return 0
@@ -63,15 +65,17 @@ class ChangesMixin(HostingBase):
 
         changed = await self._run("rectify", run)
         log.info(
-            "hosting rectify: %d fields on %d accounts, %d rejected",
+            "hosting rectify: %d fields on %d accounts, %d not held, %d refused",
             len(values),
             changed,
-            len(rejected),
+            len(split.not_held),
+            len(split.refused),
         )
         return RectifyResult(
             system=self.name,
             changed={"account": changed} if changed else {},
-            rejected_fields=rejected,
+            rejected_fields=split.not_held,
+            refused_fields=split.refused,
         )
 
     async def restrict(self, subject: SubjectRef) -> RestrictResult:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from connectors.base.matching import split_changes
+from connectors.base.matching import match_to_rectify, names_match, split_rectification
 from connectors.newsletter._base import (
     RESTRICTION_MARK,
     NewsletterBase,
@@ -25,6 +25,9 @@ from schemas.subject import SubjectRef
 log = logging.getLogger("connectors.newsletter")
 
 
+RECTIFIABLE_ONLY = ("email", "name")
+
+
 def clean(field_name: str, value: str) -> str | None:
     """A rectified value as the newsletter stores it, or None if it is not acceptable."""
     if field_name == "email":
@@ -39,38 +42,60 @@ class ChangesMixin(NewsletterBase):
     # --- rectify --------------------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, clean)
-        match = await self._match(subject, "rectify")
+        """Idempotent: a subscriber already at the values counts as rectified — also one a
+        first attempt moved to the new address, which the subject's old identifiers no longer
+        find (then it is looked up by the new address, and counted only if its name is the
+        subject's and every value already is the one asked for: it is never written)."""
+        split = split_rectification(changes, clean, rectifiable=RECTIFIABLE_ONLY)
+        values = split.values
+        match = await match_to_rectify(
+            subject, values, lambda s: self._match(s, "rectify"), lambda m: m.ambiguity
+        )
         self._refuse_if_ambiguous(match, "rectify")
         subscribers = match.ordered
         if "email" in values and len(subscribers) > 1:
             # One new address cannot replace several subscribers' addresses (it is unique).
-            del values["email"]
-            rejected.append("email")
+            split.refuse("email")
         changed = 0
         for subscriber in subscribers:
             update = {k: v for k, v in values.items() if getattr(subscriber, k) != v}
             if not update:
+                changed += 1 if values else 0  # already as asked (a retried attempt)
                 continue
             outcome = await self._put_subscriber(subscriber.id, update, "rectify")
             if outcome in (400, 409) and "email" in update:
                 # The address is another subscriber's, or erased (blocklisted): keep the rest.
-                if "email" not in rejected:
-                    rejected.append("email")
+                split.refuse("email")
                 del update["email"]
                 outcome = await self._put_subscriber(subscriber.id, update, "rectify")
             if outcome == 200 and update:
                 changed += 1
+        if not subscribers and "email" in values and subject.name:
+            changed += await self._already_moved(subject.name, values)
         log.info(
-            "newsletter rectify: %d subscribers changed, %d fields, %d rejected",
+            "newsletter rectify: %d subscribers changed, %d fields, %d not held, %d refused",
             changed,
             len(values),
-            len(rejected),
+            len(split.not_held),
+            len(split.refused),
         )
         return RectifyResult(
             system=self.name,
             changed={"subscriber": changed} if changed else {},
-            rejected_fields=rejected,
+            rejected_fields=split.not_held,
+            refused_fields=split.refused,
+        )
+
+    async def _already_moved(self, name: str, values: dict[str, str]) -> int:
+        """Subscribers at the new address that already hold every value asked for, under the
+        subject's name: what an earlier attempt of this rectification left."""
+        found = await self._search(IdentifierType.EMAIL, values["email"], "rectify")
+        return sum(
+            1
+            for s in found
+            if s.name
+            and names_match(name, s.name)
+            and all(getattr(s, k) == v for k, v in values.items())
         )
 
     # --- restrict -------------------------------------------------------------------------

@@ -37,6 +37,8 @@ log = logging.getLogger("connectors.registrar")
 
 CONTRACT_LEGAL_BASIS = "Avtal (GDPR art. 6.1 b): domain registration"
 RECTIFIABLE_FIELDS = ("name", "email", "phone", "street", "postcode", "city", "country")
+# Held, but changed only by a person: a holder's identity number is the registration's own.
+HELD_NOT_RECTIFIED = ("personal_identity_number", "organisation_number")
 
 CATEGORY_NAMES = ("contacts", "domains", "registry_updates")
 HANDLES_PER_CALL = 100  # the platform's limit of handles per list request

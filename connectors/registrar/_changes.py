@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from connectors.base.matching import normalise_email, normalise_phone, split_changes
-from connectors.registrar._api import Change
+from connectors.base.matching import (
+    match_to_rectify,
+    normalise_email,
+    normalise_phone,
+    split_rectification,
+)
+from connectors.registrar._api import Change, RegistryUpdate
 from connectors.registrar._base import (
+    HELD_NOT_RECTIFIED,
     POSTCODE_DIGITS,
     RECTIFIABLE_FIELDS,
     RegistrarBase,
@@ -50,8 +56,16 @@ class ChangesMixin(RegistrarBase):
     # --- rectify and restrict -------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, clean)
-        match = await self._match(subject, "rectify")
+        """Idempotent: a contact that already holds the values (a retried activity whose first
+        attempt changed it, or one changed before its failure) counts as rectified, and the
+        registry updates that recorded those fields are its Art. 19 proof, as on first try."""
+        split = split_rectification(
+            changes, clean, rectifiable=RECTIFIABLE_FIELDS, held=HELD_NOT_RECTIFIED
+        )
+        values = split.values
+        match = await match_to_rectify(
+            subject, values, lambda s: self._match(s, "rectify"), lambda m: m.ambiguity
+        )
         self._refuse_if_ambiguous(match, "rectify")
         changed = 0
         notified: list[RecipientNotification] = []
@@ -65,22 +79,40 @@ class ChangesMixin(RegistrarBase):
                     body=values,
                     allow_missing=True,
                 )
-                if result is not None and result.changed:
-                    changed += 1
+                if result is None:  # deleted since the lookup
+                    continue
+                changed += 1
+                if result.changed:
                     notified += notifications(result.registry_updates)
+                else:
+                    notified += notifications(await self._recorded(handle, set(values)))
         log.info(
-            "registrar rectify: %d fields, %d rejected, %d contacts changed, %d notifications",
+            "registrar rectify: %d fields, %d not held, %d refused, %d contacts, %d notifications",
             len(values),
-            len(rejected),
+            len(split.not_held),
+            len(split.refused),
             changed,
             len(notified),
         )
         return RectifyResult(
             system=self.name,
             changed={"contacts": changed} if changed else {},
-            rejected_fields=rejected,
+            rejected_fields=split.not_held,
+            refused_fields=split.refused,
+            unchanged_fields=split.unchanged,
             notified=sorted_notes(notified),
         )
+
+    async def _recorded(self, handle: str, fields: set[str]) -> list[RegistryUpdate]:
+        """Each registry's latest update of the contact that carried any of `fields`."""
+        latest: dict[str, RegistryUpdate] = {}
+        async for update in self._updates([handle], "rectify"):
+            if update.action != "update" or not fields & set(update.fields):
+                continue
+            kept = latest.get(update.registry)
+            if kept is None or update.created_at >= kept.created_at:
+                latest[update.registry] = update
+        return [latest[registry] for registry in sorted(latest)]
 
     async def restrict(self, subject: SubjectRef) -> RestrictResult:
         return await self._set_restricted(subject, "restrict")

@@ -44,7 +44,12 @@ from connectors.base import (
     Operation,
     load_settings,
 )
-from connectors.base.matching import normalise_email, normalise_phone, split_changes
+from connectors.base.matching import (
+    match_to_rectify,
+    normalise_email,
+    normalise_phone,
+    split_rectification,
+)
 from connectors.base.retry import RetryPolicy
 from connectors.support._desk import Desk
 from connectors.support._erasure import CATEGORY_NAMES, Erasure
@@ -319,26 +324,34 @@ class SupportConnector(Connector):
     # --- rectify --------------------------------------------------------------------------
 
     async def rectify(self, subject: SubjectRef, changes: list[FieldChange]) -> RectifyResult:
-        values, rejected = split_changes(changes, _clean)
+        split = split_rectification(changes, _clean, rectifiable=RECTIFIABLE_FIELDS)
+        values = split.values
         desk = self._desk("rectify")
-        match = await match_subject(desk, subject)
+        match = await match_to_rectify(
+            subject, values, lambda s: match_subject(desk, s), lambda m: m.ambiguity
+        )
         _refuse_if_ambiguous(match, "rectify")
         users = match.active  # a deleted user cannot be changed, only purged
         if "email" in values and users and not await _email_is_free(desk, values["email"], match):
-            values.pop("email")
-            rejected.append("email")
+            split.refuse("email")  # another desk user's address
         changed: dict[str, int] = {}
         if values and users:
             for user in users:
                 await desk.update_user(user, values)
             changed["user"] = len(users)
         log.info(
-            "support rectify: %d fields on %d users, %d rejected",
+            "support rectify: %d fields on %d users, %d not held, %d refused",
             len(values),
             len(users),
-            len(rejected),
+            len(split.not_held),
+            len(split.refused),
         )
-        return RectifyResult(system=self.name, changed=changed, rejected_fields=rejected)
+        return RectifyResult(
+            system=self.name,
+            changed=changed,
+            rejected_fields=split.not_held,
+            refused_fields=split.refused,
+        )
 
 
 async def _tickets(desk: Desk, match: Match) -> AsyncIterator[list[ApiTicket]]:

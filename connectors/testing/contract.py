@@ -283,6 +283,40 @@ class ConnectorContract(FailureContract):
         assert located.found, "the rectified e-mail address must find the subject"
         assert not located.ambiguous
 
+    async def test_rectify_twice_reports_what_was_done(
+        self,
+        connector: Connector,
+        known_subject: KnownSubject,
+        rectify_changes: list[FieldChange],
+    ) -> None:
+        """A retried activity (the worker died after the change, before reporting it): the
+        second call must report the change and its Art. 19 proof again, not nothing."""
+        if Operation.RECTIFY not in connector.operations:
+            pytest.skip("connector does not rectify")
+        subject = await discover(connector, known_subject.subject)
+        first = await connector.rectify(subject, rectify_changes)
+        again = await connector.rectify(subject, rectify_changes)
+        assert sum(first.changed.values()) > 0, "rectify changed nothing"
+        assert again.changed == first.changed
+        assert {(n.recipient, n.reference) for n in again.notified} == {
+            (n.recipient, n.reference) for n in first.notified
+        }
+
+    async def test_rectify_refuses_a_value_it_cannot_store(
+        self, connector: Connector, known_subject: KnownSubject
+    ) -> None:
+        """A held field with a value the system cannot take is 'refused' (a person follows
+        up), not 'not held here' (nothing to do): the subject must not be told it is done."""
+        if Operation.RECTIFY not in connector.operations:
+            pytest.skip("connector does not rectify")
+        changes = [FieldChange(field="email", value="not an address")]
+        result = await connector.rectify(known_subject.subject, changes)
+        if result.rejected_fields == ["email"]:
+            pytest.skip("the system holds no e-mail address")
+        assert result.refused_fields == ["email"]
+        assert result.rejected_fields == []
+        assert sum(result.changed.values()) == 0
+
     async def test_rectify_rejects_unknown_fields(
         self, connector: Connector, known_subject: KnownSubject
     ) -> None:

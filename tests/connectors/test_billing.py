@@ -709,7 +709,9 @@ async def test_rectify_validates_and_never_touches_invoices(
         ],
     )
     assert result.changed == {"contact": 1}
-    assert result.rejected_fields == ["email", "buyer_name", "personal_identity_number"]
+    assert result.rejected_fields == ["buyer_name"]  # not held: nothing to do
+    assert result.refused_fields == ["email"]  # held, the value cannot be one
+    assert result.unchanged_fields == ["personal_identity_number"]  # held, a person's to change
     row = _query(
         billing_url, "SELECT postcode, phone, email FROM customers WHERE id = ?", customer.index + 1
     )[0]

@@ -674,7 +674,8 @@ async def test_rectify_refuses_an_address_somebody_else_has(support: SupportConn
     result = await support.rectify(
         _by_email(mine), [FieldChange(field="email", value=theirs.email)]
     )
-    assert result.rejected_fields == ["email"]
+    assert result.refused_fields == ["email"]
+    assert result.rejected_fields == []
     assert result.changed == {}
 
 
