@@ -1,7 +1,9 @@
 """`dsr` commands: DPO decisions on one request (confirm-identity, approve, deny, extend, cancel,
-resolve, retry, skip, narrow): thin displays over the DPO front door, orchestrator.dpo.
+resolve, retry, skip, narrow, lift-restriction): thin displays over the DPO front door,
+orchestrator.dpo.
 
-Each sends one Temporal Update. Accepted: prints the decision and where the request stands.
+Each sends one Temporal Update (lift-restriction, on a closed restriction request, starts the
+lift's workflow). Accepted: prints the decision and where the request stands.
 Rejected (the workflow's validator said no, nothing changed) or not running: prints the reason
 on stderr and exits 1; an invalid argument exits 2.
 
@@ -45,8 +47,9 @@ def _run(
     except ValidationError as error:
         raise _fail(f"invalid decision: {safe_validation_detail(error)}", 2) from None
     due = f"  due {receipt.due_date.isoformat()}" if receipt.due_date else ""
+    lift = f"  restriction {receipt.restriction.value}" if receipt.restriction else ""
     console.print(
-        f"{receipt.decision} accepted for {receipt.request_id}: {receipt.status.value}{due}"
+        f"{receipt.decision} accepted for {receipt.request_id}: {receipt.status.value}{due}{lift}"
     )
 
 
@@ -177,3 +180,16 @@ def narrow(
         raise _fail("give exactly one of --pnr, --organisation-number, --customer-number", 2)
     [(kind, value)] = given
     _run(request_id, _decide.narrow_subject, actor=actor, identifier_type=kind, value=value)
+
+
+@app.command("lift-restriction")
+def lift_restriction(
+    request_id: str,
+    actor: Actor,
+    note: Annotated[str, typer.Option(help="Why (e.g. 'accuracy verified'); told to the subject.")],
+) -> None:
+    """Lift the restriction of a closed restriction request (Art. 18): the subject is told
+    first, then every restricted system is lifted; `dsr status` shows each system's result."""
+    from orchestrator.dpo import _lift
+
+    _run(request_id, _lift.lift_restriction, actor=actor, note=note)

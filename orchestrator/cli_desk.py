@@ -25,6 +25,7 @@ from orchestrator.dpo._read import (  # times in Stockholm, as the filters' days
     LOCAL_ZONE,
     follow_up_views,
 )
+from orchestrator.dpo._restriction_view import RestrictionLiftView, restriction_lift_view
 from orchestrator.settings import Settings
 from schemas.events import Channel, RequestKind
 from schemas.records import CompletionRecord, RequestSummary
@@ -91,6 +92,8 @@ def _status_document(
     )
     if record is not None:
         document["follow_ups"] = [f.model_dump(mode="json") for f in follow_up_views(record)]
+    lift = restriction_lift_view(summary, record)
+    document["restriction_lift"] = lift.model_dump(mode="json") if lift is not None else None
     if due_date is not None:
         document.setdefault("due_date", due_date.isoformat())
         if document.get("due_date") is None:
@@ -257,6 +260,7 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
             )
         console.print(plan_table)
     _print_follow_ups(view.follow_ups)
+    _print_restriction_lift(view.restriction_lift)
     package = document.get("package")
     if package:
         console.print(f"package: {json.dumps(package, default=str)}", soft_wrap=True)
@@ -323,6 +327,36 @@ def _print_follow_ups(follow_ups: list[FollowUpView]) -> None:
             f"[red]deferred erasure due {f.due_on} failed ({escape(f.note)}): {line}[/red]",
             soft_wrap=True,
         )
+
+
+_LIFT_STATE = {
+    "lifting": "[yellow]lifting[/yellow]",
+    "lifted": "lifted",
+    "partly_lifted": "[red]partly lifted[/red]",
+}
+
+
+def _print_restriction_lift(lift: RestrictionLiftView | None) -> None:
+    """The restriction's lift: who, when, why, each system's result, and a line per system a
+    person must still lift (a partly lifted restriction is not done)."""
+    if lift is None:
+        return
+    who = f" by {escape(lift.requested_by)}" if lift.requested_by else ""
+    when = f" {lift.changed_at.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}"
+    note = f": {escape(lift.note)}" if lift.note else ""
+    console.print(f"restriction: {_LIFT_STATE[lift.state.value]}{who}{when}{note}", soft_wrap=True)
+    if lift.systems:
+        table = Table("lift: system", "outcome", "counts", "reason")
+        for s in lift.systems:
+            counts = ", ".join(f"{k}={v}" for k, v in sorted(s.counts.items())) or "-"
+            table.add_row(s.system, s.outcome.value, counts, escape(s.reason or ""))
+        console.print(table)
+    for s in lift.systems:
+        if s.needs_person:
+            console.print(
+                f"[red]restriction not lifted in {s.system}: {escape(s.reason or '')}[/red]",
+                soft_wrap=True,
+            )
 
 
 @app.command()

@@ -37,6 +37,7 @@ def status_event(summary: RequestSummary) -> DsrStatusChangedEvent:
             due_date=summary.due_date,
             extension=summary.extension,
             package=summary.package,
+            restriction=summary.restriction,
         ),
     )
 

@@ -39,6 +39,8 @@ from workflows.activities import ConnectorActivities, OrchestratorActivities, Pa
 from workflows.dsr import DsrWorkflow
 from workflows.dsr_v1 import DsrWorkflowV1
 from workflows.follow_up import DeferredErasureWorkflow
+from workflows.lift_activities import LiftActivities
+from workflows.lift_restriction import LiftRestrictionWorkflow
 from workflows.packaging import PackageExpiryWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.shredder import ShredSweepWorkflow
@@ -252,6 +254,7 @@ async def run_workers(
                 ),
                 record_store,
             )
+            lifting = LiftActivities(record_store)
             workers.append(
                 Worker(
                     client,
@@ -261,6 +264,7 @@ async def run_workers(
                         DsrWorkflowV1,
                         PackageExpiryWorkflow,
                         DeferredErasureWorkflow,
+                        LiftRestrictionWorkflow,
                         ReconcileWorkflow,
                         ShredSweepWorkflow,
                     ],
@@ -275,6 +279,8 @@ async def run_workers(
                         acts.append_follow_up,
                         packaging.build_package,
                         packaging.expire_package,
+                        lifting.restriction_to_lift,
+                        lifting.record_restriction_lift,
                         Reconciler(
                             settings, client, store, publisher, calendar=policy.calendar()
                         ).reconcile_requests,

@@ -35,7 +35,7 @@ from schemas.identifiers import (
     is_valid_personal_identity_number,
 )
 from schemas.package import PackageRef
-from schemas.status import Extension, RequestStatus, SystemStatus
+from schemas.status import Extension, RequestStatus, RestrictionNotice, SystemStatus
 
 __all__ = [
     "REQUESTED_TYPE",
@@ -379,6 +379,10 @@ class DsrStatusChangedData(_Strict):
     extension: Extension | None = None
     # Access/portability: where the encrypted package is and when it expires (never the data).
     package: PackageRef | None = None
+    # Restriction (Art. 18): the restriction about to be lifted (`lifting`, published before
+    # any system is touched, Art. 18(3)), then `lifted` or `partly_lifted`. Additive: absent
+    # in every other event, and in events of workflows from before it.
+    restriction: RestrictionNotice | None = None
 
 
 class DsrStatusChangedEvent(CloudEvent[DsrStatusChangedData]):

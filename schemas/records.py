@@ -19,10 +19,21 @@ from schemas.status import (
     Extension,
     ReminderEntry,
     RequestStatus,
+    RestrictionNotice,
+    RestrictionState,
+    SystemOutcome,
     SystemStatus,
 )
 
-__all__ = ["AuditAction", "AuditEvent", "CompletionRecord", "FollowUpEntry", "RequestSummary"]
+__all__ = [
+    "AuditAction",
+    "AuditEvent",
+    "CompletionRecord",
+    "FollowUpEntry",
+    "RequestSummary",
+    "RestrictionLiftRecord",
+    "SystemLift",
+]
 
 
 class RequestSummary(BaseModel):
@@ -48,6 +59,8 @@ class RequestSummary(BaseModel):
     decisions: list[DecisionEntry] = Field(default_factory=list)
     # Access/portability: the encrypted package's reference and expiry (never the data).
     package: PackageRef | None = None
+    # Restriction (Art. 18): lifting it, once a DPO decided to (additive; None: in force).
+    restriction: RestrictionNotice | None = None
 
 
 class FollowUpEntry(BaseModel):
@@ -77,6 +90,45 @@ class FollowUpEntry(BaseModel):
         return self.outcome == "failed" and self.retry_at is not None
 
 
+class SystemLift(BaseModel):
+    """One system's part in lifting a restriction: `done` (lifted, counts per category),
+    `not_found` (nothing of the subject restricted there any more), `manual` (a person's task:
+    the system has no lift operation, was restricted by hand, or its connector is gone) or
+    `failed` (the lift failed after its retries: also a person's task). `reason` names the
+    system and an error kind only, never a record or the subject."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str
+    outcome: SystemOutcome
+    counts: dict[str, int] = Field(default_factory=dict)
+    reason: str | None = None
+    notified: list[str] = Field(default_factory=list)  # Art. 19 recipients the connector told
+
+    @property
+    def needs_person(self) -> bool:
+        return self.outcome in (SystemOutcome.MANUAL, SystemOutcome.FAILED)
+
+
+class RestrictionLiftRecord(BaseModel):
+    """Proof that a restriction was lifted: who decided, when, why, what each system did."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    requested_by: str
+    requested_at: AwareDatetime
+    note: str
+    state: RestrictionState
+    announced_at: AwareDatetime  # Art. 18(3): the subject told, before any system was touched
+    finished_at: AwareDatetime
+    systems: list[SystemLift] = Field(default_factory=list)
+
+    @property
+    def tasks(self) -> list[SystemLift]:
+        """The systems a person must still lift by hand."""
+        return [s for s in self.systems if s.needs_person]
+
+
 class CompletionRecord(BaseModel):
     """Proof of what was done for a request, per system: found, exported, erased, retained."""
 
@@ -102,6 +154,8 @@ class CompletionRecord(BaseModel):
     plan: Plan | None = None
     follow_ups: list[FollowUpEntry] = Field(default_factory=list)
     package: PackageRef | None = None
+    # A restriction request's restriction lifted afterwards (workflows/lift_restriction.py).
+    restriction_lift: RestrictionLiftRecord | None = None
 
 
 class AuditAction(StrEnum):
@@ -133,6 +187,9 @@ class AuditAction(StrEnum):
     # restriction by its connector, or a person's task to tell it (with what must be done).
     RECIPIENT_NOTIFIED = "recipient_notified"
     RECIPIENT_TASK = "recipient_task"
+    # Art. 18: a closed restriction request's restriction lifted, per system (who asked, when,
+    # why, and what each system did; a system not lifted is a person's task).
+    RESTRICTION_LIFTED = "restriction_lifted"
 
 
 class AuditEvent(BaseModel):

@@ -16,6 +16,8 @@ __all__ = [
     "Extension",
     "ReminderEntry",
     "RequestStatus",
+    "RestrictionNotice",
+    "RestrictionState",
     "RetainedItem",
     "RetentionReason",
     "SystemOutcome",
@@ -125,6 +127,8 @@ class DecisionKind(StrEnum):
     RETRY_SYSTEM = "retry_system"
     SKIP_SYSTEM = "skip_system"
     NARROW_SUBJECT = "narrow_subject"
+    # Art. 18: a closed restriction request's restriction lifted (orchestrator/dpo/_lift.py).
+    LIFT_RESTRICTION = "lift_restriction"
 
 
 class DecisionEntry(BaseModel):
@@ -163,3 +167,27 @@ class ReminderEntry(BaseModel):
     key: str
     at: AwareDatetime
     due_date: date
+
+
+class RestrictionState(StrEnum):
+    """Where lifting a restriction of processing (Art. 18) stands, as the portal is told.
+
+    `lifting` is published before any system is touched: Art. 18(3) requires the subject to be
+    informed before the restriction is lifted. `lifted`: every system that was restricted is
+    no longer. `partly_lifted`: the systems that could be are lifted; the others (no lift
+    operation there, or it failed) are left to a person and are not reported as lifted."""
+
+    LIFTING = "lifting"
+    LIFTED = "lifted"
+    PARTLY_LIFTED = "partly_lifted"
+
+
+class RestrictionNotice(BaseModel):
+    """The restriction's state on `dsr.status.v1` (additive: absent while nobody lifts it).
+    `reason` is the DPO's note, published verbatim (checked for personal data first)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: RestrictionState
+    changed_at: AwareDatetime
+    reason: str | None = None

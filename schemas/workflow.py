@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.events import DsrRequestedData, FieldChange
 from schemas.plan import SystemPlan
 from schemas.records import AuditAction, FollowUpEntry, RequestSummary
-from schemas.status import DenialCode, RequestStatus, SystemOutcome
+from schemas.status import DenialCode, RequestStatus, RestrictionState, SystemOutcome
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = [
@@ -186,6 +186,8 @@ class DecisionReceipt(BaseModel):
     status: RequestStatus
     due_date: date | None = None
     due_at: AwareDatetime | None = None
+    # A lift of the request's restriction (Art. 18): where it stands once it was started.
+    restriction: RestrictionState | None = None
 
 
 class RepeatCheck(BaseModel):

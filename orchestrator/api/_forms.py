@@ -135,6 +135,13 @@ def decision_forms(view: RequestView, principal: Principal) -> list[DecisionForm
                 FormField("identifier_value", "value (e.g. the personnummer)", required=True),
             ),
         ),
+        "lift_restriction": DecisionForm(
+            "lift_restriction",
+            "Lift restriction",
+            f"Lift the restriction of {rid}? The subject is told first (Art. 18(3)), then "
+            "every restricted system is lifted. This is done once.",
+            (FormField("note", "why (e.g. accuracy verified; told the subject)", required=True),),
+        ),
     }
     return [
         forms[name]

@@ -1,6 +1,7 @@
 """The DPO front door: every read and every decision the CLI, the HTTP API and the dashboard offer,
 in one place (no logic in any of them). Reads: `_read` (live query, else the store). Decisions:
-`_decide` (Temporal Updates with validators; a rejection is a typed error). The audit trail's
+`_decide` (Temporal Updates with validators; a rejection is a typed error), and `_lift` (a
+closed restriction request's restriction lifted: a workflow of its own). The audit trail's
 verification: `_audit` (what may be reported as verified).
 """
 
@@ -12,6 +13,15 @@ from orchestrator.dpo._decide import (
     RequestNotRunning,
     decide,
     decision_client,
+)
+from orchestrator.dpo._lift import (
+    NotARestriction,
+    NothingRestricted,
+    RestrictionAlreadyLifted,
+    RestrictionNotFinished,
+    RestrictionNotLiftable,
+    RestrictionUnavailable,
+    lift_restriction,
 )
 from orchestrator.dpo._read import (
     AmbiguityView,
@@ -45,13 +55,19 @@ __all__ = [
     "Desk",
     "FollowUpView",
     "MonthlyReport",
+    "NotARestriction",
     "NotAmbiguous",
+    "NothingRestricted",
     "Overview",
     "RequestListItem",
     "RequestNotRunning",
     "RequestPage",
     "RequestQuery",
     "RequestView",
+    "RestrictionAlreadyLifted",
+    "RestrictionNotFinished",
+    "RestrictionNotLiftable",
+    "RestrictionUnavailable",
     "SortField",
     "StuckWorkflow",
     "TimelineEntry",
@@ -60,6 +76,7 @@ __all__ = [
     "decision_client",
     "due_this_week",
     "identifiers_for_ambiguity",
+    "lift_restriction",
     "month_bounds",
     "query_from_filters",
     "verify_audit",

@@ -11,6 +11,9 @@ call these and only display the outcome.
   an id no request can have (`schemas.events.is_valid_request_id`; Temporal is not asked);
 - `DecisionUnavailable`: Temporal could not be reached, or the workflow did not answer within
   `DECISION_TIMEOUT` (no worker polling): the caller may try again later.
+
+One decision is not an Update: `lift_restriction` comes after the request closed, and starts a
+workflow of its own (orchestrator/dpo/_lift.py); `decide` hands it there, with the same errors.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from orchestrator.codec import PayloadKeyMissing
 from orchestrator.redaction import scrub
 from schemas.events import is_valid_request_id
 from schemas.identifiers import IdentifierType
+from schemas.lift import LiftRestriction
 from schemas.records import CompletionRecord
 from schemas.status import DecisionKind, DenialCode, SystemOutcome
 from schemas.subject import Identifier
@@ -138,6 +142,7 @@ DECISION_MODELS: dict[DecisionKind, type[BaseModel]] = {
     DecisionKind.RETRY_SYSTEM: RetrySystem,
     DecisionKind.SKIP_SYSTEM: SkipSystem,
     DecisionKind.NARROW_SUBJECT: NarrowSubject,
+    DecisionKind.LIFT_RESTRICTION: LiftRestriction,
 }
 _UPDATES: dict[DecisionKind, Any] = {
     DecisionKind.CONFIRM_IDENTITY: DsrWorkflow.confirm_identity,
@@ -238,8 +243,16 @@ def validate_decision(decision: DecisionKind, document: Mapping[str, Any]) -> Ba
 async def decide(
     client: Client, request_id: str, decision: DecisionKind, document: Mapping[str, Any]
 ) -> DecisionReceipt:
-    """Validate `document` as the decision's model and send it as that Update."""
-    return await _send(client, request_id, decision, validate_decision(decision, document))
+    """Validate `document` as the decision's model and send it as that Update (a lift of a
+    restriction: start its workflow, orchestrator/dpo/_lift.py)."""
+    arg = validate_decision(decision, document)
+    if decision is DecisionKind.LIFT_RESTRICTION:
+        # Imported here: _lift builds on this module's errors and text checks.
+        from orchestrator.dpo._lift import send_lift
+
+        assert isinstance(arg, LiftRestriction)
+        return await send_lift(client, request_id, arg)
+    return await _send(client, request_id, decision, arg)
 
 
 async def _send(

@@ -25,6 +25,11 @@ import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from orchestrator.codec import request_id_of_workflow
+from orchestrator.dpo._restriction_view import (
+    RestrictionLiftView,
+    may_lift,
+    restriction_lift_view,
+)
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.store import Store
@@ -102,6 +107,7 @@ DECISIONS = (
     "retry_system",
     "skip_system",
     "narrow_subject",
+    "lift_restriction",
 )
 OPERATOR_DECISIONS = frozenset({"resolve_system", "retry_system", "skip_system"})
 _STUCK_OUTCOMES = (SystemOutcome.FAILED, SystemOutcome.MANUAL)
@@ -127,7 +133,8 @@ def allowed_decisions(summary: RequestSummary, now: datetime) -> list[str]:
     a decision they still reject (e.g. the request closed meanwhile) is a 409 with its reason."""
     status = summary.status
     if status in TERMINAL_STATUSES:
-        return []
+        # A closed restriction request's restriction may be lifted (orchestrator/dpo/_lift.py).
+        return ["lift_restriction"] if may_lift(summary) else []
     allowed: list[str] = []
     waiting = status in (
         RequestStatus.AWAITING_VERIFICATION,
@@ -274,6 +281,11 @@ class RequestView(BaseModel):
         default_factory=list,
         description="the deferred erasures run since the request closed, one per date; `retrying`: "
         "a system failed and is being tried again, its records still there",
+    )
+    restriction_lift: RestrictionLiftView | None = Field(
+        default=None,
+        description="a restriction request's restriction being lifted or lifted (Art. 18), per "
+        "system; `tasks`: the systems a person must still lift by hand",
     )
 
 
@@ -736,6 +748,7 @@ class Desk:
             source=source,
             record=record,
             follow_ups=follow_up_views(record),
+            restriction_lift=restriction_lift_view(summary, record),
             timeline=trail,
             decisions=[e for e in trail if e.action is AuditAction.DECISION],
             allowed_decisions=allowed_decisions(summary, now),

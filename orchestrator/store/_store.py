@@ -52,6 +52,7 @@ from schemas.records import (
     CompletionRecord,
     FollowUpEntry,
     RequestSummary,
+    RestrictionLiftRecord,
 )
 from schemas.status import RequestStatus
 
@@ -223,6 +224,8 @@ class Store:
         row["systems"] = [system.model_dump(mode="json") for system in summary.systems]
         row.update(_lifecycle_columns(summary))  # 0002: JSON columns hold JSON-mode documents
         row["package"] = summary.package.model_dump(mode="json") if summary.package else None
+        restriction = summary.restriction
+        row["restriction"] = restriction.model_dump(mode="json") if restriction else None
         for name in ("kind", "channel", "status"):
             row[name] = str(row[name])
         insert = self._insert(requests).values(**row)
@@ -409,6 +412,34 @@ class Store:
             if follow_ups is None:
                 return _utc_fields(record)
             record = record.model_copy(update={"follow_ups": follow_ups})
+            await conn.execute(
+                sa.update(completion_records)
+                .where(completion_records.c.request_id == request_id)
+                .values(record=_utc_fields(record).model_dump(mode="json"))
+            )
+        return _utc_fields(record)
+
+    async def record_restriction_lift(
+        self, request_id: str, lift: RestrictionLiftRecord
+    ) -> CompletionRecord | None:
+        """Put a restriction lift's record into the request's completion record (otherwise
+        written once), replacing an earlier one only if this one finished later (a retried
+        activity writes the same record again: nothing changes). None: no completion record."""
+        async with write_transaction(self._engine) as conn:
+            stored = (
+                await conn.execute(
+                    sa.select(completion_records.c.record).where(
+                        completion_records.c.request_id == request_id
+                    )
+                )
+            ).scalar_one_or_none()
+            if stored is None:
+                return None
+            record = CompletionRecord.model_validate(stored)
+            earlier = record.restriction_lift
+            if earlier is not None and earlier.finished_at >= lift.finished_at:
+                return _utc_fields(record)
+            record = record.model_copy(update={"restriction_lift": lift})
             await conn.execute(
                 sa.update(completion_records)
                 .where(completion_records.c.request_id == request_id)

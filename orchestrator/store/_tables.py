@@ -88,6 +88,8 @@ requests = sa.Table(
     sa.Column("decisions", sa.JSON, nullable=True),
     # 0004: the access package's reference and expiry (a PackageRef document), if any.
     sa.Column("package", sa.JSON, nullable=True),
+    # 0006: lifting the restriction of a restriction request (a RestrictionNotice document).
+    sa.Column("restriction", sa.JSON, nullable=True),
     sa.Index(None, "status", "received_at"),
     sa.Index(None, "received_at"),
     sa.Index(None, "due_at"),

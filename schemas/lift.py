@@ -1,0 +1,97 @@
+"""Lifting a restriction of processing (Art. 18): the DPO's decision, the lift workflow's input,
+and what crosses the Temporal boundary between it and its activities.
+
+The subject's identifiers travel only inside `RestrictedSystem.subject`, read by an activity
+from the restriction request's own (encrypted) history — exactly the identifiers each system was
+restricted by — and sealed again with the request's data key in the lift's history (its
+workflow id names the request, `lift_workflow_id`). Never from anything a DPO typed.
+"""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from schemas.records import RequestSummary, RestrictionLiftRecord
+from schemas.subject import SubjectRef
+from schemas.workflow import WorkflowTuning, workflow_id_for
+
+__all__ = [
+    "LIFT_WORKFLOW_SUFFIX",
+    "LiftRecordAppend",
+    "LiftRestriction",
+    "LiftRestrictionInput",
+    "RestrictedSystem",
+    "RestrictionToLift",
+    "lift_workflow_id",
+]
+
+LIFT_WORKFLOW_SUFFIX = ".lift-restriction"
+
+
+def lift_workflow_id(request_id: str) -> str:
+    """`dsr-<request id>.lift-restriction`: one lift per request (a second start is refused by
+    id). The `.` cannot occur in a request id, so no request's own workflow can have this id
+    (`dsr-lift-<id>` would be the workflow of a request called `lift-<id>`), and the payload
+    codec reads the request from it (`dsr-<id>.<suffix>`): the identifiers in the lift's history
+    are sealed with the request's data key and shredded with it."""
+    return f"{workflow_id_for(request_id)}{LIFT_WORKFLOW_SUFFIX}"
+
+
+class LiftRestriction(BaseModel):
+    """The DPO's decision: lift the restriction of a closed restriction request, and why (e.g.
+    "accuracy verified", Art. 18(1)(a)). The note is told to the subject on `dsr.status.v1`,
+    so it is checked for personal data like every published decision text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    actor: str
+    note: str = ""
+
+
+class LiftRestrictionInput(BaseModel):
+    """The lift workflow's input: who decided, when and why. No identifiers (see the module)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    actor: str
+    note: str
+    requested_at: AwareDatetime
+
+
+class RestrictedSystem(BaseModel):
+    """A system the restriction request restricted. `subject`: the identifiers its restrict
+    call used (personal data, encrypted in history); None when it was restricted by hand (the
+    DPO resolved it) and there is nothing to call, `by_hand` saying so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    system: str
+    subject: SubjectRef | None = None
+    restricted: dict[str, int] = Field(default_factory=dict)
+    by_hand: str | None = None
+
+    def __repr__(self) -> str:
+        return f"RestrictedSystem({self.system})"
+
+    __str__ = __repr__
+
+
+class RestrictionToLift(BaseModel):
+    """What the lift works from: the request as stored (to publish its state), each restricted
+    system, and the restriction's own connector tuning (timeouts, retries)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    summary: RequestSummary
+    systems: list[RestrictedSystem]
+    tuning: WorkflowTuning = WorkflowTuning()
+
+
+class LiftRecordAppend(BaseModel):
+    """The lift's record, for the request's completion record and the audit trail."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    record: RestrictionLiftRecord

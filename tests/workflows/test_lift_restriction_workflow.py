@@ -1,0 +1,308 @@
+"""LiftRestriction on the time-skipping server: the real workflow in the production sandbox
+configuration, its activities mocked under their real names (the orchestrator's store and
+status topic, and one connector per system on its own task queue).
+
+What it must do (Art. 18(3)): tell the portal the restriction is about to be lifted before any
+system is touched; lift each restricted system with the identifiers its restrict call used;
+record each system's result, and the systems it could not lift as a person's task — never a
+silent success; and only then tell the portal `lifted` (or `partly_lifted`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from temporalio import activity
+from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from orchestrator.worker import WORKFLOW_RUNNER
+from schemas.connectors import ConnectorInfo, Operation
+from schemas.events import Channel, RequestKind
+from schemas.identifiers import IdentifierType
+from schemas.lift import (
+    LiftRecordAppend,
+    LiftRestrictionInput,
+    RestrictedSystem,
+    RestrictionToLift,
+    lift_workflow_id,
+)
+from schemas.records import AuditAction, RequestSummary, RestrictionLiftRecord
+from schemas.results import RestrictResult
+from schemas.status import (
+    DecisionKind,
+    RequestStatus,
+    RestrictionState,
+    SystemOutcome,
+    SystemStatus,
+)
+from schemas.subject import Identifier, SubjectRef
+from schemas.workflow import ConnectorCall, StatusUpdate
+from tests.workflows.conftest import TUNING
+from workflows.lift_restriction import LiftRestrictionWorkflow
+
+DPO = "dpo@company.se"
+LIFT_OPS = [Operation.LOCATE, Operation.RESTRICT, Operation.LIFT_RESTRICTION]
+
+
+def _subject(*emails: str, customer_number: str | None = None) -> SubjectRef:
+    ids = [Identifier(type=IdentifierType.EMAIL, value=e) for e in emails]
+    if customer_number:
+        ids.append(Identifier(type=IdentifierType.CUSTOMER_NUMBER, value=customer_number))
+    return SubjectRef(identifiers=tuple(ids))
+
+
+@dataclass
+class System:
+    """One connector: its operations, and how its lift behaves."""
+
+    name: str
+    operations: list[Operation] = field(default_factory=lambda: list(LIFT_OPS))
+    lifted: dict[str, int] = field(default_factory=lambda: {"contact": 1})
+    fail_permanently: bool = False
+    fail_transiently: int = 0  # retryable failures before it succeeds
+
+    def info(self, queue: str) -> ConnectorInfo:
+        return ConnectorInfo(
+            name=self.name,
+            task_queue=f"{queue}-{self.name}",
+            search_identifiers=[IdentifierType.EMAIL],
+            operations=self.operations,
+        )
+
+
+@dataclass
+class Lift:
+    """The mocked activities, and everything the workflow told them, in order."""
+
+    request_id: str
+    systems: list[System]
+    restricted: list[RestrictedSystem]
+    events: list[str] = field(default_factory=list)  # "publish:<state>", "lift:<system>", "record"
+    updates: list[StatusUpdate] = field(default_factory=list)
+    calls: dict[str, list[ConnectorCall]] = field(default_factory=dict)
+    records: list[LiftRecordAppend] = field(default_factory=list)
+
+    def summary(self) -> RequestSummary:
+        received = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+        return RequestSummary(
+            request_id=self.request_id,
+            kind=RequestKind.RESTRICTION,
+            channel=Channel.PORTAL,
+            status=RequestStatus.COMPLETED,
+            received_at=received,
+            due_at=received + timedelta(days=30),
+            updated_at=received + timedelta(hours=1),
+            completed_at=received + timedelta(hours=1),
+            systems=[
+                SystemStatus(system=r.system, outcome=SystemOutcome.DONE) for r in self.restricted
+            ],
+        )
+
+    def orchestrator(self, queue: str) -> list[Callable[..., Awaitable[Any]]]:
+        @activity.defn(name="orchestrator.restriction_to_lift")
+        async def restriction_to_lift(request_id: str) -> RestrictionToLift:
+            assert request_id == self.request_id
+            return RestrictionToLift(summary=self.summary(), systems=self.restricted, tuning=TUNING)
+
+        @activity.defn(name="orchestrator.list_connectors")
+        async def list_connectors(only: list[str]) -> list[ConnectorInfo]:
+            return [s.info(queue) for s in self.systems if s.name in only]
+
+        @activity.defn(name="orchestrator.publish_status")
+        async def publish_status(update: StatusUpdate) -> None:
+            assert update.summary.restriction is not None
+            self.events.append(f"publish:{update.summary.restriction.state.value}")
+            self.updates.append(update)
+
+        @activity.defn(name="orchestrator.record_restriction_lift")
+        async def record_restriction_lift(append: LiftRecordAppend) -> None:
+            self.events.append("record")
+            self.records.append(append)
+
+        return [restriction_to_lift, list_connectors, publish_status, record_restriction_lift]
+
+    def connector(self, system: System) -> Callable[..., Awaitable[Any]]:
+        @activity.defn(name="connector.lift_restriction")
+        async def lift_restriction(call: ConnectorCall) -> RestrictResult:
+            self.events.append(f"lift:{system.name}")
+            self.calls.setdefault(system.name, []).append(call)
+            if system.fail_permanently:
+                raise ApplicationError(
+                    "credentials rotated", type="AuthenticationError", non_retryable=True
+                )
+            if system.fail_transiently > 0:
+                system.fail_transiently -= 1
+                raise ApplicationError("503 from the system", type="RetryableError")
+            return RestrictResult(system=system.name, restricted=system.lifted)
+
+        return lift_restriction
+
+
+@pytest.fixture
+async def client(ts_env: WorkflowEnvironment) -> Client:
+    return Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
+
+
+async def _run(client: Client, lift: Lift) -> tuple[RestrictionLiftRecord, WorkflowHistory]:
+    queue = f"lift-ts-{uuid.uuid4().hex[:8]}"
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            Worker(
+                client,
+                task_queue=queue,
+                workflows=[LiftRestrictionWorkflow],
+                activities=lift.orchestrator(queue),
+                workflow_runner=WORKFLOW_RUNNER,
+            )
+        )
+        for system in lift.systems:
+            await stack.enter_async_context(
+                Worker(
+                    client, task_queue=f"{queue}-{system.name}", activities=[lift.connector(system)]
+                )
+            )
+        handle = await client.start_workflow(
+            LiftRestrictionWorkflow.run,
+            LiftRestrictionInput(
+                request_id=lift.request_id,
+                actor=DPO,
+                note="accuracy verified with the customer",
+                requested_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+            ),
+            id=lift_workflow_id(lift.request_id),
+            task_queue=queue,
+        )
+        record = await handle.result()
+        return record, await handle.fetch_history()
+
+
+def _request_id() -> str:
+    return f"req-{uuid.uuid4().hex[:12]}"
+
+
+async def test_the_subject_is_told_first_then_every_system_is_lifted_and_recorded(
+    client: Client,
+) -> None:
+    billing = _subject("anna@example.se", customer_number="K100123")
+    newsletter = _subject("anna@example.se", "anna.l@example.se")
+    lift = Lift(
+        _request_id(),
+        systems=[
+            System("billing"),
+            System("newsletter", lifted={"subscriber": 1}, fail_transiently=2),
+        ],
+        restricted=[
+            RestrictedSystem(system="billing", subject=billing, restricted={"contact": 1}),
+            RestrictedSystem(system="newsletter", subject=newsletter),
+        ],
+    )
+    record, history = await _run(client, lift)
+
+    # Art. 18(3): told before anything is lifted; `lifted` only after the record is stored.
+    assert lift.events[0] == "publish:lifting"
+    assert lift.events[-2:] == ["record", "publish:lifted"]
+    assert sorted(e for e in lift.events if e.startswith("lift:")) == [
+        "lift:billing",
+        *["lift:newsletter"] * 3,  # two retryable failures, retried
+    ]
+    # Each system with exactly the identifiers its own restrict call used.
+    assert [c.subject for c in lift.calls["billing"]] == [billing]
+    assert {c.subject for c in lift.calls["newsletter"]} == {newsletter}
+
+    assert record.state is RestrictionState.LIFTED
+    assert record.requested_by == DPO and record.note == "accuracy verified with the customer"
+    assert {s.system: (s.outcome, s.counts) for s in record.systems} == {
+        "billing": (SystemOutcome.DONE, {"contact": 1}),
+        "newsletter": (SystemOutcome.DONE, {"subscriber": 1}),
+    }
+    assert record.tasks == []
+    assert [a.record for a in lift.records] == [record]
+
+    announced, done = lift.updates
+    assert announced.action is AuditAction.DECISION and announced.actor == DPO
+    assert announced.details["note"] == "accuracy verified with the customer"
+    # The request stays completed; its decisions gain the lift, with who, when and why.
+    assert announced.summary.status is RequestStatus.COMPLETED
+    [decision] = announced.summary.decisions
+    assert (decision.decision, decision.actor) == (DecisionKind.LIFT_RESTRICTION, DPO)
+    assert done.summary.restriction is not None
+    assert done.summary.restriction.state is RestrictionState.LIFTED
+    assert done.summary.restriction.reason == "accuracy verified with the customer"
+    assert announced.dedupe_key != done.dedupe_key
+    # Nothing personal in what is stored and published (the history's are sealed by the codec).
+    for update in lift.updates:
+        text = update.model_dump_json()
+        assert "anna" not in text and "K100123" not in text
+
+    # Replay-safe: the history it made replays on the same code.
+    await Replayer(
+        workflows=[LiftRestrictionWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        data_converter=pydantic_data_converter,
+    ).replay_workflow(history)
+
+
+async def test_what_cannot_be_lifted_is_a_persons_task_not_a_silent_success(
+    client: Client,
+) -> None:
+    subject = _subject("per@example.se")
+    lift = Lift(
+        _request_id(),
+        systems=[
+            System("billing"),
+            System("registrar", fail_permanently=True),
+            System("hosting", operations=[Operation.LOCATE, Operation.RESTRICT]),
+            System("newsletter", lifted={}),  # nothing of the subject restricted there now
+        ],
+        restricted=[
+            RestrictedSystem(system="billing", subject=subject),
+            RestrictedSystem(system="registrar", subject=subject),
+            RestrictedSystem(system="hosting", subject=subject),
+            RestrictedSystem(system="newsletter", subject=subject),
+            RestrictedSystem(system="gone", subject=subject),  # connector removed since
+            RestrictedSystem(
+                system="support", by_hand="support was restricted by hand: lift it by hand"
+            ),
+        ],
+    )
+    record, _ = await _run(client, lift)
+
+    outcomes = {s.system: (s.outcome, s.reason) for s in record.systems}
+    assert outcomes["billing"] == (SystemOutcome.DONE, None)
+    assert outcomes["newsletter"] == (SystemOutcome.NOT_FOUND, None)
+    assert outcomes["registrar"] == (
+        SystemOutcome.FAILED,
+        "AuthenticationError: lift it by hand",
+    )
+    assert outcomes["hosting"][0] is SystemOutcome.MANUAL
+    assert "no lift_restriction operation" in (outcomes["hosting"][1] or "")
+    assert outcomes["gone"][0] is SystemOutcome.MANUAL
+    assert "no connector" in (outcomes["gone"][1] or "")
+    assert outcomes["support"] == (
+        SystemOutcome.MANUAL,
+        "manual: support was restricted by hand: lift it by hand",
+    )
+    assert "credentials rotated" not in str(record.model_dump())  # error kinds only
+    assert sorted(s.system for s in record.tasks) == ["gone", "hosting", "registrar", "support"]
+    # Only the systems with a lift operation were called, the permanent failure once.
+    assert sorted(e for e in lift.events if e.startswith("lift:")) == [
+        "lift:billing",
+        "lift:newsletter",
+        "lift:registrar",
+    ]
+    assert record.state is RestrictionState.PARTLY_LIFTED
+    final = lift.updates[-1]
+    assert final.summary.restriction is not None
+    assert final.summary.restriction.state is RestrictionState.PARTLY_LIFTED
+    assert final.details["tasks"] == ["gone", "hosting", "registrar", "support"]
+    assert final.details["lifted"] == ["billing", "newsletter"]
