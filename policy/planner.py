@@ -18,6 +18,7 @@ from schemas.connectors import Operation
 from schemas.events import RequestKind
 from schemas.plan import Plan, PlanAction, PlannedAction, SystemPlan
 from schemas.results import LocateResult, RecordFacts
+from schemas.status import RetentionReason
 
 __all__ = [
     "OPERATION_FOR_ACTION",
@@ -219,6 +220,13 @@ def _objection(base: PlannedAction, category: CategoryPolicy) -> PlannedAction:
     with what to decide — never a silent "not concerned"."""
     if category.direct_marketing:
         return base.model_copy(update={"action": PlanAction.UNSUBSCRIBE})
+    if category.retention.reason is RetentionReason.SUPPRESSION:
+        return base.model_copy(
+            update={
+                "note": "a suppression record: it is what keeps the subject's objection or "
+                "erasure honoured (Art. 21(3)), so an objection does not reach it"
+            }
+        )
     if category.legal_basis is LegalBasis.LEGITIMATE_INTEREST:
         return base.model_copy(
             update={

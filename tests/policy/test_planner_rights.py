@@ -20,6 +20,7 @@ from policy.planner import RIGHTS_ORIGINAL, plan_request
 from schemas.events import RequestKind
 from schemas.plan import PlanAction
 from schemas.results import LocateResult
+from schemas.status import RetentionReason
 
 POLICY = load_policy(None)
 TODAY = date(2026, 12, 1)
@@ -65,6 +66,8 @@ def test_an_objection_stops_direct_marketing_and_puts_legitimate_interest_before
         policy = POLICY.category(system, category)
         if policy.direct_marketing:
             expected = PlanAction.UNSUBSCRIBE
+        elif policy.retention.reason is RetentionReason.SUPPRESSION:
+            expected = PlanAction.SKIP  # the blocklist is what honours the objection
         elif policy.legal_basis is LegalBasis.LEGITIMATE_INTEREST:
             expected = PlanAction.MANUAL
         else:
@@ -74,6 +77,7 @@ def test_an_objection_stops_direct_marketing_and_puts_legitimate_interest_before
     assert actions[("newsletter", "campaign_views")] is PlanAction.UNSUBSCRIBE
     assert actions[("support", "call_recordings")] is PlanAction.MANUAL
     assert actions[("billing", "contact")] is PlanAction.SKIP
+    assert actions[("newsletter", "blocklist")] is PlanAction.SKIP
 
 
 def test_the_objections_task_says_what_the_dpo_must_decide() -> None:
