@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -20,7 +20,13 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
-from connectors.base import Connector, ConnectorError, ConnectorInfo, RetryableError
+from connectors.base import (
+    Connector,
+    ConnectorError,
+    ConnectorInfo,
+    RetryableError,
+    operation_first_asked,
+)
 from connectors.base.recipients import tell_recipients
 from policy.fingerprints import subject_fingerprints
 from policy.loader import load_policy
@@ -117,6 +123,17 @@ class Packager(Protocol):
     async def expire(self, call: ExpiryCall, now: datetime) -> ExpiryOutcome: ...
 
 
+@contextlib.contextmanager
+def _first_asked() -> Iterator[None]:
+    """Inside an activity, when its operation was first scheduled (shared by every retry);
+    called directly (a script, a test), nothing: connectors then cite nothing recorded earlier."""
+    if not activity.in_activity():
+        yield
+        return
+    with operation_first_asked(activity.info().scheduled_time):
+        yield
+
+
 @contextlib.asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
     """Heartbeat while the connector works, so a dead worker is noticed within the timeout."""
@@ -177,9 +194,13 @@ class ConnectorActivities(ConnectorOps):
         self._exports = exports
 
     async def _run(self, operation: Callable[[], Awaitable[T]]) -> T:
+        """The connector call, its errors as Temporal failures, heartbeating while it runs."""
         try:
-            async with _heartbeating():
-                return await operation()
+            # Every attempt of one activity shares its first scheduling time: a retried call
+            # cites only what the system recorded since (connectors.base.first_asked).
+            with _first_asked():
+                async with _heartbeating():
+                    return await operation()
         except ConnectorError as error:
             raise _as_temporal_failure(error) from None
 

@@ -275,6 +275,7 @@ class DsrWorkflow:
         self._policy: Policy | None = None  # the effective policy, loaded first (an activity)
         self._plan: Plan | None = None  # what the policy decided, per system (the plan step)
         self._calendar = DeadlineCalendar()
+        self._rights = RIGHTS_SEPARATED  # objection / withdrawal rules (RIGHTS_SEPARATED_PATCH)
         self._transitions = 0
         # Publishing is serialised: the store and the portal see states in the order they arose.
         self._publish_lock = asyncio.Lock()
@@ -598,6 +599,10 @@ class DsrWorkflow:
         policy = await self._bookkeeping(OrchestratorOps.load_policy)
         self._policy = policy
         self._calendar = policy.calendar()
+        # The rights' rules are fixed with the policy they read, at the same moment: a request
+        # that loaded an older policy (no `consent_use`) keeps the older rules all the way.
+        if request.kind in _RIGHTS_KINDS and not workflow.patched(RIGHTS_SEPARATED_PATCH):
+            self._rights = RIGHTS_ORIGINAL
         due_day, due_at = deadline(request.received_at, ANSWER_PERIOD_MONTHS, self._calendar)
         self._summary = RequestSummary(
             request_id=request.request_id,
@@ -951,19 +956,13 @@ class DsrWorkflow:
         reported, what each system does with each group of records. Pure (policy.planner); a
         retry replans only the retried systems and keeps the others' slices."""
         names = {c.name for c in connectors}
-        kind = params.request.kind
-        rights = (
-            RIGHTS_ORIGINAL
-            if kind in _RIGHTS_KINDS and not workflow.patched(RIGHTS_SEPARATED_PATCH)
-            else RIGHTS_SEPARATED
-        )
         fresh = plan_request(
             self._require_policy(),
-            kind,
+            params.request.kind,
             {name: result for name, result in located.items() if name in names},
             self._today(),
             {c.name: c.operations for c in connectors},
-            rights,
+            self._rights,
         )
         if self._plan is None:
             self._plan = fresh

@@ -13,11 +13,14 @@ docstring says why it is shared and how a connector configures it):
 - `connectors.base.matching`: identifiers normalised as the systems store them, and when two
   names are the same person's (`names_match`, `name_matches_any`);
 - `connectors.base.recipients`: `tell_recipients`, Art. 19 through `notify_recipient`;
+- `connectors.base._calls`: `first_asked` / `operation_first_asked`, when the operation being
+  carried out was first asked for (a retried call cites only what it did itself);
 - `connectors.base.sql_errors`: database failures as typed errors (`SqlErrors("system")`);
   its `classify`/`translate_errors` are imported from there by name, not re-exported here, so
   an HTTP connector cannot pick them up by mistake.
 """
 
+from connectors.base._calls import CLOCK_MARGIN, first_asked, operation_first_asked
 from connectors.base._errors import (
     AmbiguousSubject,
     AuthenticationError,
@@ -83,6 +86,7 @@ from connectors.base.sql_errors import (
 )
 
 __all__ = [
+    "CLOCK_MARGIN",
     "CUSTOMER_NUMBER",
     "DEFAULT_STATUS_ERRORS",
     "ENTRY_POINT_GROUP",
@@ -116,6 +120,7 @@ __all__ = [
     "connector_classes",
     "cursor_pages",
     "describe",
+    "first_asked",
     "fold",
     "load_settings",
     "mysql_code",
@@ -129,6 +134,7 @@ __all__ = [
     "normalise_personal_identity_number",
     "normalise_phone",
     "numbered_pages",
+    "operation_first_asked",
     "parse_retry_after",
     "protect_http_logs",
     "retrying",

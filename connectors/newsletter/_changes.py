@@ -71,7 +71,7 @@ class ChangesMixin(NewsletterBase):
             if outcome == 200 and update:
                 changed += 1
         if not subscribers and "email" in values and subject.name:
-            changed += await self._already_moved(subject.name, values)
+            changed += await self._already_moved(values.get("name", subject.name), values)
         log.info(
             "newsletter rectify: %d subscribers changed, %d fields, %d not held, %d refused",
             changed,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
+from connectors.base import first_asked
 from connectors.base.matching import (
     match_to_rectify,
     normalise_email,
@@ -30,6 +32,11 @@ from schemas.results import (
 from schemas.subject import SubjectRef
 
 log = logging.getLogger("connectors.registrar")
+
+
+def _aware(at: datetime) -> datetime:
+    """The platform's times are UTC; a naive one is read as such."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def clean(field_name: str, value: str) -> str | None:
@@ -104,10 +111,17 @@ class ChangesMixin(RegistrarBase):
         )
 
     async def _recorded(self, handle: str, fields: set[str]) -> list[RegistryUpdate]:
-        """Each registry's latest update of the contact that carried any of `fields`."""
+        """Each registry's latest update of the contact that carried any of `fields`, made by
+        this operation (since it was first asked for, `first_asked`): an earlier request's
+        update of the same fields is not this one's proof. Outside an activity: none."""
+        since = first_asked()
+        if since is None:
+            return []
         latest: dict[str, RegistryUpdate] = {}
         async for update in self._updates([handle], "rectify"):
             if update.action != "update" or not fields & set(update.fields):
+                continue
+            if _aware(update.created_at) < since:
                 continue
             kept = latest.get(update.registry)
             if kept is None or update.created_at >= kept.created_at:

@@ -691,3 +691,21 @@ def test_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_bad_base_urls_are_configuration_errors(url: str) -> None:
     with pytest.raises(ConfigurationError):
         NewsletterConnector(url, USER, TOKEN, SALT)
+
+
+async def test_a_retried_rectification_that_moved_and_renamed_the_subscriber_reports_it(
+    newsletter: NewsletterConnector,
+) -> None:
+    """The first attempt moved the subscriber to the new address and renamed it, then the
+    worker died: the retry, with the subject's old e-mail and name, must still report it."""
+    seeded = next(_rule_pool)
+    customer = seeded.customer
+    subject = _by_email(customer)  # e-mail only: a newsletter-only subscriber
+    changes = [
+        FieldChange(field="email", value=f"flyttad.{customer.index}@example.se"),
+        FieldChange(field="name", value=f"{customer.first_name} Nyström"),
+    ]
+    first = await newsletter.rectify(subject, changes)
+    again = await newsletter.rectify(subject, changes)
+    assert first.changed == again.changed == {"subscriber": 1}
+    assert again.refused_fields == [] and again.rejected_fields == []

@@ -26,12 +26,14 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.base import (
+    CLOCK_MARGIN,
     AmbiguousSubject,
     AuthenticationError,
     ConfigurationError,
     RateLimited,
     RetryPolicy,
     SystemUnavailable,
+    operation_first_asked,
 )
 from connectors.base.http_errors import parse_retry_after
 from connectors.registrar import CONTRACT_LEGAL_BASIS, RegistrarConnector
@@ -987,3 +989,21 @@ async def test_consent_withdrawal_leaves_an_organisations_contact_published(
     domain = records.domains[0].name
     text = json.dumps((await api.get(f"/rdap/domain/{domain}")).json(), ensure_ascii=False)
     assert company.email.lower() in text.lower()
+
+
+async def test_a_separate_rectification_to_a_value_already_held_cites_no_earlier_proof(
+    registrar: RegistrarConnector,
+) -> None:
+    """A retried attempt cites the registry updates its own first attempt made; a later,
+    separate request for a value the contact already holds cites none: the earlier request's
+    update is not this one's Art. 19 proof."""
+    records = _claim(lambda r: _plain(r) and len(r.contacts) == 1)
+    subject = _by_email(records.customer)
+    changes = [FieldChange(field="phone", value="070-765 43 21")]
+    with operation_first_asked(datetime.now(UTC)):
+        first = await registrar.rectify(subject, changes)
+    assert first.changed == {"contacts": 1} and first.notified
+    with operation_first_asked(datetime.now(UTC) + CLOCK_MARGIN + timedelta(seconds=1)):
+        later = await registrar.rectify(subject, changes)
+    assert later.changed == {"contacts": 1}  # it holds the value asked for
+    assert later.notified == []

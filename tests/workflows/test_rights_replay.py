@@ -31,6 +31,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from orchestrator.worker import WORKFLOW_RUNNER
+from policy.model import LegalBasis, Policy
 from schemas.connectors import ConnectorInfo, Operation
 from schemas.identifiers import IdentifierType
 from schemas.records import CompletionRecord
@@ -64,10 +65,22 @@ class _Unsubscribing(FakeSystem):
         return [*super().activities(), unsubscribe]
 
 
+def _with_consent_based_ratings(policy: Policy) -> Policy:
+    support = policy.systems["support"]
+    ratings = support.categories["satisfaction_ratings"].model_copy(
+        update={"legal_basis": LegalBasis.CONSENT}
+    )
+    categories = {**support.categories, "satisfaction_ratings": ratings}
+    systems = {**policy.systems, "support": support.model_copy(update={"categories": categories})}
+    return policy.model_copy(update={"systems": systems})
+
+
 def _systems() -> list[FakeSystem]:
     return [
         _Unsubscribing("newsletter", counts={"subscriber": 1, "subscriptions": 2}),
-        _Unsubscribing("support", counts={"user": 1, "call_recordings": 3}),
+        _Unsubscribing(
+            "support", counts={"user": 1, "call_recordings": 3, "satisfaction_ratings": 2}
+        ),
         _Unsubscribing("registrar", counts={"contacts": 1}),
     ]
 
@@ -143,6 +156,9 @@ async def test_a_withdrawal_stops_the_registrars_consent_based_publication(
 @pytest.mark.parametrize("kind", KINDS)
 async def test_record_histories(rights: Harness, kind: str) -> None:
     generation = os.environ.get("DSR_RIGHTS_GENERATION", "v1")
+    # A consent-based category that is not direct marketing: the two generations plan it
+    # apart (skip, then unsubscribe), so replaying the old history without the patch fails.
+    rights.policy = _with_consent_based_ratings(rights.policy)
     params = request_input(kind, await rights.now(), tuning=TUNING)
     handle = await rights.client.start_workflow(
         DsrWorkflow.run, params, id=f"dsr-{params.request.request_id}", task_queue=rights.queue
