@@ -25,7 +25,11 @@ from orchestrator.dpo._read import (  # times in Stockholm, as the filters' days
     LOCAL_ZONE,
     follow_up_views,
 )
-from orchestrator.dpo._restriction_view import RestrictionLiftView, restriction_lift_view
+from orchestrator.dpo._restriction_view import (
+    RestrictionLiftView,
+    restricted_since,
+    restriction_lift_view,
+)
 from orchestrator.settings import Settings
 from schemas.events import Channel, RequestKind
 from schemas.records import CompletionRecord, RequestSummary
@@ -94,6 +98,8 @@ def _status_document(
         document["follow_ups"] = [f.model_dump(mode="json") for f in follow_up_views(record)]
     lift = restriction_lift_view(summary, record)
     document["restriction_lift"] = lift.model_dump(mode="json") if lift is not None else None
+    since = restricted_since(summary)
+    document["restricted_since"] = since.isoformat() if since is not None else None
     if due_date is not None:
         document.setdefault("due_date", due_date.isoformat())
         if document.get("due_date") is None:
@@ -261,6 +267,12 @@ def _print_view(view: RequestView, *, timeline: bool) -> None:
         console.print(plan_table)
     _print_follow_ups(view.follow_ups)
     _print_restriction_lift(view.restriction_lift)
+    if view.restricted_since is not None:
+        console.print(
+            f"restricted since {view.restricted_since.astimezone(LOCAL_ZONE):%Y-%m-%d %H:%M}, "
+            f"lift with dsr lift-restriction {view.summary.request_id} --actor A --note N",
+            soft_wrap=True,
+        )
     package = document.get("package")
     if package:
         console.print(f"package: {json.dumps(package, default=str)}", soft_wrap=True)

@@ -11,7 +11,12 @@ A closed request's data key is destroyed once nothing needs it any more:
 - the key's `retain_until` has passed (pushed on by anything else that needs the key);
 - its package, if any, has expired;
 - no deferred erasure of the request is still running (workflows/follow_up.py: a retained
-  record is erased years later; the request stays readable to the DPO until that is done).
+  record is erased years later; the request stays readable to the DPO until that is done);
+- no restriction of the request is held, waiting for the DPO to lift it
+  (workflows/lift_restriction.py: its input carries the identifiers each system was restricted
+  by, sealed with this key; the restriction is in force until it is lifted, so the
+  readable-after-close clock does not run out on it). Once lifted, the usual rules apply, the
+  readable-after-close period counted from the lift (`RetainOnClose.record_restriction_lift`).
 
 Destroying the key makes everything sealed with it unreadable everywhere at once: the request's
 Temporal history payloads, its package and the DLQ copies of its events (orchestrator.dlq).
@@ -44,7 +49,9 @@ from orchestrator.settings import Settings
 from orchestrator.store import Store
 from orchestrator.store._keys import ClosedRequestKey, KeyStore
 from policy.model import Policy
-from schemas.records import AuditAction, AuditEvent, CompletionRecord
+from schemas.events import RequestKind
+from schemas.lift import lift_workflow_id
+from schemas.records import AuditAction, AuditEvent, CompletionRecord, RestrictionLiftRecord
 from schemas.status import TERMINAL_STATUSES
 from schemas.workflow import workflow_id_for
 from workflows.follow_up import follow_up_workflow_id
@@ -106,6 +113,18 @@ class RetainOnClose:
             await self._key_store.retain_data_key(stored.request_id, until)
         return stored
 
+    async def record_restriction_lift(
+        self, request_id: str, lift: RestrictionLiftRecord
+    ) -> CompletionRecord | None:
+        """A lifted restriction is readable for the period after its lift, as a request is after
+        its close: the DPO follows the lift's result (its history is under the same key)."""
+        stored: CompletionRecord | None = await self._store.record_restriction_lift(
+            request_id, lift
+        )
+        until = lift.finished_at + self._policy.readable_after_close(RequestKind.RESTRICTION)
+        await self._key_store.retain_data_key(request_id, until)
+        return stored
+
 
 class Shredder:
     """The sweep's activities: the store (keys, packages, requests, audit) and Temporal (is a
@@ -142,11 +161,19 @@ class Shredder:
             return "package"
         if await self._deferred_erasure_running(row.request_id):
             return "deferred_erasure"
+        if row.kind == RequestKind.RESTRICTION and await self._restriction_held(row.request_id):
+            return "restriction_hold"
         return None
 
     async def _deferred_erasure_running(self, request_id: str) -> bool:
         # NOT_FOUND: none was needed, or it finished long enough ago to be gone.
         status = await self._workflow_status(follow_up_workflow_id(request_id))
+        return status is WorkflowExecutionStatus.RUNNING
+
+    async def _restriction_held(self, request_id: str) -> bool:
+        # Running: the restriction is in force, waiting for its lift (or being lifted).
+        # NOT_FOUND: a request that restricted nothing, or closed before holds existed.
+        status = await self._workflow_status(lift_workflow_id(request_id))
         return status is WorkflowExecutionStatus.RUNNING
 
     async def _workflow_status(self, workflow_id: str) -> WorkflowExecutionStatus | None:

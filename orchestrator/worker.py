@@ -27,6 +27,7 @@ from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
 from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
+from orchestrator.restriction_hold import HoldRestrictions
 from orchestrator.settings import Settings
 from orchestrator.shredder import RetainOnClose, Shredder, ensure_shred_schedule
 from orchestrator.shutdown import install_stop_handlers
@@ -223,11 +224,16 @@ async def run_workers(
             # ~110 KiB of objects (the four services held four).
             policy = load_policy(settings.policy_file)
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
-            # A closed request's key stays for the policy's readable-after-close period.
-            record_store = RetainOnClose(
-                await audit_checkpoints(settings, store, stack),
-                await data_keys.store(),
-                policy,
+            # A closed request's key stays for the policy's readable-after-close period, and a
+            # completed restriction's lift is held, waiting for the DPO, from its close on.
+            record_store = HoldRestrictions(
+                RetainOnClose(
+                    await audit_checkpoints(settings, store, stack),
+                    await data_keys.store(),
+                    policy,
+                ),
+                client,
+                settings.orchestrator_task_queue,
             )
             acts = OrchestratorActivities(
                 record_store,
@@ -280,6 +286,7 @@ async def run_workers(
                         packaging.build_package,
                         packaging.expire_package,
                         lifting.restriction_to_lift,
+                        lifting.restricted_request,
                         lifting.record_restriction_lift,
                         Reconciler(
                             settings, client, store, publisher, calendar=policy.calendar()

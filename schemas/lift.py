@@ -1,10 +1,15 @@
 """Lifting a restriction of processing (Art. 18): the DPO's decision, the lift workflow's input,
 and what crosses the Temporal boundary between it and its activities.
 
-The subject's identifiers travel only inside `RestrictedSystem.subject`, read by an activity
-from the restriction request's own (encrypted) history — exactly the identifiers each system was
+The subject's identifiers travel only inside `RestrictedSystem.subject`, read from the
+restriction request's own (encrypted) history — exactly the identifiers each system was
 restricted by — and sealed again with the request's data key in the lift's history (its
 workflow id names the request, `lift_workflow_id`). Never from anything a DPO typed.
+
+They are read while that history still exists: when the restriction request's completion record
+is stored (its workflow still running), the worker starts the lift as a *hold* that carries them
+and waits for the DPO's decision for as long as the restriction is in force — months, long after
+Temporal dropped the request's own history (orchestrator/restriction_hold.py).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from schemas.workflow import WorkflowTuning, workflow_id_for
 
 __all__ = [
     "LIFT_WORKFLOW_SUFFIX",
+    "LiftDecision",
     "LiftRecordAppend",
     "LiftRestriction",
     "LiftRestrictionInput",
@@ -48,12 +54,11 @@ class LiftRestriction(BaseModel):
     note: str = ""
 
 
-class LiftRestrictionInput(BaseModel):
-    """The lift workflow's input: who decided, when and why. No identifiers (see the module)."""
+class LiftDecision(BaseModel):
+    """A decision the lift took: who, when (the workflow's clock when it was accepted), why."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    request_id: str
     actor: str
     note: str
     requested_at: AwareDatetime
@@ -73,6 +78,33 @@ class RestrictedSystem(BaseModel):
 
     def __repr__(self) -> str:
         return f"RestrictedSystem({self.system})"
+
+    __str__ = __repr__
+
+
+class LiftRestrictionInput(BaseModel):
+    """The lift workflow's input, in one of two shapes:
+
+    - a hold (`systems` given, `decision` None): started when the restriction request closed,
+      with each restricted system read from its history then; it waits for the DPO's decision
+      (the workflow's `lift` Update) for as long as it takes;
+    - a lift decided at once (`decision` given, `systems` None): a restriction request closed
+      before holds existed; its first activity reads the systems from the request's history,
+      which must still exist.
+
+    `systems` holds the identifiers: it is sealed with the request's data key like every payload
+    of `dsr-<id>.*` workflows, and its repr names systems only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    decision: LiftDecision | None = None
+    systems: list[RestrictedSystem] | None = None
+    tuning: WorkflowTuning = WorkflowTuning()
+
+    def __repr__(self) -> str:
+        held = None if self.systems is None else [s.system for s in self.systems]
+        return f"LiftRestrictionInput({self.request_id}, systems={held})"
 
     __str__ = __repr__
 

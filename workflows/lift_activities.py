@@ -9,6 +9,14 @@ in discovery — so the lift reaches the same records, and no DPO types an ident
 the completion record shows done without such a call was restricted by hand (the DPO resolved
 it): a person lifts it too.
 
+It is read once, when the restriction request's completion record is stored and its workflow
+still runs (`start_restriction_hold`, called by the worker's record store,
+orchestrator/restriction_hold.py): the systems and their identifiers go into the input of the
+lift's hold, which waits for the DPO's decision for as long as the restriction is in force.
+`restriction_to_lift` reads the same for a request closed before holds existed, as long as
+Temporal still keeps its history; a hold's lift asks only for the stored request
+(`restricted_request`).
+
 `record_restriction_lift` puts the lift's record into the completion record and appends one
 audit entry with who decided, when, why and each system's result (no personal data).
 """
@@ -19,11 +27,18 @@ from typing import Protocol
 
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from schemas.events import RequestKind
-from schemas.lift import LiftRecordAppend, RestrictedSystem, RestrictionToLift
+from schemas.lift import (
+    LiftRecordAppend,
+    LiftRestrictionInput,
+    RestrictedSystem,
+    RestrictionToLift,
+    lift_workflow_id,
+)
 from schemas.records import (
     AuditAction,
     AuditEvent,
@@ -32,12 +47,20 @@ from schemas.records import (
     RestrictionLiftRecord,
 )
 from schemas.results import RestrictResult
-from schemas.status import SystemOutcome
+from schemas.status import RequestStatus, SystemOutcome
 from schemas.subject import SubjectRef
 from schemas.workflow import ConnectorCall, DsrWorkflowInput, WorkflowTuning, workflow_id_for
-from workflows.lift_restriction import LiftOps
+from workflows.lift_restriction import LiftOps, LiftRestrictionWorkflow
 
-__all__ = ["LiftActivities", "LiftStore", "RestrictCalls", "restrict_calls"]
+__all__ = [
+    "LiftActivities",
+    "LiftStore",
+    "RestrictCalls",
+    "holds_restriction",
+    "restrict_calls",
+    "restricted_systems",
+    "start_restriction_hold",
+]
 
 _RESTRICT = "connector.restrict"
 # The payload codec's errors for a payload it cannot open (orchestrator.codec), by name: workflows
@@ -117,37 +140,92 @@ async def restrict_calls(client: Client, request_id: str) -> RestrictCalls:
     return found
 
 
+def restricted_systems(history: RestrictCalls, record: CompletionRecord) -> list[RestrictedSystem]:
+    """Each system the request restricted: by a restrict call (with its identifiers), or by
+    hand (done in the completion record without such a call: a person lifts it too)."""
+    systems = [
+        RestrictedSystem(system=name, subject=subject, restricted=restricted)
+        for name, (subject, restricted) in sorted(history.systems.items())
+    ]
+    systems += [
+        RestrictedSystem(
+            system=status.system,
+            by_hand=(
+                f"{status.system} was restricted by hand ({status.reason or 'resolved'}): "
+                "lift it by hand"
+            ),
+        )
+        for status in record.systems
+        if status.outcome is SystemOutcome.DONE and status.system not in history.systems
+    ]
+    return systems
+
+
+def holds_restriction(record: CompletionRecord) -> bool:
+    """Whether a completion record gets a hold: a completed restriction request that restricted
+    something. A denied or cancelled one gets none (a cancelled one that restricted some
+    systems is still lifted the old way, from its history, while Temporal keeps it)."""
+    return (
+        record.kind is RequestKind.RESTRICTION
+        and record.status is RequestStatus.COMPLETED
+        and any(s.outcome is SystemOutcome.DONE for s in record.systems)
+    )
+
+
+async def start_restriction_hold(client: Client, record: CompletionRecord, task_queue: str) -> bool:
+    """Start the lift's hold for a restriction request whose completion record was just stored
+    (its workflow still running, so its history is readable); returns whether one was started
+    or already runs. A second call (a retried activity) finds the running hold and starts
+    nothing (USE_EXISTING); one after the hold ended (lifted) is refused by id and changes
+    nothing."""
+    if not holds_restriction(record):
+        return False
+    history = await restrict_calls(client, record.request_id)
+    try:
+        await client.start_workflow(
+            LiftRestrictionWorkflow.run,
+            LiftRestrictionInput(
+                request_id=record.request_id,
+                systems=restricted_systems(history, record),
+                tuning=history.tuning,
+            ),
+            id=lift_workflow_id(record.request_id),
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return True  # it ran already: the restriction was lifted (a very late retry)
+    return True
+
+
 class LiftActivities(LiftOps):
     """The store and Temporal, for the lift workflow."""
 
     def __init__(self, store: LiftStore) -> None:
         self._store = store
 
-    @activity.defn(name="orchestrator.restriction_to_lift")
-    async def restriction_to_lift(self, request_id: str) -> RestrictionToLift:
+    async def _closed_restriction(self, request_id: str) -> tuple[RequestSummary, CompletionRecord]:
         summary = await self._store.get_request(request_id)
         record = await self._store.get_completion_record(request_id)
         if summary is None or record is None:
             raise _unavailable("RequestNotClosed", f"request {request_id} has no completion record")
         if record.kind is not RequestKind.RESTRICTION:
             raise _unavailable("NotARestriction", f"request {request_id} is a {record.kind.value}")
+        return summary, record
+
+    @activity.defn(name="orchestrator.restriction_to_lift")
+    async def restriction_to_lift(self, request_id: str) -> RestrictionToLift:
+        summary, record = await self._closed_restriction(request_id)
         history = await restrict_calls(activity.client(), request_id)
-        systems = [
-            RestrictedSystem(system=name, subject=subject, restricted=restricted)
-            for name, (subject, restricted) in sorted(history.systems.items())
-        ]
-        systems += [
-            RestrictedSystem(
-                system=status.system,
-                by_hand=(
-                    f"{status.system} was restricted by hand ({status.reason or 'resolved'}): "
-                    "lift it by hand"
-                ),
-            )
-            for status in record.systems
-            if status.outcome is SystemOutcome.DONE and status.system not in history.systems
-        ]
-        return RestrictionToLift(summary=summary, systems=systems, tuning=history.tuning)
+        return RestrictionToLift(
+            summary=summary, systems=restricted_systems(history, record), tuning=history.tuning
+        )
+
+    @activity.defn(name="orchestrator.restricted_request")
+    async def restricted_request(self, request_id: str) -> RequestSummary:
+        summary, _ = await self._closed_restriction(request_id)
+        return summary
 
     @activity.defn(name="orchestrator.record_restriction_lift")
     async def record_restriction_lift(self, append: LiftRecordAppend) -> None:

@@ -1,21 +1,33 @@
-"""LiftRestriction: a closed restriction request's restriction of processing (Art. 18) lifted,
-once a DPO decided to (orchestrator/dpo/_lift.py starts it).
+"""LiftRestriction: a restriction request's restriction of processing (Art. 18), held until a DPO
+decides to lift it, then lifted.
 
-    restricted systems → tell the portal "lifting" → lift each → record → tell the portal
+    [hold: wait for the DPO's decision] → tell the portal "lifting" → lift each → record → tell
 
 Why a workflow of its own, not an Update of the request's: the restriction is lifted after the
 request closed — when the accuracy it was restricted for has been verified (Art. 18(1)(a)),
-weeks later — and a closed workflow takes no Updates. Its id, `dsr-<id>.lift-restriction`
-(`schemas.lift.lift_workflow_id`), makes a second start a no-op and keeps its payloads under the
-request's data key.
+weeks or months later — and a closed workflow takes no Updates. Its id,
+`dsr-<id>.lift-restriction` (`schemas.lift.lift_workflow_id`), makes a second start a no-op and
+keeps its payloads under the request's data key.
+
+Why a hold: the identifiers each system was restricted by are in the restriction request's own
+history, which Temporal drops after the namespace's retention and the shredding sweep makes
+unreadable after the readable-after-close period. So the worker starts this workflow when the
+request's completion record is stored — its workflow still running, its history readable —
+with each restricted system and its identifiers in the (sealed) input
+(orchestrator/restriction_hold.py), and it waits, durably and without a timeout, for the
+DPO's decision: the `lift` Update (orchestrator/dpo/_lift.py sends it). While it waits it is a
+workflow with no timer and no activity: it costs Temporal one open execution, and the sweep
+keeps the request's data key for it (orchestrator/shredder.py). A restriction request closed
+before holds existed is started with the decision in its input and reads its systems from the
+request's history, as long as that history exists.
 
 Why in this order: Art. 18(3) requires the subject to be informed before the restriction is
 lifted, so `lifting` is stored and published (with the DPO's decision in the audit trail)
-before any system is touched. Each system is lifted with the identifiers its own restrict call
-used, read from the request's encrypted history by the first activity — never from anything a
-DPO typed. A system that has no lift operation, was restricted by hand, has no connector any
-more, or fails after its retries is a person's task (`manual` / `failed` in the record, the
-portal told `partly_lifted`), never a silent success.
+before any system is touched; the Update answers once that is done. Each system is lifted with
+the identifiers its own restrict call used — never from anything a DPO typed. A system that has
+no lift operation, was restricted by hand, has no connector any more, or fails after its
+retries is a person's task (`manual` / `failed` in the record, the portal told
+`partly_lifted`), never a silent success.
 
 Deterministic: it holds references and identifiers, decides, and leaves every I/O to
 activities; it imports only `schemas` and `policy`.
@@ -33,7 +45,9 @@ with workflow.unsafe.imports_passed_through():
     from policy.deadlines import local_date
     from schemas.connectors import ConnectorInfo, Operation
     from schemas.lift import (
+        LiftDecision,
         LiftRecordAppend,
+        LiftRestriction,
         LiftRestrictionInput,
         RestrictedSystem,
         RestrictionToLift,
@@ -47,10 +61,16 @@ with workflow.unsafe.imports_passed_through():
         RestrictionState,
         SystemOutcome,
     )
-    from schemas.workflow import ConnectorCall, StatusUpdate, WorkflowTuning
+    from schemas.workflow import ConnectorCall, DecisionReceipt, StatusUpdate, WorkflowTuning
     from workflows.contracts import ConnectorOps, OrchestratorOps
 
-__all__ = ["PERMANENT_ERROR_TYPES", "LiftOps", "LiftRestrictionWorkflow"]
+__all__ = [
+    "LIFT_UPDATE",
+    "PERMANENT_ERROR_TYPES",
+    "LiftOps",
+    "LiftRestrictionWorkflow",
+    "already_lifted",
+]
 
 # Connector errors that retrying cannot fix (as in workflows/dsr.py).
 PERMANENT_ERROR_TYPES = [
@@ -60,6 +80,7 @@ PERMANENT_ERROR_TYPES = [
     "AmbiguousSubject",
     "UnsupportedOperation",
 ]
+LIFT_UPDATE = "lift"  # the hold's Update: the DPO's decision (orchestrator/dpo/_lift.py)
 _ORCHESTRATOR_TIMEOUT = timedelta(minutes=2)
 _ORCHESTRATOR_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
@@ -69,7 +90,14 @@ class LiftOps:
 
     @activity.defn(name="orchestrator.restriction_to_lift")
     async def restriction_to_lift(self, request_id: str) -> RestrictionToLift:
-        """The stored request and, per system it restricted, the identifiers used."""
+        """The stored request and, per system it restricted, the identifiers used (read from
+        the request's history: a lift started without a hold)."""
+        raise NotImplementedError
+
+    @activity.defn(name="orchestrator.restricted_request")
+    async def restricted_request(self, request_id: str) -> RequestSummary:
+        """The stored request, checked to be a closed restriction (a hold's lift: its systems
+        came with its input)."""
         raise NotImplementedError
 
     @activity.defn(name="orchestrator.record_restriction_lift")
@@ -99,42 +127,78 @@ def final_state(systems: list[SystemLift]) -> RestrictionState:
     return RestrictionState.LIFTED
 
 
+def already_lifted(request_id: str) -> str:
+    """The refusal of a second decision (the front door says the same once the lift ended)."""
+    return (
+        f"the restriction of request {request_id} was already lifted, or is being lifted: "
+        "see its status (a second lift is refused)"
+    )
+
+
 @workflow.defn(name="LiftRestriction")
 class LiftRestrictionWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, params: LiftRestrictionInput) -> None:
+        # From the input (workflow.init): a decision arriving in the first task is checked
+        # against it, whichever the SDK runs first.
+        self._request_id = params.request_id
+        self._decision: LiftDecision | None = params.decision
+        self._receipt: DecisionReceipt | None = None
         self._summary: RequestSummary | None = None
         self._published = 0
 
     @workflow.run
     async def run(self, params: LiftRestrictionInput) -> RestrictionLiftRecord:
-        found = await workflow.execute_activity_method(
-            LiftOps.restriction_to_lift,
-            params.request_id,
-            start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
-            retry_policy=_ORCHESTRATOR_RETRY,
-        )
-        self._summary = found.summary
-        note = params.note.strip()
-        names = [s.system for s in found.systems]
+        # (0) A hold waits for the DPO's decision, as long as the restriction is in force.
+        await workflow.wait_condition(lambda: self._decision is not None)
+        decision = self._decision
+        assert decision is not None
+        if params.systems is None:  # no hold: the request's own history, while it exists
+            found = await workflow.execute_activity_method(
+                LiftOps.restriction_to_lift,
+                params.request_id,
+                start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+                retry_policy=_ORCHESTRATOR_RETRY,
+            )
+            self._summary, systems, tuning = found.summary, found.systems, found.tuning
+        else:
+            self._summary = await workflow.execute_activity_method(
+                LiftOps.restricted_request,
+                params.request_id,
+                start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+                retry_policy=_ORCHESTRATOR_RETRY,
+            )
+            systems, tuning = params.systems, params.tuning
+        note = decision.note.strip()
+        names = [s.system for s in systems]
         # (1) Art. 18(3): the subject is told before anything is lifted.
-        decision = DecisionEntry(
-            decision=DecisionKind.LIFT_RESTRICTION,
-            actor=params.actor,
-            at=params.requested_at,
-            reason=note or None,
-        )
         announced_at = workflow.now()
         await self._publish(
             RestrictionState.LIFTING,
             note,
-            decision=decision,
+            decision=DecisionEntry(
+                decision=DecisionKind.LIFT_RESTRICTION,
+                actor=decision.actor,
+                at=decision.requested_at,
+                reason=note or None,
+            ),
             action=AuditAction.DECISION,
-            actor=params.actor,
+            actor=decision.actor,
             details={
                 "decision": DecisionKind.LIFT_RESTRICTION.value,
                 "note": note,
                 "systems": names,
             },
+        )
+        summary = self._summary
+        assert summary is not None
+        self._receipt = DecisionReceipt(
+            request_id=params.request_id,
+            decision=DecisionKind.LIFT_RESTRICTION.value,
+            status=summary.status,
+            due_date=summary.due_date,
+            due_at=summary.due_at,
+            restriction=RestrictionState.LIFTING,
         )
         # (2) each system, with the identifiers its restrict call used.
         connectors = await workflow.execute_activity_method(
@@ -147,16 +211,16 @@ class LiftRestrictionWorkflow:
         lifted = list(
             await asyncio.gather(
                 *(
-                    self._lift_one(params, s, known.get(s.system), found.tuning)
-                    for s in found.systems
+                    self._lift_one(params.request_id, s, known.get(s.system), tuning)
+                    for s in systems
                 )
             )
         )
         # (3) the proof, then (4) the portal: `lifted` is never told before it is recorded.
         state = final_state(lifted)
         record = RestrictionLiftRecord(
-            requested_by=params.actor,
-            requested_at=params.requested_at,
+            requested_by=decision.actor,
+            requested_at=decision.requested_at,
             note=note,
             state=state,
             announced_at=announced_at,
@@ -178,11 +242,38 @@ class LiftRestrictionWorkflow:
                 "tasks": sorted(s.system for s in lifted if s.needs_person),
             },
         )
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return record
+
+    @workflow.update(name=LIFT_UPDATE)
+    async def lift(self, decision: LiftRestriction) -> DecisionReceipt:
+        """The DPO's decision to lift (the front door checked its note for personal data).
+        Answers once the subject has been told (`lifting` stored and published)."""
+        self._decision = LiftDecision(
+            actor=decision.actor.strip(),
+            note=decision.note.strip(),
+            requested_at=workflow.now(),
+        )
+        await workflow.wait_condition(lambda: self._receipt is not None)
+        assert self._receipt is not None
+        return self._receipt
+
+    @lift.validator
+    def _check_lift(self, decision: LiftRestriction) -> None:
+        """Refused (nothing changes): a second decision, no actor, no note saying why."""
+        if self._decision is not None:
+            raise ValueError(already_lifted(self._request_id))
+        if not decision.actor.strip():
+            raise ValueError("a decision needs an actor")
+        if not decision.note.strip():
+            raise ValueError(
+                "lifting a restriction needs a note saying why (e.g. 'accuracy verified', "
+                "Art. 18(1)(a)): it is told to the subject"
+            )
 
     async def _lift_one(
         self,
-        params: LiftRestrictionInput,
+        request_id: str,
         restricted: RestrictedSystem,
         info: ConnectorInfo | None,
         tuning: WorkflowTuning,
@@ -198,7 +289,7 @@ class LiftRestrictionWorkflow:
             result = await workflow.execute_activity_method(
                 ConnectorOps.lift_restriction,
                 ConnectorCall(
-                    request_id=params.request_id,
+                    request_id=request_id,
                     subject=restricted.subject,
                     today=local_date(workflow.now()),
                 ),

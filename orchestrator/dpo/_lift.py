@@ -2,15 +2,26 @@
 lift-restriction`), the HTTP API (`POST /api/requests/{id}/lift_restriction`) and the
 dashboard's button take this decision (through `_decide.decide`, or `lift_restriction`).
 
-Why it is not an Update like the other decisions: a restriction is lifted after its request
-closed (when the accuracy it was restricted for is verified, Art. 18(1)(a)), and a closed
-workflow takes none. So the front door checks the request itself, in Temporal — the request's
-workflow finished with a completion record, it is a restriction, something was restricted —
-and starts `LiftRestriction` (workflows/lift_restriction.py) under `dsr-<id>.lift-restriction`,
-on the queue the request ran on. The id is the guard against a second lift: Temporal refuses a
-second start while that workflow's history is kept (and a restriction request's own history,
-which a lift reads its identifiers from, is gone before it). Only a lift that failed outright
-may be started again.
+Why it is not an Update of the request's workflow like the other decisions: a restriction is
+lifted after its request closed (when the accuracy it was restricted for is verified, Art.
+18(1)(a)), and a closed workflow takes none. The lift is a workflow of its own,
+`LiftRestriction` under `dsr-<id>.lift-restriction` (workflows/lift_restriction.py):
+
+- a completed restriction request that restricted something has it running as a *hold* from
+  its close on (orchestrator/restriction_hold.py), carrying the identifiers each system was
+  restricted by and waiting for this decision for as long as the restriction is in force: the
+  decision is its `lift` Update, whose validator refuses a second one. This works months
+  later, after Temporal dropped the request's own history and its readable-after-close period
+  ended;
+- a request with no hold (restricted before holds existed, or cancelled after restricting some
+  systems) is checked in Temporal — its workflow finished with a completion record, it is a
+  restriction, something was restricted — and the lift started with the decision in its input,
+  on the queue the request ran on; it reads the identifiers from the request's history, which
+  must still exist.
+
+Either way the id is the guard against a second lift: a hold takes one decision, and Temporal
+refuses a second start while the lift's history is kept. Only a lift that ended without
+completing (failed, terminated) may be started again, from the request's history.
 
 Every refusal is a `DecisionRejected` (409 on the API, exit 1 on the CLI) whose message says
 why, without personal data. The decision itself — who, when, the note — is in the audit trail
@@ -19,9 +30,15 @@ and the request's decisions from the lift's first step, before any system is tou
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
-from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -29,17 +46,18 @@ from temporalio.service import RPCError, RPCStatusCode
 from orchestrator.codec import PayloadKeyMissing
 from orchestrator.dpo._decide import (
     _UNAVAILABLE,
+    DECISION_TIMEOUT,
     DecisionRejected,
     DecisionUnavailable,
     RequestNotRunning,
     published_text,
 )
 from schemas.events import RequestKind, is_valid_request_id
-from schemas.lift import LiftRestriction, LiftRestrictionInput, lift_workflow_id
+from schemas.lift import LiftDecision, LiftRestriction, LiftRestrictionInput, lift_workflow_id
 from schemas.records import CompletionRecord
 from schemas.status import DecisionKind, RestrictionState, SystemOutcome
 from schemas.workflow import DecisionReceipt, workflow_id_for
-from workflows.lift_restriction import LiftRestrictionWorkflow
+from workflows.lift_restriction import LIFT_UPDATE, LiftRestrictionWorkflow, already_lifted
 
 __all__ = [
     "NotARestriction",
@@ -72,7 +90,7 @@ class NothingRestricted(RestrictionNotLiftable):
 
 
 class RestrictionAlreadyLifted(RestrictionNotLiftable):
-    """A lift of this request was already started (it may still be running)."""
+    """A lift of this request was already decided or started (it may still be running)."""
 
 
 class RestrictionUnavailable(RestrictionNotLiftable):
@@ -88,7 +106,8 @@ async def lift_restriction(
 
 
 async def send_lift(client: Client, request_id: str, decision: LiftRestriction) -> DecisionReceipt:
-    """Check the request and start its lift (see the module docstring)."""
+    """The decision to the request's hold, or, with none, the lift started (see the module
+    docstring)."""
     published_text(decision)  # the note is told to the subject verbatim
     if not decision.actor.strip():
         raise DecisionRejected("a decision needs an actor")
@@ -99,15 +118,75 @@ async def send_lift(client: Client, request_id: str, decision: LiftRestriction) 
         )
     if not is_valid_request_id(request_id):
         raise RequestNotRunning(f"no request has the id {request_id[:80]!r}")
+    decision = LiftRestriction(actor=decision.actor.strip(), note=decision.note.strip())
+    lift = await _lift_status(client, request_id)
+    if lift is WorkflowExecutionStatus.RUNNING:
+        return await _to_hold(client, request_id, decision)
+    if lift is WorkflowExecutionStatus.COMPLETED:
+        raise RestrictionAlreadyLifted(already_lifted(request_id))
+    # No hold, or one that ended without lifting (failed, terminated): from the history.
+    return await _start_lift(client, request_id, decision)
+
+
+async def _lift_status(client: Client, request_id: str) -> WorkflowExecutionStatus | None:
+    """The status of the request's lift workflow (its hold, or a lift), None if it has none."""
+    try:
+        described = await client.get_workflow_handle(lift_workflow_id(request_id)).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise _rpc_failure(error) from None
+    return described.status
+
+
+async def _to_hold(client: Client, request_id: str, decision: LiftRestriction) -> DecisionReceipt:
+    """The decision as the hold's `lift` Update; it answers once the subject has been told."""
+    handle = client.get_workflow_handle(lift_workflow_id(request_id))
+    try:
+        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
+        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
+            receipt: DecisionReceipt = await handle.execute_update(
+                LIFT_UPDATE, decision, result_type=DecisionReceipt, rpc_timeout=DECISION_TIMEOUT
+            )
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        raise DecisionUnavailable(
+            f"the restriction's hold did not answer within {DECISION_TIMEOUT.total_seconds():g} "
+            "s (is the orchestrator's worker running?); the lift may still start when it does: "
+            "look at the request before repeating it"
+        ) from None
+    except PayloadKeyMissing:
+        raise RestrictionUnavailable(
+            f"request {request_id} is crypto-shredded: {_BY_HAND}"
+        ) from None
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        message = getattr(cause, "message", None) or str(cause or error)
+        if "already lifted" in message:
+            raise RestrictionAlreadyLifted(message) from None
+        raise DecisionRejected(message) from None
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND or "completed" in error.message:
+            # The hold ended between the look and the Update: lifted meanwhile.
+            raise RestrictionAlreadyLifted(already_lifted(request_id)) from None
+        raise _rpc_failure(error) from None
+    return receipt
+
+
+async def _start_lift(
+    client: Client, request_id: str, decision: LiftRestriction
+) -> DecisionReceipt:
+    """A request without a hold: checked in Temporal, and its lift started with the decision."""
     record, task_queue = await _closed_restriction(client, request_id)
     try:
         await client.start_workflow(
             LiftRestrictionWorkflow.run,
             LiftRestrictionInput(
                 request_id=request_id,
-                actor=decision.actor.strip(),
-                note=decision.note.strip(),
-                requested_at=datetime.now(UTC),
+                decision=LiftDecision(
+                    actor=decision.actor,
+                    note=decision.note,
+                    requested_at=datetime.now(UTC),
+                ),
             ),
             id=lift_workflow_id(request_id),
             task_queue=task_queue,
@@ -116,10 +195,7 @@ async def send_lift(client: Client, request_id: str, decision: LiftRestriction) 
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
         )
     except WorkflowAlreadyStartedError:
-        raise RestrictionAlreadyLifted(
-            f"the restriction of request {request_id} was already lifted, or is being lifted: "
-            "see its status (a second lift is refused)"
-        ) from None
+        raise RestrictionAlreadyLifted(already_lifted(request_id)) from None
     except PayloadKeyMissing:
         raise RestrictionUnavailable(
             f"request {request_id} is crypto-shredded: {_BY_HAND}"

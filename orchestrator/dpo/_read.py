@@ -28,6 +28,7 @@ from orchestrator.codec import request_id_of_workflow
 from orchestrator.dpo._restriction_view import (
     RestrictionLiftView,
     may_lift,
+    restricted_since,
     restriction_lift_view,
 )
 from orchestrator.logging import get_logger
@@ -286,6 +287,11 @@ class RequestView(BaseModel):
         default=None,
         description="a restriction request's restriction being lifted or lifted (Art. 18), per "
         "system; `tasks`: the systems a person must still lift by hand",
+    )
+    restricted_since: AwareDatetime | None = Field(
+        default=None,
+        description="a completed restriction request's restriction in force since then, its "
+        "lift held for the DPO's decision (`lift_restriction`); null once it is being lifted",
     )
 
 
@@ -749,6 +755,7 @@ class Desk:
             record=record,
             follow_ups=follow_up_views(record),
             restriction_lift=restriction_lift_view(summary, record),
+            restricted_since=restricted_since(summary),
             timeline=trail,
             decisions=[e for e in trail if e.action is AuditAction.DECISION],
             allowed_decisions=allowed_decisions(summary, now),

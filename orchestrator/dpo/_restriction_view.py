@@ -5,9 +5,18 @@ document and in `dsr status`/`dsr show`. Counts, system names and error kinds on
 person must still lift by hand (no lift operation there, restricted by hand, or it failed), so
 `partly_lifted` is never read as done. While the lift runs, only the stored state is known
 (`systems` empty); its record, once written, has every system's result.
+
+Before anyone lifts it, a completed restriction request's restriction is in force and its hold
+waits for the DPO (workflows/lift_restriction.py): `restricted_since` says since when, and the
+desk says how to lift it. Read from the store, as the rest of the page: the hold is started
+with the completion record, so a request that restricted something and is not being lifted
+has one (one closed before holds existed is lifted from its history while Temporal has it;
+the front door says so when it no longer does).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -15,7 +24,7 @@ from schemas.events import RequestKind
 from schemas.records import CompletionRecord, RequestSummary, SystemLift
 from schemas.status import TERMINAL_STATUSES, RestrictionState, SystemOutcome
 
-__all__ = ["RestrictionLiftView", "may_lift", "restriction_lift_view"]
+__all__ = ["RestrictionLiftView", "may_lift", "restricted_since", "restriction_lift_view"]
 
 
 class RestrictionLiftView(BaseModel):
@@ -74,3 +83,11 @@ def may_lift(summary: RequestSummary) -> bool:
         and summary.restriction is None
         and any(s.outcome is SystemOutcome.DONE for s in summary.systems)
     )
+
+
+def restricted_since(summary: RequestSummary) -> datetime | None:
+    """When the restriction came into force (the request's close) while it is in force and
+    nobody lifts it yet; None otherwise."""
+    if not may_lift(summary):
+        return None
+    return summary.completed_at or summary.updated_at

@@ -3,7 +3,8 @@ Temporal, the billing sandbox): the same front door as every decision. DPO only 
 operator or auditor), 422 for a note with personal data (it is told to the subject), 200 with
 `restriction: lifting`, then the request's document shows each system's result and billing's
 own `restricted` column is cleared; a second lift is a 409. `dsr lift-restriction` takes the
-same decision and `dsr status` shows the lift."""
+same decision and `dsr status` shows the lift — and, before it, since when the restriction is
+in force and how to lift it (its hold waits for the decision)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ async def test_lift_over_http_dpo_only_once_and_really_lifted(
     view = await state(desk, request_id, "completed")
     assert view["allowed_decisions"] == ["lift_restriction"]
     assert view["restriction_lift"] is None
+    # In force since the close, its lift held for the DPO's decision.
+    assert view["restricted_since"] == view["summary"]["completed_at"]
     assert _billing_flag(desk, customer.customer_number)
 
     path = f"/api/requests/{request_id}/lift_restriction"
@@ -81,6 +84,7 @@ async def test_lift_over_http_dpo_only_once_and_really_lifted(
     assert done["summary"]["status"] == "completed"
     assert done["summary"]["restriction"]["state"] == "lifted"
     assert done["allowed_decisions"] == []
+    assert done["restricted_since"] is None
     assert not _billing_flag(desk, customer.customer_number)
     actions = [(e["action"], e["actor"]) for e in done["timeline"]]
     assert ("decision", "test-dpo") in actions and ("restriction_lifted", "workflow") in actions
@@ -94,6 +98,10 @@ async def test_lift_from_the_cli_and_shown_by_dsr_status(
 ) -> None:
     request_id, _, customer = await submit(desk, desk_producer, "restriction")
     await state(desk, request_id, "completed")
+    held = dsr(desk, "status", request_id)
+    assert held.returncode == 0, held.stderr
+    assert "restricted since" in held.stdout and "lift with dsr lift-restriction" in held.stdout
+    assert json.loads(dsr(desk, "status", request_id, "--json").stdout)["restricted_since"]
     refused = dsr(desk, "lift-restriction", request_id, "--actor", "dpo@company.se", "--note", "")
     assert refused.returncode == 1 and "needs a note" in refused.stderr
 
@@ -106,6 +114,7 @@ async def test_lift_from_the_cli_and_shown_by_dsr_status(
     shown = dsr(desk, "status", request_id)
     assert shown.returncode == 0, shown.stderr
     assert "restriction: lifted by dpo@company.se" in shown.stdout
+    assert "restricted since" not in shown.stdout
     document = json.loads(dsr(desk, "status", request_id, "--json").stdout)
     assert document["restriction"]["state"] == "lifted"
     assert document["restriction_lift"]["systems"][0]["outcome"] == "done"

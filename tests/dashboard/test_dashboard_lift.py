@@ -1,7 +1,8 @@
 """The request page lifts a closed restriction request's restriction (Art. 18) in Chromium: the
 button is offered to the DPO (its form carries the session's CSRF token, like every decision),
 the confirmation says the subject is told first, and once the lift has run the page shows the
-restriction lifted with billing's result, and offers the button no more."""
+restriction lifted with billing's result, and offers the button no more. Before the lift, the
+page says since when the restriction is in force and how to lift it."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ def test_the_dpo_lifts_a_restriction_from_the_request_page(
 
     login(desk_page, desk.tokens["dpo"])
     desk_page.goto(f"/requests/{request_id}")
+    # In force, its lift held for the DPO: since when, and how to lift it.
+    expect(desk_page.locator("#restricted-since")).to_contain_text("restricted since")
+    expect(desk_page.locator("#restricted-since")).to_contain_text("dsr lift-restriction")
     form = desk_page.locator("form[data-decision=lift_restriction]")
     expect(form).to_have_count(1)
     assert form.locator("input[name=csrf]").get_attribute("value")
@@ -50,4 +54,5 @@ def test_the_dpo_lifts_a_restriction_from_the_request_page(
     expect(section.locator("tr[data-system=billing]")).to_contain_text("done")
     expect(desk_page.locator("#restriction-tasks")).to_have_count(0)
     expect(desk_page.locator("form[data-decision=lift_restriction]")).to_have_count(0)
+    expect(desk_page.locator("#restricted-since")).to_have_count(0)
     shot(desk_page, artifacts, "60-restriction-lifted")

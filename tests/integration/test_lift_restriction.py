@@ -4,19 +4,34 @@ broker, the worker and all five sandbox systems; then the DPO's lift through the
 directly: billing's and hosting's `restricted` columns, the registrar's contact, and the
 newsletter's subscriber enabled again on the lists it was on.
 
+Between the two, the restriction is held: the lift's hold runs from the request's close, its
+sealed input carrying each restricted system; the shredding sweep (its activities driven
+directly, a month and more ahead) keeps the request's data key for it; and the lift still works
+after the restriction request's own history is gone — deleted here through Temporal's
+DeleteWorkflowExecution, as the namespace's retention would.
+
 The refusals are the front door's, with the real Temporal: a request still running, a request
 that is no restriction, a second lift of the same request."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from temporalio.client import Client
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 
 from orchestrator.codec import DATA_KEY_ENCODING
+from orchestrator.datakeys import DataKeyRing
 from orchestrator.dpo import (
     NotARestriction,
     RestrictionAlreadyLifted,
@@ -24,10 +39,15 @@ from orchestrator.dpo import (
     _decide,
     _lift,
 )
+from orchestrator.dpo._read import TemporalStatus
+from orchestrator.shredder import Shredder
 from orchestrator.store import Store
-from schemas.lift import lift_workflow_id
+from orchestrator.store._keys import KeyStore
+from policy.loader import load_policy
+from schemas.lift import LiftRestrictionInput, lift_workflow_id
 from schemas.records import AuditAction, RestrictionLiftRecord
 from schemas.status import RequestStatus, RestrictionState, SystemOutcome
+from schemas.workflow import workflow_id_for
 from tests.integration.conftest import (
     Stack,
     completed,
@@ -37,10 +57,63 @@ from tests.integration.conftest import (
     topic_reader,
     wait_for_workflow,
 )
+from workflows.shredder import ShredCall, ShredOutcome, ShredScan
 
 pytestmark = pytest.mark.integration
 DPO = "dpo@company.se"
 NOTE = "accuracy of the contact details verified with the customer"
+# Past the default policy's 30 days readable after close: only the hold keeps the key then.
+MONTH_AND_MORE = timedelta(days=31)
+
+
+@pytest.fixture
+async def sweeper(
+    stack: Stack, temporal: Client
+) -> AsyncIterator[Callable[[], Awaitable[Shredder]]]:
+    """The sweep's activities on the stack's store and Temporal (run with ActivityEnvironment),
+    opened when first asked for: the store is the worker's, migrated once it is up."""
+    async with contextlib.AsyncExitStack() as opened:
+
+        async def shredder() -> Shredder:
+            url = stack.env["DSR_DATABASE_URL"]
+            store = await opened.enter_async_context(await Store.open(url, migrate=False))
+            key_store = await opened.enter_async_context(await KeyStore.open(url))
+            keys = DataKeyRing(stack.settings.payload_key_ring(), store=key_store, cache_ttl=0)
+            policy = load_policy(stack.settings.policy_file)
+            return Shredder(temporal, store, keys, key_store, policy)
+
+        yield shredder
+
+
+async def _sweep(shredder: Shredder, request_id: str, now: datetime) -> ShredOutcome:
+    """The sweep's two steps as of `now`: is the request due, and its destruction if it is."""
+    found = await ActivityEnvironment().run(
+        shredder.find_shreddable, ShredScan(now=now, max_requests=100_000)
+    )
+    outcome = await ActivityEnvironment().run(
+        shredder.shred_request, ShredCall(request_id=request_id, now=now)
+    )
+    assert (request_id in found.due) is outcome.destroyed
+    return outcome
+
+
+async def _delete_history(temporal: Client, workflow_id: str) -> None:
+    """What the namespace's retention does to a closed workflow, now: its history is gone."""
+    await temporal.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=temporal.namespace,
+            workflow_execution=WorkflowExecution(workflow_id=workflow_id),
+        )
+    )
+    async with asyncio.timeout(60):  # the server deletes asynchronously
+        while True:
+            try:
+                await temporal.get_workflow_handle(workflow_id).describe()
+            except RPCError as error:
+                if error.status is RPCStatusCode.NOT_FOUND:
+                    return
+                raise
+            await asyncio.sleep(0.2)
 
 
 def _db(stack: Stack, system: str) -> sqlite3.Connection:
@@ -84,7 +157,10 @@ def _subscriber(stack: Stack, customer_number: str) -> tuple[str, dict[int, str]
 
 
 async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_told(
-    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+    stack: Stack,
+    temporal: Client,
+    producer: AIOKafkaProducer,
+    sweeper: Callable[[], Awaitable[Shredder]],
 ) -> None:
     person = stack.fresh_customer(everywhere=True)
     while _subscriber(stack, person.customer_number)[0] != "enabled":  # not bounced
@@ -119,12 +195,41 @@ async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_tol
     assert True in restricted["registrar"]  # type: ignore[operator]
     assert restricted["newsletter"][0] == "blocklisted"  # type: ignore[index]
 
-    receipt = await _lift.lift_restriction(temporal, request_id, actor=DPO, note=NOTE)
-    assert receipt.restriction is RestrictionState.LIFTING
-    assert receipt.status is RequestStatus.COMPLETED
+    # The hold: started with the completion record, its input the systems restricted and the
+    # identifiers each was restricted by, sealed with the request's own key; it waits.
     lift = temporal.get_workflow_handle(
         lift_workflow_id(request_id), result_type=RestrictionLiftRecord
     )
+    assert (await lift.describe()).status is WorkflowExecutionStatus.RUNNING
+    hold_start = (await lift.fetch_history()).events[0].workflow_execution_started_event_attributes
+    [sealed] = hold_start.input.payloads
+    assert sealed.metadata["encoding"] == DATA_KEY_ENCODING
+    assert sealed.metadata["encryption-request"] == request_id.encode()
+    assert person.email.encode() not in sealed.data
+    [hold_input] = await temporal.data_converter.decode([sealed], [LiftRestrictionInput])
+    assert isinstance(hold_input, LiftRestrictionInput) and hold_input.decision is None
+    assert hold_input.systems is not None
+    by_system = {s.system: s for s in hold_input.systems}
+    assert set(by_system) == {"billing", "hosting", "registrar", "newsletter", "support"}
+    assert by_system["support"].subject is None and by_system["support"].by_hand
+    billing_subject = by_system["billing"].subject
+    assert billing_subject is not None
+    assert person.email in {i.value for i in billing_subject.identifiers}
+
+    # Waiting is no problem: the desk's stuck list does not show the hold.
+    stuck = await TemporalStatus(stack.settings).stuck()
+    assert stuck is not None and lift.id not in {s.workflow_id for s in stuck}
+
+    # A month and more on, the sweep keeps the key: the restriction is in force.
+    shredder = await sweeper()
+    outcome = await _sweep(shredder, request_id, datetime.now(UTC) + MONTH_AND_MORE)
+    assert (outcome.destroyed, outcome.waiting_for) == (False, "restriction_hold")
+
+    # The restriction request's own history is gone (retention): the hold still lifts it.
+    await _delete_history(temporal, workflow_id_for(request_id))
+    receipt = await _lift.lift_restriction(temporal, request_id, actor=DPO, note=NOTE)
+    assert receipt.restriction is RestrictionState.LIFTING
+    assert receipt.status is RequestStatus.COMPLETED
     lifted = await lift.result()
 
     # The systems' own data: the restriction is gone, the subscriber back on its lists.
@@ -147,6 +252,14 @@ async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_tol
     # A second lift is refused, by the lift's id, and changes nothing.
     with pytest.raises(RestrictionAlreadyLifted, match="already lifted"):
         await _lift.lift_restriction(temporal, request_id, actor=DPO, note=NOTE)
+    # Lifted, the usual rules: readable for the policy's period, counted from the lift (just
+    # before its end the close's own period is over), then shredded (the end of this test).
+    readable = load_policy(stack.settings.policy_file).readable_after_close("restriction")
+    assert lifted.finished_at - record.completed_at > timedelta(seconds=1)
+    just_before = lifted.finished_at + readable - timedelta(seconds=1)
+    outcome = await _sweep(shredder, request_id, just_before)
+    assert (outcome.destroyed, outcome.waiting_for) == (False, "retain_until")
+    later = lifted.finished_at + MONTH_AND_MORE
 
     # The store: the state, the proof in the completion record, and the audit trail.
     async with await Store.open(stack.env["DSR_DATABASE_URL"], migrate=False) as store:
@@ -197,7 +310,7 @@ async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_tol
         if e.HasField("activity_task_scheduled_event_attributes")
     ]
     assert {s.activity_type.name for s in scheduled} >= {
-        "orchestrator.restriction_to_lift",
+        "orchestrator.restricted_request",
         "connector.lift_restriction",
         "orchestrator.record_restriction_lift",
     }
@@ -205,6 +318,10 @@ async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_tol
         for p in s.input.payloads:
             assert p.metadata["encoding"] == DATA_KEY_ENCODING
             assert person.email.encode() not in p.data
+
+    # ... and once that period is over, the key goes like any closed request's.
+    outcome = await _sweep(shredder, request_id, later)
+    assert outcome.destroyed, outcome
 
 
 async def test_only_a_restriction_requests_restriction_is_lifted(
@@ -215,6 +332,10 @@ async def test_only_a_restriction_requests_restriction_is_lifted(
         producer, stack, request_event("access", {"email": person.email})
     )
     await completed(temporal, request_id)
+    # No hold for a request that restricted nothing (here: no restriction at all).
+    with pytest.raises(RPCError) as missing:
+        await temporal.get_workflow_handle(lift_workflow_id(request_id)).describe()
+    assert missing.value.status is RPCStatusCode.NOT_FOUND
     with pytest.raises(NotARestriction, match="access request"):
         await _lift.lift_restriction(temporal, request_id, actor=DPO, note=NOTE)
     with pytest.raises(_decide.DecisionRejected, match="needs a note"):

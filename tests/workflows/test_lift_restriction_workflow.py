@@ -6,6 +6,10 @@ What it must do (Art. 18(3)): tell the portal the restriction is about to be lif
 system is touched; lift each restricted system with the identifiers its restrict call used;
 record each system's result, and the systems it could not lift as a person's task — never a
 silent success; and only then tell the portal `lifted` (or `partly_lifted`).
+
+And as a hold (started when the restriction request closed, its systems in its input): wait
+for the DPO's decision as long as it takes — a year of skipped time here — doing nothing
+without one, refusing a decision without a note or a second one, and lifting on the decision.
 """
 
 from __future__ import annotations
@@ -19,24 +23,37 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+)
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
 from orchestrator.worker import WORKFLOW_RUNNER
 from schemas.connectors import ConnectorInfo, Operation
-from schemas.events import Channel, RequestKind
+from schemas.events import Channel, RequestKind, VerificationMethod
 from schemas.identifiers import IdentifierType
 from schemas.lift import (
+    LiftDecision,
     LiftRecordAppend,
+    LiftRestriction,
     LiftRestrictionInput,
     RestrictedSystem,
     RestrictionToLift,
     lift_workflow_id,
 )
-from schemas.records import AuditAction, RequestSummary, RestrictionLiftRecord
+from schemas.records import (
+    AuditAction,
+    CompletionRecord,
+    RequestSummary,
+    RestrictionLiftRecord,
+)
 from schemas.results import RestrictResult
 from schemas.status import (
     DecisionKind,
@@ -46,11 +63,13 @@ from schemas.status import (
     SystemStatus,
 )
 from schemas.subject import Identifier, SubjectRef
-from schemas.workflow import ConnectorCall, StatusUpdate
+from schemas.workflow import ConnectorCall, DecisionReceipt, StatusUpdate
 from tests.workflows.conftest import TUNING
-from workflows.lift_restriction import LiftRestrictionWorkflow
+from workflows.lift_activities import holds_restriction
+from workflows.lift_restriction import LIFT_UPDATE, LiftRestrictionWorkflow
 
 DPO = "dpo@company.se"
+NOTE = "accuracy verified with the customer"
 LIFT_OPS = [Operation.LOCATE, Operation.RESTRICT, Operation.LIFT_RESTRICTION]
 
 
@@ -112,7 +131,14 @@ class Lift:
         @activity.defn(name="orchestrator.restriction_to_lift")
         async def restriction_to_lift(request_id: str) -> RestrictionToLift:
             assert request_id == self.request_id
+            self.events.append("history")
             return RestrictionToLift(summary=self.summary(), systems=self.restricted, tuning=TUNING)
+
+        @activity.defn(name="orchestrator.restricted_request")
+        async def restricted_request(request_id: str) -> RequestSummary:
+            assert request_id == self.request_id
+            self.events.append("request")
+            return self.summary()
 
         @activity.defn(name="orchestrator.list_connectors")
         async def list_connectors(only: list[str]) -> list[ConnectorInfo]:
@@ -129,7 +155,13 @@ class Lift:
             self.events.append("record")
             self.records.append(append)
 
-        return [restriction_to_lift, list_connectors, publish_status, record_restriction_lift]
+        return [
+            restriction_to_lift,
+            restricted_request,
+            list_connectors,
+            publish_status,
+            record_restriction_lift,
+        ]
 
     def connector(self, system: System) -> Callable[..., Awaitable[Any]]:
         @activity.defn(name="connector.lift_restriction")
@@ -153,32 +185,46 @@ async def client(ts_env: WorkflowEnvironment) -> Client:
     return Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
 
 
-async def _run(client: Client, lift: Lift) -> tuple[RestrictionLiftRecord, WorkflowHistory]:
+async def workers(stack: AsyncExitStack, client: Client, lift: Lift) -> str:
+    """The lift's workers (orchestrator and one per connector) on fresh queues; the queue."""
     queue = f"lift-ts-{uuid.uuid4().hex[:8]}"
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(
-                client,
-                task_queue=queue,
-                workflows=[LiftRestrictionWorkflow],
-                activities=lift.orchestrator(queue),
-                workflow_runner=WORKFLOW_RUNNER,
-            )
+    await stack.enter_async_context(
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=[LiftRestrictionWorkflow],
+            activities=lift.orchestrator(queue),
+            workflow_runner=WORKFLOW_RUNNER,
         )
-        for system in lift.systems:
-            await stack.enter_async_context(
-                Worker(
-                    client, task_queue=f"{queue}-{system.name}", activities=[lift.connector(system)]
-                )
-            )
+    )
+    for system in lift.systems:
+        await stack.enter_async_context(
+            Worker(client, task_queue=f"{queue}-{system.name}", activities=[lift.connector(system)])
+        )
+    return queue
+
+
+def decided_at_once(lift: Lift) -> LiftRestrictionInput:
+    """A lift without a hold: the decision in the input, the systems read from the history."""
+    return LiftRestrictionInput(
+        request_id=lift.request_id,
+        decision=LiftDecision(
+            actor=DPO, note=NOTE, requested_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+        ),
+    )
+
+
+def held(lift: Lift) -> LiftRestrictionInput:
+    """A hold: the systems (and their identifiers) in the input, no decision yet."""
+    return LiftRestrictionInput(request_id=lift.request_id, systems=lift.restricted, tuning=TUNING)
+
+
+async def _run(client: Client, lift: Lift) -> tuple[RestrictionLiftRecord, WorkflowHistory]:
+    async with AsyncExitStack() as stack:
+        queue = await workers(stack, client, lift)
         handle = await client.start_workflow(
             LiftRestrictionWorkflow.run,
-            LiftRestrictionInput(
-                request_id=lift.request_id,
-                actor=DPO,
-                note="accuracy verified with the customer",
-                requested_at=datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
-            ),
+            decided_at_once(lift),
             id=lift_workflow_id(lift.request_id),
             task_queue=queue,
         )
@@ -209,7 +255,7 @@ async def test_the_subject_is_told_first_then_every_system_is_lifted_and_recorde
     record, history = await _run(client, lift)
 
     # Art. 18(3): told before anything is lifted; `lifted` only after the record is stored.
-    assert lift.events[0] == "publish:lifting"
+    assert lift.events[:2] == ["history", "publish:lifting"]
     assert lift.events[-2:] == ["record", "publish:lifted"]
     assert sorted(e for e in lift.events if e.startswith("lift:")) == [
         "lift:billing",
@@ -220,7 +266,7 @@ async def test_the_subject_is_told_first_then_every_system_is_lifted_and_recorde
     assert {c.subject for c in lift.calls["newsletter"]} == {newsletter}
 
     assert record.state is RestrictionState.LIFTED
-    assert record.requested_by == DPO and record.note == "accuracy verified with the customer"
+    assert record.requested_by == DPO and record.note == NOTE
     assert {s.system: (s.outcome, s.counts) for s in record.systems} == {
         "billing": (SystemOutcome.DONE, {"contact": 1}),
         "newsletter": (SystemOutcome.DONE, {"subscriber": 1}),
@@ -306,3 +352,130 @@ async def test_what_cannot_be_lifted_is_a_persons_task_not_a_silent_success(
     assert final.summary.restriction.state is RestrictionState.PARTLY_LIFTED
     assert final.details["tasks"] == ["gone", "hosting", "registrar", "support"]
     assert final.details["lifted"] == ["billing", "newsletter"]
+
+
+async def test_a_hold_waits_a_year_for_the_decision_and_lifts_on_it(
+    ts_env: WorkflowEnvironment, client: Client
+) -> None:
+    billing = _subject("anna@example.se", customer_number="K100123")
+    lift = Lift(
+        _request_id(),
+        systems=[System("billing"), System("newsletter", lifted={"subscriber": 1})],
+        restricted=[
+            RestrictedSystem(system="billing", subject=billing, restricted={"contact": 1}),
+            RestrictedSystem(system="newsletter", subject=_subject("anna@example.se")),
+        ],
+    )
+    async with AsyncExitStack() as stack:
+        queue = await workers(stack, client, lift)
+        handle = await client.start_workflow(
+            LiftRestrictionWorkflow.run,
+            held(lift),
+            id=lift_workflow_id(lift.request_id),
+            task_queue=queue,
+        )
+        started = await ts_env.get_current_time()
+        # A year passes (skipped): the hold waits, durably, and nothing happens without a decision.
+        await ts_env.sleep(timedelta(days=365))
+        assert (await handle.describe()).status is WorkflowExecutionStatus.RUNNING
+        assert lift.events == [] and lift.calls == {}
+        history = await handle.fetch_history()
+        assert not any(e.HasField("timer_started_event_attributes") for e in history.events)
+
+        # The decision is validated as the front door's: an actor and a note saying why.
+        for refused, why in (
+            (LiftRestriction(actor=DPO, note=" "), "needs a note"),
+            (LiftRestriction(actor=" ", note=NOTE), "needs an actor"),
+        ):
+            with pytest.raises(WorkflowUpdateFailedError) as error:
+                await handle.execute_update(LIFT_UPDATE, refused, result_type=DecisionReceipt)
+            assert why in str(error.value.cause)
+        assert lift.events == []
+
+        receipt = await handle.execute_update(
+            LIFT_UPDATE, LiftRestriction(actor=DPO, note=NOTE), result_type=DecisionReceipt
+        )
+        # Answered once the subject was told (Art. 18(3)), never before.
+        assert receipt.restriction is RestrictionState.LIFTING
+        assert (receipt.request_id, receipt.status) == (lift.request_id, RequestStatus.COMPLETED)
+        assert lift.events[:2] == ["request", "publish:lifting"]  # no history read: the input's
+        # A second decision is refused while the first is carried out, or after.
+        with pytest.raises(WorkflowUpdateFailedError) as error:
+            await handle.execute_update(
+                LIFT_UPDATE, LiftRestriction(actor=DPO, note=NOTE), result_type=DecisionReceipt
+            )
+        assert "already lifted" in str(error.value.cause)
+
+        record = await handle.result()
+        assert lift.events[-2:] == ["record", "publish:lifted"]
+        assert [c.subject for c in lift.calls["billing"]] == [billing]
+        assert record.state is RestrictionState.LIFTED
+        assert (record.requested_by, record.note) == (DPO, NOTE)
+        assert record.requested_at - started >= timedelta(days=365)  # when the DPO decided
+        [announced, _] = lift.updates
+        assert announced.action is AuditAction.DECISION and announced.actor == DPO
+        history = await handle.fetch_history()
+
+    await Replayer(
+        workflows=[LiftRestrictionWorkflow],
+        workflow_runner=WORKFLOW_RUNNER,
+        data_converter=pydantic_data_converter,
+    ).replay_workflow(history)
+
+
+async def test_a_lift_decided_at_once_takes_no_further_decision(client: Client) -> None:
+    """A request without a hold is started with its decision: the Update refuses another."""
+    lift = Lift(
+        _request_id(),
+        systems=[System("billing", fail_transiently=1)],
+        restricted=[RestrictedSystem(system="billing", subject=_subject("per@example.se"))],
+    )
+    async with AsyncExitStack() as stack:
+        queue = await workers(stack, client, lift)
+        handle = await client.start_workflow(
+            LiftRestrictionWorkflow.run,
+            decided_at_once(lift),
+            id=lift_workflow_id(lift.request_id),
+            task_queue=queue,
+        )
+        with pytest.raises((WorkflowUpdateFailedError, RPCError)) as error:
+            await handle.execute_update(
+                LIFT_UPDATE, LiftRestriction(actor=DPO, note=NOTE), result_type=DecisionReceipt
+            )
+        if isinstance(error.value, WorkflowUpdateFailedError):
+            assert "already lifted" in str(error.value.cause)
+        record = await handle.result()
+    assert record.state is RestrictionState.LIFTED
+    assert lift.events.count("publish:lifting") == 1
+
+
+def test_only_a_completed_restriction_that_restricted_something_is_held() -> None:
+    """The worker's record store starts a hold for these only (workflows/lift_activities.py)."""
+    summary = Lift(
+        _request_id(),
+        systems=[],
+        restricted=[RestrictedSystem(system="billing", subject=_subject("a@example.se"))],
+    ).summary()
+    record = CompletionRecord(
+        request_id=summary.request_id,
+        kind=RequestKind.RESTRICTION,
+        channel=Channel.PORTAL,
+        status=RequestStatus.COMPLETED,
+        event_id="evt-1",
+        verification_method=VerificationMethod.BANKID,
+        received_at=summary.received_at,
+        due_at=summary.due_at,
+        completed_at=summary.received_at + timedelta(hours=1),
+        workflow_id=f"dsr-{summary.request_id}",
+        workflow_run_id="run-1",
+        systems=summary.systems,
+    )
+    assert holds_restriction(record)
+    nothing = [SystemStatus(system="billing", outcome=SystemOutcome.NOT_FOUND)]
+    for other in (
+        {"systems": nothing},
+        {"status": RequestStatus.DENIED, "systems": []},
+        {"status": RequestStatus.CANCELLED},
+        {"kind": RequestKind.ERASURE},
+    ):
+        assert not holds_restriction(record.model_copy(update=other)), other
