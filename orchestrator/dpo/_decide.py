@@ -12,7 +12,7 @@ call these and only display the outcome.
 - `DecisionUnavailable`: Temporal could not be reached, or the workflow did not answer within
   `DECISION_TIMEOUT` (no worker polling): the caller may try again later.
 
-One decision is not an Update: `lift_restriction` comes after the request closed, and starts a
+One decision is not an Update: `lift_restriction` comes after the request closed, and goes to
 workflow of its own (orchestrator/dpo/_lift.py); `decide` hands it there, with the same errors.
 """
 
@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, StrictInt
 from temporalio.client import (
     Client,
     WorkflowHandle,
@@ -33,7 +32,16 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.codec import PayloadKeyMissing
-from orchestrator.redaction import scrub
+from orchestrator.dpo._common import (
+    DECISION_TIMEOUT,
+    EXTENSION_REASON_MAX,
+    UNAVAILABLE_RPC,
+    DecisionError,
+    DecisionRejected,
+    DecisionUnavailable,
+    RequestNotRunning,
+    published_text,
+)
 from schemas.events import is_valid_request_id
 from schemas.identifiers import IdentifierType
 from schemas.lift import LiftRestriction
@@ -79,40 +87,6 @@ __all__ = [
 ]
 
 
-class DecisionError(Exception):
-    """A decision that was not taken. The message is for the DPO; it never holds personal data."""
-
-
-class DecisionRejected(DecisionError):
-    """The workflow's validator refused the decision: nothing changed."""
-
-
-class RequestNotRunning(DecisionError):
-    """No running workflow takes decisions for this request (unknown id, or finished)."""
-
-
-class DecisionUnavailable(DecisionError):
-    """Temporal could not be reached or did not answer in time. After a timeout the Update may
-    still be delivered once a worker polls: the message says so, and the DPO looks at the
-    request before repeating it (a repeated decision is then refused by the workflow)."""
-
-
-# How long a decision waits for its workflow's answer. An Update is answered by a worker: with
-# none polling the request's task queue the call would otherwise wait for ever (the SDK retries
-# its polls without end), holding an HTTP request, a dashboard form and the DPO with it.
-DECISION_TIMEOUT = timedelta(seconds=15)
-# RPC errors that are Temporal being unavailable, not a verdict on the decision.
-_UNAVAILABLE = {
-    RPCStatusCode.UNAVAILABLE,
-    RPCStatusCode.DEADLINE_EXCEEDED,
-    RPCStatusCode.RESOURCE_EXHAUSTED,
-    RPCStatusCode.ABORTED,
-    RPCStatusCode.CANCELLED,
-    RPCStatusCode.UNKNOWN,
-    RPCStatusCode.INTERNAL,
-}
-
-
 class _ClientSource(Protocol):
     async def client(self) -> Any: ...
 
@@ -155,61 +129,6 @@ _UPDATES: dict[DecisionKind, Any] = {
     DecisionKind.SKIP_SYSTEM: DsrWorkflow.skip_system,
     DecisionKind.NARROW_SUBJECT: DsrWorkflow.narrow_subject,
 }
-
-
-# ── what the subject is told verbatim ─────────────────────────────────────────────────────
-# A decision's free text leaves the orchestrator as typed: an extension's reason, a denial's note
-# and a cancellation's reason become the request's reason, a resolve note or skip reason becomes
-# the system's, and all of them go to the portal on `dsr.status.v1` (and into the audit trail
-# and the completion record). A DPO who writes "asked anna@example.se to confirm" would publish
-# personal data (of the subject, or of someone else). The rule is the log redaction's
-# (`orchestrator.redaction.scrub`: e-mail, personnummer/organisationsnummer, phone, street
-# address, postcode, a person's name, `name=...`): text it would change is refused rather than
-# silently altered in what the subject reads.
-EXTENSION_REASON_MAX = 500
-PUBLISHED_TEXT_FIELDS = ("reason", "note")
-_FOUND = {
-    "[email]": "an e-mail address",
-    "[id-number]": "a personnummer or organisation number",
-    "[phone]": "a phone number",
-    "[address]": "a street address",
-    "[postcode]": "a postcode",
-    "[name]": "a person's name",
-    "[redacted]": "a labelled personal value",
-}
-
-
-def _no_personal_data(text: str | None) -> str | None:
-    if not text:
-        return text
-    scrubbed = scrub(text)
-    if scrubbed != text:
-        found = [what for mark, what in _FOUND.items() if scrubbed.count(mark) > text.count(mark)]
-        raise ValueError(
-            "this text is published verbatim to the subject's portal and must not contain "
-            f"personal data; it looks like it holds {' and '.join(found) or 'personal data'}"
-        )
-    return text
-
-
-_PublishedStr = Annotated[
-    str | None, Field(max_length=EXTENSION_REASON_MAX), AfterValidator(_no_personal_data)
-]
-
-
-class _PublishedText(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    reason: _PublishedStr = None
-    note: _PublishedStr = None
-
-
-def published_text(decision: BaseModel) -> BaseModel:
-    """The decision if its free text (`reason`, `note`) may be published; else
-    `pydantic.ValidationError` (at the field, never echoing the text)."""
-    texts = {name: getattr(decision, name, None) for name in PUBLISHED_TEXT_FIELDS}
-    _PublishedText.model_validate({k: v for k, v in texts.items() if isinstance(v, str)})
-    return decision
 
 
 def published_reason(extension: Extend) -> Extend:
@@ -293,7 +212,7 @@ async def _send(
             raise RequestNotRunning(
                 f"request {request_id!r} is not running (unknown, or already finished)"
             ) from None
-        if error.status in _UNAVAILABLE:
+        if error.status in UNAVAILABLE_RPC:
             raise DecisionUnavailable(
                 f"Temporal is not available ({error.status.name}): the decision was not "
                 "confirmed; look at the request before repeating it"

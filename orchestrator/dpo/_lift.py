@@ -44,9 +44,9 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.codec import PayloadKeyMissing
-from orchestrator.dpo._decide import (
-    _UNAVAILABLE,
+from orchestrator.dpo._common import (
     DECISION_TIMEOUT,
+    UNAVAILABLE_RPC,
     DecisionRejected,
     DecisionUnavailable,
     RequestNotRunning,
@@ -258,7 +258,7 @@ async def _closed_restriction(client: Client, request_id: str) -> tuple[Completi
 
 
 def _rpc_failure(error: RPCError) -> Exception:
-    if error.status in _UNAVAILABLE:
+    if error.status in UNAVAILABLE_RPC:
         return DecisionUnavailable(
             f"Temporal is not available ({error.status.name}): the restriction was not lifted; "
             "look at the request before repeating it"
