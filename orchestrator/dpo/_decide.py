@@ -12,8 +12,9 @@ call these and only display the outcome.
 - `DecisionUnavailable`: Temporal could not be reached, or the workflow did not answer within
   `DECISION_TIMEOUT` (no worker polling): the caller may try again later.
 
-One decision is not an Update: `lift_restriction` comes after the request closed, and goes to
-workflow of its own (orchestrator/dpo/_lift.py); `decide` hands it there, with the same errors.
+One decision is not an Update of the request's workflow: `lift_restriction` comes after the
+request closed and goes to the restriction's hold, a workflow of its own
+(orchestrator/dpo/_lift.py); `decide` hands it there, with the same errors.
 """
 
 from __future__ import annotations
