@@ -35,7 +35,8 @@ from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 from workflows.dsr import DsrWorkflow
 
-CUSTOMERS = 1000  # twenty blocks: enough fresh persons present in all five systems (20) for every test
+# Twenty blocks: enough fresh persons present in all five systems (20) for every test.
+CUSTOMERS = 1000
 SEED = 7
 
 
