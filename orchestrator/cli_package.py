@@ -241,6 +241,20 @@ def shred_verify(
         raise typer.Exit(code)
 
 
+async def _restriction_in_force(settings: Settings, request_id: str) -> bool:
+    """Asked of Temporal; unreachable: `dsr shred now` refuses rather than guess."""
+    from orchestrator.shredder import restriction_in_force
+    from orchestrator.temporal_client import TemporalUnreachable, connect_temporal
+
+    try:
+        client = await connect_temporal(settings, creates_keys=False)
+    except TemporalUnreachable:
+        raise _fail(
+            "Temporal is not reachable: cannot tell whether a restriction is in force"
+        ) from None
+    return await restriction_in_force(client, request_id)
+
+
 @shred_app.command("now")
 def shred_now(
     request_id: str,
@@ -260,6 +274,11 @@ def shred_now(
         async with _service(settings) as service:
             if not await service.key_store.request_closed(request_id):
                 raise _fail(f"{request_id} is not closed: only a closed request can be shredded")
+            if await _restriction_in_force(settings, request_id):
+                raise _fail(
+                    f"{request_id}'s restriction is in force: its hold needs the key to lift it "
+                    "(dsr lift-restriction first; the key is shredded on the usual rules after)"
+                )
             now = datetime.now(UTC)
             destroyed = await service.keys.destroy(request_id)
         async with await Store.open(settings.database_url) as store:

@@ -126,6 +126,20 @@ class RetainOnClose:
         return stored
 
 
+async def restriction_in_force(client: Client, request_id: str) -> bool:
+    """Whether the request's restriction is still in force: its hold (the lift workflow) runs,
+    waiting for the DPO's lift or lifting. Its key must stay: the hold's input, the systems'
+    identifiers to lift with, is sealed with it. NOT_FOUND: a request that restricted nothing,
+    or closed before holds existed."""
+    try:
+        described = await client.get_workflow_handle(lift_workflow_id(request_id)).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return described.status is WorkflowExecutionStatus.RUNNING
+
+
 class Shredder:
     """The sweep's activities: the store (keys, packages, requests, audit) and Temporal (is a
     deferred erasure still running?)."""
@@ -171,10 +185,7 @@ class Shredder:
         return status is WorkflowExecutionStatus.RUNNING
 
     async def _restriction_held(self, request_id: str) -> bool:
-        # Running: the restriction is in force, waiting for its lift (or being lifted).
-        # NOT_FOUND: a request that restricted nothing, or closed before holds existed.
-        status = await self._workflow_status(lift_workflow_id(request_id))
-        return status is WorkflowExecutionStatus.RUNNING
+        return await restriction_in_force(self._client, request_id)
 
     async def _workflow_status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
         try:

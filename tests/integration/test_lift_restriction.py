@@ -18,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sqlite3
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -224,6 +226,22 @@ async def test_a_restriction_is_lifted_in_every_system_after_the_subject_was_tol
     shredder = await sweeper()
     outcome = await _sweep(shredder, request_id, datetime.now(UTC) + MONTH_AND_MORE)
     assert (outcome.destroyed, outcome.waiting_for) == (False, "restriction_hold")
+    # Nor may a DPO shred it by hand while it is in force: the hold needs the key to lift it.
+    shred_now = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "devstack.cli",
+        "shred",
+        "now",
+        request_id,
+        "--actor",
+        DPO,
+        env={**os.environ, **stack.env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await asyncio.wait_for(shred_now.communicate(), 60)
+    assert shred_now.returncode == 1 and b"restriction is in force" in stderr, stderr
 
     # The restriction request's own history is gone (retention): the hold still lifts it.
     await _delete_history(temporal, workflow_id_for(request_id))
