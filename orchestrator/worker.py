@@ -25,6 +25,7 @@ from connectors.base import Connector, connector_classes, describe
 from orchestrator.audit import audit_checkpoints
 from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
+from orchestrator.other_restrictions import OtherRestrictionsInForce
 from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.restriction_hold import HoldRestrictions
@@ -226,6 +227,7 @@ async def run_workers(
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
             # A closed request's key stays for the policy's readable-after-close period, and a
             # completed restriction's lift is held, waiting for the DPO, from its close on.
+            hash_key = subject_hash_key(settings)
             record_store = HoldRestrictions(
                 RetainOnClose(
                     await audit_checkpoints(settings, store, stack),
@@ -234,13 +236,14 @@ async def run_workers(
                 ),
                 client,
                 settings.orchestrator_task_queue,
+                subject_hash_key=hash_key,
             )
             acts = OrchestratorActivities(
                 record_store,
                 publisher,
                 infos,
                 policy=policy,
-                subject_hash_key=subject_hash_key(settings),
+                subject_hash_key=hash_key,
             )
             shredder = Shredder(
                 client,
@@ -261,6 +264,8 @@ async def run_workers(
                 record_store,
             )
             lifting = LiftActivities(record_store)
+            # What a lift leaves restricted for another restriction of the subject in force.
+            in_force = OtherRestrictionsInForce(record_store, client, hash_key)
             workers.append(
                 Worker(
                     client,
@@ -288,6 +293,7 @@ async def run_workers(
                         lifting.restriction_to_lift,
                         lifting.restricted_request,
                         lifting.record_restriction_lift,
+                        in_force.other_restrictions_in_force,
                         Reconciler(
                             settings, client, store, publisher, calendar=policy.calendar()
                         ).reconcile_requests,

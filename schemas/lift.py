@@ -26,7 +26,9 @@ __all__ = [
     "LiftRecordAppend",
     "LiftRestriction",
     "LiftRestrictionInput",
+    "OtherRestrictions",
     "RestrictedSystem",
+    "RestrictionCheck",
     "RestrictionToLift",
     "lift_workflow_id",
 ]
@@ -127,3 +129,30 @@ class LiftRecordAppend(BaseModel):
 
     request_id: str
     record: RestrictionLiftRecord
+
+
+class RestrictionCheck(BaseModel):
+    """Ask which other restrictions of the same subject are in force: the lift's request, and
+    the subject of every system it restricted (the activity fingerprints them with the subject
+    hash key; the store only ever sees the keyed hashes). Sealed in the lift's history like its
+    input; its repr names no identifier."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    subjects: list[SubjectRef] = Field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"RestrictionCheck({self.request_id}, subjects={len(self.subjects)})"
+
+    __str__ = __repr__
+
+
+class OtherRestrictions(BaseModel):
+    """Per system, the other restriction request in force (its hold waiting for its own lift)
+    that restricted it for the same subject: the system has one restriction flag per record,
+    so lifting it for this request would lift that one too. Request ids only."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    by_system: dict[str, str] = Field(default_factory=dict)

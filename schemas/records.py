@@ -92,10 +92,14 @@ class FollowUpEntry(BaseModel):
 
 class SystemLift(BaseModel):
     """One system's part in lifting a restriction: `done` (lifted, counts per category),
-    `not_found` (nothing of the subject restricted there any more), `manual` (a person's task:
-    the system has no lift operation, was restricted by hand, or its connector is gone) or
+    `not_found` (its restrict call restricted nothing, and nothing is restricted there now),
+    `retained` (left restricted: another restriction request of the same subject, named by
+    `kept_under`, is in force and restricted it too — the system keeps one flag per record, so
+    lifting it here would lift that one; it is lifted with that request's lift), `manual` (a
+    person's task: the system has no lift operation, was restricted by hand, its connector is
+    gone, or the lift found nothing although the restrict call had restricted records) or
     `failed` (the lift failed after its retries: also a person's task). `reason` names the
-    system and an error kind only, never a record or the subject."""
+    system, a request id and an error kind only, never a record or the subject."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -104,6 +108,7 @@ class SystemLift(BaseModel):
     counts: dict[str, int] = Field(default_factory=dict)
     reason: str | None = None
     notified: list[str] = Field(default_factory=list)  # Art. 19 recipients the connector told
+    kept_under: str | None = None  # `retained`: the restriction request it stays restricted for
 
     @property
     def needs_person(self) -> bool:

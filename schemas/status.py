@@ -173,9 +173,13 @@ class RestrictionState(StrEnum):
     """Where lifting a restriction of processing (Art. 18) stands, as the portal is told.
 
     `lifting` is published before any system is touched: Art. 18(3) requires the subject to be
-    informed before the restriction is lifted. `lifted`: every system that was restricted is
-    no longer. `partly_lifted`: the systems that could be are lifted; the others (no lift
-    operation there, or it failed) are left to a person and are not reported as lifted."""
+    informed before the restriction is lifted. `lifted`: the restriction of this request is
+    lifted everywhere — a system that another restriction request of the same subject, still
+    in force, restricted too stays restricted under that one (`retained` in the lift's record,
+    naming it), since the subject's data is still restricted there for that reason, not this.
+    `partly_lifted`: the systems that could be are lifted; the others (no lift operation there,
+    it failed, or it found nothing to lift) are left to a person and are not reported as
+    lifted."""
 
     LIFTING = "lifting"
     LIFTED = "lifted"

@@ -18,11 +18,17 @@ Temporal still keeps its history; a hold's lift asks only for the stored request
 (`restricted_request`).
 
 `record_restriction_lift` puts the lift's record into the completion record and appends one
-audit entry with who decided, when, why and each system's result (no personal data).
+audit entry with who decided, when, why and each system's result (no personal data; a system
+left restricted under another restriction in force names that request's id).
+
+Which systems another restriction of the same subject keeps restricted is answered on the
+orchestrator's side (orchestrator/other_restrictions.py: it asks Temporal whether their holds
+run, which this package may not import).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from temporalio import activity
@@ -55,6 +61,7 @@ from workflows.lift_restriction import LiftOps, LiftRestrictionWorkflow
 __all__ = [
     "LiftActivities",
     "LiftStore",
+    "RememberSubjects",
     "RestrictCalls",
     "holds_restriction",
     "restrict_calls",
@@ -83,6 +90,7 @@ class RestrictCalls:
 
     def __init__(self) -> None:
         self.tuning = WorkflowTuning()
+        self.subject: SubjectRef | None = None  # the request's own (the portal's identifiers)
         self.systems: dict[str, tuple[SubjectRef, dict[str, int]]] = {}
 
     def __repr__(self) -> str:  # never the identifiers
@@ -108,6 +116,7 @@ async def restrict_calls(client: Client, request_id: str) -> RestrictCalls:
                 [params] = await converter.decode(started.input.payloads, [DsrWorkflowInput])
                 if isinstance(params, DsrWorkflowInput):
                     found.tuning = params.tuning
+                    found.subject = SubjectRef.from_subject(params.request.subject)
             elif event.HasField("activity_task_scheduled_event_attributes"):
                 scheduled = event.activity_task_scheduled_event_attributes
                 if scheduled.activity_type.name == _RESTRICT:
@@ -172,21 +181,40 @@ def holds_restriction(record: CompletionRecord) -> bool:
     )
 
 
-async def start_restriction_hold(client: Client, record: CompletionRecord, task_queue: str) -> bool:
+RememberSubjects = Callable[[list[SubjectRef]], Awaitable[None]]
+
+
+async def start_restriction_hold(
+    client: Client,
+    record: CompletionRecord,
+    task_queue: str,
+    *,
+    remember_subjects: RememberSubjects | None = None,
+) -> bool:
     """Start the lift's hold for a restriction request whose completion record was just stored
     (its workflow still running, so its history is readable); returns whether one was started
     or already runs. A second call (a retried activity) finds the running hold and starts
     nothing (USE_EXISTING); one after the hold ended (lifted) is refused by id and changes
-    nothing."""
+    nothing.
+
+    `remember_subjects` is given the request's subject and every restricted system's, before
+    the hold starts (orchestrator/restriction_hold.py keeps their keyed hashes): so while the
+    hold runs, another restriction of the same person finds it in force and does not lift a
+    system it restricted too (`OtherRestrictions`, orchestrator/other_restrictions.py)."""
     if not holds_restriction(record):
         return False
     history = await restrict_calls(client, record.request_id)
+    systems = restricted_systems(history, record)
+    if remember_subjects is not None:
+        subjects = [history.subject] if history.subject is not None else []
+        subjects += [s.subject for s in systems if s.subject is not None]
+        await remember_subjects(subjects)
     try:
         await client.start_workflow(
             LiftRestrictionWorkflow.run,
             LiftRestrictionInput(
                 request_id=record.request_id,
-                systems=restricted_systems(history, record),
+                systems=systems,
                 tuning=history.tuning,
             ),
             id=lift_workflow_id(record.request_id),
@@ -249,6 +277,7 @@ class LiftActivities(LiftOps):
                             "counts": s.counts,
                             **({"reason": s.reason} if s.reason else {}),
                             **({"notified": s.notified} if s.notified else {}),
+                            **({"kept_under": s.kept_under} if s.kept_under else {}),
                         }
                         for s in lift.systems
                     },

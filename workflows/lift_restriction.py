@@ -1,7 +1,8 @@
 """LiftRestriction: a restriction request's restriction of processing (Art. 18), held until a DPO
 decides to lift it, then lifted.
 
-    [hold: wait for the DPO's decision] → tell the portal "lifting" → lift each → record → tell
+    [hold: wait for the DPO's decision] → tell the portal "lifting" → other restrictions in
+    force? → lift each (not those) → record → tell
 
 Why a workflow of its own, not an Update of the request's: the restriction is lifted after the
 request closed — when the accuracy it was restricted for has been verified (Art. 18(1)(a)),
@@ -27,7 +28,17 @@ before any system is touched; the Update answers once that is done. Each system 
 the identifiers its own restrict call used — never from anything a DPO typed. A system that has
 no lift operation, was restricted by hand, has no connector any more, or fails after its
 retries is a person's task (`manual` / `failed` in the record, the portal told
-`partly_lifted`), never a silent success.
+`partly_lifted`), never a silent success; so is one whose lift finds nothing although its
+restrict call restricted records (`RestrictedSystem.restricted`): the identifiers may no longer
+match, and the restriction may still be in force. `not_found` is only a system whose restrict
+call restricted nothing either.
+
+Why a system may stay restricted: the systems keep one restriction flag per record, so two
+restriction requests of the same person (one pending an accuracy check, one an objection)
+share it. A system that another restriction request of the same subject still in force (its
+hold waiting) restricted too is left restricted, `retained` in the record naming that request
+(`orchestrator.other_restrictions_in_force`); that request's own lift lifts it. The portal is
+told `lifted` then: this request's restriction is lifted; the other's is told by its own.
 
 Deterministic: it holds references and identifiers, decides, and leaves every I/O to
 activities; it imports only `schemas` and `policy`.
@@ -49,7 +60,9 @@ with workflow.unsafe.imports_passed_through():
         LiftRecordAppend,
         LiftRestriction,
         LiftRestrictionInput,
+        OtherRestrictions,
         RestrictedSystem,
+        RestrictionCheck,
         RestrictionToLift,
     )
     from schemas.records import AuditAction, RequestSummary, RestrictionLiftRecord, SystemLift
@@ -100,6 +113,12 @@ class LiftOps:
         came with its input)."""
         raise NotImplementedError
 
+    @activity.defn(name="orchestrator.other_restrictions_in_force")
+    async def other_restrictions_in_force(self, check: RestrictionCheck) -> OtherRestrictions:
+        """Per system, another restriction request of the same subject still in force that
+        restricted it too (orchestrator/other_restrictions.py): left restricted for it."""
+        raise NotImplementedError
+
     @activity.defn(name="orchestrator.record_restriction_lift")
     async def record_restriction_lift(self, append: LiftRecordAppend) -> None:
         """The lift's record into the completion record, and its audit entry."""
@@ -108,6 +127,11 @@ class LiftOps:
 
 def _by_hand(system: str, why: str) -> SystemLift:
     return SystemLift(system=system, outcome=SystemOutcome.MANUAL, reason=f"manual: {why}")
+
+
+def _counted(counts: dict[str, int]) -> str:
+    """`1 contacts, 2 account`: categories and counts, never a record."""
+    return ", ".join(f"{n} {category}" for category, n in sorted(counts.items()) if n)
 
 
 def _error_kind(error: BaseException) -> str:
@@ -200,7 +224,20 @@ class LiftRestrictionWorkflow:
             due_at=summary.due_at,
             restriction=RestrictionState.LIFTING,
         )
-        # (2) each system, with the identifiers its restrict call used.
+        # (2) each system, with the identifiers its restrict call used — except one that
+        # another restriction of the same subject, still in force, restricted too: its one
+        # flag is that restriction's as well, so it stays, under that request. Asked after
+        # `lifting` is stored, so of two lifts decided together at least one sees the other
+        # decided (not in force) and lifts.
+        others = await workflow.execute_activity_method(
+            LiftOps.other_restrictions_in_force,
+            RestrictionCheck(
+                request_id=params.request_id,
+                subjects=[s.subject for s in systems if s.subject is not None],
+            ),
+            start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+            retry_policy=_ORCHESTRATOR_RETRY,
+        )
         connectors = await workflow.execute_activity_method(
             OrchestratorOps.list_connectors,
             names,
@@ -211,7 +248,13 @@ class LiftRestrictionWorkflow:
         lifted = list(
             await asyncio.gather(
                 *(
-                    self._lift_one(params.request_id, s, known.get(s.system), tuning)
+                    self._lift_one(
+                        params.request_id,
+                        s,
+                        known.get(s.system),
+                        tuning,
+                        others.by_system.get(s.system),
+                    )
                     for s in systems
                 )
             )
@@ -238,8 +281,11 @@ class LiftRestrictionWorkflow:
             note,
             details={
                 "restriction": state.value,
-                "lifted": sorted(s.system for s in lifted if not s.needs_person),
+                "lifted": sorted(
+                    s.system for s in lifted if not s.needs_person and s.kept_under is None
+                ),
                 "tasks": sorted(s.system for s in lifted if s.needs_person),
+                "kept_under": {s.system: s.kept_under for s in lifted if s.kept_under},
             },
         )
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -277,8 +323,19 @@ class LiftRestrictionWorkflow:
         restricted: RestrictedSystem,
         info: ConnectorInfo | None,
         tuning: WorkflowTuning,
+        kept_under: str | None,
     ) -> SystemLift:
         name = restricted.system
+        if kept_under is not None:
+            return SystemLift(
+                system=name,
+                outcome=SystemOutcome.RETAINED,
+                reason=(
+                    f"still restricted under request {kept_under}, in force: "
+                    "lifted with that request's lift"
+                ),
+                kept_under=kept_under,
+            )
         if restricted.subject is None:
             return _by_hand(name, restricted.by_hand or f"{name} was restricted by hand")
         if info is None:
@@ -316,11 +373,24 @@ class LiftRestrictionWorkflow:
                 reason=f"lift_restriction returned {type(result).__name__}: lift it by hand",
             )
         counts = {k: v for k, v in result.restricted.items() if v}
+        notified = sorted({n.recipient for n in result.notified})
+        if not counts and any(restricted.restricted.values()):
+            # Restricted then, nothing to lift now: the identifiers may no longer match (a
+            # rectification since) or the mark was cleared elsewhere — it may still be in force.
+            return SystemLift(
+                system=name,
+                outcome=SystemOutcome.MANUAL,
+                reason=(
+                    f"manual: restricted {_counted(restricted.restricted)} at the time; "
+                    "the lift found none: check by hand"
+                ),
+                notified=notified,
+            )
         return SystemLift(
             system=name,
             outcome=SystemOutcome.DONE if counts else SystemOutcome.NOT_FOUND,
             counts=counts,
-            notified=sorted({n.recipient for n in result.notified}),
+            notified=notified,
         )
 
     async def _publish(

@@ -340,6 +340,25 @@ class Store:
         given). Oldest first."""
         _require_aware("since", since)
         _require_aware("before", before)
+        fp = subject_fingerprints
+        window = [fp.c.received_at >= since, fp.c.received_at < before]
+        return await self._requests_sharing(fingerprints, kinds, exclude_request_id, window)
+
+    async def requests_of_subject(
+        self, fingerprints: list[str], *, kinds: list[RequestKind], exclude_request_id: str
+    ) -> list[str]:
+        """Ids of other requests of these `kinds`, received at any time, whose subject shares a
+        fingerprint (the other restrictions of a subject whose restriction is being lifted),
+        leaving out requests that were denied or cancelled. Oldest first."""
+        return await self._requests_sharing(fingerprints, kinds, exclude_request_id, [])
+
+    async def _requests_sharing(
+        self,
+        fingerprints: list[str],
+        kinds: list[RequestKind],
+        exclude_request_id: str,
+        window: list[sa.ColumnElement[bool]],
+    ) -> list[str]:
         if not fingerprints:
             return []
         fp = subject_fingerprints
@@ -349,8 +368,7 @@ class Store:
             .where(
                 fp.c.fingerprint.in_(fingerprints),
                 fp.c.kind.in_([str(k) for k in kinds]),
-                fp.c.received_at >= since,
-                fp.c.received_at < before,
+                *window,
                 fp.c.request_id != exclude_request_id,
                 sa.or_(
                     requests.c.status.is_(None),

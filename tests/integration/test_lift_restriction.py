@@ -358,3 +358,84 @@ async def test_only_a_restriction_requests_restriction_is_lifted(
         await _lift.lift_restriction(temporal, request_id, actor=DPO, note=NOTE)
     with pytest.raises(_decide.DecisionRejected, match="needs a note"):
         await _lift.lift_restriction(temporal, request_id, actor=DPO, note=" ")
+
+
+async def _restricted_and_held(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer, email: str
+) -> str:
+    """A restriction request of `email` through the stack, completed (support, which has no
+    restrict operation, resolved by hand), its hold running; its id."""
+    request_id = await publish_signed(
+        producer, stack, request_event("restriction", {"email": email})
+    )
+    handle = await wait_for_workflow(temporal, request_id)
+    await status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
+    await _decide.resolve_system(
+        temporal,
+        request_id,
+        actor=DPO,
+        system="support",
+        outcome=SystemOutcome.DONE,
+        note="tickets marked restricted in the desk",
+    )
+    assert (await handle.result()).status is RequestStatus.COMPLETED
+    hold = temporal.get_workflow_handle(lift_workflow_id(request_id))
+    assert (await hold.describe()).status is WorkflowExecutionStatus.RUNNING
+    return request_id
+
+
+async def test_lifting_one_of_two_restrictions_of_a_person_leaves_the_other_in_force(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """Two restriction requests of one person (one pending an accuracy check, one an
+    objection's verification) share each system's single restriction flag: lifting the first
+    leaves every system restricted under the second, whose hold still waits, and says so in
+    the first's record; lifting the second lifts them all."""
+    person = stack.fresh_customer(everywhere=True)
+    while _subscriber(stack, person.customer_number)[0] != "enabled":  # not bounced
+        person = stack.fresh_customer(everywhere=True)
+    subscribed = _subscriber(stack, person.customer_number)
+    first = await _restricted_and_held(stack, temporal, producer, person.email)
+    second = await _restricted_and_held(stack, temporal, producer, person.email)
+
+    await _lift.lift_restriction(temporal, first, actor=DPO, note=NOTE)
+    first_lift = await temporal.get_workflow_handle(
+        lift_workflow_id(first), result_type=RestrictionLiftRecord
+    ).result()
+
+    # Still enforced everywhere, for the second request.
+    kept = _flags(stack, person.customer_number)
+    assert kept["billing"] == kept["hosting"] == {True}
+    assert True in kept["registrar"]  # type: ignore[operator]
+    assert kept["newsletter"][0] == "blocklisted"  # type: ignore[index]
+    # The first's record says which systems stay under the second: not lifted, not a task.
+    assert {s.system: (s.outcome, s.kept_under) for s in first_lift.systems} == {
+        system: (SystemOutcome.RETAINED, second)
+        for system in ("billing", "hosting", "registrar", "newsletter", "support")
+    }
+    assert all(second in (s.reason or "") for s in first_lift.systems)
+    assert first_lift.tasks == [] and first_lift.state is RestrictionState.LIFTED
+    async with await Store.open(stack.env["DSR_DATABASE_URL"], migrate=False) as store:
+        stored = await store.get_completion_record(first)
+        second_summary = await store.get_request(second)
+    assert stored is not None and stored.restriction_lift == first_lift
+    assert second_summary is not None and second_summary.restriction is None  # in force
+    second_hold = temporal.get_workflow_handle(
+        lift_workflow_id(second), result_type=RestrictionLiftRecord
+    )
+    assert (await second_hold.describe()).status is WorkflowExecutionStatus.RUNNING
+
+    # The second's lift: the first's hold has ended, so everything is lifted now.
+    await _lift.lift_restriction(temporal, second, actor=DPO, note=NOTE)
+    second_lift = await second_hold.result()
+    after = _flags(stack, person.customer_number)
+    assert after["billing"] == after["hosting"] == after["registrar"] == {False}
+    assert after["newsletter"] == subscribed
+    assert {s.system: s.outcome for s in second_lift.systems} == {
+        "billing": SystemOutcome.DONE,
+        "hosting": SystemOutcome.DONE,
+        "registrar": SystemOutcome.DONE,
+        "newsletter": SystemOutcome.DONE,
+        "support": SystemOutcome.MANUAL,  # restricted by hand: lifted by hand
+    }
+    assert second_lift.state is RestrictionState.PARTLY_LIFTED

@@ -101,3 +101,33 @@ async def test_earlier_request_of_the_same_subject_is_found(
         stored = (await conn.execute(sa.select(fingerprint_table))).mappings().all()
     assert len(stored) == 4
     assert all("example" not in str(dict(row)) for row in stored)
+
+
+async def test_other_requests_of_the_same_subject_are_found_whenever_received(
+    store: Store, make_summary: Make
+) -> None:
+    """The lift's check for other restrictions in force: any time, the kinds asked for, never
+    the request itself, nor a denied or cancelled one."""
+    mine = subject_fingerprints(_ref(email="anna@example.se", customer_number="C-1"), KEY)
+    await store.remember_subject("req-a", RequestKind.RESTRICTION, T0, mine)
+    later = T0 + timedelta(days=400)
+    same = subject_fingerprints(_ref(customer_number="C-1"), KEY)
+    bo = subject_fingerprints(_ref(email="bo@example.se"), KEY)
+    await store.remember_subject("req-b", RequestKind.RESTRICTION, later, same)
+    await store.remember_subject("req-access", RequestKind.ACCESS, T0, mine)
+    await store.remember_subject("req-bo", RequestKind.RESTRICTION, T0, bo)
+
+    def find() -> Awaitable[list[str]]:
+        return store.requests_of_subject(
+            mine, kinds=[RequestKind.RESTRICTION], exclude_request_id="req-a"
+        )
+
+    assert await find() == ["req-b"]
+    await store.upsert_request(make_summary("req-b", status=RequestStatus.CANCELLED))
+    assert await find() == []
+    assert (
+        await store.requests_of_subject(
+            [], kinds=[RequestKind.RESTRICTION], exclude_request_id="req-a"
+        )
+        == []
+    )

@@ -5,7 +5,8 @@ A hold waits for its decision for months, so every generation of the code leaves
 later one must replay — and carry on. The files:
 - `lift_v1_hold`: a hold (its systems in its input) that waited a year, refused a decision
   without a note, then lifted on the DPO's decision: one system lifted, one failing for good
-  (a person's task), one restricted by hand;
+  (a person's task), one whose lift found nothing its restrict had restricted (a person's
+  task), one restricted by hand and left restricted under another restriction in force;
 - `lift_v1_decided`: a lift started with its decision (a request closed before holds existed),
   reading its systems from the request's history.
 
@@ -68,14 +69,20 @@ def _lift(name: str) -> Lift:
     subject = _subject("rec.anna@example.se", customer_number="K900001")
     return Lift(
         f"rec-lift-{name}-{uuid.uuid4().hex[:8]}",
-        systems=[System("billing"), System("registrar", fail_permanently=True)],
+        systems=[
+            System("billing"),
+            System("registrar", fail_permanently=True),
+            System("newsletter", lifted={}),
+        ],
         restricted=[
             RestrictedSystem(system="billing", subject=subject, restricted={"contact": 1}),
             RestrictedSystem(system="registrar", subject=subject, restricted={"contact": 1}),
+            RestrictedSystem(system="newsletter", subject=subject, restricted={"subscriber": 1}),
             RestrictedSystem(
                 system="support", by_hand="support was restricted by hand: lift it by hand"
             ),
         ],
+        others={"support": "rec-other-restriction"},
     )
 
 

@@ -14,11 +14,13 @@ without one, refusing a decision without a note or a second one, and lifting on 
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,10 +34,13 @@ from temporalio.client import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
+from orchestrator.other_restrictions import OtherRestrictionsInForce
+from orchestrator.store import Store
 from orchestrator.worker import WORKFLOW_RUNNER
+from policy.fingerprints import subject_fingerprints
 from schemas.connectors import ConnectorInfo, Operation
 from schemas.events import Channel, RequestKind, VerificationMethod
 from schemas.identifiers import IdentifierType
@@ -44,7 +49,9 @@ from schemas.lift import (
     LiftRecordAppend,
     LiftRestriction,
     LiftRestrictionInput,
+    OtherRestrictions,
     RestrictedSystem,
+    RestrictionCheck,
     RestrictionToLift,
     lift_workflow_id,
 )
@@ -58,6 +65,7 @@ from schemas.results import RestrictResult
 from schemas.status import (
     DecisionKind,
     RequestStatus,
+    RestrictionNotice,
     RestrictionState,
     SystemOutcome,
     SystemStatus,
@@ -110,6 +118,9 @@ class Lift:
     updates: list[StatusUpdate] = field(default_factory=list)
     calls: dict[str, list[ConnectorCall]] = field(default_factory=dict)
     records: list[LiftRecordAppend] = field(default_factory=list)
+    # Per system, another restriction request of the subject in force (the activity's answer).
+    others: dict[str, str] = field(default_factory=dict)
+    checks: list[RestrictionCheck] = field(default_factory=list)
 
     def summary(self) -> RequestSummary:
         received = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -150,6 +161,12 @@ class Lift:
             self.events.append(f"publish:{update.summary.restriction.state.value}")
             self.updates.append(update)
 
+        @activity.defn(name="orchestrator.other_restrictions_in_force")
+        async def other_restrictions_in_force(check: RestrictionCheck) -> OtherRestrictions:
+            self.events.append("others")
+            self.checks.append(check)
+            return OtherRestrictions(by_system=self.others)
+
         @activity.defn(name="orchestrator.record_restriction_lift")
         async def record_restriction_lift(append: LiftRecordAppend) -> None:
             self.events.append("record")
@@ -160,6 +177,7 @@ class Lift:
             restricted_request,
             list_connectors,
             publish_status,
+            other_restrictions_in_force,
             record_restriction_lift,
         ]
 
@@ -255,8 +273,11 @@ async def test_the_subject_is_told_first_then_every_system_is_lifted_and_recorde
     record, history = await _run(client, lift)
 
     # Art. 18(3): told before anything is lifted; `lifted` only after the record is stored.
-    assert lift.events[:2] == ["history", "publish:lifting"]
+    assert lift.events[:3] == ["history", "publish:lifting", "others"]
     assert lift.events[-2:] == ["record", "publish:lifted"]
+    # The check for other restrictions in force is asked with each system's identifiers.
+    [check] = lift.checks
+    assert (check.request_id, check.subjects) == (lift.request_id, [billing, newsletter])
     assert sorted(e for e in lift.events if e.startswith("lift:")) == [
         "lift:billing",
         *["lift:newsletter"] * 3,  # two retryable failures, retried
@@ -449,14 +470,8 @@ async def test_a_lift_decided_at_once_takes_no_further_decision(client: Client) 
     assert lift.events.count("publish:lifting") == 1
 
 
-def test_only_a_completed_restriction_that_restricted_something_is_held() -> None:
-    """The worker's record store starts a hold for these only (workflows/lift_activities.py)."""
-    summary = Lift(
-        _request_id(),
-        systems=[],
-        restricted=[RestrictedSystem(system="billing", subject=_subject("a@example.se"))],
-    ).summary()
-    record = CompletionRecord(
+def _completion(summary: RequestSummary) -> CompletionRecord:
+    return CompletionRecord(
         request_id=summary.request_id,
         kind=RequestKind.RESTRICTION,
         channel=Channel.PORTAL,
@@ -470,6 +485,16 @@ def test_only_a_completed_restriction_that_restricted_something_is_held() -> Non
         workflow_run_id="run-1",
         systems=summary.systems,
     )
+
+
+def test_only_a_completed_restriction_that_restricted_something_is_held() -> None:
+    """The worker's record store starts a hold for these only (workflows/lift_activities.py)."""
+    summary = Lift(
+        _request_id(),
+        systems=[],
+        restricted=[RestrictedSystem(system="billing", subject=_subject("a@example.se"))],
+    ).summary()
+    record = _completion(summary)
     assert holds_restriction(record)
     nothing = [SystemStatus(system="billing", outcome=SystemOutcome.NOT_FOUND)]
     for other in (
@@ -479,3 +504,171 @@ def test_only_a_completed_restriction_that_restricted_something_is_held() -> Non
         {"kind": RequestKind.ERASURE},
     ):
         assert not holds_restriction(record.model_copy(update=other)), other
+
+
+async def _lift_held(client: Client, lift: Lift) -> RestrictionLiftRecord:
+    """A hold, decided by the DPO's Update; its record."""
+    async with AsyncExitStack() as stack:
+        queue = await workers(stack, client, lift)
+        handle = await client.start_workflow(
+            LiftRestrictionWorkflow.run,
+            held(lift),
+            id=lift_workflow_id(lift.request_id),
+            task_queue=queue,
+        )
+        await handle.execute_update(
+            LIFT_UPDATE, LiftRestriction(actor=DPO, note=NOTE), result_type=DecisionReceipt
+        )
+        return await handle.result()
+
+
+async def test_a_system_another_restriction_in_force_restricted_stays_restricted_under_it(
+    client: Client,
+) -> None:
+    """Two restrictions of one person share each system's single flag: lifting this one
+    leaves what the other (its hold still waiting) restricted, named, and calls nothing
+    there; this request's restriction is lifted all the same — nothing is left to a person."""
+    subject = _subject("anna@example.se", customer_number="K100123")
+    other = "req-other-in-force"
+    lift = Lift(
+        _request_id(),
+        systems=[System("billing"), System("newsletter", lifted={"subscriber": 1})],
+        restricted=[
+            RestrictedSystem(system="billing", subject=subject, restricted={"contact": 1}),
+            RestrictedSystem(system="newsletter", subject=subject, restricted={"subscriber": 1}),
+            RestrictedSystem(
+                system="support", by_hand="support was restricted by hand: lift it by hand"
+            ),
+        ],
+        others={"billing": other, "support": other},
+    )
+    record = await _lift_held(client, lift)
+
+    # Asked once the subject was told, before any system was touched.
+    assert lift.events[:3] == ["request", "publish:lifting", "others"]
+    assert [e for e in lift.events if e.startswith("lift:")] == ["lift:newsletter"]
+    outcomes = {s.system: (s.outcome, s.kept_under, s.reason) for s in record.systems}
+    kept = f"still restricted under request {other}, in force: lifted with that request's lift"
+    assert outcomes == {
+        "billing": (SystemOutcome.RETAINED, other, kept),
+        "newsletter": (SystemOutcome.DONE, None, None),
+        "support": (SystemOutcome.RETAINED, other, kept),  # not a task: it stays, rightly
+    }
+    assert record.tasks == []
+    assert record.state is RestrictionState.LIFTED  # this request's restriction
+    final = lift.updates[-1]
+    assert final.details["lifted"] == ["newsletter"]
+    assert final.details["kept_under"] == {"billing": other, "support": other}
+    assert final.details["tasks"] == []
+
+
+async def test_a_lift_that_finds_nothing_a_restrict_restricted_is_a_persons_task(
+    client: Client,
+) -> None:
+    """Restricted then, found nothing now (the identifiers no longer match, or the mark was
+    cleared elsewhere): the restriction may still be in force — checked by hand, never
+    `not_found` and `lifted`. Only where restrict itself restricted nothing is it not_found."""
+    subject = _subject("anna@example.se")
+    lift = Lift(
+        _request_id(),
+        systems=[System("newsletter", lifted={}), System("billing", lifted={})],
+        restricted=[
+            RestrictedSystem(system="newsletter", subject=subject, restricted={"subscriber": 1}),
+            RestrictedSystem(system="billing", subject=subject, restricted={}),
+        ],
+    )
+    record = await _lift_held(client, lift)
+
+    outcomes = {s.system: (s.outcome, s.reason) for s in record.systems}
+    assert outcomes == {
+        "newsletter": (
+            SystemOutcome.MANUAL,
+            "manual: restricted 1 subscriber at the time; the lift found none: check by hand",
+        ),
+        "billing": (SystemOutcome.NOT_FOUND, None),
+    }
+    assert [s.system for s in record.tasks] == ["newsletter"]
+    assert record.state is RestrictionState.PARTLY_LIFTED
+    final = lift.updates[-1]
+    assert final.summary.restriction is not None
+    assert final.summary.restriction.state is RestrictionState.PARTLY_LIFTED
+    assert final.details["tasks"] == ["newsletter"]
+
+
+async def test_the_other_restrictions_in_force_are_those_of_the_subject_whose_hold_waits(
+    client: Client, tmp_path: Path
+) -> None:
+    """The activity the lift asks (orchestrator/other_restrictions.py), on a real store and
+    Temporal: another restriction request of the same person (its fingerprints kept when its
+    hold started) whose hold runs and whose lift nobody decided yet keeps the systems its
+    completion record shows done; once its lift is decided, or its hold ended, nothing."""
+    key = b"k" * 32
+    mine = _subject("anna@example.se", customer_number="K100123")
+    other = Lift(
+        _request_id(),
+        systems=[],
+        restricted=[
+            RestrictedSystem(system="billing", subject=_subject("anna@example.se")),
+            RestrictedSystem(system="support", by_hand="by hand"),
+        ],
+    )
+    stranger = Lift(
+        _request_id(),
+        systems=[],
+        restricted=[RestrictedSystem(system="hosting", subject=_subject("bo@example.se"))],
+    )
+    summary = other.summary()
+    summary = summary.model_copy(
+        update={
+            "systems": [
+                *summary.systems,
+                SystemStatus(system="newsletter", outcome=SystemOutcome.NOT_FOUND),
+            ]
+        }
+    )
+    async with await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}") as store:
+        holds = []
+        for lift, request in ((other, summary), (stranger, stranger.summary())):
+            await store.upsert_request(request)
+            await store.save_completion_record(_completion(request))
+            subjects = [r.subject for r in lift.restricted if r.subject is not None]
+            fingerprints = sorted({f for s in subjects for f in subject_fingerprints(s, key)})
+            await store.remember_subject(
+                lift.request_id, RequestKind.RESTRICTION, request.received_at, fingerprints
+            )
+            # Its hold, waiting (no worker on its queue: it only needs to run).
+            holds.append(
+                await client.start_workflow(
+                    LiftRestrictionWorkflow.run,
+                    held(lift),
+                    id=lift_workflow_id(lift.request_id),
+                    task_queue=f"idle-{uuid.uuid4().hex[:8]}",
+                )
+            )
+        check = RestrictionCheck(request_id=_request_id(), subjects=[mine])
+        found = OtherRestrictionsInForce(store, client, key)
+
+        async def ask() -> dict[str, str]:
+            answer = await ActivityEnvironment().run(found.other_restrictions_in_force, check)
+            return answer.by_system
+
+        try:
+            assert await ask() == {"billing": other.request_id, "support": other.request_id}
+            # Its lift decided (`lifting` stored): it lifts its systems itself.
+            lifting = summary.model_copy(
+                update={
+                    "restriction": RestrictionNotice(
+                        state=RestrictionState.LIFTING, changed_at=summary.updated_at
+                    )
+                }
+            )
+            await store.upsert_request(lifting)
+            assert await ask() == {}
+            await store.upsert_request(summary)
+            assert await ask() == {"billing": other.request_id, "support": other.request_id}
+            await holds[0].terminate("the hold ended")
+            assert await ask() == {}
+        finally:
+            for hold in holds:
+                with contextlib.suppress(RPCError):
+                    await hold.terminate("test over")
