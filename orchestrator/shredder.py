@@ -131,13 +131,20 @@ async def restriction_in_force(client: Client, request_id: str) -> bool:
     waiting for the DPO's lift or lifting. Its key must stay: the hold's input, the systems'
     identifiers to lift with, is sealed with it. NOT_FOUND: a request that restricted nothing,
     or closed before holds existed."""
+    status = await _workflow_status(client, lift_workflow_id(request_id))
+    return status is WorkflowExecutionStatus.RUNNING
+
+
+async def _workflow_status(client: Client, workflow_id: str) -> WorkflowExecutionStatus | None:
+    """The workflow's status; None when Temporal does not know it (never started, or closed
+    long enough ago to be gone)."""
     try:
-        described = await client.get_workflow_handle(lift_workflow_id(request_id)).describe()
+        described = await client.get_workflow_handle(workflow_id).describe()
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
-            return False
+            return None
         raise
-    return described.status is WorkflowExecutionStatus.RUNNING
+    return described.status
 
 
 class Shredder:
@@ -181,20 +188,11 @@ class Shredder:
 
     async def _deferred_erasure_running(self, request_id: str) -> bool:
         # NOT_FOUND: none was needed, or it finished long enough ago to be gone.
-        status = await self._workflow_status(follow_up_workflow_id(request_id))
+        status = await _workflow_status(self._client, follow_up_workflow_id(request_id))
         return status is WorkflowExecutionStatus.RUNNING
 
     async def _restriction_held(self, request_id: str) -> bool:
         return await restriction_in_force(self._client, request_id)
-
-    async def _workflow_status(self, workflow_id: str) -> WorkflowExecutionStatus | None:
-        try:
-            described = await self._client.get_workflow_handle(workflow_id).describe()
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
-                return None
-            raise
-        return described.status
 
     async def _delete_orphans(self, now: datetime) -> int:
         if self._orphan_after is None:
@@ -205,7 +203,7 @@ class Shredder:
             for request_id in page:
                 # A workflow without a stored request yet (its first activity pending) is no
                 # orphan: Temporal decides, not the store alone.
-                if await self._workflow_status(workflow_id_for(request_id)) is not None:
+                if await _workflow_status(self._client, workflow_id_for(request_id)) is not None:
                     continue
                 if await self._key_store.delete_orphan_key(request_id, created_before):
                     deleted += 1

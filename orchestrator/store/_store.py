@@ -13,7 +13,7 @@ Triggers in the database reject UPDATE, DELETE (and on PostgreSQL TRUNCATE) of a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -415,27 +415,14 @@ class Store:
         entry, keeping the counts of the systems an earlier attempt erased, so the record ends
         showing the truth; the same or an earlier attempt again (a retried activity) changes
         nothing."""
-        async with write_transaction(self._engine) as conn:
-            stored = (
-                await conn.execute(
-                    sa.select(completion_records.c.record).where(
-                        completion_records.c.request_id == request_id
-                    )
-                )
-            ).scalar_one_or_none()
-            if stored is None:
-                return None
-            record = CompletionRecord.model_validate(stored)
+
+        def add(record: CompletionRecord) -> CompletionRecord | None:
             follow_ups = _with_follow_up(record.follow_ups, entry)
-            if follow_ups is None:
-                return _utc_fields(record)
-            record = record.model_copy(update={"follow_ups": follow_ups})
-            await conn.execute(
-                sa.update(completion_records)
-                .where(completion_records.c.request_id == request_id)
-                .values(record=_utc_fields(record).model_dump(mode="json"))
+            return (
+                None if follow_ups is None else record.model_copy(update={"follow_ups": follow_ups})
             )
-        return _utc_fields(record)
+
+        return await self._amend_completion_record(request_id, add)
 
     async def record_restriction_lift(
         self, request_id: str, lift: RestrictionLiftRecord
@@ -443,6 +430,23 @@ class Store:
         """Put a restriction lift's record into the request's completion record (otherwise
         written once), replacing an earlier one only if this one finished later (a retried
         activity writes the same record again: nothing changes). None: no completion record."""
+
+        def put(record: CompletionRecord) -> CompletionRecord | None:
+            earlier = record.restriction_lift
+            if earlier is not None and earlier.finished_at >= lift.finished_at:
+                return None
+            return record.model_copy(update={"restriction_lift": lift})
+
+        return await self._amend_completion_record(request_id, put)
+
+    async def _amend_completion_record(
+        self,
+        request_id: str,
+        amend: Callable[[CompletionRecord], CompletionRecord | None],
+    ) -> CompletionRecord | None:
+        """Read, amend and write back a completion record in one write transaction (it is
+        otherwise written once). `amend` returns the new record, or None to leave it as it is.
+        Returns the record as stored; None: the request has no completion record."""
         async with write_transaction(self._engine) as conn:
             stored = (
                 await conn.execute(
@@ -454,10 +458,10 @@ class Store:
             if stored is None:
                 return None
             record = CompletionRecord.model_validate(stored)
-            earlier = record.restriction_lift
-            if earlier is not None and earlier.finished_at >= lift.finished_at:
+            amended = amend(record)
+            if amended is None:
                 return _utc_fields(record)
-            record = record.model_copy(update={"restriction_lift": lift})
+            record = amended
             await conn.execute(
                 sa.update(completion_records)
                 .where(completion_records.c.request_id == request_id)

@@ -10,7 +10,7 @@ import asyncio
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from orchestrator.worker import WORKFLOW_RUNNER
 from policy.loader import load_policy
@@ -230,11 +230,14 @@ class Harness:
         return [u for u in self.updates if u.action.value == action]
 
 
-@pytest.fixture
-async def harness(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def running_harness(
+    ts_env: WorkflowEnvironment, systems: list[FakeSystem], prefix: str = "dsr-ts"
+) -> AsyncIterator[Harness]:
+    """A Harness over `systems` with its workers running: DsrWorkflow and the orchestrator's
+    mocked activities on the harness's queue, each system on its own."""
     client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
-    queue = f"dsr-ts-{uuid.uuid4().hex[:8]}"
-    systems = [FakeSystem("billing"), FakeSystem("newsletter", counts={"subscriber": 1})]
+    queue = f"{prefix}-{uuid.uuid4().hex[:8]}"
     h = Harness(ts_env, client, queue, systems)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(
@@ -251,3 +254,23 @@ async def harness(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
                 Worker(client, task_queue=f"{queue}-{system.name}", activities=system.activities())
             )
         yield h
+
+
+@pytest.fixture
+async def harness(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
+    systems = [FakeSystem("billing"), FakeSystem("newsletter", counts={"subscriber": 1})]
+    async with running_harness(ts_env, systems) as h:
+        yield h
+
+
+async def replay(history: Path | WorkflowHistory, workflow: type) -> None:
+    """Replay one history (a committed JSON file, or one just fetched) with the production
+    sandbox and converter: a non-determinism against the current code fails the test."""
+    if isinstance(history, Path):
+        history = WorkflowHistory.from_json(f"replay-{history.stem}", history.read_text())
+    replayer = Replayer(
+        workflows=[workflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=WORKFLOW_RUNNER,
+    )
+    await replayer.replay_workflow(history)

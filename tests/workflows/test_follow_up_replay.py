@@ -31,7 +31,7 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from orchestrator.worker import WORKFLOW_RUNNER
 from schemas.connectors import ConnectorInfo, Operation
@@ -39,6 +39,7 @@ from schemas.identifiers import IdentifierType
 from schemas.plan import PlanAction, PlannedAction, RetainedGroup
 from schemas.results import EraseResult
 from schemas.workflow import ConnectorCall, FollowUpAppend
+from tests.workflows.conftest import replay
 from workflows.follow_up import DeferredErasureInput, DeferredErasureWorkflow
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
@@ -60,13 +61,7 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[DeferredErasureWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=WORKFLOW_RUNNER,
-    )
-    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-    await replayer.replay_workflow(history)
+    await replay(path, DeferredErasureWorkflow)
 
 
 @dataclass

@@ -28,11 +28,10 @@ import pytest
 from temporalio.client import Client, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
-from orchestrator.worker import WORKFLOW_RUNNER
 from schemas.lift import LiftRestriction, RestrictedSystem, lift_workflow_id
 from schemas.workflow import DecisionReceipt
+from tests.workflows.conftest import replay
 from tests.workflows.test_lift_restriction_workflow import (
     DPO,
     NOTE,
@@ -56,13 +55,7 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[LiftRestrictionWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=WORKFLOW_RUNNER,
-    )
-    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-    await replayer.replay_workflow(history)
+    await replay(path, LiftRestrictionWorkflow)
 
 
 def _lift(name: str) -> Lift:

@@ -35,7 +35,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
 
 from orchestrator.other_restrictions import OtherRestrictionsInForce
 from orchestrator.store import Store
@@ -72,7 +72,7 @@ from schemas.status import (
 )
 from schemas.subject import Identifier, SubjectRef
 from schemas.workflow import ConnectorCall, DecisionReceipt, StatusUpdate
-from tests.workflows.conftest import TUNING
+from tests.workflows.conftest import TUNING, replay
 from workflows.lift_activities import holds_restriction
 from workflows.lift_restriction import LIFT_UPDATE, LiftRestrictionWorkflow
 
@@ -312,11 +312,7 @@ async def test_the_subject_is_told_first_then_every_system_is_lifted_and_recorde
         assert "anna" not in text and "K100123" not in text
 
     # Replay-safe: the history it made replays on the same code.
-    await Replayer(
-        workflows=[LiftRestrictionWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        data_converter=pydantic_data_converter,
-    ).replay_workflow(history)
+    await replay(history, LiftRestrictionWorkflow)
 
 
 async def test_what_cannot_be_lifted_is_a_persons_task_not_a_silent_success(
@@ -437,11 +433,7 @@ async def test_a_hold_waits_a_year_for_the_decision_and_lifts_on_it(
         assert announced.action is AuditAction.DECISION and announced.actor == DPO
         history = await handle.fetch_history()
 
-    await Replayer(
-        workflows=[LiftRestrictionWorkflow],
-        workflow_runner=WORKFLOW_RUNNER,
-        data_converter=pydantic_data_converter,
-    ).replay_workflow(history)
+    await replay(history, LiftRestrictionWorkflow)
 
 
 async def test_a_lift_decided_at_once_takes_no_further_decision(client: Client) -> None:

@@ -11,28 +11,29 @@ under their real activity names, plus replay over the committed history of a hel
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
 
 from orchestrator.dpo import _decide
-from orchestrator.worker import WORKFLOW_RUNNER
 from schemas.connectors import ConnectorInfo, Operation
 from schemas.events import DsrRequestedData
 from schemas.results import RectifyResult
 from schemas.status import RequestStatus, SystemOutcome
 from schemas.workflow import ConnectorCall, DsrWorkflowInput
-from tests.workflows.conftest import TUNING, FakeSystem, Harness, request_input
+from tests.workflows.conftest import (
+    TUNING,
+    FakeSystem,
+    Harness,
+    replay,
+    request_input,
+    running_harness,
+)
 from workflows.dsr import DsrWorkflow
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
@@ -102,23 +103,7 @@ def _rectification(received: Any) -> DsrWorkflowInput:
 
 @pytest.fixture
 async def rectifying(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
-    queue = f"dsr-rectify-{uuid.uuid4().hex[:8]}"
-    harness = Harness(ts_env, client, queue, _systems())
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(
-                client,
-                task_queue=queue,
-                workflows=[DsrWorkflow],
-                activities=harness.activities(),
-                workflow_runner=WORKFLOW_RUNNER,
-            )
-        )
-        for system in harness.systems:
-            await stack.enter_async_context(
-                Worker(client, task_queue=f"{queue}-{system.name}", activities=system.activities())
-            )
+    async with running_harness(ts_env, _systems(), "dsr-rectify") as harness:
         yield harness
 
 
@@ -164,12 +149,7 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[DsrWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=WORKFLOW_RUNNER,
-    )
-    await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))
+    await replay(path, DsrWorkflow)
 
 
 @pytest.mark.skipif(

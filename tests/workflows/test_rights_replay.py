@@ -16,21 +16,15 @@ Recorded by `test_record_histories` below, which runs only with DSR_RECORD_HISTO
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
 
-from orchestrator.worker import WORKFLOW_RUNNER
 from policy.model import LegalBasis, Policy
 from schemas.connectors import ConnectorInfo, Operation
 from schemas.identifiers import IdentifierType
@@ -38,7 +32,14 @@ from schemas.records import CompletionRecord
 from schemas.results import UnsubscribeResult
 from schemas.status import RequestStatus, SystemOutcome
 from schemas.workflow import ConnectorCall
-from tests.workflows.conftest import TUNING, FakeSystem, Harness, request_input
+from tests.workflows.conftest import (
+    TUNING,
+    FakeSystem,
+    Harness,
+    replay,
+    request_input,
+    running_harness,
+)
 from workflows.dsr import DsrWorkflow
 
 HISTORIES_DIR = Path(__file__).parent / "histories"
@@ -87,23 +88,7 @@ def _systems() -> list[FakeSystem]:
 
 @pytest.fixture
 async def rights(ts_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
-    client = Client(**{**ts_env.client.config(), "data_converter": pydantic_data_converter})
-    queue = f"dsr-rights-{uuid.uuid4().hex[:8]}"
-    harness = Harness(ts_env, client, queue, _systems())
-    async with AsyncExitStack() as stack:
-        await stack.enter_async_context(
-            Worker(
-                client,
-                task_queue=queue,
-                workflows=[DsrWorkflow],
-                activities=harness.activities(),
-                workflow_runner=WORKFLOW_RUNNER,
-            )
-        )
-        for system in harness.systems:
-            await stack.enter_async_context(
-                Worker(client, task_queue=f"{queue}-{system.name}", activities=system.activities())
-            )
+    async with running_harness(ts_env, _systems(), "dsr-rights") as harness:
         yield harness
 
 
@@ -114,13 +99,7 @@ def test_histories_are_committed() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])
 async def test_replay(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[DsrWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=WORKFLOW_RUNNER,
-    )
-    history = WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-    await replayer.replay_workflow(history)
+    await replay(path, DsrWorkflow)
 
 
 async def test_an_objection_waits_for_the_dpos_assessment_of_legitimate_interest(
