@@ -1,11 +1,12 @@
 """`dsr` commands: DPO decisions on one request (confirm-identity, approve, deny, extend, cancel,
-resolve, retry, skip, narrow, lift-restriction): thin displays over the DPO front door,
-orchestrator.dpo.
+resolve, retry, skip, narrow, lift-restriction, retry-deferred-erasure): thin displays over the
+DPO front door, orchestrator.dpo.
 
 Each sends one Temporal Update (lift-restriction, on a closed restriction request, starts the
-lift's workflow). Accepted: prints the decision and where the request stands.
-Rejected (the workflow's validator said no, nothing changed) or not running: prints the reason
-on stderr and exits 1; an invalid argument exits 2.
+lift's workflow; retry-deferred-erasure goes to the request's deferred-erasure chain).
+Accepted: prints the decision and where the request stands. Rejected (the workflow's validator
+said no, nothing changed) or not running: prints the reason on stderr and exits 1; an invalid
+argument exits 2.
 
 Imported by orchestrator.cli, which owns the Typer app; importing this module registers them.
 """
@@ -193,3 +194,16 @@ def lift_restriction(
     from orchestrator.dpo import _lift
 
     _run(request_id, _lift.lift_restriction, actor=actor, note=note)
+
+
+@app.command("retry-deferred-erasure")
+def retry_deferred_erasure(
+    request_id: str,
+    actor: Actor,
+    note: Annotated[str, typer.Option(help="What was fixed (recorded in the audit trail).")] = "",
+) -> None:
+    """A closed request's deferred erasure failed in a system and waits up to a day to try
+    again: try it now (the cause is fixed). `dsr status` shows the attempt's outcome."""
+    from orchestrator.dpo import _deferred
+
+    _run(request_id, _deferred.retry_deferred_erasure, actor=actor, note=note)

@@ -288,6 +288,7 @@ async def run_workers(
                         acts.load_policy,
                         acts.check_repeat,
                         acts.append_follow_up,
+                        acts.record_follow_up_decision,
                         packaging.build_package,
                         packaging.expire_package,
                         lifting.restriction_to_lift,

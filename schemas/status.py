@@ -129,6 +129,9 @@ class DecisionKind(StrEnum):
     NARROW_SUBJECT = "narrow_subject"
     # Art. 18: a closed restriction request's restriction lifted (orchestrator/dpo/_lift.py).
     LIFT_RESTRICTION = "lift_restriction"
+    # A closed request's deferred erasure that failed in a system, tried again now that the
+    # cause is fixed (workflows/follow_up.py; orchestrator/dpo/_deferred.py).
+    RETRY_DEFERRED_ERASURE = "retry_deferred_erasure"
 
 
 class DecisionEntry(BaseModel):

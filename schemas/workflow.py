@@ -13,7 +13,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from schemas.events import DsrRequestedData, FieldChange
 from schemas.plan import SystemPlan
 from schemas.records import AuditAction, FollowUpEntry, RequestSummary
-from schemas.status import DenialCode, RequestStatus, RestrictionState, SystemOutcome
+from schemas.status import (
+    DecisionKind,
+    DenialCode,
+    RequestStatus,
+    RestrictionState,
+    SystemOutcome,
+)
 from schemas.subject import Identifier, SubjectRef
 
 __all__ = [
@@ -26,6 +32,7 @@ __all__ = [
     "DsrWorkflowInput",
     "Extend",
     "FollowUpAppend",
+    "FollowUpDecision",
     "IdentityConfirmation",
     "NarrowSubject",
     "RepeatCheck",
@@ -33,6 +40,7 @@ __all__ = [
     "Resolution",
     "ResolutionAction",
     "ResolveSystem",
+    "RetryDeferredErasure",
     "RetrySystem",
     "SkipSystem",
     "StatusUpdate",
@@ -164,6 +172,15 @@ class RetrySystem(_Decision):
     system: str
 
 
+class RetryDeferredErasure(_Decision):
+    """A closed request's deferred erasure failed in a system (its retention ended, and the
+    system refused: a rotated credential, a configuration, a connector missing) and is tried
+    again after a back-off of up to a day: try it now, the cause being fixed. Sent to the
+    request's deferred-erasure chain (workflows/follow_up.py), not to the request's workflow."""
+
+    note: str = ""
+
+
 class SkipSystem(_Decision):
     system: str
     reason: str = ""
@@ -208,6 +225,20 @@ class RepeatCheckResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     earlier_request_ids: list[str] = Field(default_factory=list)
+
+
+class FollowUpDecision(BaseModel):
+    """A DPO's decision on a request's deferred erasure, for the audit trail (who, when, why;
+    no personal data: the note is checked before it is sent, orchestrator/dpo/_deferred.py)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    decision: DecisionKind
+    actor: str
+    at: AwareDatetime
+    note: str = ""
+    dedupe_key: str
 
 
 class FollowUpAppend(BaseModel):

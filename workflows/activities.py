@@ -50,10 +50,11 @@ from schemas.results import (
     RestrictResult,
     UnsubscribeResult,
 )
-from schemas.status import ExportArtifact
+from schemas.status import ExportArtifact, RequestStatus
 from schemas.workflow import (
     ConnectorCall,
     FollowUpAppend,
+    FollowUpDecision,
     RepeatCheck,
     RepeatCheckResult,
     StatusUpdate,
@@ -81,6 +82,7 @@ class RecordStore(Protocol):
     async def record_status(self, summary: RequestSummary, event: AuditEvent) -> AuditEvent: ...
     async def append_audit(self, event: AuditEvent) -> AuditEvent: ...
     async def save_completion_record(self, record: CompletionRecord) -> CompletionRecord: ...
+    async def get_completion_record(self, request_id: str) -> CompletionRecord | None: ...
     async def append_follow_up(
         self, request_id: str, entry: FollowUpEntry
     ) -> CompletionRecord | None: ...
@@ -375,6 +377,33 @@ class OrchestratorActivities(OrchestratorOps):
                     ),
                 )
             )
+
+    @activity.defn(name="orchestrator.record_follow_up_decision")
+    async def record_follow_up_decision(self, decision: FollowUpDecision) -> RequestStatus:
+        """The decision as the request's other decisions are kept: a `decision` entry with who,
+        when and why (the desk's timeline and decisions list read it from the trail)."""
+        # A chain is started as its request's completion record is written: it has one.
+        record = await self._store.get_completion_record(decision.request_id)
+        if record is None:
+            raise ApplicationError(
+                f"the store holds no completion record of request {decision.request_id}",
+                type="RequestNotStored",
+                non_retryable=True,
+            )
+        await self._store.append_audit(
+            AuditEvent(
+                request_id=decision.request_id,
+                action=AuditAction.DECISION,
+                actor=decision.actor,
+                at=decision.at,
+                details={
+                    "decision": decision.decision.value,
+                    **({"reason": decision.note} if decision.note else {}),
+                },
+                dedupe_key=decision.dedupe_key,
+            )
+        )
+        return record.status
 
     @activity.defn(name="orchestrator.append_follow_up")
     async def append_follow_up(self, append: FollowUpAppend) -> None:

@@ -22,10 +22,12 @@ from schemas.results import (
     RestrictResult,
     UnsubscribeResult,
 )
+from schemas.status import RequestStatus
 from schemas.workflow import (
     ConnectorCall,
     DsrWorkflowInput,
     FollowUpAppend,
+    FollowUpDecision,
     RepeatCheck,
     RepeatCheckResult,
     StatusUpdate,
@@ -88,6 +90,12 @@ class OrchestratorOps:
     @activity.defn(name="orchestrator.append_follow_up")
     async def append_follow_up(self, append: FollowUpAppend) -> None:
         """A deferred erasure's entry, appended to the completion record and the audit trail."""
+        raise NotImplementedError
+
+    @activity.defn(name="orchestrator.record_follow_up_decision")
+    async def record_follow_up_decision(self, decision: FollowUpDecision) -> RequestStatus:
+        """A DPO's decision on a deferred erasure, in the audit trail; returns the request's
+        status as the store has it (for the decision's receipt)."""
         raise NotImplementedError
 
     @activity.defn(name="orchestrator.check_repeat")

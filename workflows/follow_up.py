@@ -59,13 +59,20 @@ with workflow.unsafe.imports_passed_through():
     from schemas.events import RESERVED_REQUEST_ID_SUFFIX
     from schemas.plan import Plan, RetainedGroup
     from schemas.records import FollowUpEntry, RequestSummary
-    from schemas.status import SystemOutcome
+    from schemas.status import DecisionKind, SystemOutcome
     from schemas.subject import SubjectRef
-    from schemas.workflow import ConnectorCall, FollowUpAppend
+    from schemas.workflow import (
+        ConnectorCall,
+        DecisionReceipt,
+        FollowUpAppend,
+        FollowUpDecision,
+        RetryDeferredErasure,
+    )
     from workflows.contracts import ConnectorOps, OrchestratorOps
 
 __all__ = [
     "RETRY_PATCH",
+    "RETRY_UPDATE",
     "DeferredErasureInput",
     "DeferredErasureWorkflow",
     "PendingErasure",
@@ -83,6 +90,10 @@ _ERASE_RETRY = RetryPolicy(
 )
 # A failed group is tried again, not given up (see the module docstring).
 RETRY_PATCH = "follow-up-retry-v1"
+# The DPO's "try it now" (orchestrator/dpo/_deferred.py): an Update, so it is refused when
+# nothing is failing and answers once the decision is in the audit trail. The `retry` signal
+# does the same unrecorded (an operator's `temporal workflow signal`).
+RETRY_UPDATE = "retry_now"
 _RETRY_FIRST = timedelta(hours=1)
 _RETRY_LONGEST = timedelta(days=1)
 
@@ -187,6 +198,11 @@ def _next_input(
     )
 
 
+def _refused(message: str) -> ApplicationError:
+    """An Update validator's verdict (the front door's `DecisionRejected`)."""
+    return ApplicationError(message, type="DecisionRejected", non_retryable=True)
+
+
 def _note(group: RetainedGroup, failed: dict[str, str], attempt: int) -> str:
     """System names and error kinds only: never a record's content or the subject."""
     if failed:
@@ -197,7 +213,12 @@ def _note(group: RetainedGroup, failed: dict[str, str], attempt: int) -> str:
 
 @workflow.defn(name="DeferredErasure")
 class DeferredErasureWorkflow:
-    def __init__(self) -> None:
+    @workflow.init
+    def __init__(self, params: DeferredErasureInput) -> None:
+        # The input here, not in `run`: an Update delivered with the run's first activation (a
+        # worker replaying it from the start) is validated before `run` begins.
+        self._params = params
+        self._failing: set[date] = {p.due_on for p in params.retrying}  # last attempt failed
         self._retries_asked = 0  # `retry` signals received (this run)
         self._asked_before_last_start = 0  # ... of which before the latest attempt began
         self._under_way = 0  # attempts started and not yet recorded (this run)
@@ -208,6 +229,47 @@ class DeferredErasureWorkflow:
         One that comes while an attempt is under way, or as the run ends, is kept for the next
         run: the DPO's fix may have come too late for the attempt it overlapped."""
         self._retries_asked += 1
+
+    @workflow.update(name=RETRY_UPDATE)
+    async def retry_now(self, decision: RetryDeferredErasure) -> DecisionReceipt:
+        """The DPO's `retry` with who and why: recorded in the audit trail first, then the
+        failed systems are tried (at once, or right after an attempt under way)."""
+        params = self._params
+        status = await workflow.execute_activity_method(
+            OrchestratorOps.record_follow_up_decision,
+            FollowUpDecision(
+                request_id=params.request_id,
+                decision=DecisionKind.RETRY_DEFERRED_ERASURE,
+                actor=decision.actor.strip(),
+                at=workflow.now(),
+                note=decision.note.strip(),
+                dedupe_key=f"{params.request_id}/deferred-erasure/decision/{workflow.uuid4()}",
+            ),
+            start_to_close_timeout=_ORCHESTRATOR_TIMEOUT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
+        )
+        self._retries_asked += 1
+        return DecisionReceipt(
+            request_id=params.request_id,
+            decision=DecisionKind.RETRY_DEFERRED_ERASURE.value,
+            status=status,
+        )
+
+    @retry_now.validator
+    def _check_retry(self, decision: RetryDeferredErasure) -> None:
+        if not decision.actor.strip():
+            raise _refused("a decision needs an actor")
+        params = self._params
+        if not self._failing:
+            upcoming = (
+                f"; the next erasure is due on {params.groups[0].until + timedelta(days=1)}"
+                if params.groups
+                else ""
+            )
+            raise _refused(
+                f"no deferred erasure of request {params.request_id} is failing: nothing to "
+                f"try again{upcoming}"
+            )
 
     @workflow.run
     async def run(self, params: DeferredErasureInput) -> list[FollowUpEntry]:
@@ -249,6 +311,8 @@ class DeferredErasureWorkflow:
             task.cancel()
         if waiting:
             await workflow.wait(waiting)
+        # A DPO's retry_now being recorded finishes in this run (its count goes into the next).
+        await workflow.wait_condition(workflow.all_handlers_finished)
         following = _next_input(
             params, settled, self._retries_asked > self._asked_before_last_start
         )
@@ -297,6 +361,10 @@ class DeferredErasureWorkflow:
                     erased=erased,
                     retry_at=retry_at,
                 )
+            if failed:
+                self._failing.add(day)
+            else:
+                self._failing.discard(day)
             entry = FollowUpEntry(
                 due_on=day,
                 ran_at=workflow.now(),

@@ -44,7 +44,8 @@ class DecisionForm:
 
 
 def may_decide(principal: Principal, decision: str) -> bool:
-    """dpo: every decision; operator: resolve / retry / skip a system; auditor: none."""
+    """dpo: every decision; operator: resolve / retry / skip a system, retry a deferred
+    erasure; auditor: none."""
     if principal.has_role(Role.DPO):
         return True
     return principal.has_role(Role.OPERATOR) and decision in OPERATOR_DECISIONS
@@ -141,6 +142,12 @@ def decision_forms(view: RequestView, principal: Principal) -> list[DecisionForm
             f"Lift the restriction of {rid}? The subject is told first (Art. 18(3)), then "
             "every restricted system is lifted. This is done once.",
             (FormField("note", "why (e.g. accuracy verified; told the subject)", required=True),),
+        ),
+        "retry_deferred_erasure": DecisionForm(
+            "retry_deferred_erasure",
+            "Retry deferred erasure now",
+            f"Try the failed deferred erasure of {rid} again now (the cause is fixed)?",
+            (FormField("note", "what was fixed"),),
         ),
     }
     return [

@@ -1,8 +1,9 @@
 """The DPO front door: every read and every decision the CLI, the HTTP API and the dashboard offer,
 in one place (no logic in any of them). Reads: `_read` (live query, else the store). Decisions:
-`_decide` (Temporal Updates with validators; a rejection is a typed error), and `_lift` (a
-closed restriction request's restriction lifted: a workflow of its own). The audit trail's
-verification: `_audit` (what may be reported as verified).
+`_decide` (Temporal Updates with validators; a rejection is a typed error), `_lift` (a closed
+restriction request's restriction lifted: a workflow of its own) and `_deferred` (a failed
+deferred erasure tried again now: an Update of the request's deferred-erasure chain). The audit
+trail's verification: `_audit` (what may be reported as verified).
 """
 
 from orchestrator.dpo._audit import AuditNotVerifiable, verify_audit
@@ -14,6 +15,7 @@ from orchestrator.dpo._decide import (
     decide,
     decision_client,
 )
+from orchestrator.dpo._deferred import retry_deferred_erasure
 from orchestrator.dpo._lift import (
     NotARestriction,
     NothingRestricted,
@@ -79,5 +81,6 @@ __all__ = [
     "lift_restriction",
     "month_bounds",
     "query_from_filters",
+    "retry_deferred_erasure",
     "verify_audit",
 ]

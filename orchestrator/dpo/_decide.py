@@ -12,9 +12,10 @@ call these and only display the outcome.
 - `DecisionUnavailable`: Temporal could not be reached, or the workflow did not answer within
   `DECISION_TIMEOUT` (no worker polling): the caller may try again later.
 
-One decision is not an Update of the request's workflow: `lift_restriction` comes after the
-request closed and goes to the restriction's hold, a workflow of its own
-(orchestrator/dpo/_lift.py); `decide` hands it there, with the same errors.
+Two decisions are not Updates of the request's workflow, as they come after the request closed:
+`lift_restriction` goes to the restriction's hold, a workflow of its own
+(orchestrator/dpo/_lift.py), and `retry_deferred_erasure` to the request's deferred-erasure
+chain (orchestrator/dpo/_deferred.py); `decide` hands them there, with the same errors.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from orchestrator.dpo._common import (
     RequestNotRunning,
     published_text,
 )
+from orchestrator.dpo._deferred import send_deferred_retry
 from schemas.events import is_valid_request_id
 from schemas.identifiers import IdentifierType
 from schemas.lift import LiftRestriction
@@ -58,6 +60,7 @@ from schemas.workflow import (
     IdentityConfirmation,
     NarrowSubject,
     ResolveSystem,
+    RetryDeferredErasure,
     RetrySystem,
     SkipSystem,
     workflow_id_for,
@@ -118,6 +121,7 @@ DECISION_MODELS: dict[DecisionKind, type[BaseModel]] = {
     DecisionKind.SKIP_SYSTEM: SkipSystem,
     DecisionKind.NARROW_SUBJECT: NarrowSubject,
     DecisionKind.LIFT_RESTRICTION: LiftRestriction,
+    DecisionKind.RETRY_DEFERRED_ERASURE: RetryDeferredErasure,
 }
 _UPDATES: dict[DecisionKind, Any] = {
     DecisionKind.CONFIRM_IDENTITY: DsrWorkflow.confirm_identity,
@@ -164,7 +168,8 @@ async def decide(
     client: Client, request_id: str, decision: DecisionKind, document: Mapping[str, Any]
 ) -> DecisionReceipt:
     """Validate `document` as the decision's model and send it as that Update (a lift of a
-    restriction: start its workflow, orchestrator/dpo/_lift.py)."""
+    restriction: start its workflow, orchestrator/dpo/_lift.py; a deferred erasure's retry: to
+    its chain, orchestrator/dpo/_deferred.py)."""
     arg = validate_decision(decision, document)
     if decision is DecisionKind.LIFT_RESTRICTION:
         # Imported here: _lift builds on this module's errors and text checks.
@@ -172,6 +177,9 @@ async def decide(
 
         assert isinstance(arg, LiftRestriction)
         return await send_lift(client, request_id, arg)
+    if decision is DecisionKind.RETRY_DEFERRED_ERASURE:
+        assert isinstance(arg, RetryDeferredErasure)
+        return await send_deferred_retry(client, request_id, arg)
     return await _send(client, request_id, decision, arg)
 
 

@@ -109,8 +109,11 @@ DECISIONS = (
     "skip_system",
     "narrow_subject",
     "lift_restriction",
+    "retry_deferred_erasure",
 )
-OPERATOR_DECISIONS = frozenset({"resolve_system", "retry_system", "skip_system"})
+OPERATOR_DECISIONS = frozenset(
+    {"resolve_system", "retry_system", "skip_system", "retry_deferred_erasure"}
+)
 _STUCK_OUTCOMES = (SystemOutcome.FAILED, SystemOutcome.MANUAL)
 
 
@@ -128,14 +131,22 @@ def _is_overdue(summary: RequestSummary, now: datetime) -> bool:
     return summary.status not in TERMINAL_STATUSES and summary.due_at < now
 
 
-def allowed_decisions(summary: RequestSummary, now: datetime) -> list[str]:
+def allowed_decisions(
+    summary: RequestSummary, now: datetime, record: CompletionRecord | None = None
+) -> list[str]:
     """The decisions the workflow accepts in the request's current state (what the dashboard
     offers as buttons), after the Update validators of workflows/dsr.py. Those stay the arbiter:
     a decision they still reject (e.g. the request closed meanwhile) is a 409 with its reason."""
     status = summary.status
     if status in TERMINAL_STATUSES:
+        closed: list[str] = []
         # A closed restriction request's restriction may be lifted (orchestrator/dpo/_lift.py).
-        return ["lift_restriction"] if may_lift(summary) else []
+        if may_lift(summary):
+            closed.append("lift_restriction")
+        # A deferred erasure failing in a system may be tried now (orchestrator/dpo/_deferred.py).
+        if any(view.state == "retrying" for view in follow_up_views(record)):
+            closed.append("retry_deferred_erasure")
+        return closed
     allowed: list[str] = []
     waiting = status in (
         RequestStatus.AWAITING_VERIFICATION,
@@ -758,7 +769,7 @@ class Desk:
             restricted_since=restricted_since(summary),
             timeline=trail,
             decisions=[e for e in trail if e.action is AuditAction.DECISION],
-            allowed_decisions=allowed_decisions(summary, now),
+            allowed_decisions=allowed_decisions(summary, now, record),
             overdue=_is_overdue(summary, now),
             days_left=days_left(summary, now),
             due_date=_due_day(summary),

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -44,16 +44,19 @@ from schemas.results import EraseResult, LocateResult, RecordFacts
 from schemas.status import RequestStatus, SystemOutcome
 from schemas.workflow import (
     ConnectorCall,
+    DecisionReceipt,
     DsrWorkflowInput,
     FollowUpAppend,
     RepeatCheck,
     RepeatCheckResult,
+    RetryDeferredErasure,
     StatusUpdate,
     WorkflowTuning,
 )
 from workflows.activities import OrchestratorActivities
 from workflows.dsr import DsrWorkflow
 from workflows.follow_up import (
+    RETRY_UPDATE,
     DeferredErasureInput,
     DeferredErasureWorkflow,
     follow_up_workflow_id,
@@ -430,7 +433,7 @@ class Refusing:
                 deleted={a.category: len(a.refs) for a in call.plan.actions},
             )
 
-        return [list_connectors, append_follow_up, erase]
+        return [list_connectors, append_follow_up, bookkeeping.record_follow_up_decision, erase]
 
     def attempts(self, system: str, day: date) -> list[datetime]:
         return [at for at, s, today in self.erasures if s == system and today == day]
@@ -563,6 +566,104 @@ async def test_the_retry_signal_tries_the_failed_systems_at_once(
     first, second = systems.erasures
     assert second[0] - first[0] < timedelta(minutes=1)
     assert [(e.outcome, e.attempt) for e in entries] == [("done", 2)]
+
+
+async def test_the_dpo_s_retry_is_audited_first_then_tries_the_failed_systems_at_once(
+    ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    """`dsr retry-deferred-erasure` (the chain's `retry_now` Update): who and why are in the
+    request's audit trail when it answers, with the request's status; the failed system is then
+    tried at once, and a second retry once nothing fails is refused, saying so."""
+    until = (await _now(ts_env)).astimezone(STOCKHOLM).date() - timedelta(days=3)
+    stubborn = "customer:7/fy:old"
+    later = until + timedelta(days=400)
+    groups = (
+        RetainedGroup(until=until, actions=(_retained("billing", "invoices", stubborn, until),)),
+        RetainedGroup(
+            until=later, actions=(_retained("billing", "invoices", "customer:7/fy:new", later),)
+        ),
+    )
+    queue = f"dsr-fu-{uuid.uuid4().hex[:8]}"
+    systems = Refusing(queue, stubborn, refusals=1, lookups=1)
+    request_id, params = await _chain_with_record(ts_env, store, groups)
+    decision = RetryDeferredErasure(actor="dpo-anna", note="billing credentials put back")
+    async with Worker(
+        ts_env.client,
+        task_queue=queue,
+        workflows=[DeferredErasureWorkflow],
+        activities=systems.activities(store),
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
+        handle = await ts_env.client.start_workflow(
+            DeferredErasureWorkflow.run,
+            params,
+            id=follow_up_workflow_id(request_id),
+            task_queue=queue,
+        )
+        await _until(lambda: len(systems.follow_ups) == 1)
+        receipt = await handle.execute_update(RETRY_UPDATE, decision, result_type=DecisionReceipt)
+        trail = await store.audit_trail(request_id)
+        decisions = [e for e in trail if e.action is AuditAction.DECISION]
+        await _until(lambda: len(systems.follow_ups) == 2)
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(RETRY_UPDATE, decision, result_type=DecisionReceipt)
+        await handle.terminate()  # the second date is a year away
+    assert receipt.status is RequestStatus.COMPLETED
+    assert receipt.decision == "retry_deferred_erasure"
+    assert [(e.actor, e.details) for e in decisions] == [
+        (
+            "dpo-anna",
+            {"decision": "retry_deferred_erasure", "reason": "billing credentials put back"},
+        )
+    ]
+    first, second = systems.erasures
+    assert second[0] - first[0] < timedelta(minutes=1)
+    assert [(e.outcome, e.attempt) for e in systems.follow_ups] == [("failed", 1), ("done", 2)]
+    message = str(getattr(refused.value.cause, "message", refused.value.cause))
+    assert "is failing" in message
+    assert (later + timedelta(days=1)).isoformat() in message
+
+
+async def test_a_retry_with_nothing_failing_is_refused_and_changes_nothing(
+    ts_env: WorkflowEnvironment, store: Store
+) -> None:
+    """A chain waiting for its first date has nothing to try again: the Update is refused by its
+    validator (no audit entry, no attempt)."""
+    until = (await _now(ts_env)).astimezone(STOCKHOLM).date() + timedelta(days=90)
+    groups = (
+        RetainedGroup(
+            until=until, actions=(_retained("billing", "invoices", "customer:7/fy:x", until),)
+        ),
+    )
+    queue = f"dsr-fu-{uuid.uuid4().hex[:8]}"
+    systems = Refusing(queue, "none", refusals=0, lookups=1)
+    request_id, params = await _chain_with_record(ts_env, store, groups)
+    async with Worker(
+        ts_env.client,
+        task_queue=queue,
+        workflows=[DeferredErasureWorkflow],
+        activities=systems.activities(store),
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
+        handle = await ts_env.client.start_workflow(
+            DeferredErasureWorkflow.run,
+            params,
+            id=follow_up_workflow_id(request_id),
+            task_queue=queue,
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(
+                RETRY_UPDATE, RetryDeferredErasure(actor="dpo"), result_type=DecisionReceipt
+            )
+        with pytest.raises(WorkflowUpdateFailedError) as anonymous:
+            await handle.execute_update(
+                RETRY_UPDATE, RetryDeferredErasure(actor="  "), result_type=DecisionReceipt
+            )
+        await handle.terminate()
+    assert "nothing to try again" in str(getattr(refused.value.cause, "message", ""))
+    assert "needs an actor" in str(getattr(anonymous.value.cause, "message", ""))
+    assert systems.erasures == []
+    assert not [e for e in await store.audit_trail(request_id) if e.action is AuditAction.DECISION]
 
 
 async def _until(condition: Callable[[], bool], timeout: float = 20) -> None:
