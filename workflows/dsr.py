@@ -74,7 +74,7 @@ with workflow.unsafe.imports_passed_through():
         SystemOutcome,
         SystemStatus,
     )
-    from schemas.subject import SubjectRef
+    from schemas.subject import Identifier, SubjectRef
     from schemas.workflow import (
         Approve,
         Cancel,
@@ -151,6 +151,23 @@ _RIGHTS_KINDS = frozenset({RequestKind.OBJECTION, RequestKind.CONSENT_WITHDRAWAL
 # (`manual`, saying which fields and why) instead of "done": the request must not tell the
 # subject their data was corrected when it was not (Art. 12(3)-(4), 16).
 RECTIFY_REFUSALS_PATCH = "rectify-refusals-v1"
+# From this patch on, a request narrowed by the DPO to one person (`narrow_subject`) is
+# discovered again in full rounds that learn only identifiers no two people share (below), not
+# in one round by the narrowing identifier alone: the systems that cannot search by it (hosting,
+# newsletter and support hold no personnummer) found "nothing" and the subject's account,
+# subscriber and tickets stayed behind an erasure reported complete. Asked only when narrowing.
+NARROW_REDISCOVERY_PATCH = "narrow-rediscovery-v1"
+_NARROWED_LEARNS = frozenset(
+    {
+        IdentifierType.PERSONAL_IDENTITY_NUMBER,
+        IdentifierType.CUSTOMER_NUMBER,
+        IdentifierType.ACCOUNT_NAME,
+    }
+)
+# From this patch on, a system that found nothing while it could search by none of the
+# subject's identifiers is a person's task (`manual`, naming what it searches by), not
+# `not_found`: it was never asked. Asked only when that happens.
+UNSEARCHABLE_PATCH = "unsearchable-is-manual-v1"
 R = TypeVar("R", bound=BaseModel)
 T = TypeVar("T")
 
@@ -656,14 +673,21 @@ class DsrWorkflow:
             names = set(self._retry)
             self._retry.clear()
             rounds = None
+            learn_only: frozenset[IdentifierType] | None = None
             if self._narrowed is not None:
-                subject, rounds = self._narrowed, 1  # that person only: learn nothing wider
+                subject = self._narrowed
+                if workflow.patched(NARROW_REDISCOVERY_PATCH):
+                    learn_only = _NARROWED_LEARNS  # that person's own numbers, never shared ones
+                else:
+                    rounds = 1  # that person only: learn nothing wider
                 self._narrowed = None
             retried = [c for c in connectors if c.name in names]
             for info in retried:
                 self._update(info.name, outcome=SystemOutcome.PENDING, reason=None)
             await self._publish(RequestStatus.IN_PROGRESS)
-            subject = await self._attempt(params, retried, subject, rounds=rounds)
+            subject = await self._attempt(
+                params, retried, subject, rounds=rounds, learn_only=learn_only
+            )
 
         await self._package(params)
         return await self._finish(params, RequestStatus.COMPLETED)
@@ -675,9 +699,12 @@ class DsrWorkflow:
         subject: SubjectRef | None,
         *,
         rounds: int | None = None,
+        learn_only: frozenset[IdentifierType] | None = None,
     ) -> SubjectRef:
         """One pass over `connectors`: discover, hold on ambiguity, execute what is pending."""
-        subject, located = await self._discover(params, connectors, subject, rounds=rounds)
+        subject, located = await self._discover(
+            params, connectors, subject, rounds=rounds, learn_only=learn_only
+        )
         self._hold_if_ambiguous(located)
         pending = [c for c in connectors if self._system(c.name).outcome is SystemOutcome.PENDING]
         await self._execute(params, subject, pending, located)
@@ -873,8 +900,10 @@ class DsrWorkflow:
         subject: SubjectRef | None = None,
         *,
         rounds: int | None = None,
+        learn_only: frozenset[IdentifierType] | None = None,
     ) -> tuple[SubjectRef, dict[str, LocateResult]]:
-        """Locate in every system; identifiers learned in one system are searched in all."""
+        """Locate in every system; identifiers learned in one system are searched in all (only
+        those of `learn_only`'s types, when given)."""
         subject = subject or SubjectRef.from_subject(params.request.subject)
         located: dict[str, LocateResult] = {}
         for _round in range(rounds or params.tuning.discovery_rounds):
@@ -885,14 +914,16 @@ class DsrWorkflow:
                 ),
                 return_exceptions=True,
             )
-            learned = []
+            learned: list[Identifier] = []
             for info, result in zip(connectors, results, strict=True):
                 if isinstance(result, BaseException):
                     self._fail(info.name, result)
                     continue
                 assert isinstance(result, LocateResult)
                 located[info.name] = result
-                learned.extend(result.learned)
+                learned.extend(
+                    i for i in result.learned if learn_only is None or i.type in learn_only
+                )
             grown = subject.merged(learned)
             if len(grown.identifiers) == len(subject.identifiers):
                 break
@@ -908,11 +939,30 @@ class DsrWorkflow:
                     counts=where.counts,
                     reason=where.ambiguity_reason or "ambiguous identity",
                 )
+            elif not where.found and self._never_asked(info, subject):
+                self._update(
+                    info.name,
+                    outcome=SystemOutcome.MANUAL,
+                    counts={},
+                    reason=(
+                        f"{info.name} searches by "
+                        f"{', '.join(sorted(t.value for t in info.search_identifiers))}, and none "
+                        "of these is known for the subject: search it by hand"
+                    ),
+                )
             elif not where.found:
                 self._update(info.name, outcome=SystemOutcome.NOT_FOUND, counts={})
             else:
                 self._update(info.name, outcome=SystemOutcome.PENDING, counts=where.counts)
         return subject, located
+
+    @staticmethod
+    def _never_asked(info: ConnectorInfo, subject: SubjectRef) -> bool:
+        """Whether the system could search by none of the subject's identifiers (its "not
+        found" means nothing then; UNSEARCHABLE_PATCH)."""
+        if {i.type for i in subject.identifiers} & set(info.search_identifiers):
+            return False
+        return workflow.patched(UNSEARCHABLE_PATCH)
 
     def _hold_if_ambiguous(self, located: dict[str, LocateResult]) -> None:
         """Ambiguity belongs to the subject, not to one system: if any system finds different

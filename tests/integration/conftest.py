@@ -35,6 +35,8 @@ from schemas.workflow import workflow_id_for
 from tests.conftest import Infra
 from workflows.dsr import DsrWorkflow
 
+# The slots of every block holding the household pair (sandbox.people), present everywhere.
+SHARED_EMAIL_SLOTS = frozenset({30, 31})
 # Twenty blocks: enough fresh persons present in all five systems (20) for every test.
 CUSTOMERS = 1000
 SEED = 7
@@ -105,6 +107,22 @@ class Stack:
                 self.used.add(index)
                 return customer
         raise LookupError(f"no unused seeded {kind} with {needs}: seed more customers")
+
+    def fresh_shared_email_pair(self) -> tuple[Customer, Customer]:
+        """Two people of one household sharing an e-mail address, both present in all five
+        systems, that no other test has used (the seed's first pair is `seed.examples`')."""
+        from sandbox.billing.seed import seeded_customer
+
+        first_slot, second_slot = sorted(SHARED_EMAIL_SLOTS)
+        for start in range(BLOCK_SIZE, CUSTOMERS, BLOCK_SIZE):
+            indices = (start + first_slot, start + second_slot)
+            if any(i in self.used for i in indices):
+                continue
+            first, second = (seeded_customer(i, SEED).customer for i in indices)
+            assert first.special == second.special == "shared_email", "the seed's fixed slots"
+            self.used.update(indices)
+            return first, second
+        raise LookupError("no unused shared-email pair: seed more customers")
 
     def log_text(self) -> str:
         return "\n".join(

@@ -18,6 +18,7 @@ from orchestrator.codec import reseal_under_master_key
 from orchestrator.dpo import Desk, _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
 from schemas.events import Scope
+from schemas.identifiers import IdentifierType
 from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from tests.integration.conftest import (
     Stack,
@@ -194,3 +195,41 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     assert record.status is RequestStatus.COMPLETED
     assert {d.system for d in record.decisions} == set(held)
     await _record_history(handle, "erasure_ambiguous_skipped")
+
+
+async def test_a_narrowed_erasure_reaches_the_person_in_every_system_and_spares_the_other(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """A household e-mail and her personnummer: held, then narrowed by the DPO to her
+    personnummer. Hosting, newsletter and support hold no personnummer: they find her by the
+    customer number billing learned from her record, and erase her there — not "not found" —
+    while her partner's records, behind the same address, stay as they were."""
+    her, him = stack.fresh_shared_email_pair()
+    assert her.personal_identity_number is not None
+    subject = {"email": her.email, "personal_identity_number": her.personal_identity_number}
+    request_id = await publish_signed(producer, stack, request_event("erasure", subject))
+    handle = await wait_for_workflow(temporal, request_id)
+    held = await status_becomes(handle, RequestStatus.NEEDS_ATTENTION)
+    assert any(s.outcome is SystemOutcome.MANUAL for s in held.systems), held.systems
+    await _decide.narrow_subject(
+        temporal,
+        request_id,
+        actor=DPO,
+        identifier_type=IdentifierType.PERSONAL_IDENTITY_NUMBER,
+        value=her.personal_identity_number,
+    )
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED, record.systems
+    outcomes = {s.system: s.outcome for s in record.systems}
+    assert set(outcomes) == {"billing", "registrar", "hosting", "newsletter", "support"}
+    assert set(outcomes.values()) <= {SystemOutcome.DONE, SystemOutcome.RETAINED}, record.systems
+    with _billing_db(stack) as db:
+        rows = dict(
+            db.execute(
+                "select customer_number, name from customers where customer_number in (?, ?)",
+                (her.customer_number, him.customer_number),
+            ).fetchall()
+        )
+    assert rows[her.customer_number] is None  # anonymised
+    assert rows[him.customer_number] == him.name  # untouched
+    await _record_history(handle, "erasure_narrowed")

@@ -33,6 +33,7 @@ from schemas.identifiers import IdentifierType
 from schemas.records import CompletionRecord, RequestSummary
 from schemas.results import EraseResult, ExportResult, LocateResult
 from schemas.status import RequestStatus
+from schemas.subject import Identifier
 from schemas.workflow import (
     ConnectorCall,
     DsrWorkflowInput,
@@ -74,16 +75,23 @@ class FakeSystem:
     name: str
     counts: dict[str, int] = field(default_factory=lambda: {"contact": 1})
     ambiguous: bool = False
-    # Ambiguity resolves when the subject is narrowed to a personnummer.
+    # Ambiguity (two people behind the shared e-mail) resolves once the subject is narrowed to a
+    # personnummer, and the e-mail is not searched again.
     unambiguous_by: IdentifierType | None = IdentifierType.PERSONAL_IDENTITY_NUMBER
     fail_export: int = 0  # fail this many export attempts permanently (one per activity run)
     calls: list[tuple[str, list[str]]] = field(default_factory=list)
+    search_identifiers: tuple[IdentifierType, ...] = (
+        IdentifierType.EMAIL,
+        IdentifierType.PERSONAL_IDENTITY_NUMBER,
+    )
+    # Identifiers its records give away, by the identifier type that finds them.
+    learns: dict[IdentifierType, list[Identifier]] = field(default_factory=dict)
 
     def info(self, queue: str) -> ConnectorInfo:
         return ConnectorInfo(
             name=self.name,
             task_queue=queue,
-            search_identifiers=[IdentifierType.EMAIL, IdentifierType.PERSONAL_IDENTITY_NUMBER],
+            search_identifiers=list(self.search_identifiers),
             operations=[Operation.LOCATE, Operation.EXPORT, Operation.ERASE],
         )
 
@@ -94,14 +102,15 @@ class FakeSystem:
         @activity.defn(name="connector.locate")
         async def locate(call: ConnectorCall) -> LocateResult:
             seen("locate", call)
-            narrowed = self.unambiguous_by is not None and all(
-                i.type is self.unambiguous_by for i in call.subject.identifiers
-            )
+            types = {i.type for i in call.subject.identifiers}
+            narrowed = self.unambiguous_by in types and IdentifierType.EMAIL not in types
             ambiguous = self.ambiguous and not narrowed
+            searchable = [i for i in call.subject.identifiers if i.type in self.search_identifiers]
             return LocateResult(
                 system=self.name,
-                counts=self.counts,
-                ambiguous=ambiguous,
+                counts=self.counts if searchable else {},
+                learned=[learned for i in searchable for learned in self.learns.get(i.type, [])],
+                ambiguous=ambiguous and bool(searchable),
                 ambiguity_reason="two customers share the address" if ambiguous else None,
             )
 
@@ -129,15 +138,17 @@ def request_input(
     verified: bool = True,
     scope: dict[str, list[str]] | None = None,
     tuning: WorkflowTuning = TUNING,
+    subject: dict[str, str] | None = None,
 ) -> DsrWorkflowInput:
-    """A new request (its own id) by e-mail for anna@example.se, as the workflow's input."""
+    """A new request (its own id) by e-mail for anna@example.se (or by `subject`), as the
+    workflow's input."""
     data = DsrRequestedData.model_validate(
         {
             "request_id": f"req-{uuid.uuid4().hex[:12]}",
             "kind": kind,
             "received_at": received,
             "channel": "email",
-            "subject": {"email": "anna@example.se"},
+            "subject": subject or {"email": "anna@example.se"},
             "verification": {
                 "method": "bankid" if verified else "none",
                 "verified_at": received if verified else None,
@@ -194,9 +205,15 @@ class Harness:
         verified: bool = True,
         received_at: datetime | None = None,
         scope: dict[str, list[str]] | None = None,
+        subject: dict[str, str] | None = None,
     ) -> WorkflowHandle[DsrWorkflow, CompletionRecord]:
         params = request_input(
-            kind, received_at or await self.now(), verified=verified, scope=scope, tuning=TUNING
+            kind,
+            received_at or await self.now(),
+            verified=verified,
+            scope=scope,
+            tuning=TUNING,
+            subject=subject,
         )
         return await self.client.start_workflow(
             DsrWorkflow.run,

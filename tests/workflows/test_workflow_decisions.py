@@ -288,6 +288,64 @@ async def test_ambiguous_subject_is_narrowed_to_one_person(harness: Harness) -> 
     assert audit and "198112189876" not in str([u.details for u in harness.updates])
 
 
+async def test_a_narrowed_subject_is_found_by_its_own_numbers_where_no_personnummer_is_held(
+    harness: Harness,
+) -> None:
+    """Household e-mail, two people: narrowed by her personnummer, billing's record of her gives
+    away her customer number, and support — which holds no personnummer — is searched by it and
+    erased, not reported "not found". The shared e-mail billing also knows is never learned
+    again (it would make the request ambiguous once more)."""
+    billing, support = harness.systems  # the second holds no personnummer here
+    billing.ambiguous = support.ambiguous = True
+    billing.learns = {
+        IdentifierType.PERSONAL_IDENTITY_NUMBER: [
+            Identifier(type=IdentifierType.CUSTOMER_NUMBER, value="K100031"),
+            Identifier(type=IdentifierType.EMAIL, value="obergs@example.se"),
+        ]
+    }
+    support.search_identifiers = (IdentifierType.EMAIL, IdentifierType.CUSTOMER_NUMBER)
+    support.unambiguous_by = IdentifierType.CUSTOMER_NUMBER
+    handle = await harness.start("erasure")
+    await harness.reaches(handle, RequestStatus.NEEDS_ATTENTION)
+    await handle.execute_update(
+        DsrWorkflow.narrow_subject,
+        NarrowSubject(
+            actor=DPO,
+            identifier=Identifier(
+                type=IdentifierType.PERSONAL_IDENTITY_NUMBER, value="198112189876"
+            ),
+        ),
+    )
+    record = await handle.result()
+    assert record.status is RequestStatus.COMPLETED
+    assert {s.system: s.outcome for s in record.systems} == {
+        "billing": SystemOutcome.DONE,
+        support.name: SystemOutcome.DONE,
+    }
+    erased_with = {
+        system.name: ids for system in harness.systems for op, ids in system.calls if op == "erase"
+    }
+    assert erased_with[support.name] == ["customer_number", "personal_identity_number"]
+    assert all("email" not in ids for ids in erased_with.values())
+
+
+async def test_a_system_that_can_search_by_none_of_the_identifiers_is_a_person_s_task(
+    harness: Harness,
+) -> None:
+    """A request by personnummer alone that no system learns more from: a system searching by
+    e-mail only was never asked, so its "nothing found" would be a false record."""
+    _, newsletter = harness.systems
+    newsletter.search_identifiers = (IdentifierType.EMAIL,)
+    handle = await harness.start("erasure", subject={"personal_identity_number": "198112189876"})
+    held = await harness.reaches(handle, RequestStatus.NEEDS_ATTENTION)
+    outcomes = {s.system: (s.outcome, s.reason) for s in held.systems}
+    assert outcomes["billing"][0] is SystemOutcome.DONE
+    outcome, reason = outcomes[newsletter.name]
+    assert outcome is SystemOutcome.MANUAL
+    assert reason is not None and "searches by email" in reason
+    assert not any(op == "erase" for op, _ in newsletter.calls)
+
+
 async def test_extension_once_with_reason_before_the_due_date(harness: Harness) -> None:
     harness.systems[0].fail_export = 5
     handle = await harness.start("access")
