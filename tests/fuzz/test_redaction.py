@@ -483,8 +483,10 @@ _HEX = st.binary(min_size=8, max_size=8).map(bytes.hex)
 request_ids = st.one_of(
     _HEX.map(lambda h: f"req-{h}"),  # what `dsr submit` generates
     st.integers(0, 10**10 - 1).map(lambda n: f"req-2026-{n:010d}"),
-    st.integers(10**9, 10**12 - 1).map(lambda n: f"req-{n}"),  # a 10-12-digit run after "req-"
-    st.integers(0, 10**8 - 1).map(lambda n: f"req-07{n:08d}"),  # phone-shaped tail
+    # a 10-12-digit run after "req-", and a tail beginning 07: kept unless it is a personnummer
+    # (YYMMDDNNNC) or a mobile number (07[02369]…, refused by the intake and masked)
+    st.integers(10**9, 10**12 - 1).map(lambda n: f"req-{n}").filter(is_valid_request_id),
+    st.integers(0, 10**8 - 1).map(lambda n: f"req-07{n:08d}").filter(is_valid_request_id),
     # NNNNNN-NNNN after a prefix: kept unless it is a personnummer (a valid date and check
     # digit: "portal_270704-2707" is refused by the intake and masked, tested below).
     st.builds(lambda p: f"portal_{p}", st.from_regex(r"[0-9]{6}-?[0-9]{4}", fullmatch=True)).filter(

@@ -379,8 +379,15 @@ def test_values_nested_deeper_than_the_contract_are_refused_iteratively() -> Non
         ("req-19811218-9876", False),
         ("case_811218-9876_b", False),
         ("req-198112189875", True),  # the wrong check digit: no personnummer
-        ("req-8112189876", True),  # ten bare digits inside an id: too common by chance
+        ("req-8112189876", False),  # YYMMDDNNNC as a run of ten digits of its own
+        ("req-28112189876", True),  # ...inside a longer run: too common by chance
         ("req-3df0ef1234567890", True),
+        # a mobile number as a run of digits of its own
+        ("req-0708701049", False),
+        ("kund-K100021-tel-0724343439b", False),
+        ("req-46701234567", False),
+        ("x-0046701234567-y", False),
+        ("req-07087010491", True),  # eleven digits: no mobile number
     ],
 )
 def test_a_request_id_shaped_like_personal_data_is_refused(request_id: str, ok: bool) -> None:

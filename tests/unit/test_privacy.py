@@ -214,7 +214,8 @@ def test_id_fields_keep_validated_ids_and_mask_personal_ones() -> None:
     event = {
         "event": "event accepted",
         "request_id": "req-2026-1234567890",
-        "workflow_id": "dsr-req-0701234567-deferred-erasure",
+        "workflow_id": "dsr-req-5551234567-deferred-erasure",
+        "parent_run_id": "dsr-req-0701234567",
         "run_id": "01a23279-5b78-7cc9-b747-198112189876",
         "key": "req-811218-9876",
         "parent_workflow_id": "dsr-198112189876",
@@ -229,16 +230,22 @@ def test_id_fields_keep_validated_ids_and_mask_personal_ones() -> None:
     # An id carrying a personnummer in a written form is no valid request id (the intake refuses
     # it), so it gets no exemption: the number is masked.
     assert "9876" not in out["key"], out["key"]
+    # ...nor one carrying a mobile number.
+    assert "0701234567" not in str(out), out
     assert out["temporal_activity"] == event["temporal_activity"]
     assert out["parent_workflow_id"] == "dsr-[id-number]"
     assert out["event_id"] == out["exclude_request_id"] == "[id-number]"
 
 
 def test_ids_written_in_text_keep_their_digits_when_valid() -> None:
-    text = "request_id=req-1234567890 workflow_id='dsr-req-0701234567' key=198112189876"
-    assert scrub(text) == (
-        "request_id=req-1234567890 workflow_id='dsr-req-0701234567' key=[id-number]"
+    text = (
+        "request_id=req-1234567890 workflow_id='dsr-req-5551234567' key=198112189876 "
+        "other=req-0701234567"
     )
+    assert scrub(text).startswith(
+        "request_id=req-1234567890 workflow_id='dsr-req-5551234567' key=[id-number] "
+    )
+    assert "0701234567" not in scrub(text)
 
 
 def test_workflow_id_templates_are_the_ones_the_code_builds() -> None:
