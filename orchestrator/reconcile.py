@@ -73,6 +73,7 @@ from orchestrator.kafka_config import REQUESTS_ISOLATION_LEVEL, aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
+from orchestrator.signing import verify
 from orchestrator.store import Store
 from policy.deadlines import DeadlineCalendar, legal_due_at
 from schemas.events import DsrRequestedEvent
@@ -872,9 +873,23 @@ def _validated(
         return None
 
 
+def _signed(record: IncomingRecord, settings: Settings) -> bool:
+    """Whether the portal signed the record (what it names may then be shown)."""
+    if record.value is None or len(record.value) > settings.max_event_bytes:
+        return False
+    try:
+        verify(record.value, headers_dict(record.headers), settings.signing_key_ring())
+    except Exception:  # unsigned, forged, or headers that break the check
+        return False
+    return True
+
+
 def _request_id(record: IncomingRecord, settings: Settings) -> str | None:
-    """The request the record names, for reports (never as proof): its key, if it has the
-    shape of one, or else the event's own id (a keyless record)."""
+    """The request the record names, for reports and audit entries (never as proof): its key,
+    if it has the shape of one, or else the event's own id (a keyless record) — only of a
+    record the portal signed: an unsigned producer's key is its own free text."""
+    if not _signed(record, settings):
+        return None
     if record.key is not None and request_id_shaped(record.key):
         return record.key.decode()
     event = _validated(record, settings, key_required=False)

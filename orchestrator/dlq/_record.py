@@ -116,9 +116,12 @@ def build_dead_letter(
     max_value_bytes: int,
     now: datetime | None = None,
     request_key: tuple[str, bytes] | None = None,
+    clear_key: bool = True,
 ) -> OutgoingDeadLetter:
     """Seal the record with the first of `keys`, or with `request_key` (key id, key): the key
-    derived from the data key of the request it names (orchestrator.dlq._sealing)."""
+    derived from the data key of the request it names (orchestrator.dlq._sealing). The original
+    Kafka key is kept as the letter's key only with `clear_key` (a signed record's) and when it
+    has a request id's shape."""
     at = now or datetime.now(UTC)
     expires_at = at + retention
     if request_key is not None:
@@ -148,7 +151,7 @@ def build_dead_letter(
         (ENVELOPE, ENVELOPE_NAME),
     ]
     return OutgoingDeadLetter(
-        key=key if request_id_shaped(key) else None, value=sealed, headers=clear
+        key=key if clear_key and request_id_shaped(key) else None, value=sealed, headers=clear
     )
 
 

@@ -1,7 +1,10 @@
 """Which key seals a dead letter: the request's own data key when the record names a request,
 so its DLQ copy is crypto-shredded together with the request; else the DLQ (master) key.
 
-The request a record names is the one its value names (`data.request_id`), when the value
+Only a record whose signature was verified names a request (`build(signed=...)`): of an
+unsigned or forged one nothing is believed, and it is sealed with the DLQ key, naming none.
+
+The request a signed record names is the one its value names (`data.request_id`), when the value
 parses as JSON within the intake's own limits (the event size, `MAX_DEPTH`, no name given twice)
 and that id is one the contract accepts (`schemas.events.is_valid_request_id`, which refuses a
 personnummer-shaped one); else the Kafka key, if it is such an id. The value first, because it
@@ -221,8 +224,14 @@ class DeadLetterSealer:
         retention: timedelta,
         max_value_bytes: int,
         now: datetime | None = None,
+        signed: bool = False,
     ) -> OutgoingDeadLetter:
-        request_id = await self.request_of(key, value, max_value_bytes)
+        """`signed`: the record's signature was verified (`Rejected.signed`). Of an unsigned or
+        forged record nothing is believed: its request id and Kafka key are a producer's free
+        text (`malin_johansson17_yahoo_se` has an id's shape), so the letter is sealed with
+        the DLQ key, names no request (no `rid`, no clear key, no data key made for it) and
+        expires with the DLQ's retention; its copy stays inside the sealed value."""
+        request_id = await self.request_of(key, value, max_value_bytes) if signed else None
         letter = build_dead_letter(
             position=position,
             key=key,
@@ -235,6 +244,7 @@ class DeadLetterSealer:
             max_value_bytes=max_value_bytes,
             now=now,
             request_key=await self.request_key(request_id),
+            clear_key=signed,
         )
         if request_id is None:
             return letter

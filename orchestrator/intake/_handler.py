@@ -55,6 +55,7 @@ from orchestrator.intake._ledger import RequestLedger
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
+from orchestrator.signing import verify
 from schemas.events import DeadLetterReason, DsrRequestedEvent
 from schemas.workflow import DsrWorkflowInput, workflow_id_for
 from workflows.contracts import DsrWorkflowRef
@@ -106,6 +107,12 @@ TRANSIENT_TEMPORAL_STATUSES = frozenset(
 )
 _MAX_BACKOFF = 10.0
 _T = TypeVar("_T")
+
+
+def _believed(where: dict[str, object], rejected: Rejected) -> dict[str, object]:
+    """The record's position, and its key only if it was signed: an unsigned producer's key is
+    its own free text (`kund-K100017-malin-johansson` has a request id's shape)."""
+    return where if rejected.signed else {**where, "key": "<unsigned: not shown>"}
 
 
 def _loggable_key(key: bytes | None) -> str:
@@ -246,10 +253,14 @@ class IntakeHandler:
         except asyncio.CancelledError:
             raise
         except Exception as error:  # the point: no exception may lose a record
-            rejected = Rejected(DeadLetterReason.UNPROCESSABLE, type(error).__name__)
+            rejected = Rejected(
+                DeadLetterReason.UNPROCESSABLE, type(error).__name__, signed=self._signed(record)
+            )
             await self.dead_letter(record, rejected)
             log.error(
-                "event unprocessable, dead-lettered", error_type=type(error).__name__, **where
+                "event unprocessable, dead-lettered",
+                error_type=type(error).__name__,
+                **_believed(where, rejected),
             )
             return IntakeOutcome.DEAD_LETTERED
 
@@ -266,12 +277,25 @@ class IntakeHandler:
             )
         except Rejected as rejected:
             await self.dead_letter(record, rejected)
-            log.warning("event dead-lettered", reason=rejected.reason.value, **where)
+            log.warning(
+                "event dead-lettered", reason=rejected.reason.value, **_believed(where, rejected)
+            )
             return IntakeOutcome.DEAD_LETTERED
         with structlog.contextvars.bound_contextvars(request_id=event.data.request_id):
             outcome = await self._retry_transient(lambda: self._start(event), "temporal")
             log.info("event accepted", outcome=outcome.value, kind=event.data.kind.value, **where)
             return outcome
+
+    def _signed(self, record: IncomingRecord) -> bool:
+        """Whether the record's signature holds (for a refusal that came from anywhere: an
+        unexpected error is believed to be the portal's only if it signed the bytes)."""
+        if record.value is None or len(record.value) > self._settings.max_event_bytes:
+            return False
+        try:
+            verify(record.value, headers_dict(record.headers), self._signing_keys)
+        except Exception:  # unsigned, forged, or headers that break the check: not believed
+            return False
+        return True
 
     async def _retry_transient(self, attempt: Callable[[], Awaitable[_T]], what: str) -> _T:
         """Run `attempt` until it passes; wait out `_Transient` with capped backoff."""
@@ -386,6 +410,7 @@ class IntakeHandler:
             retention=self._dlq_retention,
             max_value_bytes=max_value_bytes,
             now=datetime.now(UTC),
+            signed=rejected.signed,
         )
 
     async def _last_resort(self, record: IncomingRecord, rejected: Rejected) -> OutgoingDeadLetter:

@@ -54,12 +54,18 @@ _SAFE_LOC_PART = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class Rejected(Exception):
-    """The event cannot be accepted; it goes to the dead-letter topic with `reason` and `detail`."""
+    """The event cannot be accepted; it goes to the dead-letter topic with `reason` and `detail`.
 
-    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+    `signed`: the refusal came after the event's signature was verified, so what the record
+    says (its request id, its key) is the portal's. Of a record refused before (oversize, no
+    signature, an unknown key, a forged one) nothing is believed: its dead letter takes no
+    request id from it (orchestrator.dlq._sealing)."""
+
+    def __init__(self, reason: DeadLetterReason, detail: str, *, signed: bool = False) -> None:
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.signed = signed
 
 
 def headers_dict(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, bytes]:
@@ -218,6 +224,30 @@ def validate_request(
         verify(value, headers, signing_keys)
     except SignatureError as exc:
         raise Rejected(DeadLetterReason(exc.reason), exc.detail) from None
+    try:
+        return _validate_signed(
+            key,
+            value,
+            headers,
+            arrived_at=arrived_at,
+            clock_skew=clock_skew,
+            key_required=key_required,
+        )
+    except Rejected as rejected:
+        rejected.signed = True
+        raise
+
+
+def _validate_signed(
+    key: bytes | None,
+    value: bytes,
+    headers: Mapping[str, bytes],
+    *,
+    arrived_at: datetime | None,
+    clock_skew: timedelta,
+    key_required: bool,
+) -> DsrRequestedEvent:
+    """`validate_request` past the signature: the portal's own bytes, checked as the contract."""
     check_header_names(headers)  # after the signature: a forged record is refused as forged
     try:
         document = orjson.loads(value)

@@ -419,14 +419,20 @@ async def test_a_repair_whose_audit_write_failed_is_reported_by_the_retry_once(
     retry = await reconciler.reconcile_requests(ReconcileInput())  # Temporal's retry
 
     outcome = "started" if valid else "dead_lettered"
-    assert [(r.request_id, r.outcome) for r in retry.redriven] == [(rid, outcome)]
-    assert [e.details["outcome"] for e in _results(await opened.audit_trail(rid))] == [outcome]
+    # An unsigned record's key is its producer's free text: reported and audited by position.
+    audited_as = rid if valid else f"record-{topic.settings.requests_topic}-0-0"
+    assert [(r.request_id, r.outcome) for r in retry.redriven] == [
+        (rid if valid else None, outcome)
+    ]
+    assert [e.details["outcome"] for e in _results(await opened.audit_trail(audited_as))] == [
+        outcome
+    ]
     assert temporal.starts == (1 if valid else 0)
     assert len(publisher.published) == (1 if valid else 0)
     assert len(await topic.dead_letters()) == (0 if valid else 1)
 
     third = await reconciler.reconcile_requests(ReconcileInput())
-    assert third.examined == 0 and len(_results(await opened.audit_trail(rid))) == 1
+    assert third.examined == 0 and len(_results(await opened.audit_trail(audited_as))) == 1
 
 
 # ── 5. overlapping runs dead-letter a record once ───────────────────────────────────────────
@@ -453,8 +459,11 @@ async def test_overlapping_runs_dead_letter_and_report_a_record_once(
 
     assert await topic.dead_letters() == [(0, o, "missing_signature") for o in range(3)]
     assert sorted(r.offset for run in runs for r in run.redriven) == [0, 1, 2]
+    for offset in range(3):  # unsigned: audited by position, never under the producer's key
+        where = f"record-{topic.settings.requests_topic}-0-{offset}"
+        assert len(_results(await opened.audit_trail(where))) == 1
     for rid in rids:
-        assert len(_results(await opened.audit_trail(rid))) == 1
+        assert await opened.audit_trail(rid) == []
     # whatever one run left to the other is proven by the next run, not dead-lettered again
     after = await _reconciler(topic.settings, temporal, opened, Publisher()).reconcile_requests(
         ReconcileInput()

@@ -212,10 +212,12 @@ async def publish_raw(
     *,
     key: bytes | None,
     headers: list[tuple[str, bytes]] | None = None,
-) -> None:
-    await producer.send_and_wait(
+) -> tuple[int, int]:
+    """Publish as any producer may; returns where the record landed (partition, offset)."""
+    sent = await producer.send_and_wait(
         stack.settings.requests_topic, key=key, value=value, headers=headers or []
     )
+    return sent.partition, sent.offset
 
 
 async def publish_signed(producer: AIOKafkaProducer, stack: Stack, document: dict[str, Any]) -> str:
@@ -289,6 +291,27 @@ async def dlq(stack: Stack) -> AsyncIterator[AIOKafkaConsumer]:
     """
     async with topic_reader(stack, stack.settings.dlq_topic) as consumer:
         yield consumer
+
+
+async def dead_letters_at(
+    consumer: AIOKafkaConsumer, positions: set[tuple[int, int]], timeout: float = 60
+) -> dict[tuple[int, int], Any]:
+    """Collect the DLQ records of the requests-topic records at `positions` (partition,
+    offset), by their source headers: a letter of an unsigned record keeps no Kafka key."""
+    found: dict[tuple[int, int], Any] = {}
+    async with asyncio.timeout(timeout):
+        while set(found) != positions:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                for record in records:
+                    got = dict(record.headers)
+                    where = (
+                        int(got.get("dsr-dlq-source-partition", b"-1")),
+                        int(got.get("dsr-dlq-source-offset", b"-1")),
+                    )
+                    if where in positions:
+                        found[where] = record
+    return found
 
 
 async def dead_letters_for(

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 import orchestrator.dlq._verdict as verdict
-from orchestrator.datakeys import DataKeyRing
+from orchestrator.datakeys import DataKeyMissing, DataKeyRing
 from orchestrator.dlq import (
     DeadLetter,
     DeadLetterSealer,
@@ -67,7 +67,12 @@ class _Stack:
         self.letters: list[DeadLetter] = []
 
     async def letter(
-        self, key: bytes | None, value: bytes | None, max_value_bytes: int = 4096
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        max_value_bytes: int = 4096,
+        *,
+        signed: bool = True,  # a key mismatch is found after the signature was verified
     ) -> DeadLetter:
         out = await self.sealer.build(
             position=HERE,
@@ -78,6 +83,7 @@ class _Stack:
             detail="Kafka key must equal data.request_id",
             retention=timedelta(days=30),
             max_value_bytes=max_value_bytes,
+            signed=signed,
         )
         letter = DeadLetter.from_record(0, len(self.letters), out.key, out.value, out.headers)
         self.letters.append(letter)
@@ -209,3 +215,17 @@ async def test_letters_sealed_before_the_request_was_recorded_still_open_and_cou
     )
     result = await stack.verify(R)
     assert result["copies"] == 2 and result["decryptable"] == 2
+
+
+async def test_an_unsigned_record_names_no_request_and_makes_no_key(stack: _Stack) -> None:
+    """A forged or unsigned record's request id and Kafka key are its producer's free text
+    (`malin_johansson17_yahoo_se` has an id's shape): its letter is sealed with the DLQ key,
+    keeps no clear key and no `rid`, and no data key is made for what it names."""
+    forged = "malin_johansson17_yahoo_se"
+    letter = await stack.letter(forged.encode(), _event(forged), signed=False)
+    assert letter.request_id is None and letter.key_id == "m1"
+    assert sealed_for_request(letter.sealed) is None
+    assert forged.encode() not in letter.sealed
+    with pytest.raises(DataKeyMissing):  # nothing was made for it
+        await stack.ring.keys_for(forged)
+    assert await stack.show(letter) == _event(forged)  # the copy itself is intact
