@@ -11,6 +11,10 @@ numbers → `[phone]`; personal names (`_names`) → `[name]`.
 is a validated id keeps its digits readable (`_ids`). In free text, an id written after its
 label (`request_id=req-2026-1234567890`, Temporal's `'workflow_id': 'dsr-…'`) is treated the
 same way.
+
+`published_problems` holds a hand-typed text that is published or kept verbatim (a DPO's note)
+to more than the log rule (`_published`): disguised forms folded first, any long number, IP
+addresses, spelled-out addresses, lower-case names.
 """
 
 from __future__ import annotations
@@ -20,8 +24,19 @@ import re
 from orchestrator.redaction._ids import IdKind, id_is_safe, id_kind, split_workflow_id
 from orchestrator.redaction._names import mask_names
 from orchestrator.redaction._patterns import NUMBER_PATTERNS, SHAPE_PATTERNS, labelled_pattern
+from orchestrator.redaction._published import capitalised_names, normalised, published_problems
 
-__all__ = ["PERSONAL_FIELDS", "REDACTED", "IdKind", "id_kind", "scrub", "scrub_id"]
+__all__ = [
+    "PERSONAL_FIELDS",
+    "REDACTED",
+    "IdKind",
+    "capitalised_names",
+    "id_kind",
+    "normalised",
+    "published_problems",
+    "scrub",
+    "scrub_id",
+]
 
 REDACTED = "[redacted]"
 
