@@ -26,7 +26,7 @@ PACKAGES := schemas policy orchestrator workflows connectors sandbox devstack
 compile: $(VENV)/.synced
 	@$(VENV)/bin/python -m compileall -q $(PACKAGES)
 
-up: compile
+up: compile $(S3RVER)
 	$(VENV)/bin/dsr up
 
 lint: $(VENV)/.synced

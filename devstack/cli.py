@@ -31,7 +31,8 @@ def up(
         list[str] | None,
         typer.Option(
             help="NAME=PORT instead of the documented port (repeatable; also DSR_UP_PORTS), "
-            "NAME one of kafka, temporal, temporal-ui, registrar, newsletter, support."
+            "NAME one of kafka, broker-storage, temporal, temporal-ui, registrar, newsletter, "
+            "support, api, codec."
         ),
     ] = None,
 ) -> None:

@@ -30,6 +30,7 @@ from devstack.localstack import (
     free_port,
     kafka_broker,
     port_open,
+    s3_server,
     stop_all,
     temporal_dev_server,
     wait_until,
@@ -52,6 +53,7 @@ __all__ = [
 # them: `dsr up --port kafka=19092 …` or DSR_UP_PORTS="kafka=19092,temporal=17233,…".
 LOCAL_PORTS = {
     "kafka": 9092,
+    "broker-storage": 9093,  # s3rver: where the broker keeps its records (.state/broker)
     "temporal": 7233,
     "temporal-ui": 8233,
     "registrar": 8301,
@@ -61,6 +63,11 @@ LOCAL_PORTS = {
     "codec": 8401,  # the Temporal Web UI's codec server (`dsr codec-server`)
 }
 PORTS_ENV = "DSR_UP_PORTS"
+BROKER_BUCKET = "tansu"
+PORTS_RELEASE_WAIT = 10.0  # seconds
+# Written into the sandbox folder once all five systems are seeded (see `_seeded`).
+SEEDED_MARKER = "seeded"
+SANDBOX_SYSTEMS = ("billing", "registrar", "hosting", "newsletter", "support")
 
 # The orchestrator's own processes, each a `dsr` sub-command run with the local settings, in
 # start order (stopped together, before the systems and infrastructure they depend on).
@@ -305,7 +312,13 @@ def _shutdown_timeout() -> float:
 
 def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Children) -> int:
     logs = state_dir / "logs"
-    busy = [f"{name} ({port})" for name, port in ports.items() if port_open(port)]
+    # The children of a stack killed a moment ago die with it (PR_SET_PDEATHSIG) but take a
+    # few seconds to let go of their ports: wait for them before calling the ports taken.
+    deadline = time.monotonic() + PORTS_RELEASE_WAIT
+    while (busy := [f"{n} ({p})" for n, p in ports.items() if port_open(p)]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.25)
     if busy:
         console.print(f"[red]ports in use:[/red] {', '.join(busy)} — is another `dsr up` running?")
         return 1
@@ -315,7 +328,16 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
 
     console.print("starting Kafka-protocol broker …")
-    children.infrastructure.append(kafka_broker(ports["kafka"], logs))
+    # Persistent: a record the broker acknowledged (`dsr submit` printed its id) survives a
+    # restart of the stack, also one the intake had not read yet when it stopped or was killed.
+    # tansu's s3 engine on s3rver, a folder under .state (the in-memory engine kept nothing).
+    storage, storage_env = s3_server(
+        ports["broker-storage"], state_dir / "broker", logs, BROKER_BUCKET
+    )
+    children.infrastructure.append(storage)
+    children.infrastructure.append(
+        kafka_broker(ports["kafka"], logs, storage_engine=f"s3://{BROKER_BUCKET}/", env=storage_env)
+    )
     console.print("starting Temporal dev server …")
     children.infrastructure.append(
         temporal_dev_server(
@@ -327,9 +349,10 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
         )
     )
     summary: SeedSummary | None = None
-    if not (estate.root / "billing.db").exists():
+    if not _seeded(estate):
         console.print(f"seeding the five sandbox systems with {customers} customers …")
         summary = asyncio.run(estate.seed(customers, 1))["billing"]  # type: ignore[assignment]
+        (estate.root / SEEDED_MARKER).write_text(f"{customers} customers\n")
     console.print("starting sandbox systems (registrar, newsletter, support) …")
     children.systems.extend(estate.start_servers(logs))
     asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
@@ -355,6 +378,20 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     return 1
 
 
+def _seeded(estate: Estate) -> bool:
+    """Whether every sandbox system was seeded to the end: a stop during the first start's
+    seeding left some systems without data, and the next start took billing's file for all
+    five. The marker is written once all five are; a folder from before it counts as seeded
+    when all five files are there."""
+    if (estate.root / SEEDED_MARKER).exists():
+        return True
+    complete = all((estate.root / f"{system}.db").exists() for system in SANDBOX_SYSTEMS)
+    if complete and (estate.root / "support.db").stat().st_size > 0:
+        (estate.root / SEEDED_MARKER).write_text("seeded before the marker existed\n")
+        return True
+    return False
+
+
 def _print_metrics(metrics: Mapping[str, str]) -> None:
     for name, bind in metrics.items():
         console.print(
@@ -377,7 +414,7 @@ def _print_ready(state_dir: Path, summary: SeedSummary | None, ports: Mapping[st
     console.print(
         f"""
 [bold green]dsr local stack is running[/bold green]  (Ctrl-C stops everything)
-  Kafka-protocol broker  127.0.0.1:{ports["kafka"]}
+  Kafka-protocol broker  127.0.0.1:{ports["kafka"]}   records kept in {state_dir / "broker"}
                          topics dsr.requests.v1, dsr.requests.v1.dlq, dsr.status.v1,
                          dsr.audit-checkpoints.v1 (`dsr audit verify` checks the store against it)
   Temporal               127.0.0.1:{ports["temporal"]}   UI http://127.0.0.1:{ports["temporal-ui"]}

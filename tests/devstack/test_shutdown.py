@@ -173,15 +173,56 @@ def test_dsr_up_stops_every_child_on_a_stop_signal(
 
 
 def test_dsr_up_killed_takes_its_children_with_it(running_stack: RunningStack) -> None:
+    """...and keeps what its broker acknowledged: started again on the same folder, the broker
+    still holds every record (the in-memory broker lost those the intake had not read yet)."""
     tree = running_stack.wait_ready()
     process = running_stack.process
     assert process is not None
+    bootstrap = f"127.0.0.1:{running_stack.ports['kafka']}"
+    sent = [f"record-{i}".encode() for i in range(3)]
+    asyncio.run(_produce(bootstrap, SURVIVAL_TOPIC, sent))
 
     began = time.monotonic()
     process.kill()  # SIGKILL: no handler runs in `dsr up`; the kernel tells the children
     process.wait()
     running_stack.assert_nothing_left(tree)
     print(f"dsr up killed -9: {len(tree)} processes gone in {time.monotonic() - began:.1f}s")
+
+    again = running_stack.start()  # at once: it waits for the dying children's ports
+    tree = running_stack.wait_ready()
+    assert sorted(asyncio.run(_consume_all(bootstrap, SURVIVAL_TOPIC, len(sent)))) == sent
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(STOP_TIMEOUT) == 0
+    running_stack.assert_nothing_left(tree)
+
+
+SURVIVAL_TOPIC = "dsr.survival-check"
+
+
+async def _produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value)
+    finally:
+        await producer.stop()
+
+
+async def _consume_all(bootstrap: str, topic: str, count: int) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    got: list[bytes] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(got) < count:
+                batch = await consumer.getmany(timeout_ms=500)
+                got += [r.value for records in batch.values() for r in records if r.value]
+    finally:
+        await consumer.stop()
+    return got
 
 
 # ── the services alone ─────────────────────────────────────────────────────────────────────
