@@ -52,13 +52,16 @@ from connectors.billing._export import (
     write,
 )
 from connectors.billing._matching import (
+    COMPANY_IDENTIFIERS,
     LEARNED_COLUMNS,
     SEARCH_COLUMNS,
     SHAREABLE,
     Match,
     ambiguity,
     chunks,
+    holds_contact_person,
     identity,
+    is_company,
     is_live,
     lookup,
 )
@@ -247,7 +250,10 @@ class BillingConnector(ChangesMixin, Connector):
 
     async def _counts(self, conn: AsyncConnection, match: Match) -> dict[str, int]:
         counts = dict.fromkeys(_CATEGORY_NAMES, 0)
-        counts["contact"] = len(match.live)
+        # A company's row counts while it names its contact person (the subject); its cards
+        # are the company's and not counted (so never planned for the subject's erasure).
+        counts["contact"] = sum(holds_contact_person(row) for row in match.live)
+        personal = set(match.personal_ids)
         for ids in chunks(match.ids):
             # One round trip for all four categories: locate runs in every discovery round.
             row = (
@@ -265,7 +271,7 @@ class BillingConnector(ChangesMixin, Connector):
                         .scalar_subquery()
                         .label("payments"),
                         select(func.count())
-                        .where(card_tokens.c.customer_id.in_(ids))
+                        .where(card_tokens.c.customer_id.in_([i for i in ids if i in personal]))
                         .scalar_subquery()
                         .label("card_tokens"),
                         select(func.count())
@@ -288,6 +294,8 @@ class BillingConnector(ChangesMixin, Connector):
         learned: list[Identifier] = []
         for row in (match.rows[i] for i in match.ids):
             for kind, column in LEARNED_COLUMNS:
+                if is_company(row) and kind in COMPANY_IDENTIFIERS:
+                    continue  # the company's own numbers lead to the company, not its contact
                 value = getattr(row, column)
                 if not value or (kind is not IdentifierType.CUSTOMER_NUMBER and not is_live(row)):
                     continue

@@ -5,7 +5,8 @@ The connector decides nothing about retention: the policy's planner did, from th
 `customer:<id>/fy:<date>`, and payments by the financial year they were made in, refs
 `customer:<id>/payments/fy:<date>`; see `_vouchers`). Here, the `delete` actions on invoices and
 payments name exactly those groups; `retain` ones are not touched; `anonymise` of the contact
-blanks the customer row (a row referenced by kept invoices cannot be deleted). A deferred
+blanks the customer row (a row referenced by kept invoices cannot be deleted); of a company's
+row only its contact person's details, the company's own staying as they are. A deferred
 erasure years later carries only refs, so it works after the customer row has lost every
 identifier, and with the refs recorded before payments had refs of their own.
 """
@@ -106,7 +107,7 @@ async def erase_customer(
     async with engine.begin() as conn:
         row = (
             await conn.execute(
-                select(customers.c.status, customers.c.customer_number)
+                select(customers.c.status, customers.c.customer_number, customers.c.kind)
                 .where(customers.c.id == customer_id)
                 .with_for_update()  # two erasures of one customer run one after the other
             )
@@ -114,7 +115,10 @@ async def erase_customer(
         if row is None:  # gone since the lookup
             return
         done.customers.append(row.customer_number)
+        company = row.kind == "company"
         for category, table in (("card_tokens", card_tokens), ("login_sessions", login_sessions)):
+            if company and category == "card_tokens":
+                continue  # the company's cards, not its contact person's
             if plan.acts_on(category, PlanAction.DELETE):
                 done.deleted[category] += (
                     await conn.execute(delete(table).where(table.c.customer_id == customer_id))
@@ -123,8 +127,28 @@ async def erase_customer(
             "contact", PlanAction.DELETE
         )
         if wanted and row.status != "anonymised":
-            await _anonymise(conn, customer_id)
-            done.anonymised["contact"] += 1
+            if company:
+                done.anonymised["contact"] += await _remove_contact_person(conn, customer_id)
+            else:
+                await _anonymise(conn, customer_id)
+                done.anonymised["contact"] += 1
+
+
+async def _remove_contact_person(conn: AsyncConnection, customer_id: int) -> int:
+    """A company customer's contact person asked for erasure: their name, e-mail and phone go;
+    the company's name, organisation number, address, status and contracts stay (it is the
+    contracting party, not the subject). 1 if the row still named a contact person."""
+    result = await conn.execute(
+        update(customers)
+        .where(customers.c.id == customer_id)
+        .where(
+            (customers.c.contact_name.is_not(None))
+            | (customers.c.email.is_not(None))
+            | (customers.c.phone.is_not(None))
+        )
+        .values(contact_name=None, email=None, phone=None)
+    )
+    return int(result.rowcount)
 
 
 async def _anonymise(conn: AsyncConnection, customer_id: int) -> None:

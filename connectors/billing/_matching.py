@@ -32,6 +32,11 @@ LEARNED_COLUMNS: tuple[tuple[IdentifierType, str], ...] = (
 )
 # Identifiers several people may legitimately share: learned only when nobody else has them.
 SHAREABLE = frozenset({IdentifierType.EMAIL, IdentifierType.PHONE})
+# A company row's own numbers: never learned from it for its contact person (they lead to the
+# company's records in every system, its other contacts' included).
+COMPANY_IDENTIFIERS = frozenset(
+    {IdentifierType.ORGANISATION_NUMBER, IdentifierType.CUSTOMER_NUMBER}
+)
 
 
 def lookup(kind: IdentifierType, value: str) -> Select[Any]:
@@ -52,6 +57,21 @@ def is_live(row: Row[Any]) -> bool:
     return bool(row.status != "anonymised")
 
 
+def is_company(row: Row[Any]) -> bool:
+    """A company customer: the data subject is its contact person, whose details on the row
+    (name, e-mail, phone) are all of it that is theirs; the company's name, organisation
+    number, address, cards and contracts are the company's, not the subject's."""
+    return bool(row.kind == "company")
+
+
+def holds_contact_person(row: Row[Any]) -> bool:
+    """A live row holding the subject's own details: a person's row, or a company's row that
+    still names a contact person."""
+    if not is_live(row):
+        return False
+    return not is_company(row) or any((row.contact_name, row.email, row.phone))
+
+
 @dataclass
 class Match:
     rows: dict[int, Row[Any]] = field(default_factory=dict)
@@ -65,6 +85,11 @@ class Match:
     @property
     def live(self) -> list[Row[Any]]:
         return [self.rows[i] for i in self.ids if is_live(self.rows[i])]
+
+    @property
+    def personal_ids(self) -> list[int]:
+        """The rows whose cards and logins are the subject's (a company's cards are its own)."""
+        return [i for i in self.ids if not is_company(self.rows[i])]
 
 
 def ambiguity(subject: SubjectRef, match: Match) -> str | None:

@@ -678,7 +678,8 @@ async def test_company_contact(billing: BillingConnector, billing_url: str) -> N
     by_orgnr = _ref(
         (IdentifierType.ORGANISATION_NUMBER, company.organisation_number.replace("-", ""))
     )
-    assert (await billing.locate(by_orgnr)).counts == seeded.counts
+    # The company's stored cards are its own, never its contact person's.
+    assert (await billing.locate(by_orgnr)).counts == {**seeded.counts, "card_tokens": 0}
     by_email = _ref((IdentifierType.EMAIL, company.email), name=company.contact_name)
     assert not (await billing.locate(by_email)).ambiguous  # the contact person's name matches
 
@@ -690,6 +691,52 @@ async def test_company_contact(billing: BillingConnector, billing_url: str) -> N
         company.index + 1,
     )[0]
     assert row == (company.name, "Ny Kontaktperson")  # the company's own name is not the subject's
+
+
+async def test_a_company_contact_s_erasure_removes_the_person_and_keeps_the_company(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    """The contact person of an active company asks for erasure: their name, e-mail and phone
+    leave the company's row; the company's name, organisation number, address, status, stored
+    cards and logins' company stay (it is the contracting party, not the subject). The
+    company's own numbers are not learned for the person, and the erasure verifies."""
+    companies = _customers(lambda c: c.kind == "company" and c.status == "active")
+    next(companies)  # the first is test_company_contact's
+    seeded = next(c for c in companies if c.activity.card_tokens)
+    company = seeded.customer
+    customer_id = company.index + 1
+    before = _query(
+        billing_url,
+        "SELECT name, organisation_number, street, city, status, closed_at FROM customers "
+        "WHERE id = ?",
+        customer_id,
+    )[0]
+    by_email = _ref((IdentifierType.EMAIL, company.email), name=company.contact_name)
+    subject = await discover(billing, by_email)
+    learned = {i.type for i in subject.identifiers}
+    assert IdentifierType.ORGANISATION_NUMBER not in learned
+    assert IdentifierType.CUSTOMER_NUMBER not in learned
+
+    result = await erase_planned(billing, subject, TODAY)
+
+    assert result.anonymised == {"contact": 1}
+    assert result.deleted["card_tokens"] == 0
+    after = _query(
+        billing_url,
+        "SELECT name, organisation_number, street, city, status, closed_at, contact_name, "
+        "email, phone FROM customers WHERE id = ?",
+        customer_id,
+    )[0]
+    assert after[:6] == before  # the company, as it was: active, named, addressed
+    assert after[6:] == (None, None, None)  # its contact person gone
+    [(cards,)] = _query(
+        billing_url, "SELECT count(*) FROM card_tokens WHERE customer_id = ?", customer_id
+    )
+    assert cards == len(seeded.activity.card_tokens)
+    assert not (await billing.locate(subject)).counts["contact"]
+    # The company is still found by its own number, holding no contact person of the subject.
+    by_number = _ref((IdentifierType.CUSTOMER_NUMBER, company.customer_number))
+    assert (await billing.locate(by_number)).counts["contact"] == 0
 
 
 async def test_rectify_validates_and_never_touches_invoices(
