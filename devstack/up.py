@@ -36,6 +36,7 @@ from devstack.localstack import (
     wait_until,
 )
 from orchestrator.audit import generate_signing_key
+from orchestrator.settings import InvalidSettings, get_settings
 from orchestrator.store import Store
 from sandbox.billing.seed import SeedSummary
 
@@ -326,6 +327,13 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     env = local_env(state_dir, estate, ports)
     os.environ.update(env)
     child_env = {**env, "DSR_ENV_FILE": str(state_dir / "local.env")}
+    # The services read the same settings (this environment and local.env): a bad one, set by
+    # the user, is named here in one line before anything starts, not after the banner.
+    try:
+        get_settings.cache_clear()
+        get_settings()
+    except InvalidSettings as error:
+        raise StartupFailed(str(error)) from None
 
     console.print("starting Kafka-protocol broker …")
     # Persistent: a record the broker acknowledged (`dsr submit` printed its id) survives a
