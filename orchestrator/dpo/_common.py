@@ -1,19 +1,26 @@
 """What every DPO decision shares, the ordinary ones (`_decide`, Updates of the request's
-workflow) and the restriction lift (`_lift`, a workflow of its own): the errors a decision
-ends in, how long it waits for an answer, which RPC failures mean Temporal is unavailable, and
-the rule for free text that is published to the subject verbatim. Kept apart so neither
-module imports the other.
+workflow), the restriction lift (`_lift`, a workflow of its own) and the deferred erasure's
+retry (`_deferred`): the errors a decision ends in, how an Update is sent and how long it waits
+for an answer, which RPC failures mean Temporal is unavailable, and the rule for free text that
+is published to the subject verbatim. Kept apart so none of those modules imports another.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCStatusCode
 
 from orchestrator.redaction import capitalised_names, normalised, published_problems, scrub
+from schemas.workflow import DecisionReceipt
 
 __all__ = [
     "DECISION_TIMEOUT",
@@ -25,6 +32,8 @@ __all__ = [
     "DecisionUnavailable",
     "RequestNotRunning",
     "published_text",
+    "send_update",
+    "update_failure",
 ]
 
 
@@ -50,6 +59,30 @@ class DecisionUnavailable(DecisionError):
 # none polling the request's task queue the call would otherwise wait for ever (the SDK retries
 # its polls without end), holding an HTTP request, a dashboard form and the DPO with it.
 DECISION_TIMEOUT = timedelta(seconds=15)
+
+
+async def send_update(
+    handle: WorkflowHandle[Any, Any], update: Any, arg: BaseModel, *, unanswered: str
+) -> DecisionReceipt:
+    """The decision as an Update of `handle`'s workflow, answered within DECISION_TIMEOUT, else
+    `DecisionUnavailable(unanswered)`. Every other error is the caller's to map."""
+    try:
+        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
+        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
+            receipt: DecisionReceipt = await handle.execute_update(
+                update, arg, result_type=DecisionReceipt, rpc_timeout=DECISION_TIMEOUT
+            )
+    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
+        raise DecisionUnavailable(unanswered) from None
+    return receipt
+
+
+def update_failure(error: WorkflowUpdateFailedError) -> str:
+    """The validator's (or handler's) message of a refused Update."""
+    cause = error.cause
+    return getattr(cause, "message", None) or str(cause or error)
+
+
 # RPC errors that are Temporal being unavailable, not a verdict on the decision.
 UNAVAILABLE_RPC = {
     RPCStatusCode.UNAVAILABLE,

@@ -20,7 +20,6 @@ chain (orchestrator/dpo/_deferred.py); `decide` hands them there, with the same 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -29,7 +28,6 @@ from temporalio.client import (
     Client,
     WorkflowHandle,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -43,6 +41,8 @@ from orchestrator.dpo._common import (
     DecisionUnavailable,
     RequestNotRunning,
     published_text,
+    send_update,
+    update_failure,
 )
 from orchestrator.dpo._deferred import send_deferred_retry
 from schemas.events import is_valid_request_id
@@ -193,17 +193,16 @@ async def _send(
         workflow_id_for(request_id), result_type=CompletionRecord
     )
     try:
-        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
-        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
-            receipt: DecisionReceipt = await handle.execute_update(
-                _UPDATES[decision], arg, rpc_timeout=DECISION_TIMEOUT
-            )
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
-        raise DecisionUnavailable(
-            f"the request's workflow did not answer within {DECISION_TIMEOUT.total_seconds():g} s "
-            "(is its worker running?); the decision may still be taken when it does: look at "
-            "the request before repeating it"
-        ) from None
+        return await send_update(
+            handle,
+            _UPDATES[decision],
+            arg,
+            unanswered=(
+                "the request's workflow did not answer within "
+                f"{DECISION_TIMEOUT.total_seconds():g} s (is its worker running?); the decision "
+                "may still be taken when it does: look at the request before repeating it"
+            ),
+        )
     except PayloadKeyMissing:
         # The decision is sealed with the request's data key, made when its workflow started
         # (or destroyed when it was shredded): without one there is no workflow to take it.
@@ -211,8 +210,7 @@ async def _send(
             f"request {request_id!r} is not running (unknown, or already finished)"
         ) from None
     except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        message = getattr(cause, "message", None) or str(cause or error)
+        message = update_failure(error)
         if "not found" in message and "handler" in message.lower():
             message = f"this request's workflow takes no {decision.value} decisions"
         raise DecisionRejected(message) from None
@@ -227,7 +225,6 @@ async def _send(
                 "confirmed; look at the request before repeating it"
             ) from None
         raise
-    return receipt
 
 
 # ── typed entry points (the CLI's) ─────────────────────────────────────────────────────────

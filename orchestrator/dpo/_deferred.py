@@ -18,13 +18,7 @@ did not answer in time).
 
 from __future__ import annotations
 
-import asyncio
-
-from temporalio.client import (
-    Client,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
-)
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from orchestrator.codec import PayloadKeyMissing
@@ -35,6 +29,8 @@ from orchestrator.dpo._common import (
     DecisionUnavailable,
     RequestNotRunning,
     published_text,
+    send_update,
+    update_failure,
 )
 from schemas.events import is_valid_request_id
 from schemas.workflow import DecisionReceipt, RetryDeferredErasure
@@ -62,24 +58,22 @@ async def send_deferred_retry(
         raise RequestNotRunning(f"no request has the id {request_id[:80]!r}")
     handle = client.get_workflow_handle(follow_up_workflow_id(request_id))
     try:
-        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
-        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
-            receipt: DecisionReceipt = await handle.execute_update(
-                RETRY_UPDATE, decision, result_type=DecisionReceipt, rpc_timeout=DECISION_TIMEOUT
-            )
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
-        raise DecisionUnavailable(
-            f"the deferred erasure did not answer within {DECISION_TIMEOUT.total_seconds():g} s "
-            "(is the orchestrator's worker running?); the retry may still be taken when it does: "
-            "look at the request before repeating it"
-        ) from None
+        return await send_update(
+            handle,
+            RETRY_UPDATE,
+            decision,
+            unanswered=(
+                f"the deferred erasure did not answer within "
+                f"{DECISION_TIMEOUT.total_seconds():g} s (is the orchestrator's worker running?); "
+                "the retry may still be taken when it does: look at the request before repeating it"
+            ),
+        )
     except PayloadKeyMissing:
         raise RequestNotRunning(
             f"request {request_id} is crypto-shredded: it has no deferred erasure left"
         ) from None
     except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        message = getattr(cause, "message", None) or str(cause or error)
+        message = update_failure(error)
         if "not found" in message and "handler" in message.lower():
             message = (
                 "this deferred erasure was started by an older worker and takes no retry "
@@ -98,4 +92,3 @@ async def send_deferred_retry(
                 "the request before repeating it"
             ) from None
         raise
-    return receipt

@@ -30,14 +30,12 @@ and the request's decisions from the lift's first step, before any system is tou
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -51,6 +49,8 @@ from orchestrator.dpo._common import (
     DecisionUnavailable,
     RequestNotRunning,
     published_text,
+    send_update,
+    update_failure,
 )
 from schemas.events import RequestKind, is_valid_request_id
 from schemas.lift import LiftDecision, LiftRestriction, LiftRestrictionInput, lift_workflow_id
@@ -143,24 +143,22 @@ async def _to_hold(client: Client, request_id: str, decision: LiftRestriction) -
     """The decision as the hold's `lift` Update; it answers once the subject has been told."""
     handle = client.get_workflow_handle(lift_workflow_id(request_id))
     try:
-        # The RPC deadline bounds each call; the outer one the SDK's polling for the outcome.
-        async with asyncio.timeout(DECISION_TIMEOUT.total_seconds() + 1):
-            receipt: DecisionReceipt = await handle.execute_update(
-                LIFT_UPDATE, decision, result_type=DecisionReceipt, rpc_timeout=DECISION_TIMEOUT
-            )
-    except (WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError):
-        raise DecisionUnavailable(
-            f"the restriction's hold did not answer within {DECISION_TIMEOUT.total_seconds():g} "
-            "s (is the orchestrator's worker running?); the lift may still start when it does: "
-            "look at the request before repeating it"
-        ) from None
+        return await send_update(
+            handle,
+            LIFT_UPDATE,
+            decision,
+            unanswered=(
+                "the restriction's hold did not answer within "
+                f"{DECISION_TIMEOUT.total_seconds():g} s (is the orchestrator's worker running?); "
+                "the lift may still start when it does: look at the request before repeating it"
+            ),
+        )
     except PayloadKeyMissing:
         raise RestrictionUnavailable(
             f"request {request_id} is crypto-shredded: {_BY_HAND}"
         ) from None
     except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        message = getattr(cause, "message", None) or str(cause or error)
+        message = update_failure(error)
         if "already lifted" in message:
             raise RestrictionAlreadyLifted(message) from None
         raise DecisionRejected(message) from None
@@ -169,7 +167,6 @@ async def _to_hold(client: Client, request_id: str, decision: LiftRestriction) -
             # The hold ended between the look and the Update: lifted meanwhile.
             raise RestrictionAlreadyLifted(already_lifted(request_id)) from None
         raise _rpc_failure(error) from None
-    return receipt
 
 
 async def _start_lift(

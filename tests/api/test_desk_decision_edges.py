@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from temporalio.service import RPCError, RPCStatusCode
 
-from orchestrator.dpo import _decide
+from orchestrator.dpo import _common, _decide
 from schemas.workflow import DecisionReceipt
 from tests.api._inproc import (
     TOKENS,
@@ -123,7 +123,7 @@ async def test_a_decision_no_worker_answers_ends_in_a_503(
 ) -> None:
     from datetime import timedelta
 
-    monkeypatch.setattr(_decide, "DECISION_TIMEOUT", timedelta(seconds=0.2))
+    monkeypatch.setattr(_common, "DECISION_TIMEOUT", timedelta(seconds=0.2))  # send_update's
     temporal.answer = hang
     async with client(app) as api:
         response = await api.post("/api/requests/seed-a07/approve", json={})

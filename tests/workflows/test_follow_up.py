@@ -16,6 +16,7 @@ import itertools
 import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio import activity
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -533,6 +534,26 @@ async def test_a_group_failing_for_days_holds_back_neither_the_next_date_nor_its
     assert stored.follow_ups == entries
 
 
+@asynccontextmanager
+async def _running_chain(
+    ts_env: WorkflowEnvironment, systems: Refusing, store: Store, request_id: str, params: Any
+) -> AsyncIterator[WorkflowHandle[Any, Any]]:
+    """A worker on `systems`' queue and the request's deferred-erasure chain started on it."""
+    async with Worker(
+        ts_env.client,
+        task_queue=systems.queue,
+        workflows=[DeferredErasureWorkflow],
+        activities=systems.activities(store),
+        workflow_runner=WORKFLOW_RUNNER,
+    ):
+        yield await ts_env.client.start_workflow(
+            DeferredErasureWorkflow.run,
+            params,
+            id=follow_up_workflow_id(request_id),
+            task_queue=systems.queue,
+        )
+
+
 async def test_the_retry_signal_tries_the_failed_systems_at_once(
     ts_env: WorkflowEnvironment, store: Store
 ) -> None:
@@ -545,19 +566,7 @@ async def test_the_retry_signal_tries_the_failed_systems_at_once(
     queue = f"dsr-fu-{uuid.uuid4().hex[:8]}"
     systems = Refusing(queue, stubborn, refusals=1, lookups=1)  # newsletter is not concerned
     request_id, params = await _chain_with_record(ts_env, store, groups)
-    async with Worker(
-        ts_env.client,
-        task_queue=queue,
-        workflows=[DeferredErasureWorkflow],
-        activities=systems.activities(store),
-        workflow_runner=WORKFLOW_RUNNER,
-    ):
-        handle = await ts_env.client.start_workflow(
-            DeferredErasureWorkflow.run,
-            params,
-            id=follow_up_workflow_id(request_id),
-            task_queue=queue,
-        )
+    async with _running_chain(ts_env, systems, store, request_id, params) as handle:
         # Time stands still unless a result is awaited: only the signal can bring the retry.
         await _until(lambda: len(systems.follow_ups) == 1)
         await handle.signal(DeferredErasureWorkflow.retry)
@@ -587,19 +596,7 @@ async def test_the_dpo_s_retry_is_audited_first_then_tries_the_failed_systems_at
     systems = Refusing(queue, stubborn, refusals=1, lookups=1)
     request_id, params = await _chain_with_record(ts_env, store, groups)
     decision = RetryDeferredErasure(actor="dpo-anna", note="billing credentials put back")
-    async with Worker(
-        ts_env.client,
-        task_queue=queue,
-        workflows=[DeferredErasureWorkflow],
-        activities=systems.activities(store),
-        workflow_runner=WORKFLOW_RUNNER,
-    ):
-        handle = await ts_env.client.start_workflow(
-            DeferredErasureWorkflow.run,
-            params,
-            id=follow_up_workflow_id(request_id),
-            task_queue=queue,
-        )
+    async with _running_chain(ts_env, systems, store, request_id, params) as handle:
         await _until(lambda: len(systems.follow_ups) == 1)
         receipt = await handle.execute_update(RETRY_UPDATE, decision, result_type=DecisionReceipt)
         trail = await store.audit_trail(request_id)
@@ -638,19 +635,7 @@ async def test_a_retry_with_nothing_failing_is_refused_and_changes_nothing(
     queue = f"dsr-fu-{uuid.uuid4().hex[:8]}"
     systems = Refusing(queue, "none", refusals=0, lookups=1)
     request_id, params = await _chain_with_record(ts_env, store, groups)
-    async with Worker(
-        ts_env.client,
-        task_queue=queue,
-        workflows=[DeferredErasureWorkflow],
-        activities=systems.activities(store),
-        workflow_runner=WORKFLOW_RUNNER,
-    ):
-        handle = await ts_env.client.start_workflow(
-            DeferredErasureWorkflow.run,
-            params,
-            id=follow_up_workflow_id(request_id),
-            task_queue=queue,
-        )
+    async with _running_chain(ts_env, systems, store, request_id, params) as handle:
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(
                 RETRY_UPDATE, RetryDeferredErasure(actor="dpo"), result_type=DecisionReceipt
