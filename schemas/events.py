@@ -67,8 +67,6 @@ _REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
 _REQUEST_ID_SHAPE = re.compile(_REQUEST_ID_PATTERN)
 # The written forms of a personnummer, found anywhere inside an id (overlapping matches).
 _EMBEDDED_PNR = re.compile(r"(?=((?:19|20)[0-9]{6}[-_]?[0-9]{4}|[0-9]{6}[-_][0-9]{4}))")
-# YYMMDDNNNC without a separator, as a run of exactly ten digits of its own (`req-8112189876`).
-_BARE_SHORT_PNR = re.compile(r"(?<![0-9])([0-9]{10})(?![0-9])")
 # A Swedish mobile number inside an id, as a run of digits of its own: 07X XXX XX XX, with the
 # country code (46 / 0046) or without (`req-0708701049`, `kund-tel-46701234567`).
 _EMBEDDED_MOBILE = re.compile(r"(?<![0-9])(?:0|46|0046)7[02369][0-9]{7}(?![0-9])")
@@ -82,13 +80,12 @@ def _embeds_personal_identity_number(value: str) -> bool:
     """Whether the id carries a personnummer or samordningsnummer in one of its written forms:
     YYYYMMDDNNNC / YYYYMMDD-NNNC with a year 1900-2099, or YYMMDD-NNNC, each a valid date and
     Luhn digit (`req-198112189876` would carry one into every workflow id and log line).
-    YYMMDDNNNC without a separator only as a run of exactly ten digits: any ten digits inside a
-    longer run (a UUID's 12-hex group) form a valid one by chance about once in 2,500 ids, and
-    refusing those would refuse real requests. A random id meets one of the forms checked here
-    about once in 10^4 to 10^5 (measured over 200,000 UUIDs and `req-<16 hex>` ids), and is
-    then refused with this reason, never kept."""
+    Ten bare digits (YYMMDDNNNC) are left alone: a random id (a UUID's 12-hex group) forms a
+    valid one by chance about once in 2,500, and a portal's date-and-counter id
+    (`req-2612040002`) one in ten (the check digit), and refusing those would refuse real
+    requests. A random id meets one of the forms checked here about once in 10^5, and is then
+    refused with this reason, never kept."""
     found = [m.group(1).replace("-", "").replace("_", "") for m in _EMBEDDED_PNR.finditer(value)]
-    found += [m.group(1) for m in _BARE_SHORT_PNR.finditer(value)]
     for digits in found:
         candidates = [digits] if len(digits) == 12 else ["19" + digits, "20" + digits]
         if any(is_valid_personal_identity_number(c) for c in candidates):

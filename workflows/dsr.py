@@ -906,6 +906,7 @@ class DsrWorkflow:
         those of `learn_only`'s types, when given)."""
         subject = subject or SubjectRef.from_subject(params.request.subject)
         located: dict[str, LocateResult] = {}
+        asked: dict[str, SubjectRef] = {}  # what each system's latest locate searched by
         for _round in range(rounds or params.tuning.discovery_rounds):
             results = await asyncio.gather(
                 *(
@@ -921,6 +922,7 @@ class DsrWorkflow:
                     continue
                 assert isinstance(result, LocateResult)
                 located[info.name] = result
+                asked[info.name] = subject
                 learned.extend(
                     i for i in result.learned if learn_only is None or i.type in learn_only
                 )
@@ -939,7 +941,7 @@ class DsrWorkflow:
                     counts=where.counts,
                     reason=where.ambiguity_reason or "ambiguous identity",
                 )
-            elif not where.found and self._never_asked(info, subject):
+            elif not where.found and self._never_asked(info, asked[info.name]):
                 self._update(
                     info.name,
                     outcome=SystemOutcome.MANUAL,

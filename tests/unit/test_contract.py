@@ -379,8 +379,8 @@ def test_values_nested_deeper_than_the_contract_are_refused_iteratively() -> Non
         ("req-19811218-9876", False),
         ("case_811218-9876_b", False),
         ("req-198112189875", True),  # the wrong check digit: no personnummer
-        ("req-8112189876", False),  # YYMMDDNNNC as a run of ten digits of its own
-        ("req-28112189876", True),  # ...inside a longer run: too common by chance
+        ("req-8112189876", True),  # ten bare digits: too common by chance (a date + counter)
+        ("req-2612040002", True),
         ("req-3df0ef1234567890", True),
         # a mobile number as a run of digits of its own
         ("req-0708701049", False),

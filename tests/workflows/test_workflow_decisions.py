@@ -346,6 +346,36 @@ async def test_a_system_that_can_search_by_none_of_the_identifiers_is_a_person_s
     assert not any(op == "erase" for op, _ in newsletter.calls)
 
 
+async def test_identifiers_learned_in_the_last_round_do_not_count_as_searched(
+    harness: Harness,
+) -> None:
+    """Discovery stops at its round limit (two here) while it still learns: the account name
+    billing gave away in the last round was searched nowhere, so a system that searches by
+    nothing else was never asked and is a person's task, not "not found"."""
+    billing, other = harness.systems
+    billing.learns = {
+        IdentifierType.PERSONAL_IDENTITY_NUMBER: [
+            Identifier(type=IdentifierType.CUSTOMER_NUMBER, value="K100031")
+        ],
+        IdentifierType.CUSTOMER_NUMBER: [
+            Identifier(type=IdentifierType.ACCOUNT_NAME, value="nourober31")
+        ],
+    }
+    billing.search_identifiers = (
+        IdentifierType.PERSONAL_IDENTITY_NUMBER,
+        IdentifierType.CUSTOMER_NUMBER,
+    )
+    other.search_identifiers = (IdentifierType.ACCOUNT_NAME,)
+    handle = await harness.start("erasure", subject={"personal_identity_number": "198112189876"})
+    held = await harness.reaches(handle, RequestStatus.NEEDS_ATTENTION)
+    outcome = next(s for s in held.systems if s.system == other.name)
+    assert outcome.outcome is SystemOutcome.MANUAL, outcome
+    assert [ids for op, ids in other.calls if op == "locate"] == [
+        ["personal_identity_number"],
+        ["customer_number", "personal_identity_number"],
+    ]
+
+
 async def test_extension_once_with_reason_before_the_due_date(harness: Harness) -> None:
     harness.systems[0].fail_export = 5
     handle = await harness.start("access")
