@@ -66,7 +66,8 @@ LOCAL_PORTS = {
 PORTS_ENV = "DSR_UP_PORTS"
 BROKER_BUCKET = "tansu"
 PORTS_RELEASE_WAIT = 10.0  # seconds
-# Written into the sandbox folder once all five systems are seeded (see `_seeded`).
+# Written into the sandbox folder as seeding starts / once all five systems are (`_seeded`).
+SEEDING_MARKER = "seeding"
 SEEDED_MARKER = "seeded"
 SANDBOX_SYSTEMS = ("billing", "registrar", "hosting", "newsletter", "support")
 
@@ -356,11 +357,7 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
             ui_codec_endpoint=f"http://127.0.0.1:{ports['codec']}",
         )
     )
-    summary: SeedSummary | None = None
-    if not _seeded(estate):
-        console.print(f"seeding the five sandbox systems with {customers} customers …")
-        summary = asyncio.run(estate.seed(customers, 1))["billing"]  # type: ignore[assignment]
-        (estate.root / SEEDED_MARKER).write_text(f"{customers} customers\n")
+    summary = seed_once(estate, customers)
     console.print("starting sandbox systems (registrar, newsletter, support) …")
     children.systems.extend(estate.start_servers(logs))
     asyncio.run(_migrate(env["DSR_DATABASE_URL"]))
@@ -386,18 +383,35 @@ def _run(state_dir: Path, customers: int, ports: dict[str, int], children: _Chil
     return 1
 
 
+def seed_once(estate: Estate, customers: int) -> SeedSummary | None:
+    """Seed the five sandbox systems unless they were seeded to the end (`_seeded`); billing's
+    summary when it seeded (the example customer), else None."""
+    if _seeded(estate):
+        return None
+    console.print(f"seeding the five sandbox systems with {customers} customers …")
+    estate.root.mkdir(parents=True, exist_ok=True)
+    (estate.root / SEEDING_MARKER).write_text(f"{customers} customers\n")
+    summaries = asyncio.run(estate.seed(customers, 1))
+    (estate.root / SEEDING_MARKER).rename(estate.root / SEEDED_MARKER)
+    summary = summaries["billing"]
+    assert isinstance(summary, SeedSummary)
+    return summary
+
+
 def _seeded(estate: Estate) -> bool:
     """Whether every sandbox system was seeded to the end: a stop during the first start's
     seeding left some systems without data, and the next start took billing's file for all
-    five. The marker is written once all five are; a folder from before it counts as seeded
-    when all five files are there."""
+    five. Seeding writes SEEDING_MARKER first and SEEDED_MARKER once all five are done; a
+    folder with neither was seeded before the markers existed, and counts as seeded when all
+    five files are there."""
     if (estate.root / SEEDED_MARKER).exists():
         return True
+    if (estate.root / SEEDING_MARKER).exists():
+        return False  # a seeding that never finished
     complete = all((estate.root / f"{system}.db").exists() for system in SANDBOX_SYSTEMS)
-    if complete and (estate.root / "support.db").stat().st_size > 0:
+    if complete:
         (estate.root / SEEDED_MARKER).write_text("seeded before the marker existed\n")
-        return True
-    return False
+    return complete
 
 
 def _print_metrics(metrics: Mapping[str, str]) -> None:
