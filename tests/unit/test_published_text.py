@@ -31,7 +31,7 @@ def _note(text: str) -> ResolveSystem:
         "from fe80::1ff:fe23:4567:890a",
         "phone 46708701049",
         "kund K100031",
-        "handle ICTW-000062",
+        "ring 070-870 10 49",
         "spoke with malin johansson",
     ],
 )
@@ -52,6 +52,9 @@ def test_personal_data_in_a_typed_form_is_refused(note: str) -> None:
         "complex request: 5 systems, 3 legal holds, 12 tickets",
         "credentials restored in billing v2.3.1",
         "asked the registry to redact; their case 12345",
+        "billing was down 2026-12-01\u20132026-12-04; retried after the outage",
+        "per IMY decision DI-2026-12345; change CHG0012345; Jira DSR-104233 fixed",
+        "restored from backup 04.12.2026",
     ],
 )
 def test_what_a_dpo_writes_is_taken(note: str) -> None:
