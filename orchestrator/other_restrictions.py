@@ -28,13 +28,14 @@ fingerprints of it in the store) — the check finds nothing for it, and the lif
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Protocol
 
 from temporalio import activity
 from temporalio.client import Client
 
 from orchestrator.shredder import restriction_in_force
-from policy.fingerprints import subject_fingerprints
+from policy.fingerprints import identity_fingerprints, subject_fingerprints
 from schemas.events import RequestKind
 from schemas.lift import OtherRestrictions, RestrictionCheck
 from schemas.records import CompletionRecord, RequestSummary
@@ -46,7 +47,12 @@ __all__ = ["OtherRestrictionsInForce", "OtherRestrictionsStore"]
 
 class OtherRestrictionsStore(Protocol):
     async def requests_of_subject(
-        self, fingerprints: list[str], *, kinds: list[RequestKind], exclude_request_id: str
+        self,
+        fingerprints: list[str],
+        *,
+        kinds: list[RequestKind],
+        exclude_request_id: str,
+        identity: Collection[str] = (),
     ) -> list[str]: ...
     async def get_request(self, request_id: str) -> RequestSummary | None: ...
     async def get_completion_record(self, request_id: str) -> CompletionRecord | None: ...
@@ -64,11 +70,13 @@ class OtherRestrictionsInForce(LiftOps):
 
     @activity.defn(name="orchestrator.other_restrictions_in_force")
     async def other_restrictions_in_force(self, check: RestrictionCheck) -> OtherRestrictions:
-        fingerprints = sorted(
-            {f for s in check.subjects for f in subject_fingerprints(s, self._subject_hash_key)}
-        )
+        key = self._subject_hash_key
+        fingerprints = sorted({f for s in check.subjects for f in subject_fingerprints(s, key)})
         others = await self._store.requests_of_subject(
-            fingerprints, kinds=[RequestKind.RESTRICTION], exclude_request_id=check.request_id
+            fingerprints,
+            kinds=[RequestKind.RESTRICTION],
+            exclude_request_id=check.request_id,
+            identity={f for s in check.subjects for f in identity_fingerprints(s, key)},
         )
         kept: dict[str, str] = {}
         for other in others:  # oldest first: a system is named under the oldest in force

@@ -34,7 +34,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from orchestrator.logging import get_logger
-from policy.fingerprints import subject_fingerprints
+from policy.fingerprints import identity_fingerprints, subject_fingerprints
 from schemas.events import RequestKind
 from schemas.records import CompletionRecord
 from schemas.subject import SubjectRef
@@ -69,11 +69,15 @@ class HoldRestrictions:
         stored: CompletionRecord = await self._store.save_completion_record(record)
 
         async def remember(subjects: list[SubjectRef]) -> None:
-            fingerprints = sorted(
-                {f for s in subjects for f in subject_fingerprints(s, self._subject_hash_key)}
-            )
+            key = self._subject_hash_key
+            fingerprints = sorted({f for s in subjects for f in subject_fingerprints(s, key)})
+            identity = {f for s in subjects for f in identity_fingerprints(s, key)}
             await self._store.remember_subject(
-                stored.request_id, RequestKind.RESTRICTION, stored.received_at, fingerprints
+                stored.request_id,
+                RequestKind.RESTRICTION,
+                stored.received_at,
+                fingerprints,
+                identity,
             )
 
         try:

@@ -17,7 +17,13 @@ import hmac
 from schemas.identifiers import IdentifierType
 from schemas.subject import SubjectRef
 
-__all__ = ["FINGERPRINTED", "normalise", "subject_fingerprints"]
+__all__ = [
+    "FINGERPRINTED",
+    "IDENTITY_NUMBERS",
+    "identity_fingerprints",
+    "normalise",
+    "subject_fingerprints",
+]
 
 FINGERPRINTED = (
     IdentifierType.EMAIL,
@@ -37,8 +43,22 @@ def normalise(kind: IdentifierType, value: str) -> str:
     return text.upper()
 
 
+# The identifiers that name one person (or one company): two subjects with different ones are
+# different, whatever else they share (a household's e-mail address).
+IDENTITY_NUMBERS = (IdentifierType.PERSONAL_IDENTITY_NUMBER, IdentifierType.ORGANISATION_NUMBER)
+
+
 def subject_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
     """The sorted, distinct fingerprints of the subject's strong identifiers."""
+    return _fingerprints(subject, key, FINGERPRINTED)
+
+
+def identity_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
+    """Those of them that are of a personnummer or organisation number."""
+    return _fingerprints(subject, key, IDENTITY_NUMBERS)
+
+
+def _fingerprints(subject: SubjectRef, key: bytes, kinds: tuple[IdentifierType, ...]) -> list[str]:
     if not key:
         raise ValueError("the subject hash key is empty")
     found = {
@@ -46,6 +66,6 @@ def subject_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
             key, f"{ident.type.value}:{normalise(ident.type, ident.value)}".encode(), hashlib.sha256
         ).hexdigest()
         for ident in subject.identifiers
-        if ident.type in FINGERPRINTED
+        if ident.type in kinds
     }
     return sorted(found)

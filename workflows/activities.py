@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -28,7 +28,7 @@ from connectors.base import (
     operation_first_asked,
 )
 from connectors.base.recipients import tell_recipients
-from policy.fingerprints import subject_fingerprints
+from policy.fingerprints import identity_fingerprints, subject_fingerprints
 from policy.loader import load_policy
 from policy.model import Policy
 from policy.recipients import recipient_duties
@@ -87,7 +87,12 @@ class RecordStore(Protocol):
         self, request_id: str, entry: FollowUpEntry
     ) -> CompletionRecord | None: ...
     async def remember_subject(
-        self, request_id: str, kind: RequestKind, received_at: datetime, fingerprints: list[str]
+        self,
+        request_id: str,
+        kind: RequestKind,
+        received_at: datetime,
+        fingerprints: list[str],
+        identity: Collection[str] = (),
     ) -> None: ...
     async def earlier_requests_of_subject(
         self,
@@ -97,6 +102,7 @@ class RecordStore(Protocol):
         since: datetime,
         before: datetime,
         exclude_request_id: str,
+        identity: Collection[str] = (),
     ) -> list[str]: ...
 
 
@@ -325,14 +331,19 @@ class OrchestratorActivities(OrchestratorOps):
         tillgång ... en gång per år" is about access copies), and an access request does not
         make a first portability request (Art. 20, another right) a repeat, nor the reverse."""
         fingerprints = subject_fingerprints(check.subject, self._subject_hash_key)
+        # A household sharing an e-mail address is two subjects when each names a personnummer.
+        identity = identity_fingerprints(check.subject, self._subject_hash_key)
         kind = RequestKind(check.kind)
-        await self._store.remember_subject(check.request_id, kind, check.received_at, fingerprints)
+        await self._store.remember_subject(
+            check.request_id, kind, check.received_at, fingerprints, identity
+        )
         earlier = await self._store.earlier_requests_of_subject(
             fingerprints,
             kinds=[kind],
             since=check.since,
             before=check.received_at,
             exclude_request_id=check.request_id,
+            identity=identity,
         )
         return RepeatCheckResult(earlier_request_ids=earlier)
 

@@ -13,7 +13,7 @@ Triggers in the database reject UPDATE, DELETE (and on PostgreSQL TRUNCATE) of a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -302,19 +302,27 @@ class Store:
     # -- subject fingerprints (0002) -----------------------------------------------------------
 
     async def remember_subject(
-        self, request_id: str, kind: RequestKind, received_at: datetime, fingerprints: list[str]
+        self,
+        request_id: str,
+        kind: RequestKind,
+        received_at: datetime,
+        fingerprints: list[str],
+        identity: Collection[str] = (),
     ) -> None:
-        """Keep the request's subject fingerprints (keyed hashes, see `_fingerprints`).
-        Idempotent: a retried activity inserts nothing twice."""
+        """Keep the request's subject fingerprints (keyed hashes, see `_fingerprints`), marking
+        those of `identity` (its personnummer or organisation number). Idempotent: a retried
+        activity inserts nothing twice."""
         _require_aware("received_at", received_at)
         if not fingerprints:
             return
+        marked = set(identity)
         rows = [
             {
                 "fingerprint": fingerprint,
                 "request_id": request_id,
                 "kind": str(kind),
                 "received_at": received_at,
+                "identity": fingerprint in marked,
             }
             for fingerprint in fingerprints
         ]
@@ -334,23 +342,31 @@ class Store:
         since: datetime,
         before: datetime,
         exclude_request_id: str,
+        identity: Collection[str] = (),
     ) -> list[str]:
-        """Ids of other requests of these `kinds` received in [since, before) whose subject
-        shares a fingerprint, leaving out requests that were denied or cancelled (no copy was
-        given). Oldest first."""
+        """Ids of other requests of these `kinds` received in [since, before) of the same
+        subject (`_requests_sharing`), leaving out requests that were denied or cancelled (no
+        copy was given). Oldest first."""
         _require_aware("since", since)
         _require_aware("before", before)
         fp = subject_fingerprints
         window = [fp.c.received_at >= since, fp.c.received_at < before]
-        return await self._requests_sharing(fingerprints, kinds, exclude_request_id, window)
+        return await self._requests_sharing(
+            fingerprints, kinds, exclude_request_id, window, identity
+        )
 
     async def requests_of_subject(
-        self, fingerprints: list[str], *, kinds: list[RequestKind], exclude_request_id: str
+        self,
+        fingerprints: list[str],
+        *,
+        kinds: list[RequestKind],
+        exclude_request_id: str,
+        identity: Collection[str] = (),
     ) -> list[str]:
-        """Ids of other requests of these `kinds`, received at any time, whose subject shares a
-        fingerprint (the other restrictions of a subject whose restriction is being lifted),
-        leaving out requests that were denied or cancelled. Oldest first."""
-        return await self._requests_sharing(fingerprints, kinds, exclude_request_id, [])
+        """Ids of other requests of these `kinds`, received at any time, of the same subject
+        (the other restrictions of a subject whose restriction is being lifted), leaving out
+        requests that were denied or cancelled. Oldest first."""
+        return await self._requests_sharing(fingerprints, kinds, exclude_request_id, [], identity)
 
     async def _requests_sharing(
         self,
@@ -358,7 +374,12 @@ class Store:
         kinds: list[RequestKind],
         exclude_request_id: str,
         window: list[sa.ColumnElement[bool]],
+        identity: Collection[str] = (),
     ) -> list[str]:
+        """Requests whose subject shares a fingerprint — unless both name an identity number
+        and none is shared: then they share an e-mail address or a customer number, not a
+        person (a household's address; `identity` is this subject's personnummer and
+        organisation number fingerprints). Rows from before 0007 know no identity: kept."""
         if not fingerprints:
             return []
         fp = subject_fingerprints
@@ -381,7 +402,21 @@ class Store:
             .order_by(sa.text("first"), fp.c.request_id)
         )
         async with self._engine.connect() as conn:
-            return [str(row.request_id) for row in (await conn.execute(query)).all()]
+            found = [str(row.request_id) for row in (await conn.execute(query)).all()]
+            if not identity or not found:
+                return found
+            numbers = (
+                await conn.execute(
+                    sa.select(fp.c.request_id, fp.c.fingerprint).where(
+                        fp.c.request_id.in_(found), fp.c.identity.is_(True)
+                    )
+                )
+            ).all()
+        theirs: dict[str, set[str]] = {}
+        for row in numbers:
+            theirs.setdefault(str(row.request_id), set()).add(str(row.fingerprint))
+        mine = set(identity)
+        return [r for r in found if r not in theirs or theirs[r] & mine]
 
     # -- completion records --------------------------------------------------------------------
 

@@ -156,6 +156,8 @@ audit_events = sa.Table(
 
 # 0002: keyed hashes (HMAC-SHA256) of each request's normalised subject identifiers, never the
 # identifiers themselves: finds a repeated access/portability request of the same subject.
+# 0007: `identity`, whether the fingerprint is of a personnummer or organisation number (NULL:
+# written before it was recorded).
 subject_fingerprints = sa.Table(
     "subject_fingerprints",
     metadata,
@@ -163,6 +165,7 @@ subject_fingerprints = sa.Table(
     sa.Column("request_id", sa.Text, primary_key=True),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Column("identity", sa.Boolean, nullable=True),
     sa.Index(None, "fingerprint", "received_at"),
 )
 

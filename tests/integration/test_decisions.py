@@ -7,6 +7,7 @@ histories`) each test writes its workflow's history to tests/histories/v2_<name>
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from orchestrator.dpo import Desk, _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
 from schemas.events import Scope
 from schemas.identifiers import IdentifierType
+from schemas.records import RequestSummary
 from schemas.status import DenialCode, RequestStatus, SystemOutcome
 from tests.integration.conftest import (
     Stack,
@@ -31,6 +33,7 @@ from tests.integration.conftest import (
 from tests.integration.conftest import (
     billing_db as _billing_db,
 )
+from workflows.dsr import DsrWorkflow
 
 pytestmark = pytest.mark.integration
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
@@ -195,6 +198,41 @@ async def test_ambiguous_subject_is_never_erased_blindly_and_waits_for_the_dpo(
     assert record.status is RequestStatus.COMPLETED
     assert {d.system for d in record.decisions} == set(held)
     await _record_history(handle, "erasure_ambiguous_skipped")
+
+
+async def test_a_household_member_s_first_access_request_is_no_repeat(
+    stack: Stack, temporal: Client, producer: AIOKafkaProducer
+) -> None:
+    """Two people of one household, one e-mail address, each with their own personnummer: his
+    access request does not make hers, a month later, a repeated one held for the DPO (the
+    shared address was taken for one subject)."""
+    her, him = stack.fresh_shared_email_pair()
+    started = []
+    for person in (him, her):  # his first, still open (a cancelled one gave no copy)
+        assert person.personal_identity_number is not None
+        subject = {
+            "email": person.email,
+            "personal_identity_number": person.personal_identity_number,
+        }
+        request_id = await publish_signed(producer, stack, request_event("access", subject))
+        handle = await wait_for_workflow(temporal, request_id)
+        summary = await _first_of(
+            handle, RequestStatus.NEEDS_ATTENTION, RequestStatus.AWAITING_DECISION
+        )
+        assert summary.status is RequestStatus.NEEDS_ATTENTION, summary  # ambiguous, no repeat
+        started.append(request_id)
+    for request_id in started:
+        await _decide.cancel(temporal, request_id, actor=DPO, reason="test done")
+
+
+async def _first_of(handle: WorkflowHandle, *statuses: RequestStatus) -> RequestSummary:
+    """The workflow's summary once it reaches one of `statuses` (polled through its query)."""
+    async with asyncio.timeout(60):
+        while True:
+            summary = await handle.query(DsrWorkflow.status)
+            if summary is not None and summary.status in statuses:
+                return summary
+            await asyncio.sleep(0.1)
 
 
 async def test_a_narrowed_erasure_reaches_the_person_in_every_system_and_spares_the_other(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from orchestrator.store import Store
 from orchestrator.store._tables import subject_fingerprints as fingerprint_table
-from policy.fingerprints import subject_fingerprints
+from policy.fingerprints import identity_fingerprints, subject_fingerprints
 from schemas.events import RequestKind
 from schemas.identifiers import IdentifierType
 from schemas.records import RequestSummary
@@ -101,6 +101,45 @@ async def test_earlier_request_of_the_same_subject_is_found(
         stored = (await conn.execute(sa.select(fingerprint_table))).mappings().all()
     assert len(stored) == 4
     assert all("example" not in str(dict(row)) for row in stored)
+
+
+async def test_a_household_sharing_an_address_is_two_subjects_when_each_names_a_pnr(
+    store: Store,
+) -> None:
+    """Nour and Noah share obergs@…: Noah's access request does not make Nour's first one a
+    repeat when each named their own personnummer; hers again (by the address alone, or with
+    her number) is one; a request from before identity numbers were marked is kept as before."""
+    noah = _ref(email="obergs@example.se", personal_identity_number="196405289262")
+    nour = _ref(email="obergs@example.se", personal_identity_number="198112189876")
+    for request_id, subject in (("req-noah", noah), ("req-nour-1", nour)):
+        await store.remember_subject(
+            request_id,
+            RequestKind.ACCESS,
+            T0,
+            subject_fingerprints(subject, KEY),
+            identity_fingerprints(subject, KEY),
+        )
+    legacy = _ref(email="obergs@example.se")
+    await store.remember_subject(
+        "req-before-0007", RequestKind.ACCESS, T0, subject_fingerprints(legacy, KEY)
+    )
+
+    def find(subject: SubjectRef) -> Awaitable[list[str]]:
+        return store.earlier_requests_of_subject(
+            subject_fingerprints(subject, KEY),
+            kinds=[RequestKind.ACCESS],
+            since=T0 - timedelta(days=1),
+            before=T0 + timedelta(days=1),
+            exclude_request_id="req-nour-2",
+            identity=identity_fingerprints(subject, KEY),
+        )
+
+    assert await find(nour) == ["req-before-0007", "req-nour-1"]  # not Noah's
+    assert await find(_ref(email="obergs@example.se")) == [
+        "req-before-0007",
+        "req-noah",
+        "req-nour-1",
+    ]  # the address alone cannot tell them apart
 
 
 async def test_other_requests_of_the_same_subject_are_found_whenever_received(
