@@ -85,24 +85,30 @@ def worker(
     no_connectors: Annotated[bool, typer.Option(help="Serve no connector queues.")] = False,
 ) -> None:
     """Run Temporal workers: the workflow queue and one queue per connector."""
-    from orchestrator.worker import run_workers
+    from orchestrator.worker import WorkerFailed, run_workers
 
     settings = _settings(service=True)
-    asyncio.run(
-        run_workers(
-            settings,
-            orchestrator=not no_orchestrator,
-            connectors=[] if no_connectors else connector,
+    try:
+        asyncio.run(
+            run_workers(
+                settings,
+                orchestrator=not no_orchestrator,
+                connectors=[] if no_connectors else connector,
+            )
         )
-    )
+    except WorkerFailed as error:
+        raise _fail(str(error)) from None
 
 
 @app.command()
 def intake() -> None:
     """Run the faust intake agent on the requests topic."""
-    from orchestrator.intake.app import run_intake
+    from orchestrator.intake.app import IntakeFailed, run_intake
 
-    run_intake(_settings(service=True))
+    try:
+        run_intake(_settings(service=True))
+    except IntakeFailed as error:
+        raise _fail(str(error)) from None
 
 
 # ── submit ────────────────────────────────────────────────────────────────────────────────
@@ -256,11 +262,12 @@ def connector_new(
 @connector_app.command("list")
 def connector_list() -> None:
     """The registered connectors: name, task queue, identifiers and operations."""
-    from connectors.base import connector_classes, describe
+    from connectors.base import describe
+    from orchestrator.settings import configured_connector_classes
 
     settings = _settings()
     table = Table("connector", "task queue", "searches by", "operations")
-    for cls in connector_classes(settings.connectors or None).values():
+    for cls in configured_connector_classes(settings).values():
         info = describe(cls, settings.connector_task_queue_prefix)
         table.add_row(
             info.name,

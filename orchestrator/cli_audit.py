@@ -158,6 +158,10 @@ def audit_public_key() -> None:
 @app.command("codec-server")
 def codec_server() -> None:
     """Serve Temporal's remote codec protocol for the Web UI (DPO token only, audited)."""
+    from orchestrator.auth import InvalidTokenConfig
     from orchestrator.codec_server import run_codec_server
 
-    run_codec_server(_settings(service=True))
+    try:
+        run_codec_server(_settings(service=True))
+    except InvalidTokenConfig as error:  # DSR_API_TOKENS, in one line as `dsr api` gives it
+        raise _fail(str(error), 2) from None

@@ -30,7 +30,7 @@ from orchestrator.dpo._restriction_view import (
     restricted_since,
     restriction_lift_view,
 )
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, load_configured_policy
 from schemas.events import Channel, RequestKind
 from schemas.records import CompletionRecord, RequestSummary
 from schemas.status import RequestStatus
@@ -72,6 +72,7 @@ def api(
     from orchestrator.auth import InvalidTokenConfig, TokenVerifier
 
     settings = _settings(service=True)
+    load_configured_policy(settings)  # a bad DSR_POLICY_FILE in one line, before serving
     try:
         if not TokenVerifier.from_settings(settings).configured:
             console.print("[yellow]DSR_API_TOKENS is empty: every call will be refused[/yellow]")

@@ -26,10 +26,9 @@ from orchestrator.package import (
     StorageError,
     storage_from_settings,
 )
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, load_configured_policy
 from orchestrator.shred_history import history_verdict
 from orchestrator.store._keys import KeyStore
-from policy.loader import load_policy
 
 __all__ = ["package_app", "shred_app"]
 
@@ -48,7 +47,7 @@ async def _service(settings: Settings) -> AsyncIterator[PackageService]:
             storage_from_settings(settings),
             keys,
             key_store,
-            load_policy(settings.policy_file),
+            load_configured_policy(settings),
         )
     finally:
         await key_store.close()

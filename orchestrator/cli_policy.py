@@ -38,13 +38,13 @@ def policy_check(
     ] = None,
 ) -> None:
     """Validate a policy against the registered connectors; non-zero exit listing problems."""
-    from connectors.base import connector_classes
+    from orchestrator.settings import configured_connector_classes
 
     policy, source = _load(file)
     settings = _settings()
     declared = {
         name: [c.name for c in cls.categories]
-        for name, cls in connector_classes(settings.connectors or None).items()
+        for name, cls in configured_connector_classes(settings).items()
     }
     problems = policy_problems(policy, declared)
     if problems:

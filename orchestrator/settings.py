@@ -5,25 +5,33 @@ test fixtures set local values explicitly. Secrets are `SecretStr` so they never
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
 import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict, SettingsError
 
 from schemas.workflow import WorkflowTuning
 
+if TYPE_CHECKING:
+    from connectors.base import Connector
+    from policy.model import Policy
+
 __all__ = [
     "LOCAL_ENV_FILE",
     "InvalidSettings",
     "Settings",
+    "configured_connector_classes",
     "describe_invalid_settings",
     "get_settings",
+    "load_configured_policy",
+    "parse_bind",
     "parse_key_ring",
 ]
 
@@ -61,6 +69,29 @@ def _decode_payload_keys(ring: dict[str, bytes]) -> dict[str, bytes]:
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
+# Upper bounds (seconds unless named otherwise). A value past them was accepted at start and
+# broke later: a dead letter's expiry overflowing datetime (the intake retried its record
+# forever), the shutdown watchdog's timer dying of OverflowError (an unbounded stop), a fetch
+# or schedule interval timedelta() refuses. Each is far beyond anything sensible.
+HOUR = 3600.0
+DAY = 24 * HOUR
+YEAR = 365 * DAY
+MAX_DLQ_RETENTION_DAYS = 3650.0  # ten years
+MAX_EVENT_BYTES = 64 * 1024 * 1024
+MAX_PARTITIONS = 10_000
+MAX_CONCURRENT_ACTIVITIES = 10_000
+MAX_PORT = 65535
+
+
+def _host_port(value: str, what: str) -> tuple[str, int]:
+    """`host:port` (IPv6 as `[::1]:9092`) with a host and a port 1-65535, else ValueError
+    (never quoting the value: the message is printed)."""
+    host, sep, port = value.strip().rpartition(":")
+    host = host.strip().strip("[]")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:
+        raise ValueError(f"{what} must be host:port with a port 1-{MAX_PORT}")
+    return host, int(port)
+
 
 class Settings(BaseSettings):
     # Real environment variables win; the file is what `dsr up` writes for the shells beside it.
@@ -68,6 +99,8 @@ class Settings(BaseSettings):
         env_prefix="DSR_",
         extra="ignore",
         env_file=os.environ.get("DSR_ENV_FILE", LOCAL_ENV_FILE),
+        # `inf` and `nan` parse as floats and pass every lower bound: refused, by name.
+        allow_inf_nan=False,
     )
 
     # Event bus
@@ -77,20 +110,21 @@ class Settings(BaseSettings):
     status_topic: str = "dsr.status.v1"
     intake_group: str = "dsr-intake"
     # Production-sane defaults; the local broker wants short ones (LOCAL-INFRA.md).
-    kafka_session_timeout: float = Field(default=30.0, gt=0)
-    kafka_heartbeat_interval: float = Field(default=3.0, gt=0)
-    kafka_rebalance_timeout: float = Field(default=60.0, gt=0)
+    kafka_session_timeout: float = Field(default=30.0, gt=0, le=HOUR)
+    kafka_heartbeat_interval: float = Field(default=3.0, gt=0, le=HOUR)
+    kafka_rebalance_timeout: float = Field(default=60.0, gt=0, le=HOUR)
     # Longest a consumer fetch may wait for records (seconds; faust alone would wait 1.5 s).
-    kafka_fetch_max_wait: float = Field(default=0.1, gt=0)
+    kafka_fetch_max_wait: float = Field(default=0.1, gt=0, le=60)
     # Larger events are dead-lettered unread (`oversize`); it must hold one event at least.
-    max_event_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024, le=MAX_EVENT_BYTES)
     # Dead letters are readable (sealed, by an operator) for this long, then expire: the DLQ
     # topic's retention.ms and the expiry inside every sealed value (privacy policy: 30 days).
-    dlq_retention_days: float = Field(default=30.0, gt=0)  # 0 would drop them as written
+    # 0 would drop them as written; past ten years the expiry inside a sealed value overflowed.
+    dlq_retention_days: float = Field(default=30.0, gt=0, le=MAX_DLQ_RETENTION_DAYS)
     # Seconds between reconciler runs (the Temporal Schedule the worker creates); 0 = no
     # schedule (run `dsr reconcile` by hand).
-    reconcile_interval: float = Field(default=900.0, ge=0)
-    requests_partitions: int = Field(default=8, ge=1)
+    reconcile_interval: float = Field(default=900.0, ge=0, le=YEAR)
+    requests_partitions: int = Field(default=8, ge=1, le=MAX_PARTITIONS)
     intake_datadir: Path = Path("intake-data")
 
     # Workflow engine
@@ -101,11 +135,11 @@ class Settings(BaseSettings):
     # AES-256-GCM keys for Temporal payloads: `id:base64key[,id:base64key]`, first one encrypts.
     payload_keys: SecretStr = SecretStr("")
     # Connector activity tuning (seconds); short values only for tests and the local stack.
-    activity_heartbeat_timeout: float = Field(default=30.0, gt=0)
-    activity_start_to_close: float = Field(default=900.0, gt=0)
-    retry_maximum_interval: float = Field(default=300.0, gt=0)
+    activity_heartbeat_timeout: float = Field(default=30.0, gt=0, le=DAY)
+    activity_start_to_close: float = Field(default=900.0, gt=0, le=YEAR)
+    retry_maximum_interval: float = Field(default=300.0, gt=0, le=DAY)
     # Activities one connector worker process runs at once (empty = Temporal's default, 100).
-    max_concurrent_activities: int | None = Field(default=None, ge=1)
+    max_concurrent_activities: int | None = Field(default=None, ge=1, le=MAX_CONCURRENT_ACTIVITIES)
     # Workflow runs the orchestrator worker keeps in memory between tasks (Temporal's
     # max_cached_workflows, default 1000). Each cached run holds its own sandboxed copy of the
     # workflow modules; an evicted run is replayed from its history on its next task, which
@@ -135,7 +169,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
     # Seconds a service may take to drain on SIGTERM/SIGINT before it exits anyway (Kubernetes'
     # default grace period is 30 s; everything is crash-safe, so a forced exit loses nothing).
-    shutdown_timeout: float = Field(default=20.0, gt=0)
+    shutdown_timeout: float = Field(default=20.0, gt=0, le=HOUR)
 
     # Connection security for production clusters (plain TCP on the local stack).
     # Kafka: PLAINTEXT | SSL | SASL_PLAINTEXT | SASL_SSL;
@@ -158,7 +192,7 @@ class Settings(BaseSettings):
     # Policy: the company's retention and deadline rules (empty = the shipped policy/default.yaml).
     policy_file: Path | None = None
     # Intake: how far in the future `received_at` may lie (clock skew between portal and us).
-    clock_skew_allowance: float = Field(default=300.0, ge=0)
+    clock_skew_allowance: float = Field(default=300.0, ge=0, le=DAY)
 
     # Access packages (encrypted archives) for access and portability requests.
     package_dir: Path = Path("packages")
@@ -190,12 +224,12 @@ class Settings(BaseSettings):
     # (base64 of the 32-byte raw Ed25519 public key; empty = derive from the signing key).
     audit_public_key: str = ""
     # How often each orchestrator worker signs and publishes the chain head (seconds).
-    audit_checkpoint_interval: float = Field(default=3600.0, gt=0)
+    audit_checkpoint_interval: float = Field(default=3600.0, gt=0, le=YEAR)
     # Keyed hash of subject identifiers (repeated-request detection): base64 secret.
     subject_hash_key: SecretStr = SecretStr("")
     # Crypto-shredding sweep (a Temporal Schedule): how often closed requests whose retention has
     # ended get their data key destroyed (seconds).
-    shred_interval: float = Field(default=86400.0, ge=0)
+    shred_interval: float = Field(default=86400.0, ge=0, le=YEAR)
 
     @field_validator("log_level")
     @classmethod
@@ -212,6 +246,74 @@ class Settings(BaseSettings):
             if value.lstrip().startswith("["):
                 return json.loads(value)  # a ValueError becomes a ValidationError naming the field
             return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _brokers(cls, value: str) -> str:
+        servers = [server.strip() for server in value.split(",") if server.strip()]
+        if not servers:
+            raise ValueError("required: host:port[,host:port...]")
+        for server in servers:
+            _host_port(server, "each broker")
+        return ",".join(servers)
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _temporal_target(cls, value: str) -> str:
+        _host_port(value, "the Temporal address")
+        return value.strip()
+
+    @field_validator("api_bind", "codec_bind", "metrics_bind")
+    @classmethod
+    def _bind(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "metrics_bind" and not value.strip():
+            return ""  # the metrics endpoint is off
+        try:
+            parse_bind(value)
+        except ValueError:  # its message quotes the value, which this one must not
+            raise ValueError(f"must be host:port with a port 0-{MAX_PORT}") from None
+        return value.strip()
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url  # here: not every importer of settings needs it
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value.strip()).drivername.partition("+")[0]
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (sqlite+aiosqlite:///<file> or postgresql+asyncpg://…)"
+            ) from None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError("unsupported database: use sqlite+aiosqlite or postgresql+asyncpg")
+        return value.strip()
+
+    @field_validator("policy_file", mode="before")
+    @classmethod
+    def _policy_file(cls, value: object) -> object:
+        """Empty means the shipped policy (it was Path('.'), a directory)."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("audit_signing_key", "subject_hash_key")
+    @classmethod
+    def _base64_secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw:
+            decoded = _base64(raw)
+            if info.field_name == "audit_signing_key" and len(decoded) != 32:
+                raise ValueError("must be base64 of a 32-byte Ed25519 seed")
+        return value
+
+    @field_validator("audit_public_key")
+    @classmethod
+    def _base64_public_key(cls, value: str) -> str:
+        if value.strip() and len(_base64(value.strip())) != 32:
+            raise ValueError("must be base64 of a 32-byte Ed25519 public key")
         return value
 
     @field_validator("signing_keys", "payload_keys")
@@ -236,6 +338,16 @@ class Settings(BaseSettings):
     def payload_key_ring(self) -> dict[str, bytes]:
         """Payload keys decoded from base64; each must be 32 bytes (AES-256)."""
         return _decode_payload_keys(parse_key_ring(self.payload_keys.get_secret_value()))
+
+
+def _base64(raw: str) -> bytes:
+    try:
+        decoded = base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64") from None
+    if not decoded:
+        raise ValueError("must be base64 of a non-empty key")
+    return decoded
 
 
 class InvalidSettings(Exception):
@@ -282,6 +394,40 @@ def parse_bind(bind: str, setting: str = "bind address") -> tuple[str, int]:
     (`:9100`) means loopback: a process listens on every interface only when told so by name
     (the chart names the all-interfaces address explicitly)."""
     host, sep, port = bind.strip().rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError(f"{setting} must be host:port, not {bind!r}")
+    if not sep or not port.isdigit() or int(port) > MAX_PORT:  # 0: any free port
+        raise ValueError(f"{setting} must be host:port with a port 0-{MAX_PORT}, not {bind!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def load_configured_policy(settings: Settings) -> Policy:
+    """The policy `DSR_POLICY_FILE` names (the shipped policy/default.yaml when empty). A file
+    that cannot be read or is no valid policy is InvalidSettings naming the variable, in one
+    line: it reached the console as a traceback from every command that loads the policy."""
+    from policy.loader import load_policy
+    from policy.model import PolicyError
+
+    try:
+        return load_policy(settings.policy_file)
+    except PolicyError as error:
+        detail = str(error)
+        if settings.policy_file is not None:
+            detail = detail.replace(str(settings.policy_file), "the file")
+        one_line = " ".join(detail.split())  # a YAML error spans lines
+        raise InvalidSettings(f"invalid setting DSR_POLICY_FILE: {one_line}") from None
+
+
+def configured_connector_classes(settings: Settings) -> dict[str, type[Connector]]:
+    """The connector classes `DSR_CONNECTORS` selects (every registered one when empty). A name
+    no connector is registered as is InvalidSettings naming the variable (the registry's own
+    error did not say which setting held the name)."""
+    from importlib.metadata import entry_points
+
+    from connectors.base import ENTRY_POINT_GROUP, connector_classes
+
+    registered = {entry.name for entry in entry_points(group=ENTRY_POINT_GROUP)}
+    if settings.connectors and not set(settings.connectors) <= registered:
+        raise InvalidSettings(
+            "invalid setting DSR_CONNECTORS: names a connector that is not registered "
+            f"(registered: {', '.join(sorted(registered)) or 'none'})"
+        )
+    return connector_classes(settings.connectors or None)

@@ -37,6 +37,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 __all__ = [
@@ -146,10 +147,24 @@ def parent_death_preexec(sig: signal.Signals = signal.SIGTERM) -> Callable[[], N
     return preexec
 
 
+def _exit_cleanly(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(0)
+
+
 def run_uvicorn(app: Any, *, host: str, port: int, deadline: float, **options: Any) -> None:
     """Serve an ASGI app until SIGTERM/SIGINT: in-flight requests get most of `deadline` to
-    finish, the watchdog ends the process at `deadline` whatever happens."""
+    finish, the watchdog ends the process at `deadline` whatever happens, and a drained
+    server exits with status 0.
+
+    Why the handlers: uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the
+    handler that was there before it started. The default one killed the drained process by
+    the signal (`dsr codec-server` ended with status 143, its exit handlers skipped); this one
+    is a clean exit (status 0, buffers flushed, `atexit` run)."""
     import uvicorn
+
+    if threading.current_thread() is threading.main_thread():  # signal.signal's condition
+        for stop_signal in STOP_SIGNALS:
+            signal.signal(stop_signal, _exit_cleanly)
 
     class _BoundedServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

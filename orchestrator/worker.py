@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from connectors.base import Connector, connector_classes, describe
+from connectors.base import Connector, describe
 from orchestrator.audit import audit_checkpoints
 from orchestrator.datakeys import DataKeyRing
 from orchestrator.logging import get_logger
@@ -29,14 +29,13 @@ from orchestrator.other_restrictions import OtherRestrictionsInForce
 from orchestrator.package import EncryptedExportParts, PackageService, storage_from_settings
 from orchestrator.reconcile import Reconciler, ensure_reconcile_schedule
 from orchestrator.restriction_hold import HoldRestrictions
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, configured_connector_classes, load_configured_policy
 from orchestrator.shredder import RetainOnClose, Shredder, ensure_shred_schedule
 from orchestrator.shutdown import install_stop_handlers
 from orchestrator.status_publisher import KafkaStatusPublisher
 from orchestrator.store import Store
 from orchestrator.telemetry import MeteredStatusPublisher, ProcessTelemetry
 from orchestrator.temporal_client import connect_temporal_retrying
-from policy.loader import load_policy
 from workflows.activities import ConnectorActivities, OrchestratorActivities, PackagingActivities
 from workflows.dsr import DsrWorkflow
 from workflows.dsr_v1 import DsrWorkflowV1
@@ -47,7 +46,7 @@ from workflows.packaging import PackageExpiryWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.shredder import ShredSweepWorkflow
 
-__all__ = ["run_workers"]
+__all__ = ["WorkerFailed", "run_workers"]
 
 log = get_logger(__name__)
 
@@ -140,6 +139,11 @@ WORKFLOW_RUNNER = SandboxedWorkflowRunner(
 )
 
 
+class WorkerFailed(Exception):
+    """The worker cannot serve (its schedules could not be set up, a Temporal worker died): it
+    stops its workers and the process exits non-zero with this one line, never idles on."""
+
+
 def subject_hash_key(settings: Settings) -> bytes:
     """DSR_SUBJECT_HASH_KEY (base64), or, when unset (a developer's stack), a key derived from
     the payload keys: stable while they are, and never an identifier-guessable constant."""
@@ -192,9 +196,14 @@ async def run_workers(
     install_stop_handlers(asyncio.get_running_loop(), stop.set, deadline=settings.shutdown_timeout)
 
     cache_workflow_code()
-    names = settings.connectors or None
-    classes = connector_classes(names)
+    classes = configured_connector_classes(settings)  # DSR_CONNECTORS, checked by name
+    if unknown := sorted(set(connectors or ()) - set(classes)):
+        raise WorkerFailed(f"--connector names no connector served here: {', '.join(unknown)}")
     selected = classes if connectors is None else {n: classes[n] for n in connectors}
+    # One Policy for every service of the process: it is frozen, and each load is ~110 KiB of
+    # objects (the four services held four). Loaded before connecting: a bad DSR_POLICY_FILE
+    # is one line at start, not after the wait for Temporal.
+    policy = load_configured_policy(settings) if orchestrator else None
     # Before connecting: tracing and the Temporal runtime's metrics are set up per process.
     telemetry = ProcessTelemetry("dsr-worker", settings)
     # One key ring per process: the codec and the encrypting export sinks share its cache.
@@ -221,9 +230,7 @@ async def run_workers(
                 await stack.enter_async_context(KafkaStatusPublisher(settings))
             )
             infos = [describe(c, settings.connector_task_queue_prefix) for c in classes.values()]
-            # One Policy for every service of the process: it is frozen, and each load is
-            # ~110 KiB of objects (the four services held four).
-            policy = load_policy(settings.policy_file)
+            assert policy is not None  # loaded above for the orchestrator queue
             # Signed audit checkpoints at every completion and hourly (orchestrator.audit).
             # A closed request's key stays for the policy's readable-after-close period, and a
             # completed restriction's lift is held, waiting for the DPO, from its close on.
@@ -309,6 +316,18 @@ async def run_workers(
             stack.push_async_callback(instance.aclose)
         exports = EncryptedExportParts(package_storage, data_keys)
         workers.extend(_connector_workers(client, settings, instances, exports))
+        if orchestrator:
+            # Before any worker runs: a schedule that cannot be set up (a wrong namespace, no
+            # permission) ended in "Worker cancelled" with the process left idling until its
+            # stop watchdog. Nothing has started yet, so the exit stack closes everything.
+            try:
+                await ensure_reconcile_schedule(client, settings)  # idempotent: one schedule
+                await ensure_shred_schedule(client, settings)  # the shredding sweep, likewise
+            except Exception as error:
+                raise WorkerFailed(
+                    f"the worker's Temporal schedules could not be set up "
+                    f"({type(error).__name__}; is DSR_TEMPORAL_NAMESPACE right?)"
+                ) from error
         log.info(
             "workers started",
             orchestrator=orchestrator,
@@ -317,13 +336,16 @@ async def run_workers(
         )
         freeze_startup_heap()
         running = [asyncio.create_task(w.run()) for w in workers]
-        if orchestrator:
-            await ensure_reconcile_schedule(client, settings)  # idempotent: one schedule
-            await ensure_shred_schedule(client, settings)  # the crypto-shredding sweep, likewise
         stopper = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not stopper and task.exception() is not None:
-                log.error("worker failed", error_type=type(task.exception()).__name__)
+        failed = [task for task in done if task is not stopper]
+        errors = [None if task.cancelled() else task.exception() for task in failed]
+        for failure in errors:
+            if failure is not None:
+                log.error("worker failed", error_type=type(failure).__name__)
         await asyncio.gather(*(w.shutdown() for w in workers), return_exceptions=True)
+        stopper.cancel()
         log.info("workers stopped")
+        if failed and not stop.is_set():  # a worker that ended by itself: the process too
+            reason = type(errors[0]).__name__ if errors[0] is not None else "stopped by itself"
+            raise WorkerFailed(f"a Temporal worker failed ({reason}); the others were stopped")

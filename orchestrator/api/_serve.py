@@ -4,9 +4,6 @@ close the store, a watchdog bounds the whole stop)."""
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
-
 from orchestrator.api._app import create_app
 from orchestrator.settings import Settings, parse_bind
 from orchestrator.shutdown import run_uvicorn
@@ -14,17 +11,9 @@ from orchestrator.shutdown import run_uvicorn
 __all__ = ["parse_bind", "serve"]
 
 
-def _exit_cleanly(signum: int, _frame: FrameType | None) -> None:
-    raise SystemExit(0)
-
-
 def serve(settings: Settings, bind: str | None = None) -> None:
     host, port = parse_bind(bind or settings.api_bind, "DSR_API_BIND")
-    # uvicorn drains on SIGTERM/SIGINT, then re-raises the signal under the handler that was
-    # there before it started: make that one a clean exit (status 0, buffers flushed), not the
-    # default death by signal.
-    for stop_signal in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop_signal, _exit_cleanly)
+    # A drained server exits with status 0 (run_uvicorn), not by the re-raised signal.
     run_uvicorn(
         create_app(settings),
         host=host,

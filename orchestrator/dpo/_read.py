@@ -32,7 +32,7 @@ from orchestrator.dpo._restriction_view import (
     restriction_lift_view,
 )
 from orchestrator.logging import get_logger
-from orchestrator.settings import Settings
+from orchestrator.settings import Settings, load_configured_policy
 from orchestrator.store import Store
 from orchestrator.store._queries import (
     DENSE_OUTCOME_MATCHES,
@@ -42,7 +42,6 @@ from orchestrator.store._queries import (
     build_outcome_probe,
     build_walk_probe,
 )
-from policy.loader import load_policy
 from schemas.events import (
     RESERVED_REQUEST_ID_SUFFIX,
     Channel,
@@ -727,7 +726,7 @@ class Desk:
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Desk:
         store = await Store.open(settings.database_url, migrate=migrate)
-        zone = ZoneInfo(load_policy(settings.policy_file).time_zone)
+        zone = ZoneInfo(load_configured_policy(settings).time_zone)
         return cls(store, TemporalStatus(settings), zone)
 
     async def close(self) -> None:

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
+from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn, cast
 
 import faust
+from mode.utils.futures import maybe_cancel
+from temporalio.client import Client
 
 from orchestrator.dlq import OutgoingDeadLetter, declare_dlq_topic
 from orchestrator.intake._handler import IncomingRecord, IntakeHandler
@@ -24,9 +29,9 @@ from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
 from orchestrator.shutdown import exit_after
 from orchestrator.telemetry import IntakeTelemetry
-from orchestrator.temporal_client import connect_temporal_retrying
+from orchestrator.temporal_client import connect_temporal_retrying, temporal_connection_options
 
-__all__ = ["create_app", "run_intake"]
+__all__ = ["AgentCrashes", "IntakeFailed", "create_app", "run_intake"]
 
 log = get_logger(__name__)
 
@@ -43,7 +48,45 @@ def _arrival(timestamp: float | None) -> datetime | None:
     return datetime.fromtimestamp(timestamp, UTC) if timestamp and timestamp > 0 else None
 
 
-def create_app(settings: Settings) -> faust.App:
+class IntakeFailed(Exception):
+    """The intake cannot consume (its agent crashes again and again): the process stops, drained,
+    and exits non-zero with this one line — it used to stay up consuming nothing."""
+
+
+class AgentCrashes:
+    """The agent's crashes over the last `window` seconds. faust restarts a crashed agent at
+    once, so a crash that is not transient (a Temporal target the SDK refuses, a handler that
+    cannot be built) became a restart loop in a process that looked alive. The `limit`-th crash
+    within the window calls `on_recurring`, which stops the worker with a failure. A Temporal
+    outage is no crash: the agent waits it out (`connect_temporal_retrying`), the record in hand
+    un-acked."""
+
+    def __init__(self, limit: int = 2, window: float = 300.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.on_recurring: Callable[[str], None] | None = None
+        self._times: deque[float] = deque()
+
+    def crashed(self, error: BaseException, now: float | None = None) -> bool:
+        """Count a crash; True (and `on_recurring` called) when it is the limit-th in the
+        window."""
+        now = time.monotonic() if now is None else now
+        self._times.append(now)
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+        log.error("intake agent crashed", error_type=type(error).__name__)
+        if len(self._times) < self.limit:
+            return False
+        message = (
+            f"the intake agent crashed {len(self._times)} times within {self.window:.0f}s "
+            f"(last: {type(error).__name__}); stopping"
+        )
+        if self.on_recurring is not None:
+            self.on_recurring(message)
+        return True
+
+
+def create_app(settings: Settings, crashes: AgentCrashes | None = None) -> faust.App:
     app = IntakeApp(
         settings.intake_group,
         fetch_max_wait_ms=round(settings.kafka_fetch_max_wait * 1000),
@@ -87,6 +130,14 @@ def create_app(settings: Settings) -> faust.App:
 
     @app.agent(requests, name="dsr-intake")
     async def intake(stream: faust.StreamT[bytes]) -> None:
+        try:
+            await consume(stream)
+        except Exception as error:  # faust restarts the agent; a recurring crash stops us
+            if crashes is not None:
+                crashes.crashed(error)
+            raise
+
+    async def consume(stream: faust.StreamT[bytes]) -> None:
         # Temporal not up yet (`dsr up` starts it alongside): wait with backoff, not crash-loop.
         # The intake starts requests: it makes each one's data key (their input is sealed).
         client = telemetry.instrument_client(
@@ -126,15 +177,52 @@ class _BoundedWorker(faust.Worker):
     re-delivered to the next consumer, so a forced exit loses nothing."""
 
     shutdown_timeout: float = 20.0
+    failure: str | None = None
 
     def _schedule_shutdown(self, sig: signal.Signals) -> None:
         exit_after(self.shutdown_timeout)
         super()._schedule_shutdown(sig)
 
+    def fail(self, message: str) -> None:
+        """Stop as a stop signal would (drained, bounded), then exit non-zero with `message`."""
+        if self.failure is not None or self._signal_stop_time:
+            return  # already stopping
+        self.failure = message
+        exit_after(self.shutdown_timeout, status=1)
+        self._signal_stop_time = self.loop.time()
+        self._signal_stop_future = asyncio.ensure_future(self._stop_failed(), loop=self.loop)
+
+    async def _stop_failed(self) -> None:
+        await self.stop()
+        maybe_cancel(self._starting_fut)
+
+    def execute_from_commandline(self) -> NoReturn:
+        try:
+            super().execute_from_commandline()
+        except SystemExit:
+            if self.failure is not None:
+                raise IntakeFailed(self.failure) from None
+            raise
+
+
+async def _build_handler_once(settings: Settings) -> None:
+    """Build (and close) the handler as the agent will, before faust runs: what it derives from
+    the settings fails here, in one line, not in an agent faust restarts again and again. It
+    opens nothing (its store is opened at first use) and never calls the client."""
+
+    async def no_dead_letters(_letter: OutgoingDeadLetter) -> None:  # pragma: no cover
+        raise AssertionError("the handler built at start sends nothing")
+
+    handler = IntakeHandler(settings, cast(Client, None), no_dead_letters)
+    await handler.aclose()
+
 
 def run_intake(settings: Settings) -> None:
     """Run the agent in the foreground until SIGINT/SIGTERM (drained, bounded in time)."""
-    app = create_app(settings)  # refuses bad settings first, before any connection
+    crashes = AgentCrashes()
+    app = create_app(settings, crashes)  # refuses bad settings first, before any connection
+    temporal_connection_options(settings)  # TLS/API-key settings that cannot work, by name
+    asyncio.run(_build_handler_once(settings))
     try:  # before faust runs: its metadata requests could auto-create it without retention
         asyncio.run(declare_dlq_topic(settings))
     except Exception as error:  # broker not up yet: faust declares it when it connects
@@ -145,5 +233,6 @@ def run_intake(settings: Settings) -> None:
         log.warning("requests topic not declared up front", error_type=type(error).__name__)
     worker = _BoundedWorker(app, loglevel=settings.log_level, override_logging=False, quiet=True)
     worker.shutdown_timeout = settings.shutdown_timeout
+    crashes.on_recurring = worker.fail
     log.info("intake starting", topic=settings.requests_topic)
     worker.execute_from_commandline()

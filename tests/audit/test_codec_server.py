@@ -245,8 +245,9 @@ def test_dsr_codec_server_serves_on_its_bind_and_stops_on_sigterm(tmp_path: Path
         assert metrics.status_code == 200 and "process_cpu_seconds_total" in metrics.text
         assert httpx.get(f"http://127.0.0.1:{metrics_port}/readyz").status_code == 200
         process.send_signal(signal.SIGTERM)
-        # uvicorn drains, runs the lifespan shutdown, then re-raises the captured signal
-        assert process.wait(60) in (0, -signal.SIGTERM)
+        # uvicorn drains and runs the lifespan shutdown; the signal it re-raises then is a
+        # clean exit (orchestrator.shutdown.run_uvicorn), not death by SIGTERM (status 143)
+        assert process.wait(60) == 0
         assert process.stderr is not None
         assert "Finished server process" in process.stderr.read().decode(errors="replace")
     finally:

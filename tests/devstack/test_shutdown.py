@@ -272,13 +272,15 @@ def test_dsr_worker_drains_and_exits_on_a_stop_signal(
 
 
 async def _intake_consuming(infra: Infra, key: bytes, timeout: float) -> None:
-    """The intake is consuming when a record it must refuse reaches the DLQ."""
+    """The intake is consuming when a record it must refuse reaches the DLQ (found by its
+    source position: an unsigned record's letter keeps no key)."""
     producer = AIOKafkaProducer(bootstrap_servers=infra.kafka, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait("dsr.requests.v1", key=key, value=b"not signed")
+        sent = await producer.send_and_wait("dsr.requests.v1", key=key, value=b"not signed")
     finally:
         await producer.stop()
+    where = (str(sent.partition).encode(), str(sent.offset).encode())
     consumer = AIOKafkaConsumer(
         bootstrap_servers=infra.kafka,
         group_id=None,
@@ -291,8 +293,14 @@ async def _intake_consuming(infra: Infra, key: bytes, timeout: float) -> None:
         async with asyncio.timeout(timeout):
             while True:
                 batch = await consumer.getmany(timeout_ms=200)
-                if any(r.key == key for records in batch.values() for r in records):
-                    return
+                for record in (r for records in batch.values() for r in records):
+                    got = dict(record.headers)
+                    source = (
+                        got.get("dsr-dlq-source-partition"),
+                        got.get("dsr-dlq-source-offset"),
+                    )
+                    if source == where:
+                        return
     finally:
         await consumer.stop()
 

@@ -167,6 +167,161 @@ def test_a_value_that_would_break_a_promise_is_refused_by_name(variable: str, va
     assert message.startswith(f"invalid setting {variable}: ") and "\n" not in message
 
 
+# Values accepted at start that broke later (issue 8): a dead letter's expiry overflowing
+# datetime (the intake retried its record forever), every request dead-lettered by an
+# OverflowError, the shutdown watchdog's timer dying (an unbounded stop), tracebacks from
+# addresses, URLs and keys read only at first use. Each is refused at start, by name.
+_PAST_THE_BOUNDS = [
+    ("DSR_DLQ_RETENTION_DAYS", "3000000"),
+    ("DSR_DLQ_RETENTION_DAYS", "1e300"),
+    ("DSR_CLOCK_SKEW_ALLOWANCE", "1e12"),
+    ("DSR_SHUTDOWN_TIMEOUT", "inf"),
+    ("DSR_SHUTDOWN_TIMEOUT", "1e300"),
+    ("DSR_SHUTDOWN_TIMEOUT", "nan"),
+    ("DSR_RECONCILE_INTERVAL", "1e300"),
+    ("DSR_KAFKA_FETCH_MAX_WAIT", "inf"),
+    ("DSR_KAFKA_SESSION_TIMEOUT", "1e300"),
+    ("DSR_KAFKA_HEARTBEAT_INTERVAL", "inf"),
+    ("DSR_KAFKA_REBALANCE_TIMEOUT", "1e300"),
+    ("DSR_SHRED_INTERVAL", "inf"),
+    ("DSR_AUDIT_CHECKPOINT_INTERVAL", "1e300"),
+    ("DSR_ACTIVITY_HEARTBEAT_TIMEOUT", "1e300"),
+    ("DSR_ACTIVITY_START_TO_CLOSE", "inf"),
+    ("DSR_RETRY_MAXIMUM_INTERVAL", "1e300"),
+    ("DSR_MAX_CONCURRENT_ACTIVITIES", "10000000000"),
+    ("DSR_MAX_EVENT_BYTES", "99999999999999999999"),
+    ("DSR_REQUESTS_PARTITIONS", "100000000"),
+]
+_MALFORMED = [
+    ("DSR_KAFKA_BOOTSTRAP_SERVERS", "a:b:c"),
+    ("DSR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:99999"),
+    ("DSR_KAFKA_BOOTSTRAP_SERVERS", "broker-1:9092,nohost"),
+    ("DSR_KAFKA_BOOTSTRAP_SERVERS", ""),
+    ("DSR_TEMPORAL_ADDRESS", ""),
+    ("DSR_TEMPORAL_ADDRESS", ":99999"),
+    ("DSR_TEMPORAL_ADDRESS", "127.0.0.1:99999"),
+    ("DSR_DATABASE_URL", "nonsense"),
+    ("DSR_DATABASE_URL", ""),
+    ("DSR_DATABASE_URL", "mysql://dsr@db/dsr"),
+    ("DSR_API_BIND", "127.0.0.1:99999"),
+    ("DSR_API_BIND", "x"),
+    ("DSR_CODEC_BIND", "127.0.0.1:99999"),
+    ("DSR_CODEC_BIND", "x"),
+    ("DSR_METRICS_BIND", "127.0.0.1:99999"),
+    ("DSR_METRICS_BIND", "x"),
+    ("DSR_AUDIT_SIGNING_KEY", "notbase64!!"),
+    ("DSR_AUDIT_SIGNING_KEY", base64.b64encode(b"short").decode()),
+    ("DSR_AUDIT_PUBLIC_KEY", "notbase64!!"),
+    ("DSR_SUBJECT_HASH_KEY", "notbase64!!"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), _PAST_THE_BOUNDS + _MALFORMED)
+def test_a_value_that_would_break_later_is_refused_at_start_by_name(
+    variable: str, value: str
+) -> None:
+    with pytest.raises(InvalidSettings) as caught:
+        _settings(**{variable: value})
+    message = str(caught.value)
+    assert message.startswith(f"invalid setting {variable}: ") and "\n" not in message
+    if len(value) > 3:  # never the value (a short one like "x" may occur in any word)
+        assert value not in message
+
+
+def test_the_upper_bounds_keep_sensible_values() -> None:
+    settings = _settings(
+        DSR_DLQ_RETENTION_DAYS="3650",
+        DSR_CLOCK_SKEW_ALLOWANCE="86400",
+        DSR_SHUTDOWN_TIMEOUT="3600",
+        DSR_RECONCILE_INTERVAL="31536000",
+        DSR_KAFKA_BOOTSTRAP_SERVERS=" broker-1:9092, [::1]:9093 ",
+        DSR_TEMPORAL_ADDRESS="temporal.internal:7233",
+        DSR_DATABASE_URL="postgresql+asyncpg://dsr@db/dsr",
+        DSR_API_BIND=":8400",
+        DSR_METRICS_BIND="",  # off
+        DSR_AUDIT_SIGNING_KEY=_B64_A,
+        DSR_SUBJECT_HASH_KEY=base64.b64encode(b"any length").decode(),
+    )
+    assert settings.kafka_bootstrap_servers == "broker-1:9092,[::1]:9093"
+    assert (settings.dlq_retention_days, settings.metrics_bind) == (3650, "")
+
+
+def test_an_empty_policy_file_means_the_shipped_policy() -> None:
+    """The comment says so; the empty value became Path('.'), a directory, and a traceback."""
+    from orchestrator.settings import load_configured_policy
+    from policy.loader import load_policy
+
+    settings = _settings(DSR_POLICY_FILE="")
+    assert settings.policy_file is None
+    assert load_configured_policy(settings) == load_policy()
+
+
+def test_a_policy_file_that_cannot_be_loaded_is_named(tmp_path: Path) -> None:
+    from orchestrator.settings import load_configured_policy
+
+    broken = tmp_path / "policy.yaml"
+    broken.write_text("systems: [unclosed\n  - x: {")
+    for path in (tmp_path / "missing.yaml", broken):
+        with pytest.raises(InvalidSettings) as caught:
+            load_configured_policy(_settings(DSR_POLICY_FILE=str(path)))
+        message = str(caught.value)
+        assert message.startswith("invalid setting DSR_POLICY_FILE: ") and "\n" not in message
+        assert str(path) not in message
+
+
+def test_an_unregistered_connector_names_dsr_connectors() -> None:
+    from orchestrator.settings import configured_connector_classes
+
+    with pytest.raises(InvalidSettings, match=r"^invalid setting DSR_CONNECTORS: ") as caught:
+        configured_connector_classes(_settings(DSR_CONNECTORS="billing,nosuch"))
+    assert "billing" in str(caught.value)  # the registered names, to choose from
+    assert list(configured_connector_classes(_settings(DSR_CONNECTORS="billing"))) == ["billing"]
+
+
+def _assert_one_line_naming(result: subprocess.CompletedProcess[str], variable: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and variable in lines[0], lines
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+# One `dsr` process per kind of failure (each costs a second or more): a bound, an address read
+# only by the broker client, a URL read only by the store, a policy read only at use, the
+# codec server's tokens, a connector name, and the services' own binds and keys.
+@pytest.mark.parametrize(
+    ("argv", "variable", "value"),
+    [
+        (["status", "req-0001abcd"], "DSR_DLQ_RETENTION_DAYS", "3000000"),
+        (
+            ["submit", "--kind", "access", "--email", "a@example.se"],
+            "DSR_KAFKA_BOOTSTRAP_SERVERS",
+            "a:b:c",
+        ),
+        (["shred", "verify", "req-0001abcd"], "DSR_TEMPORAL_ADDRESS", ":99999"),
+        (["status", "req-0001abcd"], "DSR_DATABASE_URL", "nonsense"),
+        (["status", "req-0001abcd"], "DSR_POLICY_FILE", "/nonexistent/policy.yaml"),
+        (["codec-server"], "DSR_API_TOKENS", "garbage"),
+        (["connector", "list"], "DSR_CONNECTORS", "nosuch"),
+        (["worker"], "DSR_METRICS_BIND", "x"),
+        (["intake"], "DSR_CLOCK_SKEW_ALLOWANCE", "1e12"),
+    ],
+)
+def test_commands_and_services_report_these_in_one_line(
+    argv: list[str], variable: str, value: str, tmp_path: Path
+) -> None:
+    env = {
+        "DSR_SIGNING_KEYS": "portal:abc",
+        "DSR_PAYLOAD_KEYS": "k:" + "A" * 43 + "=",
+        "DSR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'dsr.db'}",
+        "DSR_INTAKE_DATADIR": str(tmp_path / "intake"),
+        "DSR_TEMPORAL_ADDRESS": "127.0.0.1:1",  # nothing listens: nothing may get that far
+        "DSR_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "DSR_CODEC_BIND": "127.0.0.1:1",
+        variable: value,
+    }
+    _assert_one_line_naming(_run([DSR, *argv], **env), variable)
+
+
 def test_the_bounds_keep_what_the_documentation_allows() -> None:
     settings = _settings(
         DSR_LOG_LEVEL="debug",  # any case
