@@ -1,12 +1,14 @@
 """The billing connector: customers, invoices, payments, card tokens and logins in the billing DB.
 
 What it reports and does (the decisions are the policy's, see policy/default.yaml):
-- `locate` reports facts: each customer's invoices and payments grouped by financial year
-  (the date the bookkeeping rule needs: an invoice's own, a payment's the year it was made in,
-  see `_vouchers`), with an opaque ref per group.
-- `erase` carries out billing's slice of the plan (`_erasure`): the voucher groups it names are
-  deleted, the retained ones left untouched; card tokens and login sessions deleted; the
-  customer row anonymised.
+- `locate` reports facts: each customer row and its stored cards, with whether the row's
+  contract runs (an active person's row: its services are invoiced to it, see `_customers`),
+  and each customer's invoices and payments grouped by financial year (the date the
+  bookkeeping rule needs: an invoice's own, a payment's the year it was made in, see
+  `_vouchers`), with an opaque ref per group.
+- `erase` carries out billing's slice of the plan (`_erasure`): the voucher groups, customer
+  rows and cards it names are deleted or anonymised, the retained ones left untouched (an
+  active customer's row and cards, while the contract runs); login sessions deleted.
 - One identifier that leads to two different people (a shared family e-mail address, a name that
   does not match) makes the subject ambiguous: the connector reports it and refuses to export,
   erase, rectify or restrict, because doing so would touch somebody else's data.
@@ -40,6 +42,7 @@ from connectors.base.matching import (
     normalise,
 )
 from connectors.billing._changes import RECTIFIABLE_FIELDS, ChangesMixin
+from connectors.billing._customers import customer_facts, customer_of
 from connectors.billing._engine import create_billing_engine
 from connectors.billing._erasure import Erasure, erase_customer, erase_refs
 from connectors.billing._errors import translate_errors
@@ -69,7 +72,7 @@ from connectors.billing._settings import BillingSettings
 from connectors.billing._tables import card_tokens, invoices, login_sessions, payments
 from connectors.billing._vouchers import voucher_facts
 from schemas.identifiers import IdentifierType
-from schemas.plan import SystemPlan
+from schemas.plan import REMOVING_ACTIONS, SystemPlan
 from schemas.results import (
     EraseResult,
     ExportResult,
@@ -224,11 +227,13 @@ class BillingConnector(ChangesMixin, Connector):
         )
 
     async def _facts(self, conn: AsyncConnection, match: Match) -> list[RecordFacts]:
-        """Invoices and payments per customer and financial year: the date the bookkeeping
-        rule needs, one group (and one ref) per year, so the plan can keep each year until its
-        own end date. A payment's year is the one it was made in, not its invoice's; an invoice
-        paid in a later year is reported with that year, as it stays with its payment."""
-        facts: list[RecordFacts] = []
+        """Each customer row and its stored cards, with whether the row's contract runs (the
+        services invoiced to it: `_customers`), and invoices and payments per customer and
+        financial year: the date the bookkeeping rule needs, one group (and one ref) per year,
+        so the plan can keep each year until its own end date. A payment's year is the one it
+        was made in, not its invoice's; an invoice paid in a later year is reported with that
+        year, as it stays with its payment."""
+        facts = await customer_facts(conn, match)
         for ids in chunks(match.ids):
             facts.extend(await voucher_facts(conn, ids))
         return facts
@@ -354,12 +359,23 @@ class BillingConnector(ChangesMixin, Connector):
     async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
         done = Erasure()
         with translate_errors("erase"):
-            if any(not a.refs for a in plan.actions):  # category-wide actions need the match
+            # The rows the plan names (their contact or cards to go), and every row of the
+            # subject when an action is category-wide (that needs the match).
+            customer_ids = {
+                customer_id
+                for category in ("contact", "card_tokens")
+                for action in plan.for_category(category)
+                if action.action in REMOVING_ACTIONS
+                for customer_id in map(customer_of, action.refs)
+                if customer_id is not None
+            }
+            if any(not a.refs for a in plan.actions):
                 async with self._engine.connect() as conn:
                     match = await self._match(conn, subject)
                 self._refuse_if_ambiguous(match, "erase")
-                for customer_id in match.ids:
-                    await erase_customer(self._engine, customer_id, plan, done)
+                customer_ids.update(match.ids)
+            for customer_id in sorted(customer_ids):
+                await erase_customer(self._engine, customer_id, plan, done)
             await erase_refs(self._engine, plan, done)
         log.info(
             "billing erase: %d customer rows, %d anonymised, %d records deleted",

@@ -3,10 +3,14 @@
 The connector decides nothing about retention: the policy's planner did, from the facts
 `locate` reported (each customer's invoices grouped by their financial year, refs
 `customer:<id>/fy:<date>`, and payments by the financial year they were made in, refs
-`customer:<id>/payments/fy:<date>`; see `_vouchers`). Here, the `delete` actions on invoices and
-payments name exactly those groups; `retain` ones are not touched; `anonymise` of the contact
-blanks the customer row (a row referenced by kept invoices cannot be deleted); of a company's
-row only its contact person's details, the company's own staying as they are. A deferred
+`customer:<id>/payments/fy:<date>`; see `_vouchers`), and each customer row and its cards
+(refs `customer:<id>/contact` and `customer:<id>/cards`, with whether the row's contract runs;
+see `_customers`). Here, the `delete` actions on invoices and payments name exactly those
+groups; `retain` ones are not touched (an active customer's row and cards while its services
+run); `anonymise` of the contact blanks the customer rows it names (a row referenced by kept
+invoices cannot be deleted); of a company's row only its contact person's details, the
+company's own staying as they are. A plan without refs for the contact or the cards (made
+before they had refs) acts on every row of the subject, as it did. A deferred
 erasure years later carries only refs, so it works after the customer row has lost every
 identifier, and with the refs recorded before payments had refs of their own.
 """
@@ -20,6 +24,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from connectors.billing._customers import cards_ref, contact_ref
 from connectors.billing._tables import (
     card_tokens,
     customers,
@@ -29,11 +34,13 @@ from connectors.billing._tables import (
     payments,
 )
 from connectors.billing._vouchers import parse_group_ref, parse_payment_ref, payment_ids_of_year
-from schemas.plan import PlanAction, SystemPlan
+from schemas.plan import REMOVING_ACTIONS, PlanAction, SystemPlan
+from schemas.status import RetentionReason
 
 __all__ = ["Erasure", "erase_customer", "erase_refs"]
 
 _EVIDENCE_CUSTOMERS = 20  # customer numbers named in the evidence; more are counted
+_DELETE = frozenset({PlanAction.DELETE})
 
 
 @dataclass
@@ -47,20 +54,29 @@ class Erasure:
     )
     anonymised: dict[str, int] = field(default_factory=lambda: {"contact": 0})
     customers: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # rows kept per plan (their contract runs)
 
     def evidence(self, plan: SystemPlan) -> str:
         day = plan.created_on.isoformat() if plan.created_on else "(undated)"
-        named = ", ".join(self.customers[:_EVIDENCE_CUSTOMERS]) or "none by identifier"
+        named = ", ".join(
+            f"{number} (kept per plan)" if number in self.kept else number
+            for number in self.customers[:_EVIDENCE_CUSTOMERS]
+        )
         if len(self.customers) > _EVIDENCE_CUSTOMERS:
             named += f" and {len(self.customers) - _EVIDENCE_CUSTOMERS} more"
         parts = [
-            f"billing erase on {day}: customers {named}",
+            f"billing erase on {day}: customers {named or 'none by identifier'}",
             f"customer rows anonymised: {self.anonymised['contact']}",
             "deleted: " + ", ".join(f"{k} {v}" for k, v in self.deleted.items()),
         ]
         for item in plan.retained:
-            until = item.until.isoformat() if item.until else "with no end date yet"
-            parts.append(f"retained per plan: {item.category} {item.count} until {until}")
+            if item.until:
+                until = f"until {item.until.isoformat()}"
+            elif item.reason is RetentionReason.CONTRACT:
+                until = "while the contract runs"
+            else:
+                until = "until with no end date yet"
+            parts.append(f"retained per plan: {item.category} {item.count} {until}")
         return "; ".join(parts)
 
 
@@ -116,22 +132,42 @@ async def erase_customer(
             return
         done.customers.append(row.customer_number)
         company = row.kind == "company"
-        for category, table in (("card_tokens", card_tokens), ("login_sessions", login_sessions)):
-            if company and category == "card_tokens":
-                continue  # the company's cards, not its contact person's
-            if plan.acts_on(category, PlanAction.DELETE):
-                done.deleted[category] += (
-                    await conn.execute(delete(table).where(table.c.customer_id == customer_id))
-                ).rowcount
-        wanted = plan.acts_on("contact", PlanAction.ANONYMISE) or plan.acts_on(
-            "contact", PlanAction.DELETE
-        )
-        if wanted and row.status != "anonymised":
-            if company:
-                done.anonymised["contact"] += await _remove_contact_person(conn, customer_id)
-            else:
-                await _anonymise(conn, customer_id)
-                done.anonymised["contact"] += 1
+        # A company's cards are the company's, not its contact person's: never touched.
+        if not company and _removes(plan, "card_tokens", cards_ref(customer_id), _DELETE):
+            done.deleted["card_tokens"] += (
+                await conn.execute(
+                    delete(card_tokens).where(card_tokens.c.customer_id == customer_id)
+                )
+            ).rowcount
+        if plan.acts_on("login_sessions", PlanAction.DELETE):
+            done.deleted["login_sessions"] += (
+                await conn.execute(
+                    delete(login_sessions).where(login_sessions.c.customer_id == customer_id)
+                )
+            ).rowcount
+        if row.status == "anonymised":
+            return
+        if not _removes(plan, "contact", contact_ref(customer_id), REMOVING_ACTIONS):
+            if contact_ref(customer_id) in plan.refs("contact", PlanAction.RETAIN):
+                done.kept.append(row.customer_number)
+            return
+        if company:
+            done.anonymised["contact"] += await _remove_contact_person(conn, customer_id)
+        else:
+            await _anonymise(conn, customer_id)
+            done.anonymised["contact"] += 1
+
+
+def _removes(plan: SystemPlan, category: str, ref: str, actions: frozenset[PlanAction]) -> bool:
+    """Whether the plan removes this customer's `category` (its row's contact details, its
+    cards): by the row's ref, or category-wide — an action without refs, as plans made before
+    the rows had refs carry (an older policy: a request in flight) — unless it keeps the ref."""
+    kept = set(plan.refs(category, PlanAction.RETAIN))
+    return any(
+        ref in action.refs or (not action.refs and ref not in kept)
+        for action in plan.for_category(category)
+        if action.action in actions
+    )
 
 
 async def _remove_contact_person(conn: AsyncConnection, customer_id: int) -> int:

@@ -50,6 +50,8 @@ from connectors.testing import (
     planned_erasure,
 )
 from policy.loader import load_policy
+from policy.model import Policy
+from policy.planner import plan_request
 from policy.retention import bookkeeping_until
 from policy.verification import leftovers
 from sandbox.billing import (
@@ -94,6 +96,10 @@ def _customers(predicate: Callable[[Customer], bool]) -> Iterator[SeededCustomer
 
 def _plain_person(customer: Customer) -> bool:
     return customer.kind == "person" and customer.status == "active" and customer.special is None
+
+
+def _closed_person(customer: Customer) -> bool:
+    return customer.kind == "person" and customer.status == "closed" and customer.special is None
 
 
 # --- the contract, on both databases ------------------------------------------------------
@@ -263,6 +269,7 @@ def _query(url: str, sql: str, *params: object) -> list[tuple[Any, ...]]:
 
 # A separate pool per rule so that no two tests touch the same customer.
 _persons = _customers(_plain_person)
+_closed_persons = _customers(_closed_person)
 
 
 def _kept_year(invoice: Invoice) -> date:
@@ -294,9 +301,11 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
 
     assert result.deleted["invoices"] == len(expired)
     assert result.deleted["payments"] == len(paid) - len(kept_payments)
-    assert result.deleted["card_tokens"] == len(seeded.activity.card_tokens)
+    # An active customer: its row and cards serve the running services (kept for the contract,
+    # test_an_active_customer_keeps_its_row_and_cards_while_its_services_run).
+    assert result.deleted["card_tokens"] == 0
     assert result.deleted["login_sessions"] == len(seeded.activity.login_sessions)
-    assert result.anonymised == {"contact": 1}
+    assert result.anonymised == {"contact": 0}
     # Per record: each financial year's vouchers are kept until that year's own end date.
     invoices = [item for item in result.retained if item.category == "invoices"]
     assert sum(item.count for item in invoices) == len(kept)
@@ -310,7 +319,7 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     }
     assert seeded.customer.customer_number in result.evidence
 
-    # The database: old vouchers gone with their lines, kept ones untouched, the row anonymised.
+    # The database: old vouchers gone with their lines, kept ones untouched, the row kept.
     rows = _query(
         billing_url,
         "SELECT buyer_name, financial_year_end FROM invoices WHERE customer_id = ?",
@@ -332,14 +341,16 @@ async def test_erase_deletes_invoices_past_retention_and_keeps_the_rest(
     assert orphans[0][0] == 0
     customer = _query(
         billing_url,
-        "SELECT name, email, phone, personal_identity_number, street, postcode, city, status,"
-        " anonymised_at, customer_number FROM customers WHERE id = ?",
+        "SELECT name, email, status, anonymised_at, customer_number FROM customers WHERE id = ?",
         customer_id,
     )[0]
-    assert customer[:7] == (None,) * 7
-    assert customer[7] == "anonymised"
-    assert customer[8] is not None
-    assert customer[9] == seeded.customer.customer_number
+    assert customer == (
+        seeded.customer.name,
+        seeded.customer.email,
+        "active",
+        None,
+        seeded.customer.customer_number,
+    )
 
 
 # A payment is a voucher of the financial year it was made in (Bokföringslagen 7 kap. 2 §), not
@@ -546,7 +557,9 @@ def test_a_payments_financial_year_is_the_one_it_was_made_in() -> None:
 
 
 async def test_erase_after_all_retention_ended_keeps_nothing(billing: BillingConnector) -> None:
-    seeded = next(_persons)
+    # A closed customer: its contract has ended too (an active one's row and cards are kept
+    # while its services run, test_an_active_customer_keeps_its_row_and_cards_...).
+    seeded = next(_closed_persons)
     subject = await discover(billing, _by_email(seeded.customer))
     result = await erase_planned(billing, subject, date(2040, 1, 1))
     assert result.retained == []
@@ -554,6 +567,157 @@ async def test_erase_after_all_retention_ended_keeps_nothing(billing: BillingCon
     assert result.deleted["payments"] == seeded.activity.payments
     after = await billing.locate(subject)
     assert not after.found
+
+
+CONTRACT_BASIS = {
+    "contact": "Avtal (GDPR art. 6.1 b): the customer's running services are invoiced",
+    "card_tokens": "Avtal (GDPR art. 6.1 b): recurring card payments of the running services",
+}
+
+
+def _cards_of(url: str, customer_id: int) -> int:
+    [(cards,)] = _query(url, "SELECT count(*) FROM card_tokens WHERE customer_id = ?", customer_id)
+    return int(cards)
+
+
+async def test_an_active_customer_keeps_its_row_and_cards_while_its_services_run(
+    billing: BillingConnector, billing_url: str
+) -> None:
+    """The policy: contact details are needed "för att veta vem som äger vilken tjänst och vart
+    vi skall skicka fakturor", kept "så länge som det är nödvändigt för att utföra våra
+    åtaganden". An active customer's row (its services are invoiced to it) and stored cards
+    (they pay them) are retained for the contract, with no until-date (a renewal moves the
+    end) and a note that a new request erases them once the contract ends; the logins go.
+    Once the customer's services have ended (the row closed), a new request erases both."""
+    seeded = next(s for s in _persons if s.activity.card_tokens and s.activity.login_sessions)
+    customer_id = seeded.customer.index + 1
+    refs = {
+        "contact": (f"customer:{customer_id}/contact",),
+        "card_tokens": (f"customer:{customer_id}/cards",),
+    }
+    subject = await discover(billing, _by_email(seeded.customer))
+
+    plan = await planned_erasure(billing, subject, TODAY)
+
+    for category, count in (("contact", 1), ("card_tokens", len(seeded.activity.card_tokens))):
+        (action,) = plan.for_category(category)
+        assert action.action is PlanAction.RETAIN, category
+        assert (action.count, action.refs) == (count, refs[category])
+        assert action.reason is RetentionReason.CONTRACT
+        assert action.legal_basis == CONTRACT_BASIS[category]
+        assert action.until is None
+        assert "a new erasure request erases it" in action.note
+    assert {a.category for g in _retained_by_until(plan) for a in g.actions} <= {
+        "invoices",
+        "payments",
+    }  # no timer for a contract
+
+    result = await billing.erase(subject, plan)
+
+    assert result.anonymised == {"contact": 0}
+    assert result.deleted["card_tokens"] == 0
+    assert result.deleted["login_sessions"] == len(seeded.activity.login_sessions)
+    contract = {i.category: i for i in result.retained if i.reason is RetentionReason.CONTRACT}
+    assert set(contract) == {"contact", "card_tokens"}
+    assert all(i.until is None for i in contract.values())
+    assert contract["contact"].legal_basis == CONTRACT_BASIS["contact"]
+    assert f"{seeded.customer.customer_number} (kept per plan)" in result.evidence
+    assert "retained per plan: contact 1 while the contract runs" in result.evidence
+    row = _query(
+        billing_url, "SELECT name, email, status FROM customers WHERE id = ?", customer_id
+    )[0]
+    assert row == (seeded.customer.name, seeded.customer.email, "active")
+    assert _cards_of(billing_url, customer_id) == len(seeded.activity.card_tokens)
+    # Verification: what remains is what the plan retains, by count and by ref.
+    after = await billing.locate(subject)
+    assert after.counts["contact"] == 1
+    assert leftovers(load_policy(None), plan, after) == []
+
+    # The services end; a new erasure request finds the contract ended and erases both.
+    with sqlite3.connect(_db_path(billing_url)) as conn:
+        conn.execute("UPDATE customers SET status = 'closed' WHERE id = ?", (customer_id,))
+    later = await planned_erasure(billing, subject, TODAY + timedelta(days=30))
+    assert later.refs("contact", PlanAction.ANONYMISE) == refs["contact"]
+    assert later.refs("card_tokens", PlanAction.DELETE) == refs["card_tokens"]
+    again = await billing.erase(subject, later)
+    assert again.anonymised == {"contact": 1}
+    assert again.deleted["card_tokens"] == len(seeded.activity.card_tokens)
+    assert _cards_of(billing_url, customer_id) == 0
+    assert leftovers(load_policy(None), later, await billing.locate(subject)) == []
+
+
+async def test_a_closed_customer_s_row_and_cards_are_erased_by_their_refs(
+    own_billing: tuple[BillingConnector, str],
+) -> None:
+    """A closed customer's services have ended: its row is anonymised and its cards deleted,
+    as before. The refs alone find them (a plan naming only records), and the vouchers stay."""
+    billing, url = own_billing
+    seeded = next(_customers(lambda c: _closed_person(c) and bool(c.email)))
+    customer_id = seeded.customer.index + 1
+    with sqlite3.connect(_db_path(url)) as conn:  # a card kept after closing (none in the seed)
+        conn.execute(
+            "INSERT INTO card_tokens (customer_id, token, last4, brand, expires, created_at)"
+            " VALUES (?, 'tok_closed', '4242', 'visa', '2029-01', '2024-01-01 00:00:00')",
+            (customer_id,),
+        )
+    subject = await discover(billing, _by_email(seeded.customer))
+    plan = await planned_erasure(billing, subject, TODAY)
+    assert plan.refs("contact", PlanAction.ANONYMISE) == (f"customer:{customer_id}/contact",)
+    assert plan.refs("card_tokens", PlanAction.DELETE) == (f"customer:{customer_id}/cards",)
+    assert not plan.acts_on("contact", PlanAction.RETAIN)
+
+    by_refs = plan.model_copy(update={"actions": tuple(a for a in plan.actions if a.refs)})
+    result = await billing.erase(SubjectRef(identifiers=()), by_refs)
+    assert result.anonymised == {"contact": 1}
+    assert result.deleted["card_tokens"] == 1
+    rest = await billing.erase(subject, plan)  # the category-wide rest: the logins
+    assert rest.anonymised == {"contact": 0} and rest.deleted["card_tokens"] == 0
+
+    row = _query(url, "SELECT name, email, status FROM customers WHERE id = ?", customer_id)[0]
+    assert row == (None, None, "anonymised")
+    assert _cards_of(url, customer_id) == 0
+    [(invoices_left,)] = _query(
+        url, "SELECT count(*) FROM invoices WHERE customer_id = ?", customer_id
+    )
+    assert invoices_left == sum(a.count for a in plan.retained if a.category == "invoices")
+    assert leftovers(load_policy(None), plan, await billing.locate(subject)) == []
+
+
+async def test_a_plan_without_refs_for_the_row_erases_it_category_wide(
+    own_billing: tuple[BillingConnector, str],
+) -> None:
+    """A plan made before the row and cards had facts (the older policy, without a contract
+    retention for them: a request in flight) names them without refs: it is carried out as it
+    was, every row of the subject anonymised and its cards deleted, and it verifies."""
+    billing, url = own_billing
+    seeded = next(s for s in _customers(_plain_person) if s.activity.card_tokens)
+    customer_id = seeded.customer.index + 1
+    document = load_policy(None).model_dump(mode="json")
+    for category in ("contact", "card_tokens"):
+        del document["systems"]["billing"]["categories"][category]["retention"]
+    older = Policy.model_validate(document)
+    subject = await discover(billing, _by_email(seeded.customer))
+    located = await billing.locate(subject)
+    as_then = located.model_copy(
+        update={"facts": [f for f in located.facts if f.category not in CONTRACT_BASIS]}
+    )
+    plan = plan_request(
+        older, RequestKind.ERASURE, {"billing": as_then}, TODAY, {"billing": billing.operations}
+    ).for_system("billing")
+    (contact,) = plan.for_category("contact")
+    (cards,) = plan.for_category("card_tokens")
+    assert (contact.action, contact.refs) == (PlanAction.ANONYMISE, ())
+    assert (cards.action, cards.refs) == (PlanAction.DELETE, ())
+
+    result = await billing.erase(subject, plan)
+
+    assert result.anonymised == {"contact": 1}
+    assert result.deleted["card_tokens"] == len(seeded.activity.card_tokens)
+    assert _query(url, "SELECT status FROM customers WHERE id = ?", customer_id) == [
+        ("anonymised",)
+    ]
+    assert _cards_of(url, customer_id) == 0
+    assert leftovers(load_policy(None), plan, await billing.locate(subject)) == []
 
 
 async def test_same_person_with_two_emails_is_one_subject(billing: BillingConnector) -> None:
@@ -575,11 +739,24 @@ async def test_same_person_with_two_emails_is_one_subject(billing: BillingConnec
     expected = {k: one.counts[k] + two.counts[k] for k in located.counts}
     assert located.counts == expected
 
-    result = await erase_planned(billing, subject, TODAY)
-    assert result.anonymised == {"contact": 2}
+    # The older row is closed, the newer one active: the active row's contract runs (its
+    # services are invoiced to it, its card pays them), the closed one's has ended.
+    assert (first.status, second.status) == ("closed", "active")
+    plan = await planned_erasure(billing, subject, TODAY)
+    closed_ref, active_ref = f"customer:{first.index + 1}", f"customer:{second.index + 1}"
+    assert plan.refs("contact", PlanAction.ANONYMISE) == (f"{closed_ref}/contact",)
+    assert plan.refs("contact", PlanAction.RETAIN) == (f"{active_ref}/contact",)
+    assert plan.refs("card_tokens", PlanAction.RETAIN) == (f"{active_ref}/cards",)
+    result = await billing.erase(subject, plan)
+    assert result.anonymised == {"contact": 1}
+    assert result.deleted["card_tokens"] == 0  # the closed row had none left; the active's kept
     assert first.customer_number in result.evidence
-    assert second.customer_number in result.evidence
-    assert not (await billing.locate(_by_email(second))).found
+    assert f"{second.customer_number} (kept per plan)" in result.evidence
+    assert not (await billing.locate(_by_email(first))).found  # the closed row anonymised
+    kept = await billing.locate(_by_email(second))
+    assert kept.counts["contact"] == 1
+    assert kept.counts["card_tokens"] == two.counts["card_tokens"] > 0
+    assert leftovers(load_policy(None), plan, await billing.locate(subject)) == []
 
 
 def _two_email_pair() -> tuple[Customer, Customer]:
@@ -627,8 +804,14 @@ async def test_shared_email_is_ambiguous_and_refused(
     own = await billing.locate(by_pnr)
     assert not own.ambiguous
     assert IdentifierType.EMAIL not in {i.type for i in own.learned}
-    result = await erase_planned(billing, await discover(billing, by_pnr), TODAY)
-    assert result.anonymised == {"contact": 1}
+    plan = await planned_erasure(billing, await discover(billing, by_pnr), TODAY)
+    # Both rows are active: hers is kept for the contract (its services run), by its ref only.
+    assert plan.refs("contact", PlanAction.RETAIN) == (f"customer:{first.index + 1}/contact",)
+    result = await billing.erase(await discover(billing, by_pnr), plan)
+    assert result.anonymised == {"contact": 0}
+    assert result.deleted["login_sessions"] == len(
+        seeded_customer(first.index, SEED).activity.login_sessions
+    )
     other = _ref((IdentifierType.PERSONAL_IDENTITY_NUMBER, str(second.personal_identity_number)))
     assert (await billing.locate(other)).counts["contact"] == 1
 

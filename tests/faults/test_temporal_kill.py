@@ -41,7 +41,10 @@ async def test_temporal_killed_at_random_points_while_requests_are_in_flight(
     fault_producer: AIOKafkaProducer,
     rng: random.Random,
 ) -> None:
-    people = [fault_stack.fresh_customer(needs=("contact", "invoices")) for _ in range(REQUESTS)]
+    people = [
+        fault_stack.fresh_customer(needs=("contact", "invoices", "login_sessions"))
+        for _ in range(REQUESTS)
+    ]
     with contextlib.closing(sqlite3.connect(fault_stack.sqlite_path("billing"))) as db:
         customer_ids = [
             db.execute("SELECT id FROM customers WHERE email = ?", (p.email,)).fetchone()[0]
@@ -57,7 +60,8 @@ async def test_temporal_killed_at_random_points_while_requests_are_in_flight(
             fault_producer,
             fault_stack,
             # Billing only: its erasure has a checkable ground truth (the seeded invoices are
-            # kept, the contact anonymised), and 50 five-system erasures would take this
+            # kept, the active customer's row too, for the contract, and its logins deleted),
+            # and 50 five-system erasures would take this
             # two-core machine minutes without testing anything more about Temporal.
             request_event("erasure", {"email": person.email}, scope={"systems": ["billing"]}),
         )
@@ -78,14 +82,18 @@ async def test_temporal_killed_at_random_points_while_requests_are_in_flight(
         rid: next(s for s in r.systems if s.system == "billing") for rid, r in records.items()
     }
     not_erased = [rid for rid, s in billing.items() if s.outcome is not SystemOutcome.RETAINED]
-    # Ground truth from the billing database itself: the contact really anonymised, and the
-    # invoices reported as kept (bookkeeping) are exactly those still there. An erase replayed
-    # after a lost acknowledgement that found nothing the second time would report 0 kept.
+    # Ground truth from the billing database itself: the logins really deleted, the row kept
+    # for the contract (the customers are active) and reported so, and the invoices reported
+    # as kept (bookkeeping) are exactly those still there. An erase replayed after a lost
+    # acknowledgement that found nothing the second time would report 0 kept.
     with contextlib.closing(sqlite3.connect(fault_stack.sqlite_path("billing"))) as db:
         still_there = [
-            p.email
-            for p in people
-            if db.execute("SELECT 1 FROM customers WHERE email = ?", (p.email,)).fetchone()
+            rid
+            for i, rid in enumerate(request_ids)
+            if db.execute(
+                "SELECT 1 FROM login_sessions WHERE customer_id = ?", (customer_ids[i],)
+            ).fetchone()
+            or retained_count(billing[rid], "contact") != 1
         ]
         kept = {
             rid: db.execute(

@@ -86,6 +86,9 @@ async def test_erasure_across_all_five_keeps_exactly_what_the_law_requires(
         for item in status.retained
     }
     assert reasons[("billing", "invoices")] is RetentionReason.BOOKKEEPING
+    # An active customer: the record billing invoices the running services to is kept with
+    # them, as hosting keeps the running account (not blanked while the services run).
+    assert reasons[("billing", "contact")] is RetentionReason.CONTRACT
     assert ("newsletter", "blocklist") in reasons
     assert reasons[("newsletter", "blocklist")] is RetentionReason.SUPPRESSION
     backups = [i for i in by_system["hosting"].retained if i.category == "backups"]

@@ -18,11 +18,13 @@ from temporalio.client import Client, WorkflowHandle
 from orchestrator.codec import reseal_under_master_key
 from orchestrator.dpo import Desk, _decide
 from orchestrator.dpo._decide import DecisionRejected, RequestNotRunning
+from sandbox.billing.seed import seeded_customer
 from schemas.events import Scope
 from schemas.identifiers import IdentifierType
 from schemas.records import RequestSummary
-from schemas.status import DenialCode, RequestStatus, SystemOutcome
+from schemas.status import DenialCode, RequestStatus, RetentionReason, SystemOutcome
 from tests.integration.conftest import (
+    SEED,
     Stack,
     completed,
     publish_signed,
@@ -268,6 +270,25 @@ async def test_a_narrowed_erasure_reaches_the_person_in_every_system_and_spares_
                 (her.customer_number, him.customer_number),
             ).fetchall()
         )
-    assert rows[her.customer_number] is None  # anonymised
+    # Her row is kept for the contract (she is an active customer, her services are invoiced
+    # to it); what the erasure reached there was her logins, his stay untouched.
+    assert rows[her.customer_number] == her.name
     assert rows[him.customer_number] == him.name  # untouched
+    billing = next(s for s in record.systems if s.system == "billing")
+    assert [(i.reason, i.count) for i in billing.retained if i.category == "contact"] == [
+        (RetentionReason.CONTRACT, 1)
+    ]
+    with _billing_db(stack) as db:
+        sessions = dict(
+            db.execute(
+                "select c.customer_number, count(s.id) from customers c"
+                " left join login_sessions s on s.customer_id = c.id"
+                " where c.customer_number in (?, ?) group by c.customer_number",
+                (her.customer_number, him.customer_number),
+            ).fetchall()
+        )
+    assert sessions[her.customer_number] == 0
+    assert sessions[him.customer_number] == len(
+        seeded_customer(him.index, SEED).activity.login_sessions
+    )
     await _record_history(handle, "erasure_narrowed")

@@ -82,9 +82,12 @@ async def test_access_request_completes_with_billing_export(
         await store.close()
 
 
-async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
+async def test_erasure_keeps_bookkeeping_until_its_date_and_the_running_contract(
     stack: Stack, temporal: Client, producer: AIOKafkaProducer
 ) -> None:
+    """An active customer: the vouchers are kept until their own years' dates; the customer
+    row (its running services are invoiced to it) and stored cards are kept for the contract,
+    with no date; the logins go."""
     person = stack.fresh_customer(needs=("contact", "invoices", "payments", "login_sessions"))
     request_id = await publish_signed(
         producer,
@@ -101,8 +104,23 @@ async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
     kept: dict[str, int] = {}
     for item in billing.retained:
         kept[item.category] = kept.get(item.category, 0) + item.count
-    assert set(kept) == {"invoices", "payments"}
+    assert (
+        {"invoices", "payments", "contact"}
+        <= set(kept)
+        <= {
+            "invoices",
+            "payments",
+            "contact",
+            "card_tokens",
+        }
+    )
+    assert kept["contact"] == 1
     for item in billing.retained:
+        if item.category in ("contact", "card_tokens"):
+            assert item.reason is RetentionReason.CONTRACT
+            assert item.until is None  # a renewal moves a contract's end: no timer
+            assert item.legal_basis.startswith("Avtal (GDPR art. 6.1 b)")
+            continue
         assert item.reason is RetentionReason.BOOKKEEPING
         assert item.until is not None and item.until.month == 12 and item.until.day == 31
         assert "Bokföringslagen" in item.legal_basis
@@ -121,7 +139,7 @@ async def test_erasure_keeps_only_bookkeeping_with_reason_and_until_date(
             "where c.customer_number = ?",
             (person.customer_number,),
         ).fetchone()
-    assert customers_left == 0
+    assert customers_left == 1  # kept, active: the services run and are invoiced to it
     assert sessions_left == 0
     assert invoices_kept == kept["invoices"]
 
