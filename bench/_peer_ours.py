@@ -10,8 +10,10 @@ Requests go in as the portal sends them (signed events on Kafka) and count as do
 Seeding: the billing sandbox's own generator (`seed_billing`, 10,000 customers: invoices,
 payments, card tokens, login sessions per customer), then every row's e-mail is set to
 `user<id>@example.com`, so row k is Fides' customer k, and the few rows the generator makes
-"anonymised years ago" get their contact data back (Fides' customers are all live). Bench-side
-on purpose: the sandbox's seeding stays as it is for everyone else.
+"anonymised years ago" get their contact data back (Fides' customers are all live), and every
+row is a private customer whose services have ended (`closed`: Fides erases whatever runs,
+ours keeps a running contract's row), so each erasure anonymises its row on both sides.
+Bench-side on purpose: the sandbox's seeding stays as it is for everyone else.
 """
 
 from __future__ import annotations
@@ -147,6 +149,14 @@ class OurStack:
         try:
             await _revive_anonymised(conn)
             await conn.execute("update customers set email = 'user' || id || '@example.com'")
+            # Fides erases a customer whatever runs: ours keeps an active customer's row and
+            # cards while its services run (policy: while_contract). The same work on both
+            # sides: customers whose services have ended (and persons: a company's row keeps
+            # the company's details), so every erasure anonymises its row.
+            await conn.execute(
+                "update customers set status = 'closed', closed_at = now(), kind = 'person',"
+                " contact_name = null where status = 'active'"
+            )
             await conn.execute("vacuum analyze")
         finally:
             await conn.close()
