@@ -66,7 +66,7 @@ schema: $(VENV)/.synced
 fuzz: compile
 	$(VENV)/bin/python -m pytest -q -p no:cacheprovider -m fuzz -s tests/fuzz
 
-bench: compile
+bench: compile $(S3RVER)
 	$(VENV)/bin/python bench/e2e.py
 
 # Side by side with Fides 2.86.2 (its harness in ../shared/peers/fides installs it into a cache

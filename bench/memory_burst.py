@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/memory_burst.py [--requests 100] [--customers 2000] [--interval 0.5]
 
-Starts what `dsr up` runs — the broker, the Temporal dev server, the five sandbox systems, the
-worker, the intake and the DPO's API; the store is SQLite inside the worker, intake and API, as
-in `dsr up` (bench/stack.py) — then sends a burst of signed access requests at once and, until
-every one is completed, samples each process (and its children) for its PSS with psutil's
-`memory_full_info().pss`: resident memory with shared pages divided among the processes sharing
-them, so the per-process figures add up to what the stack really holds. The API is read once a
-second meanwhile (the request list, as the dashboard does). Prints the idle PSS, the peak PSS per
-process, and the peak of the total (the largest sum seen in one sample, not a sum of peaks).
+Starts what `dsr up` runs — the broker (persistent: tansu on s3rver, as `dsr up` runs it), the
+Temporal dev server, the five sandbox systems, the worker, the intake and the DPO's API; the store
+is SQLite inside the worker, intake and API, as in `dsr up` (bench/stack.py) — then sends a burst
+of signed access requests at once and, until every one is completed, samples each process (and its
+children) for its PSS with psutil's `memory_full_info().pss`: resident memory with shared pages
+divided among the processes sharing them, so the per-process figures add up to what the stack
+really holds. The API is read once a second meanwhile (the request list, as the dashboard does).
+Prints the idle PSS, the peak PSS per process, and the peak of the total (the largest sum seen in
+one sample, not a sum of peaks).
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the stack's folder (logs, data)")
     args = parser.parse_args()
 
-    stack = BenchStack(args.customers, api=True, keep=args.keep)
+    stack = BenchStack(args.customers, api=True, keep=args.keep, persistent_broker=True)
     try:
         stack.start()
         roots = {p.name: p.process.pid for p in stack.procs if p.process is not None}

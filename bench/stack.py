@@ -30,7 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from devstack.estate import Estate
-from devstack.localstack import ManagedProcess, free_port, kafka_broker, temporal_dev_server
+from devstack.localstack import (
+    ManagedProcess,
+    free_port,
+    kafka_broker,
+    s3_server,
+    temporal_dev_server,
+)
+from devstack.up import BROKER_BUCKET
 from orchestrator.publish import encode_request
 from orchestrator.settings import Settings
 from orchestrator.signing import signature_headers
@@ -168,9 +175,17 @@ class BenchStack:
     people and packages that nobody reads after the run)."""
 
     def __init__(
-        self, customers: int, *, seed: int = 3, api: bool = False, keep: bool = False
+        self,
+        customers: int,
+        *,
+        seed: int = 3,
+        api: bool = False,
+        keep: bool = False,
+        persistent_broker: bool = False,
     ) -> None:
         self.customers, self.seed, self.with_api, self.keep = customers, seed, api, keep
+        # As `dsr up` runs it: tansu's s3 engine on s3rver (its records survive a restart).
+        self.persistent_broker = persistent_broker
         self.root = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
         self.logs = self.root / "logs"
         self.procs: list[ManagedProcess] = []
@@ -181,7 +196,21 @@ class BenchStack:
     def start(self) -> BenchStack:
         compile_bytecode()
         kafka_port, temporal_port = free_port(), free_port()
-        self.procs.append(kafka_broker(kafka_port, self.logs))
+        if self.persistent_broker:
+            storage, storage_env = s3_server(
+                free_port(), self.root / "broker", self.logs, BROKER_BUCKET
+            )
+            self.procs.append(storage)
+            self.procs.append(
+                kafka_broker(
+                    kafka_port,
+                    self.logs,
+                    storage_engine=f"s3://{BROKER_BUCKET}/",
+                    env=storage_env,
+                )
+            )
+        else:
+            self.procs.append(kafka_broker(kafka_port, self.logs))
         self.procs.append(temporal_dev_server(temporal_port, self.root / "temporal.db", self.logs))
         self.estate = Estate(self.root / "sandbox")
         started = time.perf_counter()
