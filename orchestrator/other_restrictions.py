@@ -28,14 +28,13 @@ fingerprints of it in the store) — the check finds nothing for it, and the lif
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from typing import Protocol
 
 from temporalio import activity
 from temporalio.client import Client
 
 from orchestrator.shredder import restriction_in_force
-from policy.fingerprints import identity_fingerprints, subject_fingerprints
+from policy.fingerprints import subject_fingerprints
 from schemas.events import RequestKind
 from schemas.lift import OtherRestrictions, RestrictionCheck
 from schemas.records import CompletionRecord, RequestSummary
@@ -52,7 +51,6 @@ class OtherRestrictionsStore(Protocol):
         *,
         kinds: list[RequestKind],
         exclude_request_id: str,
-        identity: Collection[str] = (),
     ) -> list[str]: ...
     async def get_request(self, request_id: str) -> RequestSummary | None: ...
     async def get_completion_record(self, request_id: str) -> CompletionRecord | None: ...
@@ -72,11 +70,10 @@ class OtherRestrictionsInForce(LiftOps):
     async def other_restrictions_in_force(self, check: RestrictionCheck) -> OtherRestrictions:
         key = self._subject_hash_key
         fingerprints = sorted({f for s in check.subjects for f in subject_fingerprints(s, key)})
+        # Any shared fingerprint is the same subject here (no identity rule): taking two people
+        # for one keeps a system restricted (safe), the other way lifts another's restriction.
         others = await self._store.requests_of_subject(
-            fingerprints,
-            kinds=[RequestKind.RESTRICTION],
-            exclude_request_id=check.request_id,
-            identity={f for s in check.subjects for f in identity_fingerprints(s, key)},
+            fingerprints, kinds=[RequestKind.RESTRICTION], exclude_request_id=check.request_id
         )
         kept: dict[str, str] = {}
         for other in others:  # oldest first: a system is named under the oldest in force

@@ -255,7 +255,10 @@ class Settings(BaseSettings):
         if not servers:
             raise ValueError("required: host:port[,host:port...]")
         for server in servers:
-            _host_port(server, "each broker")
+            # A host alone is a Kafka client's default port (9092), as aiokafka takes it.
+            plain_host = ":" not in server or (server.startswith("[") and server.endswith("]"))
+            if not plain_host:
+                _host_port(server, "each broker")
         return ",".join(servers)
 
     @field_validator("temporal_address")
@@ -341,10 +344,12 @@ class Settings(BaseSettings):
 
 
 def _base64(raw: str) -> bytes:
+    """The key as the services decode it (`base64.b64decode`, which skips line breaks: keys
+    made with `openssl rand -base64 64` are wrapped at 64 columns), strictly otherwise."""
     try:
-        decoded = base64.b64decode(raw, validate=True)
+        decoded = base64.b64decode("".join(raw.split()), validate=True)
     except (binascii.Error, ValueError):
-        raise ValueError("must be base64") from None
+        raise ValueError("must be base64 (the standard alphabet, + and /)") from None
     if not decoded:
         raise ValueError("must be base64 of a non-empty key")
     return decoded

@@ -43,9 +43,10 @@ def normalise(kind: IdentifierType, value: str) -> str:
     return text.upper()
 
 
-# The identifiers that name one person (or one company): two subjects with different ones are
-# different, whatever else they share (a household's e-mail address).
-IDENTITY_NUMBERS = (IdentifierType.PERSONAL_IDENTITY_NUMBER, IdentifierType.ORGANISATION_NUMBER)
+# The identifier that names one person: two subjects with different ones are different, whatever
+# else they share (a household's e-mail address). Not an organisation number: the same person
+# asks as a company's contact one day and as herself the next.
+IDENTITY_NUMBERS = (IdentifierType.PERSONAL_IDENTITY_NUMBER,)
 
 
 def subject_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
@@ -54,7 +55,7 @@ def subject_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
 
 
 def identity_fingerprints(subject: SubjectRef, key: bytes) -> list[str]:
-    """Those of them that are of a personnummer or organisation number."""
+    """Those of them that are of a personnummer."""
     return _fingerprints(subject, key, IDENTITY_NUMBERS)
 
 

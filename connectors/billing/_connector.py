@@ -72,7 +72,7 @@ from connectors.billing._settings import BillingSettings
 from connectors.billing._tables import card_tokens, invoices, login_sessions, payments
 from connectors.billing._vouchers import voucher_facts
 from schemas.identifiers import IdentifierType
-from schemas.plan import REMOVING_ACTIONS, SystemPlan
+from schemas.plan import REMOVING_ACTIONS, PlanAction, SystemPlan
 from schemas.results import (
     EraseResult,
     ExportResult,
@@ -335,14 +335,18 @@ class BillingConnector(ChangesMixin, Connector):
             async with self._snapshot() as conn:
                 match = await self._match(conn, subject)
                 self._refuse_if_ambiguous(match, "export")
+                # As locate counts them: a company's row while it names its contact person,
+                # and never the company's stored cards (they are not its contact's data).
                 for row in match.live:
-                    await write(sink, "contact", contact_record(row))
-                    counts["contact"] += 1
+                    if holds_contact_person(row):
+                        await write(sink, "contact", contact_record(row))
+                        counts["contact"] += 1
                 for ids in chunks(match.ids):
                     counts["invoices"] += await export_invoices(conn, ids, sink)
                     counts["payments"] += await export_payments(conn, ids, sink)
-                    counts["card_tokens"] += await export_card_tokens(conn, ids, sink)
                     counts["login_sessions"] += await export_logins(conn, ids, sink)
+                for ids in chunks(match.personal_ids):
+                    counts["card_tokens"] += await export_card_tokens(conn, ids, sink)
         log.info("billing export: %d records", sum(counts.values()))
         return ExportResult(system=self.name, counts=counts)
 
@@ -359,13 +363,14 @@ class BillingConnector(ChangesMixin, Connector):
     async def erase(self, subject: SubjectRef, plan: SystemPlan) -> EraseResult:
         done = Erasure()
         with translate_errors("erase"):
-            # The rows the plan names (their contact or cards to go), and every row of the
-            # subject when an action is category-wide (that needs the match).
+            # The rows the plan names (their contact or cards to go, or kept: the evidence
+            # names them), and every row of the subject when an action is category-wide (that
+            # needs the match).
             customer_ids = {
                 customer_id
                 for category in ("contact", "card_tokens")
                 for action in plan.for_category(category)
-                if action.action in REMOVING_ACTIONS
+                if action.action in REMOVING_ACTIONS or action.action is PlanAction.RETAIN
                 for customer_id in map(customer_of, action.refs)
                 if customer_id is not None
             }

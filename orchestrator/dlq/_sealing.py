@@ -1,8 +1,9 @@
 """Which key seals a dead letter: the request's own data key when the record names a request,
 so its DLQ copy is crypto-shredded together with the request; else the DLQ (master) key.
 
-Only a record whose signature was verified names a request (`build(signed=...)`): of an
-unsigned or forged one nothing is believed, and it is sealed with the DLQ key, naming none.
+Of a record whose signature was not verified (`build(signed=False)`) nothing is believed: it
+names a request only if the store knows that request (a tampered re-send of a real one), no
+data key is made for it, and otherwise it is sealed with the DLQ key, naming none.
 
 The request a signed record names is the one its value names (`data.request_id`), when the value
 parses as JSON within the intake's own limits (the event size, `MAX_DEPTH`, no name given twice)
@@ -194,16 +195,42 @@ class DeadLetterSealer:
                     return candidate
         return candidates[0] if candidates else None
 
-    async def request_key(self, request_id: str | None) -> tuple[str, bytes] | None:
-        """(key id, key) sealing a record of this request, or None for the master key."""
+    async def known_request_of(
+        self, key: bytes | None, value: bytes | None, max_value_bytes: int
+    ) -> str | None:
+        """For an unsigned or forged record: the request it names only if that request is real
+        (the store holds, or destroyed, its data key) — a tampered re-send of a real request
+        still dies with it — never an id the producer made up. None when the store cannot
+        say."""
+        if self._data_keys is None:
+            return None
+        named = request_of_value(value, max_value_bytes)
+        keyed = key.decode() if key is not None and request_id_shaped(key) else None
+        for candidate in dict.fromkeys(c for c in (named, keyed) if c is not None):
+            try:
+                await self._data_keys.keys_for(candidate)
+            except DataKeyDestroyed:
+                return candidate
+            except DataKeyMissing:
+                continue
+            except Exception:  # the store is down: believe nothing
+                return None
+            return candidate
+        return None
+
+    async def request_key(
+        self, request_id: str | None, *, create: bool = True
+    ) -> tuple[str, bytes] | None:
+        """(key id, key) sealing a record of this request, or None for the master key; `create`
+        makes the request's data key when it has none yet (signed records only)."""
         if self._data_keys is None or request_id is None:
             return None
         try:
-            keys = await self._data_keys.keys_for(request_id, create=True)
+            keys = await self._data_keys.keys_for(request_id, create=create)
         except DataKeyDestroyed:
             return None  # shredded already: the copy expires with the DLQ's retention
         except DataKeyMissing:
-            return None  # wrapped by a master key this process lacks
+            return None  # wrapped by a master key this process lacks (or none, not created)
         except Exception as error:  # the store is down: a dead letter must still be written
             log.warning(
                 "data key unavailable, dead letter sealed with the DLQ key",
@@ -228,10 +255,14 @@ class DeadLetterSealer:
     ) -> OutgoingDeadLetter:
         """`signed`: the record's signature was verified (`Rejected.signed`). Of an unsigned or
         forged record nothing is believed: its request id and Kafka key are a producer's free
-        text (`malin_johansson17_yahoo_se` has an id's shape), so the letter is sealed with
-        the DLQ key, names no request (no `rid`, no clear key, no data key made for it) and
-        expires with the DLQ's retention; its copy stays inside the sealed value."""
-        request_id = await self.request_of(key, value, max_value_bytes) if signed else None
+        text (`malin_johansson17_yahoo_se` has an id's shape), so the letter names a request
+        (its key, `rid`, a clear Kafka key) only if that request is real — a tampered re-send
+        of it dies with its key — and no data key is ever made for it; any other is sealed
+        with the DLQ key and expires with the DLQ's retention."""
+        if signed:
+            request_id = await self.request_of(key, value, max_value_bytes)
+        else:
+            request_id = await self.known_request_of(key, value, max_value_bytes)
         letter = build_dead_letter(
             position=position,
             key=key,
@@ -243,8 +274,8 @@ class DeadLetterSealer:
             retention=retention,
             max_value_bytes=max_value_bytes,
             now=now,
-            request_key=await self.request_key(request_id),
-            clear_key=signed,
+            request_key=await self.request_key(request_id, create=signed),
+            clear_key=signed or (request_id is not None and key == request_id.encode()),
         )
         if request_id is None:
             return letter

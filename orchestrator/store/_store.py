@@ -310,7 +310,7 @@ class Store:
         identity: Collection[str] = (),
     ) -> None:
         """Keep the request's subject fingerprints (keyed hashes, see `_fingerprints`), marking
-        those of `identity` (its personnummer or organisation number). Idempotent: a retried
+        those of `identity` (its personnummer). Idempotent: a retried
         activity inserts nothing twice."""
         _require_aware("received_at", received_at)
         if not fingerprints:
@@ -376,10 +376,10 @@ class Store:
         window: list[sa.ColumnElement[bool]],
         identity: Collection[str] = (),
     ) -> list[str]:
-        """Requests whose subject shares a fingerprint — unless both name an identity number
-        and none is shared: then they share an e-mail address or a customer number, not a
-        person (a household's address; `identity` is this subject's personnummer and
-        organisation number fingerprints). Rows from before 0007 know no identity: kept."""
+        """Requests whose subject shares a fingerprint — unless both name a personnummer and
+        none is shared: then they share an e-mail address or a customer number, not a person
+        (a household's address; `identity` is this subject's personnummer fingerprints, given
+        by the repeat check only). Rows from before 0007 know no identity: kept."""
         if not fingerprints:
             return []
         fp = subject_fingerprints

@@ -865,6 +865,10 @@ async def test_company_contact(billing: BillingConnector, billing_url: str) -> N
     assert (await billing.locate(by_orgnr)).counts == {**seeded.counts, "card_tokens": 0}
     by_email = _ref((IdentifierType.EMAIL, company.email), name=company.contact_name)
     assert not (await billing.locate(by_email)).ambiguous  # the contact person's name matches
+    sink = RecordingSink()
+    exported = await billing.export(by_email, sink)
+    assert exported.counts["card_tokens"] == 0  # the company's cards: not its contact's copy
+    assert not sink.records.get("card_tokens")
 
     result = await billing.rectify(by_email, [FieldChange(field="name", value="Ny Kontaktperson")])
     assert result.changed == {"contact": 1}

@@ -217,6 +217,20 @@ async def test_letters_sealed_before_the_request_was_recorded_still_open_and_cou
     assert result["copies"] == 2 and result["decryptable"] == 2
 
 
+async def test_a_forged_re_send_of_a_real_request_dies_with_it(stack: _Stack) -> None:
+    """An unsigned copy of a request the store knows (a tampered re-send: it holds that
+    request's subject) is sealed with that request's key and named by it, so `dsr shred
+    verify` counts it and shredding the request makes it unreadable; nothing is created."""
+    await stack.ring.keys_for(R, create=True)
+    letter = await stack.letter(R.encode(), _event(), signed=False)
+    assert letter.key_id == f"dk:{R}" and sealed_for_request(letter.sealed) == R
+    assert letter.request_id == R
+    assert (await stack.verify(R))["decryptable"] == 1
+    assert await stack.ring.destroy(R)
+    with pytest.raises(DlqShredded):
+        await stack.show(letter)
+
+
 async def test_an_unsigned_record_names_no_request_and_makes_no_key(stack: _Stack) -> None:
     """A forged or unsigned record's request id and Kafka key are its producer's free text
     (`malin_johansson17_yahoo_se` has an id's shape): its letter is sealed with the DLQ key,

@@ -140,6 +140,10 @@ async def test_a_household_sharing_an_address_is_two_subjects_when_each_names_a_
         "req-noah",
         "req-nour-1",
     ]  # the address alone cannot tell them apart
+    # An organisation number names no person: Nour asking as her company's contact is Nour.
+    as_contact = _ref(email="obergs@example.se", organisation_number="556036-0793")
+    assert identity_fingerprints(as_contact, KEY) == []
+    assert "req-nour-1" in await find(as_contact)
 
 
 async def test_other_requests_of_the_same_subject_are_found_whenever_received(

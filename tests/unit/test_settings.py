@@ -195,7 +195,7 @@ _PAST_THE_BOUNDS = [
 _MALFORMED = [
     ("DSR_KAFKA_BOOTSTRAP_SERVERS", "a:b:c"),
     ("DSR_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:99999"),
-    ("DSR_KAFKA_BOOTSTRAP_SERVERS", "broker-1:9092,nohost"),
+    ("DSR_KAFKA_BOOTSTRAP_SERVERS", "broker-1:9092,:9092"),
     ("DSR_KAFKA_BOOTSTRAP_SERVERS", ""),
     ("DSR_TEMPORAL_ADDRESS", ""),
     ("DSR_TEMPORAL_ADDRESS", ":99999"),
@@ -335,6 +335,18 @@ def test_the_bounds_keep_what_the_documentation_allows() -> None:
         0,
         0,
     )
+
+
+def test_deployed_forms_that_worked_before_still_do() -> None:
+    """A wrapped base64 key (`openssl rand -base64 64` breaks lines at 64 columns) decodes as
+    the services decode it, and a broker named without its port is Kafka's default port."""
+    key = base64.b64encode(bytes(range(64))).decode()
+    wrapped = f"{key[:64]}\n{key[64:]}\n"
+    settings = _settings(
+        DSR_SUBJECT_HASH_KEY=wrapped, DSR_KAFKA_BOOTSTRAP_SERVERS="kafka,[::1],b:9092"
+    )
+    assert settings.kafka_bootstrap_servers == "kafka,[::1],b:9092"
+    assert base64.b64decode(settings.subject_hash_key.get_secret_value()) == bytes(range(64))
 
 
 def test_dsr_commands_report_a_bad_setting_in_one_line() -> None:

@@ -1,8 +1,8 @@
-"""Which subject fingerprints are of a personnummer or organisation number
-(`subject_fingerprints.identity`): two requests that share only an e-mail address are not the
-same subject when each names a personnummer and they differ (a household's shared address),
-which the store can tell only if it knows which of a request's fingerprints are identity
-numbers. NULL for rows written before this revision: not known, treated as before.
+"""Which subject fingerprints are of a personnummer (`subject_fingerprints.identity`): two
+requests that share only an e-mail address are not the same subject for the repeat check when
+each names a personnummer and they differ (a household's shared address), which the store can
+tell only if it knows which of a request's fingerprints are personnummer. NULL for rows written
+before this revision: not known, treated as before.
 
 Revision ID: 0007
 Revises: 0006
