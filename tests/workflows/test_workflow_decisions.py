@@ -271,15 +271,7 @@ async def test_ambiguous_subject_is_narrowed_to_one_person(harness: Harness) -> 
         NarrowSubject(actor=DPO, identifier=Identifier(type=IdentifierType.EMAIL, value="a@b.se")),
         "singles out one person",
     )
-    await handle.execute_update(
-        DsrWorkflow.narrow_subject,
-        NarrowSubject(
-            actor=DPO,
-            identifier=Identifier(
-                type=IdentifierType.PERSONAL_IDENTITY_NUMBER, value="198112189876"
-            ),
-        ),
-    )
+    await _narrow_to_personnummer(handle)
     record = await handle.result()
     assert record.status is RequestStatus.COMPLETED
     erased_with = [ids for system in harness.systems for op, ids in system.calls if op == "erase"]
@@ -307,15 +299,7 @@ async def test_a_narrowed_subject_is_found_by_its_own_numbers_where_no_personnum
     support.unambiguous_by = IdentifierType.CUSTOMER_NUMBER
     handle = await harness.start("erasure")
     await harness.reaches(handle, RequestStatus.NEEDS_ATTENTION)
-    await handle.execute_update(
-        DsrWorkflow.narrow_subject,
-        NarrowSubject(
-            actor=DPO,
-            identifier=Identifier(
-                type=IdentifierType.PERSONAL_IDENTITY_NUMBER, value="198112189876"
-            ),
-        ),
-    )
+    await _narrow_to_personnummer(handle)
     record = await handle.result()
     assert record.status is RequestStatus.COMPLETED
     assert {s.system: s.outcome for s in record.systems} == {
@@ -374,6 +358,19 @@ async def test_identifiers_learned_in_the_last_round_do_not_count_as_searched(
         ["personal_identity_number"],
         ["customer_number", "personal_identity_number"],
     ]
+
+
+async def _narrow_to_personnummer(handle: WorkflowHandle[Any, Any]) -> None:
+    """The DPO's narrowing to the person with the test's personnummer."""
+    await handle.execute_update(
+        DsrWorkflow.narrow_subject,
+        NarrowSubject(
+            actor=DPO,
+            identifier=Identifier(
+                type=IdentifierType.PERSONAL_IDENTITY_NUMBER, value="198112189876"
+            ),
+        ),
+    )
 
 
 async def test_extension_once_with_reason_before_the_due_date(harness: Harness) -> None:
