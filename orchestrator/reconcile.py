@@ -73,7 +73,7 @@ from orchestrator.kafka_config import REQUESTS_ISOLATION_LEVEL, aiokafka_options
 from orchestrator.logging import get_logger
 from orchestrator.schedules import ensure_interval_schedule
 from orchestrator.settings import Settings
-from orchestrator.signing import verify
+from orchestrator.signing import is_signed
 from orchestrator.store import Store
 from policy.deadlines import DeadlineCalendar, legal_due_at
 from schemas.events import DsrRequestedEvent
@@ -875,13 +875,12 @@ def _validated(
 
 def _signed(record: IncomingRecord, settings: Settings) -> bool:
     """Whether the portal signed the record (what it names may then be shown)."""
-    if record.value is None or len(record.value) > settings.max_event_bytes:
-        return False
-    try:
-        verify(record.value, headers_dict(record.headers), settings.signing_key_ring())
-    except Exception:  # unsigned, forged, or headers that break the check
-        return False
-    return True
+    return is_signed(
+        record.value,
+        headers_dict(record.headers),
+        settings.signing_key_ring(),
+        settings.max_event_bytes,
+    )
 
 
 def _request_id(record: IncomingRecord, settings: Settings) -> str | None:

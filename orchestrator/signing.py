@@ -70,3 +70,18 @@ def _shown(key_id: str, configured: list[str]) -> str:
     if sibling and _KEY_ID_SHAPE.fullmatch(key_id) and scrub(key_id) == key_id:
         return repr(key_id)
     return f"(not shown: {len(key_id)} characters that could be personal data)"
+
+
+def is_signed(
+    value: bytes | None, headers: Mapping[str, bytes], key_ring: Mapping[str, bytes], max_bytes: int
+) -> bool:
+    """Whether `verify` holds for a record of at most `max_bytes` (a refusal from anywhere, or
+    a record only reported on: what it names is believed only if the portal signed it). Never
+    raises: headers that break the check are no signature."""
+    if value is None or len(value) > max_bytes:
+        return False
+    try:
+        verify(value, headers, key_ring)
+    except Exception:  # unsigned, forged, or headers that break the check: not believed
+        return False
+    return True

@@ -170,29 +170,42 @@ class DeadLetterSealer:
     def from_settings(cls, settings: Settings) -> DeadLetterSealer:
         return cls(settings.payload_key_ring(), data_key_ring(settings))
 
+    def _named(self, key: bytes | None, value: bytes | None, max_value_bytes: int) -> list[str]:
+        """The ids a record names, its value's first, then its Kafka key's (distinct)."""
+        named = request_of_value(value, max_value_bytes)
+        keyed = key.decode() if key is not None and request_id_shaped(key) else None
+        return list(dict.fromkeys(c for c in (named, keyed) if c is not None))
+
+    async def _known(self, candidates: list[str]) -> str | None:
+        """The first candidate whose request the store knows (a data key made, or destroyed);
+        None when none is known, or the store cannot say."""
+        if self._data_keys is None:
+            return None
+        for candidate in candidates:
+            try:
+                await self._data_keys.keys_for(candidate)
+            except DataKeyDestroyed:
+                return candidate  # a closed request's copy: shredded already
+            except DataKeyMissing:
+                continue
+            except Exception:  # the store is down
+                return None
+            return candidate
+        return None
+
     async def request_of(
         self, key: bytes | None, value: bytes | None, max_value_bytes: int
     ) -> str | None:
-        """The request a record is a copy of. It can name two: its value's `data.request_id`
-        and its Kafka key (a forged re-send of request A under another id's key, or A's key
-        over a body naming a new id). The one the store knows (a data key made, or destroyed)
-        wins, the value's first; if neither is known, or the store cannot say, the value's id,
-        then the key's. Either way verify finds the copy under both (`rid`, the clear key)."""
-        named = request_of_value(value, max_value_bytes)
-        keyed = key.decode() if key is not None and request_id_shaped(key) else None
-        candidates = [c for c in (named, keyed) if c is not None]
-        if len(candidates) == 2 and named != keyed and self._data_keys is not None:
-            for candidate in candidates:
-                try:
-                    await self._data_keys.keys_for(candidate)
-                except DataKeyDestroyed:
-                    return candidate  # a closed request's copy: shredded already
-                except DataKeyMissing:
-                    continue
-                except Exception:  # the store is down: decided without it
-                    break
-                else:
-                    return candidate
+        """The request a signed record is a copy of. It can name two: its value's
+        `data.request_id` and its Kafka key (a forged re-send of request A under another id's
+        key, or A's key over a body naming a new id). The one the store knows wins, the value's
+        first; if neither is known, or the store cannot say, the value's id, then the key's.
+        Either way verify finds the copy under both (`rid`, the clear key)."""
+        candidates = self._named(key, value, max_value_bytes)
+        if len(candidates) == 2:
+            known = await self._known(candidates)
+            if known is not None:
+                return known
         return candidates[0] if candidates else None
 
     async def known_request_of(
@@ -202,21 +215,7 @@ class DeadLetterSealer:
         (the store holds, or destroyed, its data key) — a tampered re-send of a real request
         still dies with it — never an id the producer made up. None when the store cannot
         say."""
-        if self._data_keys is None:
-            return None
-        named = request_of_value(value, max_value_bytes)
-        keyed = key.decode() if key is not None and request_id_shaped(key) else None
-        for candidate in dict.fromkeys(c for c in (named, keyed) if c is not None):
-            try:
-                await self._data_keys.keys_for(candidate)
-            except DataKeyDestroyed:
-                return candidate
-            except DataKeyMissing:
-                continue
-            except Exception:  # the store is down: believe nothing
-                return None
-            return candidate
-        return None
+        return await self._known(self._named(key, value, max_value_bytes))
 
     async def request_key(
         self, request_id: str | None, *, create: bool = True

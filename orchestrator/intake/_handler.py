@@ -55,7 +55,7 @@ from orchestrator.intake._ledger import RequestLedger
 from orchestrator.intake._validation import Rejected, headers_dict, validate_request
 from orchestrator.logging import get_logger
 from orchestrator.settings import Settings
-from orchestrator.signing import verify
+from orchestrator.signing import is_signed
 from schemas.events import DeadLetterReason, DsrRequestedEvent
 from schemas.workflow import DsrWorkflowInput, workflow_id_for
 from workflows.contracts import DsrWorkflowRef
@@ -287,15 +287,12 @@ class IntakeHandler:
             return outcome
 
     def _signed(self, record: IncomingRecord) -> bool:
-        """Whether the record's signature holds (for a refusal that came from anywhere: an
-        unexpected error is believed to be the portal's only if it signed the bytes)."""
-        if record.value is None or len(record.value) > self._settings.max_event_bytes:
-            return False
-        try:
-            verify(record.value, headers_dict(record.headers), self._signing_keys)
-        except Exception:  # unsigned, forged, or headers that break the check: not believed
-            return False
-        return True
+        return is_signed(
+            record.value,
+            headers_dict(record.headers),
+            self._signing_keys,
+            self._settings.max_event_bytes,
+        )
 
     async def _retry_transient(self, attempt: Callable[[], Awaitable[_T]], what: str) -> _T:
         """Run `attempt` until it passes; wait out `_Transient` with capped backoff."""
